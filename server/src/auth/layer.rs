@@ -1,0 +1,145 @@
+//! The tower layer in front of every service: one span per request (method, principal, status, latency),
+//! and bearer-token authentication. Health and reflection stay open so that any gRPC tool can discover the
+//! API before it has a token.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use http::{Request, Response};
+use sqlx::PgPool;
+use tonic::Status;
+use tower::{Layer, Service};
+use tracing::Instrument;
+
+use super::{model, store};
+use crate::error::AppError;
+
+const OPEN_PREFIXES: [&str; 3] = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
+
+#[derive(Clone)]
+pub struct AuthLayer {
+    pool: PgPool,
+}
+
+impl AuthLayer {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            pool: self.pool.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    pool: PgPool,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send,
+    ReqBody: Send + 'static,
+    ResBody: Default + Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The clone that was driven to readiness serves this call; a fresh clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let pool = self.pool.clone();
+        let method = request.uri().path().to_owned();
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        let span = tracing::info_span!(
+            "rpc",
+            method = %method,
+            principal = tracing::field::Empty,
+            role = tracing::field::Empty,
+        );
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let open = OPEN_PREFIXES.iter().any(|p| method.starts_with(p));
+                if !open {
+                    match authenticate(&pool, authorization).await {
+                        Ok(principal) => {
+                            let span = tracing::Span::current();
+                            span.record("principal", tracing::field::display(principal.id));
+                            span.record("role", principal.role.as_str());
+                            request.extensions_mut().insert(principal);
+                        }
+                        Err(err) => {
+                            let status = Status::from(err);
+                            tracing::info!(code = ?status.code(), "rpc rejected");
+                            return Ok(status.into_http());
+                        }
+                    }
+                }
+                let response = inner.call(request).await?;
+                // Errors of unary calls come back trailers-only, so the status is in the headers; a
+                // response without it is a success whose status follows in the trailers.
+                let code = response
+                    .headers()
+                    .get("grpc-status")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse::<i32>().ok())
+                    .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+                let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                if open {
+                    tracing::debug!(?code, elapsed_ms, "rpc finished");
+                } else {
+                    tracing::info!(?code, elapsed_ms, "rpc finished");
+                }
+                Ok(response)
+            }
+            .instrument(span),
+        )
+    }
+}
+
+/// `authorization` is the header: absent, not ASCII, or its text.
+async fn authenticate(
+    pool: &PgPool,
+    authorization: Option<Result<String, http::header::ToStrError>>,
+) -> Result<model::Principal, AppError> {
+    let header = authorization.ok_or_else(|| {
+        AppError::Unauthenticated("missing authorization: Bearer <token> header".into())
+    })?;
+    let token = header
+        .ok()
+        .and_then(|h| model::parse_bearer(&h).map(str::to_owned))
+        .ok_or_else(|| AppError::Unauthenticated("malformed bearer token".into()))?;
+    let hash = model::token_hash(&token);
+    let mut conn = pool.acquire().await?;
+    store::principal_by_token(&mut conn, &hash)
+        .await?
+        .ok_or_else(|| AppError::Unauthenticated("unknown or revoked token".into()))
+}

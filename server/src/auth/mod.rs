@@ -1,0 +1,56 @@
+//! Who is calling: principals with a role and an org unit, bearer tokens stored as hashes, and the layer
+//! that authenticates every request except health and reflection.
+
+pub mod layer;
+pub mod model;
+pub mod store;
+
+pub use layer::AuthLayer;
+pub use model::{Principal, Role};
+
+use crate::error::AppError;
+
+/// The authenticated principal of a request; the auth layer put it there.
+pub fn principal<T>(request: &tonic::Request<T>) -> Result<&Principal, AppError> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .ok_or_else(|| AppError::Unauthenticated("missing credentials".into()))
+}
+
+/// Creates a principal of `role` in org unit `org_code` and returns it with its bearer token, which exists
+/// only in this return value: the database keeps its hash.
+pub async fn issue_token(
+    conn: &mut sqlx::PgConnection,
+    role: Role,
+    org_code: &str,
+    name: &str,
+) -> Result<(Principal, String), AppError> {
+    use xinfang_proto::validate;
+
+    let name = validate::required_text("name", name, 100)?;
+    let org_code = validate::org_code("org", org_code)?;
+    let org = crate::org::store::get(conn, &org_code)
+        .await?
+        .ok_or_else(|| AppError::invalid("org", "no org unit has this code"))?;
+    if !role.allowed_org_kinds().contains(&org.kind.as_str()) {
+        return Err(AppError::invalid(
+            "org",
+            format!(
+                "a {role} belongs to a township or department, not a {}",
+                org.kind
+            ),
+        ));
+    }
+    let token = model::new_token()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("random source: {e}")))?;
+    let principal = Principal {
+        id: uuid::Uuid::now_v7(),
+        name,
+        role,
+        org_code,
+    };
+    store::insert_principal(conn, &principal, &model::token_hash(&token)).await?;
+    tracing::info!(principal = %principal.id, role = %role, org = %principal.org_code, "token issued");
+    Ok((principal, token))
+}

@@ -1,0 +1,94 @@
+//! SQL of principals and tokens.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, Row};
+use uuid::Uuid;
+
+use super::model::{Principal, Role};
+
+/// The live (not revoked) principal holding the token with this hash.
+pub async fn principal_by_token(
+    conn: &mut PgConnection,
+    token_hash: &[u8; 32],
+) -> Result<Option<Principal>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, name, role, org_code FROM principals \
+         WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(&token_hash[..])
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| principal_from_row(&row)).transpose()
+}
+
+fn principal_from_row(row: &sqlx::postgres::PgRow) -> Result<Principal, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(Principal {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role: role.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        org_code: row.try_get("org_code")?,
+    })
+}
+
+pub async fn insert_principal(
+    conn: &mut PgConnection,
+    principal: &Principal,
+    token_hash: &[u8; 32],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO principals (id, name, role, org_code, token_hash) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(principal.id)
+    .bind(&principal.name)
+    .bind(principal.role.as_str())
+    .bind(&principal.org_code)
+    .bind(&token_hash[..])
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks the principal's token revoked; `false` when there is no such principal or it was revoked already.
+pub async fn revoke(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE principals SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn any_admin(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM principals WHERE role = $1 AND revoked_at IS NULL)",
+    )
+    .bind(Role::Admin.as_str())
+    .fetch_one(conn)
+    .await
+}
+
+#[derive(Debug)]
+pub struct PrincipalListing {
+    pub principal: Principal,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn list(conn: &mut PgConnection) -> Result<Vec<PrincipalListing>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, name, role, org_code, created_at, revoked_at FROM principals ORDER BY created_at, id",
+    )
+    .fetch_all(conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(PrincipalListing {
+            principal: principal_from_row(&row)?,
+            created_at: row.try_get("created_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+        });
+    }
+    Ok(out)
+}

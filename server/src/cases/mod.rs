@@ -1,0 +1,5 @@
+//! Petition matters and their lifecycle.
+
+pub mod service;
+
+pub use service::CaseApi;

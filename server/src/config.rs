@@ -1,0 +1,150 @@
+//! Command line and environment. Every flag is also an environment variable, so the same binary runs from a
+//! terminal, a systemd unit or a container.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "xinfang-server",
+    version,
+    about = "xinfang: the county petition bureau's gRPC service"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Issue, revoke and list API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Apply database migrations and seed data, then exit.
+    Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a principal and print its bearer token (shown once; only its hash is kept).
+    Issue {
+        /// admin, county_clerk, field_officer, township_clerk, leader, agency or auditor.
+        #[arg(long)]
+        role: String,
+        /// Code of the principal's org unit, e.g. 510422100 for 桐子林镇.
+        #[arg(long)]
+        org: String,
+        /// Who holds it: a person, a laptop, an agency system.
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a principal's token by principal id.
+    Revoke { id: uuid::Uuid },
+    /// List principals.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to serve gRPC on.
+    #[arg(
+        long,
+        env = "XINFANG_LISTEN",
+        default_value = "127.0.0.1:50051",
+        global = true
+    )]
+    pub listen: SocketAddr,
+
+    /// PostgreSQL to use. When unset, xinfang runs its own private cluster under the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// Where xinfang keeps its state (private cluster, admin token). Default: `xinfang` under the user's data
+    /// directory; /var/lib/xinfang when running as root.
+    #[arg(long, env = "XINFANG_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// Log format; the filter comes from RUST_LOG (default `info`).
+    #[arg(long, env = "XINFANG_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
+
+    /// Largest gRPC message accepted or sent, in bytes.
+    #[arg(long, env = "XINFANG_MAX_MESSAGE_SIZE", default_value_t = 4 * 1024 * 1024, global = true)]
+    pub max_message_size: usize,
+
+    /// Folder with the PostgreSQL server binaries (initdb, postgres) for the private cluster.
+    #[arg(long, env = "XINFANG_PG_BIN_DIR", global = true)]
+    pub pg_bin_dir: Option<PathBuf>,
+
+    /// System user that runs the private cluster when xinfang runs as root (default: postgres, else nobody).
+    #[arg(long, env = "XINFANG_PG_USER", global = true)]
+    pub pg_user: Option<String>,
+
+    /// Size of the database connection pool.
+    #[arg(
+        long,
+        env = "XINFANG_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    pub db_max_connections: u32,
+}
+
+impl Config {
+    /// The data directory: the explicit one, else `/var/lib/xinfang` for root (the private cluster runs as
+    /// an unprivileged user, which cannot enter /root), else `xinfang` under the user's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.data_dir {
+            return dir.clone();
+        }
+        if nix::unistd::geteuid().is_root() {
+            return PathBuf::from("/var/lib/xinfang");
+        }
+        dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("xinfang")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_flags_after_the_subcommand() {
+        let cli = Cli::try_parse_from(["xinfang-server"]).unwrap();
+        assert_eq!(cli.config.listen.to_string(), "127.0.0.1:50051");
+        assert!(cli.command.is_none());
+
+        let cli = Cli::try_parse_from([
+            "xinfang-server",
+            "token",
+            "issue",
+            "--role",
+            "township_clerk",
+            "--org",
+            "510422100",
+            "--name",
+            "clerk",
+            "--data-dir",
+            "/tmp/x",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.data_dir(), PathBuf::from("/tmp/x"));
+        assert!(matches!(
+            cli.command,
+            Some(Command::Token(TokenCommand::Issue { .. }))
+        ));
+    }
+}

@@ -1,0 +1,175 @@
+//! The one place where errors become `tonic::Status`.
+//!
+//! Services return [`AppError`]; this module picks the gRPC code, attaches `google.rpc` details
+//! (`BadRequest` field violations, `ErrorInfo` with a stable reason) and makes sure internal details are logged
+//! here and never sent to the caller.
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+use xinfang_proto::validate::{FieldViolation, Violations};
+
+/// `ErrorInfo.domain` of every error xinfang returns.
+pub const ERROR_DOMAIN: &str = "xinfang.v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input, field by field. Nothing was changed.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(Violations),
+    /// A workflow step that the current state does not allow. `reason` is stable (`CASE_NOT_ACCEPTED`) and
+    /// is what programs match on; `message` is for people.
+    #[error("{reason}: {message}")]
+    FailedPrecondition {
+        reason: &'static str,
+        message: String,
+    },
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A stale etag or a lost race; the caller may re-read and retry.
+    #[error("{0}")]
+    Aborted(String),
+    /// The database cannot be reached; retrying later is the right move.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self::InvalidArgument(FieldViolation::new(field, description).into())
+    }
+
+    pub fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        Self::FailedPrecondition {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<Violations> for AppError {
+    fn from(violations: Violations) -> Self {
+        Self::InvalidArgument(violations)
+    }
+}
+
+impl From<FieldViolation> for AppError {
+    fn from(violation: FieldViolation) -> Self {
+        Self::InvalidArgument(violation.into())
+    }
+}
+
+/// SQLSTATE classes and codes that mean "the database is not there right now" rather than "this request
+/// is wrong": connection exceptions, operator intervention (shutdown in progress), too many connections.
+fn is_unavailable(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || code == "53300"
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(err),
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                Some(code) if is_unavailable(code) => Self::Unavailable(err),
+                // serialization_failure, deadlock_detected: a lost race, safe to retry.
+                Some("40001" | "40P01") => Self::Aborted("concurrent update, retry".into()),
+                _ => Self::Internal(err.into()),
+            },
+            _ => Self::Internal(err.into()),
+        }
+    }
+}
+
+impl From<AppError> for Status {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::InvalidArgument(violations) => {
+                let mut details = ErrorDetails::new();
+                let message = violations.to_string();
+                for v in violations.into_vec() {
+                    details.add_bad_request_violation(v.field, v.description);
+                }
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            AppError::FailedPrecondition { reason, message } => {
+                let details = ErrorDetails::with_error_info(reason, ERROR_DOMAIN, HashMap::new());
+                Status::with_error_details(Code::FailedPrecondition, message, details)
+            }
+            AppError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            AppError::AlreadyExists(message) => Status::already_exists(message),
+            AppError::PermissionDenied(message) => Status::permission_denied(message),
+            AppError::Unauthenticated(message) => Status::unauthenticated(message),
+            AppError::Aborted(message) => Status::aborted(message),
+            AppError::Unavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable");
+                Status::unavailable("database unavailable, retry later")
+            }
+            AppError::Internal(source) => {
+                tracing::error!(error = ?source, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_every_field() {
+        let mut v = Violations::new();
+        v.add("org_unit.code", "required");
+        v.add("org_unit.name", "required");
+        let status = Status::from(AppError::from(v));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let bad_request = details.bad_request().expect("bad request details");
+        let fields: Vec<_> = bad_request
+            .field_violations
+            .iter()
+            .map(|f| f.field.as_str())
+            .collect();
+        assert_eq!(fields, ["org_unit.code", "org_unit.name"]);
+    }
+
+    #[test]
+    fn failed_precondition_carries_a_stable_reason() {
+        let status = Status::from(AppError::precondition(
+            "CASE_NOT_ACCEPTED",
+            "the matter has not been accepted",
+        ));
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert_eq!(info.reason, "CASE_NOT_ACCEPTED");
+        assert_eq!(info.domain, ERROR_DOMAIN);
+    }
+
+    #[test]
+    fn internal_details_stay_inside() {
+        let status = Status::from(AppError::Internal(anyhow::anyhow!(
+            "relation secret_table does not exist"
+        )));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn lost_connections_are_unavailable() {
+        let err = AppError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(Status::from(err).code(), Code::Unavailable);
+    }
+}

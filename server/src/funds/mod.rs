@@ -1,0 +1,5 @@
+//! Budgets, fund requests and their approval chain.
+
+pub mod service;
+
+pub use service::FundApi;

@@ -1,0 +1,80 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use xinfang_server::{
+    auth,
+    config::{Cli, Command, TokenCommand},
+    startup::{self, Database},
+    telemetry,
+};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.config.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.config;
+    let command = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => return startup::run(config).await,
+        other => other,
+    };
+    let database = Database::open(&config).await?;
+    let result = async {
+        startup::prepare(&database.pool, &config.data_dir()).await?;
+        match command {
+            Command::Serve | Command::Migrate => Ok(()),
+            Command::Token(token) => token_command(&database, token).await,
+        }
+    }
+    .await;
+    database.close().await;
+    result
+}
+
+async fn token_command(database: &Database, command: TokenCommand) -> anyhow::Result<()> {
+    let mut conn = database.pool.acquire().await?;
+    match command {
+        TokenCommand::Issue { role, org, name } => {
+            let role: auth::Role = role.parse()?;
+            let (principal, token) = auth::issue_token(&mut conn, role, &org, &name).await?;
+            eprintln!(
+                "issued a {} token for {} ({}), principal id {}",
+                principal.role, principal.name, principal.org_code, principal.id
+            );
+            println!("{token}");
+        }
+        TokenCommand::Revoke { id } => {
+            if !auth::store::revoke(&mut conn, id).await? {
+                anyhow::bail!("no live token with principal id {id}");
+            }
+            eprintln!("revoked {id}");
+        }
+        TokenCommand::List => {
+            for p in auth::store::list(&mut conn).await? {
+                let state = match p.revoked_at {
+                    Some(at) => format!("revoked {}", at.format("%Y-%m-%d %H:%M")),
+                    None => "live".to_owned(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    p.principal.id,
+                    p.principal.role,
+                    p.principal.org_code,
+                    p.principal.name,
+                    p.created_at.format("%Y-%m-%d %H:%M"),
+                    state
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! Building and running the service: the database (given, or a private cluster), migrations and seed data,
+//! the gRPC server with health, reflection and the six services, and a graceful shutdown.
+
+use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path, time::Duration};
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+use xinfang_proto::v1::{
+    case_service_server::CaseServiceServer, fund_service_server::FundServiceServer,
+    metrics_service_server::MetricsServiceServer, org_service_server::OrgServiceServer,
+    sync_service_server::SyncServiceServer, visit_service_server::VisitServiceServer,
+};
+
+use crate::{
+    auth::AuthLayer,
+    cases::CaseApi,
+    cluster::{Cluster, ClusterOptions},
+    config::Config,
+    db,
+    funds::FundApi,
+    metrics::MetricsApi,
+    org::OrgApi,
+    seed,
+    sync::SyncApi,
+    visits::VisitApi,
+};
+
+/// Name of the service's database in its private cluster.
+pub const DATABASE_NAME: &str = "xinfang";
+
+/// The service's database: a pool, and the private cluster behind it when there is one.
+pub struct Database {
+    pub pool: PgPool,
+    cluster: Option<Cluster>,
+}
+
+impl Database {
+    /// Connects to `DATABASE_URL`, or starts the private cluster under the data directory; then migrates.
+    pub async fn open(config: &Config) -> anyhow::Result<Database> {
+        let (options, cluster) = match &config.database_url {
+            Some(url) => (
+                db::options_from_url(url).context("DATABASE_URL is not a valid postgres URL")?,
+                None,
+            ),
+            None => {
+                let cluster = Cluster::start(&ClusterOptions {
+                    dir: config.data_dir().join("postgres"),
+                    bin_dir: config.pg_bin_dir.clone(),
+                    run_as: config.pg_user.clone(),
+                    durable: true,
+                })
+                .await?;
+                cluster
+                    .ensure_database(DATABASE_NAME)
+                    .await
+                    .context("creating the database")?;
+                (cluster.connect_options(DATABASE_NAME), Some(cluster))
+            }
+        };
+        let pool = match db::pool(options, config.db_max_connections).await {
+            Ok(pool) => pool,
+            Err(err) => {
+                if let Some(cluster) = cluster {
+                    let _ = cluster.stop().await;
+                }
+                return Err(err).context("connecting to the database");
+            }
+        };
+        let database = Database { pool, cluster };
+        if let Err(err) = db::migrate(&database.pool).await {
+            database.close().await;
+            return Err(err).context("applying migrations");
+        }
+        Ok(database)
+    }
+
+    /// Closes the pool and stops the private cluster, if this process started it.
+    pub async fn close(self) {
+        self.pool.close().await;
+        if let Some(cluster) = self.cluster
+            && let Err(err) = cluster.stop().await
+        {
+            tracing::warn!(error = %err, "stopping postgres");
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub max_message_size: usize,
+}
+
+impl From<&Config> for ServeOptions {
+    fn from(config: &Config) -> Self {
+        Self {
+            max_message_size: config.max_message_size,
+        }
+    }
+}
+
+/// Serves every service on `listener` until `shutdown` resolves, then stops accepting connections and
+/// waits for the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    pool: PgPool,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in xinfang_proto::SERVICE_NAMES.iter().chain(&[""]) {
+        health
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
+    }
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(xinfang_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    // grpcurl and older tools still ask v1alpha.
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(xinfang_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+
+    let limit = options.max_message_size;
+    macro_rules! service {
+        ($server:ident, $api:expr) => {
+            $server::new($api)
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit)
+        };
+    }
+
+    let drain = {
+        let health = health.clone();
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down: draining requests");
+            for name in xinfang_proto::SERVICE_NAMES.iter().chain(&[""]) {
+                health
+                    .set_service_status(*name, ServingStatus::NotServing)
+                    .await;
+            }
+        }
+    };
+
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, "serving");
+    Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .layer(AuthLayer::new(pool.clone()))
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(service!(OrgServiceServer, OrgApi::new(pool.clone())))
+        .add_service(service!(VisitServiceServer, VisitApi))
+        .add_service(service!(CaseServiceServer, CaseApi))
+        .add_service(service!(FundServiceServer, FundApi))
+        .add_service(service!(MetricsServiceServer, MetricsApi))
+        .add_service(service!(SyncServiceServer, SyncApi))
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
+        .await?;
+    Ok(())
+}
+
+/// Seeds the database and, when an administrator was just created, hands its token to the operator:
+/// printed once on stdout and written to `<data-dir>/admin-token` (mode 0600).
+pub async fn prepare(pool: &PgPool, data_dir: &Path) -> anyhow::Result<()> {
+    let Some(token) = seed::run(pool).await? else {
+        return Ok(());
+    };
+    let path = data_dir.join("admin-token");
+    write_secret(&path, &token).with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "administrator token (shown once, also in {}):",
+        path.display()
+    );
+    println!("{token}");
+    Ok(())
+}
+
+fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its old mode under open(); make sure.
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    writeln!(file, "{secret}")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// The whole service: database, seed, serve until a signal, drain, stop the database.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.data_dir();
+    fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let database = Database::open(&config).await?;
+    let result = async {
+        prepare(&database.pool, &data_dir).await?;
+        serve(
+            listener,
+            database.pool.clone(),
+            ServeOptions::from(&config),
+            shutdown_signal(),
+        )
+        .await
+    }
+    .await;
+    database.close().await;
+    tracing::info!("stopped");
+    result
+}

@@ -1,0 +1,5 @@
+//! Offline clients: push and pull.
+
+pub mod service;
+
+pub use service::SyncApi;
