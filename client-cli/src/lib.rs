@@ -1,1 +1,111 @@
+//! xinfang's client library: a typed gRPC client that carries the caller's bearer token on every call.
+//! The offline store and the sync engine (issue #6) build on it.
 
+use std::str::FromStr;
+
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, Endpoint},
+};
+use xinfang_proto::v1::{
+    case_service_client::CaseServiceClient, fund_service_client::FundServiceClient,
+    metrics_service_client::MetricsServiceClient, org_service_client::OrgServiceClient,
+    sync_service_client::SyncServiceClient, visit_service_client::VisitServiceClient,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("invalid server address {0:?}")]
+    Address(String),
+    #[error("token is not a valid header value")]
+    Token,
+    #[error("cannot reach {address}: {source}")]
+    Transport {
+        address: String,
+        #[source]
+        source: tonic::transport::Error,
+    },
+}
+
+/// Adds `authorization: Bearer <token>` to every request.
+#[derive(Clone, Debug)]
+pub struct BearerAuth(Option<MetadataValue<Ascii>>);
+
+impl BearerAuth {
+    pub fn new(token: Option<&str>) -> Result<Self, ConnectError> {
+        token
+            .map(|t| {
+                MetadataValue::from_str(&format!("Bearer {t}")).map_err(|_| ConnectError::Token)
+            })
+            .transpose()
+            .map(Self)
+    }
+}
+
+impl Interceptor for BearerAuth {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type AuthedChannel = InterceptedService<Channel, BearerAuth>;
+
+/// One typed client per service, sharing one HTTP/2 connection.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub org: OrgServiceClient<AuthedChannel>,
+    pub visits: VisitServiceClient<AuthedChannel>,
+    pub cases: CaseServiceClient<AuthedChannel>,
+    pub funds: FundServiceClient<AuthedChannel>,
+    pub metrics: MetricsServiceClient<AuthedChannel>,
+    pub sync: SyncServiceClient<AuthedChannel>,
+    channel: Channel,
+}
+
+impl Client {
+    /// Connects to `address` (`http://127.0.0.1:50051`).
+    pub async fn connect(address: &str, token: Option<&str>) -> Result<Self, ConnectError> {
+        let endpoint =
+            Endpoint::from_str(address).map_err(|_| ConnectError::Address(address.to_owned()))?;
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|source| ConnectError::Transport {
+                address: address.to_owned(),
+                source,
+            })?;
+        Self::from_channel(channel, token)
+    }
+
+    pub fn from_channel(channel: Channel, token: Option<&str>) -> Result<Self, ConnectError> {
+        let auth = BearerAuth::new(token)?;
+        let authed = || InterceptedService::new(channel.clone(), auth.clone());
+        Ok(Self {
+            org: OrgServiceClient::new(authed()),
+            visits: VisitServiceClient::new(authed()),
+            cases: CaseServiceClient::new(authed()),
+            funds: FundServiceClient::new(authed()),
+            metrics: MetricsServiceClient::new(authed()),
+            sync: SyncServiceClient::new(authed()),
+            channel,
+        })
+    }
+
+    /// The same connection with another principal's token.
+    pub fn with_token(&self, token: Option<&str>) -> Result<Self, ConnectError> {
+        Self::from_channel(self.channel.clone(), token)
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+}

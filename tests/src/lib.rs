@@ -1,1 +1,191 @@
+//! The test harness: [`spawn_app`] starts the real server on `127.0.0.1:0` with a fresh database of its own
+//! and returns typed clients.
+//!
+//! Databases come from `DATABASE_URL` when it is set, else from one private cluster per test binary (the
+//! service's own launcher, durability off, under the temp dir), which dies with the binary.
 
+use std::{
+    path::PathBuf,
+    sync::OnceLock,
+    time::{Duration, SystemTime},
+};
+
+use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use xinfang_client::Client;
+use xinfang_server::{
+    auth::{self, Role},
+    cluster::{Cluster, ClusterOptions},
+    db, seed,
+    startup::{self, ServeOptions},
+};
+
+/// Connection options of the test database server, for the database `postgres`.
+fn server_options() -> &'static PgConnectOptions {
+    static SERVER: OnceLock<(PgConnectOptions, Option<Cluster>)> = OnceLock::new();
+    &SERVER
+        .get_or_init(|| {
+            if let Ok(url) = std::env::var("DATABASE_URL") {
+                let options =
+                    db::options_from_url(&url).expect("DATABASE_URL is not a postgres URL");
+                return (options.database("postgres"), None);
+            }
+            // Each #[tokio::test] has its own runtime, and a cluster must outlive all of them: start it
+            // from a runtime of its own on a thread of its own.
+            std::thread::spawn(|| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                runtime.block_on(async {
+                    let cluster = Cluster::start(&ClusterOptions {
+                        dir: test_cluster_dir(),
+                        bin_dir: std::env::var_os("XINFANG_PG_BIN_DIR").map(PathBuf::from),
+                        run_as: None,
+                        durable: false,
+                    })
+                    .await
+                    .expect("starting the test postgres cluster");
+                    (cluster.connect_options("postgres"), Some(cluster))
+                })
+            })
+            .join()
+            .expect("test cluster thread")
+        })
+        .0
+}
+
+/// `<tmp>/xinfang-tests/<pid>`, after removing the folders of test runs that have ended.
+fn test_cluster_dir() -> PathBuf {
+    let base = std::env::temp_dir().join("xinfang-tests");
+    if let Ok(entries) = std::fs::read_dir(&base) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let alive = name
+                .parse::<u32>()
+                .is_ok_and(|pid| PathBuf::from(format!("/proc/{pid}")).exists());
+            if !alive {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    base.join(std::process::id().to_string())
+}
+
+/// A fresh, migrated database of its own.
+pub async fn fresh_database() -> PgPool {
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect_with(server_options())
+        .await
+        .expect("connecting to the test postgres");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .expect("creating a test database");
+    let _ = admin.close().await;
+    let pool = db::pool(server_options().clone().database(&name), 8)
+        .await
+        .expect("connecting to the test database");
+    db::migrate(&pool)
+        .await
+        .expect("migrating the test database");
+    pool
+}
+
+/// A running server on its own database.
+pub struct TestApp {
+    pub address: String,
+    pub pool: PgPool,
+    pub admin_token: String,
+    /// Connected with the administrator's token.
+    pub client: Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    let pool = fresh_database().await;
+    let admin_token = seed::run(&pool)
+        .await
+        .expect("seeding")
+        .expect("a fresh database gets an administrator");
+    start_server(pool, admin_token).await
+}
+
+async fn start_server(pool: PgPool, admin_token: String) -> TestApp {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
+    let address = format!("http://{}", listener.local_addr().expect("local address"));
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(startup::serve(
+        listener,
+        pool.clone(),
+        ServeOptions {
+            max_message_size: 4 * 1024 * 1024,
+        },
+        async {
+            let _ = stop.await;
+        },
+    ));
+    let client = Client::connect(&address, Some(&admin_token))
+        .await
+        .expect("connecting to the test server");
+    TestApp {
+        address,
+        pool,
+        admin_token,
+        client,
+        shutdown: Some(shutdown),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// A token for a new principal of `role` in org unit `org`.
+    pub async fn token(&self, role: Role, org: &str) -> String {
+        let mut conn = self.pool.acquire().await.expect("connection");
+        let (_, token) = auth::issue_token(&mut conn, role, org, &format!("test {role}"))
+            .await
+            .expect("issuing a token");
+        token
+    }
+
+    /// A client on the same connection with another token (or none).
+    pub fn client_with(&self, token: Option<&str>) -> Client {
+        self.client.with_token(token).expect("client")
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database, as a restart would.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(30), server)
+                .await
+                .expect("server drains within 30s")
+                .expect("server task")
+                .expect("server result");
+        }
+        start_server(self.pool.clone(), self.admin_token.clone()).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// A fresh UUIDv7 request id.
+pub fn request_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Seconds since the epoch, now.
+pub fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

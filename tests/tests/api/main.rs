@@ -1,0 +1,7 @@
+//! End-to-end tests: one binary (one private cluster), one database and one server per test.
+
+mod auth;
+mod health;
+mod idempotency;
+mod launcher;
+mod org;
