@@ -283,7 +283,7 @@ fn candidate_dirs(preferred_version: Option<&str>) -> Vec<PathBuf> {
         }
     }
     // Newest first, but the version that made an existing cluster before all others.
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|(v, _)| std::cmp::Reverse(*v));
     if let Some(pref) = preferred_version.and_then(|v| v.parse::<u32>().ok()) {
         versioned.sort_by_key(|(v, _)| *v != pref);
     }
