@@ -2,6 +2,8 @@
 //! descriptor set (for reflection), and [`validate`], the input rules that the server and the offline client
 //! both apply.
 
+pub mod money;
+pub mod personal;
 pub mod validate;
 
 pub mod v1 {
