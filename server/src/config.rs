@@ -91,6 +91,21 @@ pub struct Config {
     #[arg(long, env = "XINFANG_PG_USER", global = true)]
     pub pg_user: Option<String>,
 
+    /// File holding the 256-bit key that seals petitioners' personal data (64 hex characters). Created with a
+    /// new key when missing. Default: `data-key` in the data directory. Back it up: without it, sealed ID
+    /// numbers, phones and addresses cannot be read.
+    #[arg(long, env = "XINFANG_DATA_KEY_FILE", global = true)]
+    pub data_key_file: Option<PathBuf>,
+
+    /// Persons in a visit batch from which it counts as collective (集体访).
+    #[arg(
+        long,
+        env = "XINFANG_COLLECTIVE_THRESHOLD",
+        default_value_t = 5,
+        global = true
+    )]
+    pub collective_threshold: u32,
+
     /// Size of the database connection pool.
     #[arg(
         long,
@@ -102,6 +117,12 @@ pub struct Config {
 }
 
 impl Config {
+    pub fn data_key_file(&self) -> PathBuf {
+        self.data_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("data-key"))
+    }
+
     /// The data directory: the explicit one, else `/var/lib/xinfang` for root (the private cluster runs as
     /// an unprivileged user, which cannot enter /root), else `xinfang` under the user's data directory.
     pub fn data_dir(&self) -> PathBuf {

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod org;
 pub mod paging;
+pub mod pii;
 pub mod seed;
 pub mod startup;
 pub mod sync;

@@ -27,9 +27,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => return startup::run(config).await,
         other => other,
     };
+    let keys = xinfang_server::pii::PiiKeys::load_or_create(&config.data_key_file())?;
     let database = Database::open(&config).await?;
     let result = async {
-        startup::prepare(&database.pool, &config.data_dir()).await?;
+        startup::prepare(&database.pool, &config.data_dir(), &keys).await?;
         match command {
             Command::Serve | Command::Migrate => Ok(()),
             Command::Token(token) => token_command(&database, token).await,

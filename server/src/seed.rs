@@ -13,6 +13,9 @@ use crate::{
 /// departments that act as responsible units (project codes `510422Dnn`).
 pub const ORG_UNITS_CSV: &str = include_str!("../data/org-units.csv");
 
+/// The category dictionary (问题类别): stable codes for programs, names for people.
+pub const CATEGORIES_CSV: &str = include_str!("../data/categories.csv");
+
 /// Org unit of the seeded administrator: the county petition bureau.
 pub const ADMIN_ORG: &str = "510422XF";
 
@@ -43,6 +46,11 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Option<String>> {
         org_store::insert(&mut tx, &insert)
             .await
             .with_context(|| format!("seeding org unit {}", record.code))?;
+    }
+    let mut categories = csv::Reader::from_reader(CATEGORIES_CSV.as_bytes());
+    for record in categories.deserialize() {
+        let (code, name): (String, String) = record.context("reading data/categories.csv")?;
+        crate::visits::store::insert_category(&mut tx, &code, &name).await?;
     }
     let token = if auth::store::any_admin(&mut tx).await? {
         None

@@ -1,7 +1,7 @@
 //! Building and running the service: the database (given, or a private cluster), migrations and seed data,
 //! the gRPC server with health, reflection and the six services, and a graceful shutdown.
 
-use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path, time::Duration};
+use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -23,10 +23,11 @@ use crate::{
     db,
     funds::FundApi,
     metrics::MetricsApi,
-    org::OrgApi,
+    org::{OrgApi, store as org_store},
+    pii::PiiKeys,
     seed,
     sync::SyncApi,
-    visits::VisitApi,
+    visits::{IntakeConfig, VisitApi, store as visits_store},
 };
 
 /// Name of the service's database in its private cluster.
@@ -92,12 +93,17 @@ impl Database {
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub max_message_size: usize,
+    /// Keys of petitioners' personal data.
+    pub keys: Arc<PiiKeys>,
+    pub collective_threshold: u32,
 }
 
-impl From<&Config> for ServeOptions {
-    fn from(config: &Config) -> Self {
+impl ServeOptions {
+    pub fn new(config: &Config, keys: PiiKeys) -> Self {
         Self {
             max_message_size: config.max_message_size,
+            keys: Arc::new(keys),
+            collective_threshold: config.collective_threshold,
         }
     }
 }
@@ -126,6 +132,16 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    let county_code = {
+        let mut conn = pool.acquire().await?;
+        org_store::county_code(&mut conn)
+            .await?
+            .context("no county org unit: the database was not seeded")?
+    };
+    let intake = IntakeConfig {
+        county_code,
+        collective_threshold: options.collective_threshold,
+    };
     let limit = options.max_message_size;
     macro_rules! service {
         ($server:ident, $api:expr) => {
@@ -157,7 +173,10 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service!(OrgServiceServer, OrgApi::new(pool.clone())))
-        .add_service(service!(VisitServiceServer, VisitApi))
+        .add_service(service!(
+            VisitServiceServer,
+            VisitApi::new(pool.clone(), options.keys.clone(), intake)
+        ))
         .add_service(service!(CaseServiceServer, CaseApi))
         .add_service(service!(FundServiceServer, FundApi))
         .add_service(service!(MetricsServiceServer, MetricsApi))
@@ -169,7 +188,8 @@ pub async fn serve(
 
 /// Seeds the database and, when an administrator was just created, hands its token to the operator:
 /// printed once on stdout and written to `<data-dir>/admin-token` (mode 0600).
-pub async fn prepare(pool: &PgPool, data_dir: &Path) -> anyhow::Result<()> {
+pub async fn prepare(pool: &PgPool, data_dir: &Path, keys: &PiiKeys) -> anyhow::Result<()> {
+    check_data_key(pool, keys).await?;
     let Some(token) = seed::run(pool).await? else {
         return Ok(());
     };
@@ -180,6 +200,24 @@ pub async fn prepare(pool: &PgPool, data_dir: &Path) -> anyhow::Result<()> {
         path.display()
     );
     println!("{token}");
+    Ok(())
+}
+
+/// The database remembers the fingerprint of the key its personal data was sealed with; a service started
+/// with another key file refuses to run instead of writing records that nobody can read together.
+pub async fn check_data_key(pool: &PgPool, keys: &PiiKeys) -> anyhow::Result<()> {
+    const NAME: &str = "pii_key_fingerprint";
+    let mut conn = pool.acquire().await?;
+    visits_store::insert_setting(&mut conn, NAME, keys.fingerprint()).await?;
+    let stored = visits_store::setting(&mut conn, NAME).await?;
+    if stored.as_deref() != Some(keys.fingerprint()) {
+        anyhow::bail!(
+            "the personal-data key file does not match this database (fingerprint {} expected, {} given); \
+             restore the key file this database was created with",
+            stored.unwrap_or_default(),
+            keys.fingerprint()
+        );
+    }
     Ok(())
 }
 
@@ -225,13 +263,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    let keys = PiiKeys::load_or_create(&config.data_key_file())?;
     let database = Database::open(&config).await?;
     let result = async {
-        prepare(&database.pool, &data_dir).await?;
+        prepare(&database.pool, &data_dir, &keys).await?;
         serve(
             listener,
             database.pool.clone(),
-            ServeOptions::from(&config),
+            ServeOptions::new(&config, keys),
             shutdown_signal(),
         )
         .await

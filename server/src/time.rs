@@ -14,6 +14,48 @@ pub fn from_proto(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
 }
 
+/// `[start, end)` of an inclusive month range, in the bureau's time zone (Asia/Shanghai, UTC+8).
+pub fn period_bounds(
+    field: &str,
+    period: &xinfang_proto::v1::Period,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), xinfang_proto::validate::FieldViolation> {
+    use chrono::{NaiveDate, TimeZone};
+    use xinfang_proto::validate::FieldViolation;
+
+    let month_start = |ym: Option<&xinfang_proto::v1::YearMonth>, which: &str| {
+        let ym = ym.ok_or_else(|| FieldViolation::new(format!("{field}.{which}"), "required"))?;
+        let month = u32::try_from(ym.month)
+            .ok()
+            .filter(|m| (1..=12).contains(m));
+        let date = month
+            .filter(|_| (1900..=2200).contains(&ym.year))
+            .and_then(|m| NaiveDate::from_ymd_opt(ym.year, m, 1))
+            .ok_or_else(|| {
+                FieldViolation::new(format!("{field}.{which}"), "year 1900–2200 and month 1–12")
+            })?;
+        Ok::<_, FieldViolation>(date)
+    };
+    let start = month_start(period.start.as_ref(), "start")?;
+    let end = month_start(period.end.as_ref(), "end")?;
+    if end < start {
+        return Err(FieldViolation::new(
+            format!("{field}.end"),
+            "before the start",
+        ));
+    }
+    let after_end = end
+        .checked_add_months(chrono::Months::new(1))
+        .ok_or_else(|| FieldViolation::new(format!("{field}.end"), "out of range"))?;
+    let tz = crate::visits::model::shanghai();
+    let at = |d: NaiveDate| {
+        tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| FieldViolation::new(field.to_owned(), "out of range"))
+    };
+    Ok((at(start)?, at(after_end)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,5 +69,42 @@ mod tests {
             nanos: -1,
         };
         assert_eq!(from_proto(&bad), None);
+    }
+
+    #[test]
+    fn periods_are_shanghai_months() {
+        use xinfang_proto::v1::{Period, YearMonth};
+        let year_2020 = Period {
+            start: Some(YearMonth {
+                year: 2020,
+                month: 1,
+            }),
+            end: Some(YearMonth {
+                year: 2020,
+                month: 12,
+            }),
+        };
+        let (from, until) = period_bounds("period", &year_2020).unwrap();
+        assert_eq!(from.to_rfc3339(), "2019-12-31T16:00:00+00:00");
+        assert_eq!(until.to_rfc3339(), "2020-12-31T16:00:00+00:00");
+        let backwards = Period {
+            start: year_2020.end,
+            end: year_2020.start,
+        };
+        assert_eq!(
+            period_bounds("period", &backwards).unwrap_err().field,
+            "period.end"
+        );
+        let bad_month = Period {
+            start: Some(YearMonth {
+                year: 2020,
+                month: 13,
+            }),
+            end: year_2020.end,
+        };
+        assert_eq!(
+            period_bounds("period", &bad_month).unwrap_err().field,
+            "period.start"
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use std::{
     path::PathBuf,
-    sync::OnceLock,
+    sync::{Arc, OnceLock},
     time::{Duration, SystemTime},
 };
 
@@ -16,7 +16,9 @@ use xinfang_client::Client;
 use xinfang_server::{
     auth::{self, Role},
     cluster::{Cluster, ClusterOptions},
-    db, seed,
+    db,
+    pii::PiiKeys,
+    seed,
     startup::{self, ServeOptions},
 };
 
@@ -97,6 +99,8 @@ pub struct TestApp {
     pub address: String,
     pub pool: PgPool,
     pub admin_token: String,
+    /// The keys sealing personal data in this app's database.
+    pub keys: Arc<PiiKeys>,
     /// Connected with the administrator's token.
     pub client: Client,
     shutdown: Option<oneshot::Sender<()>>,
@@ -109,10 +113,14 @@ pub async fn spawn_app() -> TestApp {
         .await
         .expect("seeding")
         .expect("a fresh database gets an administrator");
-    start_server(pool, admin_token).await
+    let (_, keys) = PiiKeys::generate().expect("personal-data keys");
+    startup::check_data_key(&pool, &keys)
+        .await
+        .expect("recording the key fingerprint");
+    start_server(pool, admin_token, Arc::new(keys)).await
 }
 
-async fn start_server(pool: PgPool, admin_token: String) -> TestApp {
+async fn start_server(pool: PgPool, admin_token: String, keys: Arc<PiiKeys>) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
     let address = format!("http://{}", listener.local_addr().expect("local address"));
     let (shutdown, stop) = oneshot::channel::<()>();
@@ -121,6 +129,8 @@ async fn start_server(pool: PgPool, admin_token: String) -> TestApp {
         pool.clone(),
         ServeOptions {
             max_message_size: 4 * 1024 * 1024,
+            keys: keys.clone(),
+            collective_threshold: 5,
         },
         async {
             let _ = stop.await;
@@ -133,6 +143,7 @@ async fn start_server(pool: PgPool, admin_token: String) -> TestApp {
         address,
         pool,
         admin_token,
+        keys,
         client,
         shutdown: Some(shutdown),
         server: Some(server),
@@ -166,7 +177,12 @@ impl TestApp {
                 .expect("server task")
                 .expect("server result");
         }
-        start_server(self.pool.clone(), self.admin_token.clone()).await
+        start_server(
+            self.pool.clone(),
+            self.admin_token.clone(),
+            self.keys.clone(),
+        )
+        .await
     }
 }
 

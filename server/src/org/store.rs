@@ -76,3 +76,10 @@ pub async fn insert(
     .fetch_optional(conn)
     .await
 }
+
+/// Code of the county, the root of the tree.
+pub async fn county_code(conn: &mut PgConnection) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT code FROM org_units WHERE kind = 'county' ORDER BY code LIMIT 1")
+        .fetch_optional(conn)
+        .await
+}

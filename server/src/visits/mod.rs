@@ -1,5 +1,7 @@
-//! Intake: visits, letters and persuade-and-return trips.
+//! Intake: visits, letters and persuade-and-return trips, and the petitioners' personal data.
 
+pub mod model;
 pub mod service;
+pub mod store;
 
-pub use service::VisitApi;
+pub use service::{IntakeConfig, VisitApi};

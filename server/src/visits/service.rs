@@ -1,9 +1,1123 @@
-//! `xinfang.v1.VisitService`: declared by the foundation; every method answers `UNIMPLEMENTED` (the generated
-//! default) until issue #3 builds it.
+//! `xinfang.v1.VisitService`: visits, letters and persuade-and-return trips.
 
-use xinfang_proto::v1::visit_service_server::VisitService;
+use std::{collections::HashMap, sync::Arc};
 
-#[derive(Debug, Default)]
-pub struct VisitApi;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+use xinfang_proto::{
+    money, personal,
+    v1::{
+        Classification, GetLetterRequest, GetReturnTripRequest, GetVisitRequest, Letter,
+        LetterChannel, Level, ListLettersRequest, ListLettersResponse, ListReturnTripsRequest,
+        ListReturnTripsResponse, ListVisitsRequest, ListVisitsResponse, MatterInput, Petitioner,
+        RecordReturnTripRequest, RegisterLetterRequest, RegisterVisitRequest, ReturnTrip,
+        TripCosts, TripOutcome, Visit, visit_service_server::VisitService,
+    },
+    validate::{self, Violations},
+};
 
-impl VisitService for VisitApi {}
+use super::{
+    model::{self, NewLetter, NewMatter, NewPetitioner, NewTrip, NewVisit, RecordKind, Scope},
+    store::{self, Links, ListScope, PetitionerRow},
+};
+use crate::{
+    auth::{self, Principal},
+    error::AppError,
+    idempotency,
+    org::store as org_store,
+    paging,
+    pii::{Field, PiiKeys},
+    time,
+};
+
+/// Intake settings.
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    /// Code of the county, the middle of every registration number.
+    pub county_code: String,
+    /// Persons in a batch from which a visit is collective.
+    pub collective_threshold: u32,
+}
+
+pub struct VisitApi {
+    pool: PgPool,
+    keys: Arc<PiiKeys>,
+    config: IntakeConfig,
+}
+
+impl VisitApi {
+    pub fn new(pool: PgPool, keys: Arc<PiiKeys>, config: IntakeConfig) -> Self {
+        Self { pool, keys, config }
+    }
+}
+
+/// How personal data goes out in one response.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reveal {
+    Masked,
+    Full,
+}
+
+impl Reveal {
+    fn for_principal(principal: &Principal) -> Self {
+        if model::sees_full_pii(principal.role) {
+            Reveal::Full
+        } else {
+            Reveal::Masked
+        }
+    }
+}
+
+/// Seals and stores the petitioners; returns their ids with the representative flag, and the keyed hashes of
+/// their ID numbers for repeat matching.
+async fn store_petitioners(
+    conn: &mut PgConnection,
+    keys: &PiiKeys,
+    people: &[NewPetitioner],
+) -> Result<(Vec<(Uuid, bool)>, Vec<Vec<u8>>), AppError> {
+    let mut ids = Vec::with_capacity(people.len());
+    let mut hashes = Vec::new();
+    for p in people {
+        let hash = p.id_number.as_deref().map(|n| keys.match_hash(n).to_vec());
+        let seal = |field, value: &Option<String>| {
+            value.as_deref().map(|v| keys.seal(field, v)).transpose()
+        };
+        let record = store::PetitionerRecord {
+            id: Uuid::now_v7(),
+            name: &p.name,
+            id_hash: hash.as_deref(),
+            id_number_enc: seal(Field::IdNumber, &p.id_number)?,
+            id_number_masked: p.id_number.as_deref().map(personal::mask_id_number),
+            phone_enc: seal(Field::Phone, &p.phone)?,
+            phone_masked: p.phone.as_deref().map(personal::mask_phone),
+            address_enc: seal(Field::Address, &p.address)?,
+        };
+        let id = store::upsert_petitioner(conn, &record).await?;
+        ids.push((id, p.representative));
+        hashes.extend(hash);
+    }
+    Ok((ids, hashes))
+}
+
+/// The matter a registration belongs to: the one the clerk linked, the earliest with a shared petitioner and
+/// the same category and place, or none (a new one is opened by the caller).
+struct MatterLink {
+    case_id: Option<Uuid>,
+    competent_rank: i32,
+}
+
+async fn check_matter(
+    conn: &mut PgConnection,
+    field: &str,
+    matter: &NewMatter,
+    hashes: &[Vec<u8>],
+) -> Result<MatterLink, AppError> {
+    let mut v = Violations::new();
+    if !store::category_exists(conn, &matter.category).await? {
+        v.add(
+            format!("{field}.category"),
+            "not in the category dictionary",
+        );
+    }
+    let org = org_store::get(conn, &matter.problem_org_code).await?;
+    let competent_rank = match &org {
+        None => {
+            v.add(
+                format!("{field}.problem_org_code"),
+                "no org unit has this code",
+            );
+            0
+        }
+        Some(o) if o.kind == "petition_office" => {
+            v.add(
+                format!("{field}.problem_org_code"),
+                "the place of the problem is a township, a department or the county",
+            );
+            0
+        }
+        Some(o) => model::competent_rank(&o.kind),
+    };
+    if let Some(link) = matter.link_case_id
+        && !store::case_exists(conn, link).await?
+    {
+        v.add(format!("{field}.link_case_id"), "no matter has this id");
+    }
+    if !v.is_empty() {
+        return Err(v.into());
+    }
+    let case_id = match matter.link_case_id {
+        Some(link) => Some(link),
+        None => {
+            store::find_repeat_case(conn, hashes, &matter.category, &matter.problem_org_code)
+                .await?
+        }
+    };
+    Ok(MatterLink {
+        case_id,
+        competent_rank,
+    })
+}
+
+/// Opens the matter when the registration is initial, then links its petitioners. Returns the matter id.
+async fn open_or_link_matter(
+    conn: &mut PgConnection,
+    link: &MatterLink,
+    matter: &NewMatter,
+    number: &str,
+    registered_at: DateTime<Utc>,
+    petitioners: &[(Uuid, bool)],
+) -> Result<Uuid, AppError> {
+    let case_id = match link.case_id {
+        Some(id) => id,
+        None => {
+            let id = Uuid::now_v7();
+            store::insert_case(
+                conn,
+                &store::NewCase {
+                    id,
+                    number,
+                    category: &matter.category,
+                    problem_org: &matter.problem_org_code,
+                    content: &matter.content,
+                    demands: &matter.demands,
+                    registered_at,
+                },
+            )
+            .await?;
+            id
+        }
+    };
+    let ids: Vec<Uuid> = petitioners.iter().map(|(id, _)| *id).collect();
+    store::link_case_petitioners(conn, case_id, &ids).await?;
+    Ok(case_id)
+}
+
+fn petitioner_to_proto(
+    keys: &PiiKeys,
+    row: &PetitionerRow,
+    reveal: Reveal,
+) -> Result<Petitioner, AppError> {
+    let open = |field, sealed: &Option<Vec<u8>>| -> Result<String, AppError> {
+        match sealed {
+            Some(bytes) => Ok(keys.open(field, bytes)?),
+            None => Ok(String::new()),
+        }
+    };
+    let (id_number, phone, address) = match reveal {
+        Reveal::Full => (
+            open(Field::IdNumber, &row.id_number_enc)?,
+            open(Field::Phone, &row.phone_enc)?,
+            open(Field::Address, &row.address_enc)?,
+        ),
+        Reveal::Masked => (
+            row.id_number_masked.clone().unwrap_or_default(),
+            row.phone_masked.clone().unwrap_or_default(),
+            // An address has no useful mask: it is withheld whole.
+            if row.address_enc.is_some() {
+                "***".to_owned()
+            } else {
+                String::new()
+            },
+        ),
+    };
+    Ok(Petitioner {
+        id: row.id.to_string(),
+        name: row.name.clone(),
+        id_number,
+        phone,
+        address,
+        representative: row.representative,
+        masked: reveal == Reveal::Masked,
+    })
+}
+
+/// Petitioners of each owner, converted; also the ids of the people shown unmasked.
+async fn load_petitioners(
+    conn: &mut PgConnection,
+    keys: &PiiKeys,
+    links: Links,
+    owners: &[Uuid],
+    reveal: Reveal,
+) -> Result<(HashMap<Uuid, Vec<Petitioner>>, Vec<Uuid>), AppError> {
+    let rows = store::petitioners_of(conn, links, owners).await?;
+    let mut by_owner: HashMap<Uuid, Vec<Petitioner>> = HashMap::new();
+    let mut revealed = Vec::new();
+    for row in &rows {
+        by_owner
+            .entry(row.owner_id)
+            .or_default()
+            .push(petitioner_to_proto(keys, row, reveal)?);
+        if reveal == Reveal::Full {
+            revealed.push(row.id);
+        }
+    }
+    revealed.sort_unstable();
+    revealed.dedup();
+    Ok((by_owner, revealed))
+}
+
+fn matter_to_proto(
+    content: &str,
+    demands: &str,
+    category: &str,
+    org: &str,
+    case_id: Uuid,
+) -> MatterInput {
+    MatterInput {
+        content: content.to_owned(),
+        demands: demands.to_owned(),
+        category: category.to_owned(),
+        problem_org_code: org.to_owned(),
+        link_case_id: case_id.to_string(),
+    }
+}
+
+fn visit_to_proto(row: &store::VisitRow, petitioners: Vec<Petitioner>) -> Visit {
+    Visit {
+        id: row.id.to_string(),
+        number: row.number.clone(),
+        visited_at: Some(time::to_proto(row.visited_at)),
+        level: model::level_from_db(&row.level) as i32,
+        non_reception_place: row.non_reception_place,
+        place_name: row.place_name.clone(),
+        headcount: row.headcount,
+        petitioners,
+        matter: Some(matter_to_proto(
+            &row.content,
+            &row.demands,
+            &row.category_code,
+            &row.problem_org_code,
+            row.case_id,
+        )),
+        collective: row.collective,
+        leapfrog: row.leapfrog,
+        classification: Some(Classification {
+            case_id: row.case_id.to_string(),
+            repeat: row.repeat,
+        }),
+        registered_by: row.registered_by.to_string(),
+        recorded_at: Some(time::to_proto(row.recorded_at)),
+    }
+}
+
+fn letter_to_proto(row: &store::LetterRow, petitioners: Vec<Petitioner>) -> Letter {
+    Letter {
+        id: row.id.to_string(),
+        number: row.number.clone(),
+        channel: model::channel_from_db(&row.channel) as i32,
+        source_reference: row.source_reference.clone(),
+        campaign: row.campaign.clone(),
+        received_at: Some(time::to_proto(row.received_at)),
+        petitioners,
+        matter: Some(matter_to_proto(
+            &row.content,
+            &row.demands,
+            &row.category_code,
+            &row.problem_org_code,
+            row.case_id,
+        )),
+        anonymous: row.anonymous,
+        classification: Some(Classification {
+            case_id: row.case_id.to_string(),
+            repeat: row.repeat,
+        }),
+        registered_by: row.registered_by.to_string(),
+        recorded_at: Some(time::to_proto(row.recorded_at)),
+    }
+}
+
+fn trip_to_proto(
+    row: &store::TripRow,
+    petitioners: Vec<Petitioner>,
+    cases: Vec<String>,
+) -> ReturnTrip {
+    let costs = model::Costs {
+        transport: row.transport_cost,
+        lodging: row.lodging_cost,
+        meals: row.meal_cost,
+        other: row.other_cost,
+    };
+    ReturnTrip {
+        id: row.id.to_string(),
+        number: row.number.clone(),
+        notified_by: row.notified_by.clone(),
+        notified_at: Some(time::to_proto(row.notified_at)),
+        destination_level: model::level_from_db(&row.destination_level) as i32,
+        destination_place: row.destination_place.clone(),
+        non_reception_place: row.non_reception_place,
+        responsible_org_code: row.responsible_org_code.clone(),
+        officers: row.officers.clone(),
+        petitioners,
+        case_ids: cases,
+        departed_at: row.departed_at.map(time::to_proto),
+        arrived_at: row.arrived_at.map(time::to_proto),
+        returned_at: row.returned_at.map(time::to_proto),
+        costs: Some(TripCosts {
+            transport: money::format(costs.transport),
+            lodging: money::format(costs.lodging),
+            meals: money::format(costs.meals),
+            other: money::format(costs.other),
+            total: money::format(costs.total()),
+        }),
+        outcome: model::outcome_from_db(&row.outcome) as i32,
+        report: row.report.clone(),
+        recorded_by: row.recorded_by.to_string(),
+        recorded_at: Some(time::to_proto(row.recorded_at)),
+    }
+}
+
+/// May `principal` read a record owned by `org` and registered by `registrar`?
+fn check_scope(
+    principal: &Principal,
+    kind: RecordKind,
+    org: &str,
+    registrar: Uuid,
+) -> Result<(), AppError> {
+    let allowed = match model::scope(principal, kind) {
+        Scope::All => true,
+        Scope::Org(code) => code == org,
+        Scope::Own(id) => id == registrar,
+        Scope::None => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::PermissionDenied(
+            "outside the caller's scope".into(),
+        ))
+    }
+}
+
+/// The list scope of a principal combined with the requested org filter; `None` when nothing can match.
+fn list_scope(
+    principal: &Principal,
+    kind: RecordKind,
+    requested_org: Option<String>,
+) -> Result<Option<ListScope>, AppError> {
+    let mut scope = ListScope {
+        org: requested_org.clone(),
+        ..ListScope::default()
+    };
+    match model::scope(principal, kind) {
+        Scope::All => {}
+        Scope::Org(code) => {
+            if requested_org.is_some_and(|r| r != code) {
+                return Ok(None);
+            }
+            scope.org = Some(code);
+        }
+        Scope::Own(id) => scope.registered_by = Some(id),
+        Scope::None => {
+            return Err(AppError::PermissionDenied(format!(
+                "role {} has no access to these records",
+                principal.role
+            )));
+        }
+    }
+    Ok(Some(scope))
+}
+
+/// Page token key: time in microseconds and id.
+fn page_key(at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}|{id}", at.timestamp_micros())
+}
+
+fn parse_page_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
+    let (micros, id) = key.split_once('|')?;
+    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    Some((at, Uuid::parse_str(id).ok()?))
+}
+
+/// Common list arguments: page size, period, org filter, and the page position for `filter_key`.
+struct ListArgs {
+    page_size: u32,
+    from: Option<DateTime<Utc>>,
+    until: Option<DateTime<Utc>>,
+    org: Option<String>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+}
+
+fn list_args(
+    v: &mut Violations,
+    page_size: i32,
+    page_token: &str,
+    period: Option<&xinfang_proto::v1::Period>,
+    org_field: &str,
+    org: &str,
+    filter_key: &str,
+) -> Option<ListArgs> {
+    let page_size = v.check(validate::page_size("page_size", page_size));
+    let bounds = match period {
+        Some(p) => v.check(time::period_bounds("period", p)).map(Some),
+        None => Some(None),
+    };
+    let org = if org.is_empty() {
+        Some(None)
+    } else {
+        v.check(validate::org_code(org_field, org)).map(Some)
+    };
+    let after = match v.check(paging::decode(page_token, filter_key)) {
+        Some(Some(key)) => match parse_page_key(&key) {
+            Some(pos) => Some(Some(pos)),
+            None => {
+                v.add("page_token", "not a page token of this list");
+                None
+            }
+        },
+        Some(None) => Some(None),
+        None => None,
+    };
+    let bounds = bounds?;
+    Some(ListArgs {
+        page_size: page_size?,
+        from: bounds.map(|b| b.0),
+        until: bounds.map(|b| b.1),
+        org: org?,
+        after: after?,
+    })
+}
+
+fn parse_id(field: &str, value: &str) -> Result<Uuid, AppError> {
+    Ok(model::uuid_field(field, value)?)
+}
+
+#[tonic::async_trait]
+impl VisitService for VisitApi {
+    async fn register_visit(
+        &self,
+        request: Request<RegisterVisitRequest>,
+    ) -> Result<Response<Visit>, Status> {
+        let principal = auth::principal(&request)?;
+        if !model::may_register(principal.role, RecordKind::Visit) {
+            return Err(AppError::PermissionDenied(format!(
+                "role {} may not register visits",
+                principal.role
+            ))
+            .into());
+        }
+        let new = NewVisit::parse(request.get_ref(), Utc::now()).map_err(AppError::from)?;
+        let key = idempotency::Key::new(
+            principal.id,
+            "RegisterVisit",
+            new.request_id,
+            request.get_ref(),
+        );
+        Ok(Response::new(
+            self.apply_visit(principal, &key, &new).await?,
+        ))
+    }
+
+    async fn get_visit(
+        &self,
+        request: Request<GetVisitRequest>,
+    ) -> Result<Response<Visit>, Status> {
+        let principal = auth::principal(&request)?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let row = store::get_visit(&mut conn, id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(|| AppError::NotFound(format!("visit {id}")))?;
+        check_scope(
+            principal,
+            RecordKind::Visit,
+            &row.problem_org_code,
+            row.registered_by,
+        )?;
+        let reveal = Reveal::for_principal(principal);
+        let (mut people, revealed) =
+            load_petitioners(&mut conn, &self.keys, Links::Visit, &[id], reveal).await?;
+        store::record_pii_reads(&mut conn, principal.id, &revealed, "GetVisit")
+            .await
+            .map_err(AppError::from)?;
+        Ok(Response::new(visit_to_proto(
+            &row,
+            people.remove(&id).unwrap_or_default(),
+        )))
+    }
+
+    async fn list_visits(
+        &self,
+        request: Request<ListVisitsRequest>,
+    ) -> Result<Response<ListVisitsResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let level = v
+            .check(validate::optional_enum::<Level>("level", req.level))
+            .flatten()
+            .map(|l| model::level_to_db(l).to_owned());
+        let filter = store::VisitFilter {
+            level,
+            non_reception_place: req.non_reception_place,
+            repeat: req.repeat,
+            collective: req.collective,
+            leapfrog: req.leapfrog,
+        };
+        let filter_key = format!("{:?}|{:?}|{}", filter, req.period, req.problem_org_code);
+        let args = list_args(
+            &mut v,
+            req.page_size,
+            &req.page_token,
+            req.period.as_ref(),
+            "problem_org_code",
+            &req.problem_org_code,
+            &filter_key,
+        );
+        let args = v.finish(|| args).map_err(AppError::from)?;
+        let Some(mut scope) = list_scope(principal, RecordKind::Visit, args.org.clone())? else {
+            return Ok(Response::new(ListVisitsResponse::default()));
+        };
+        scope.from = args.from;
+        scope.until = args.until;
+        scope.after = args.after;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut rows =
+            store::list_visits(&mut conn, &scope, &filter, i64::from(args.page_size) + 1)
+                .await
+                .map_err(AppError::from)?;
+        let next_page_token = next_token(&mut rows, args.page_size, &filter_key, |r| {
+            page_key(r.visited_at, r.id)
+        });
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let reveal = Reveal::for_principal(principal);
+        let (mut people, revealed) =
+            load_petitioners(&mut conn, &self.keys, Links::Visit, &ids, reveal).await?;
+        store::record_pii_reads(&mut conn, principal.id, &revealed, "ListVisits")
+            .await
+            .map_err(AppError::from)?;
+        let visits = rows
+            .iter()
+            .map(|r| visit_to_proto(r, people.remove(&r.id).unwrap_or_default()))
+            .collect();
+        Ok(Response::new(ListVisitsResponse {
+            visits,
+            next_page_token,
+        }))
+    }
+
+    async fn register_letter(
+        &self,
+        request: Request<RegisterLetterRequest>,
+    ) -> Result<Response<Letter>, Status> {
+        let principal = auth::principal(&request)?;
+        if !model::may_register(principal.role, RecordKind::Letter) {
+            return Err(AppError::PermissionDenied(format!(
+                "role {} may not register letters",
+                principal.role
+            ))
+            .into());
+        }
+        let new = NewLetter::parse(request.get_ref(), Utc::now()).map_err(AppError::from)?;
+        let key = idempotency::Key::new(
+            principal.id,
+            "RegisterLetter",
+            new.request_id,
+            request.get_ref(),
+        );
+        Ok(Response::new(
+            self.apply_letter(principal, &key, &new).await?,
+        ))
+    }
+
+    async fn get_letter(
+        &self,
+        request: Request<GetLetterRequest>,
+    ) -> Result<Response<Letter>, Status> {
+        let principal = auth::principal(&request)?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let row = store::get_letter(&mut conn, id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(|| AppError::NotFound(format!("letter {id}")))?;
+        check_scope(
+            principal,
+            RecordKind::Letter,
+            &row.problem_org_code,
+            row.registered_by,
+        )?;
+        let reveal = Reveal::for_principal(principal);
+        let (mut people, revealed) =
+            load_petitioners(&mut conn, &self.keys, Links::Letter, &[id], reveal).await?;
+        store::record_pii_reads(&mut conn, principal.id, &revealed, "GetLetter")
+            .await
+            .map_err(AppError::from)?;
+        Ok(Response::new(letter_to_proto(
+            &row,
+            people.remove(&id).unwrap_or_default(),
+        )))
+    }
+
+    async fn list_letters(
+        &self,
+        request: Request<ListLettersRequest>,
+    ) -> Result<Response<ListLettersResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let channel = v
+            .check(validate::optional_enum::<LetterChannel>(
+                "channel",
+                req.channel,
+            ))
+            .flatten()
+            .map(|c| model::channel_to_db(c).to_owned());
+        let filter = store::LetterFilter {
+            channel,
+            repeat: req.repeat,
+        };
+        let filter_key = format!("{:?}|{:?}|{}", filter, req.period, req.problem_org_code);
+        let args = list_args(
+            &mut v,
+            req.page_size,
+            &req.page_token,
+            req.period.as_ref(),
+            "problem_org_code",
+            &req.problem_org_code,
+            &filter_key,
+        );
+        let args = v.finish(|| args).map_err(AppError::from)?;
+        let Some(mut scope) = list_scope(principal, RecordKind::Letter, args.org.clone())? else {
+            return Ok(Response::new(ListLettersResponse::default()));
+        };
+        scope.from = args.from;
+        scope.until = args.until;
+        scope.after = args.after;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut rows =
+            store::list_letters(&mut conn, &scope, &filter, i64::from(args.page_size) + 1)
+                .await
+                .map_err(AppError::from)?;
+        let next_page_token = next_token(&mut rows, args.page_size, &filter_key, |r| {
+            page_key(r.received_at, r.id)
+        });
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let reveal = Reveal::for_principal(principal);
+        let (mut people, revealed) =
+            load_petitioners(&mut conn, &self.keys, Links::Letter, &ids, reveal).await?;
+        store::record_pii_reads(&mut conn, principal.id, &revealed, "ListLetters")
+            .await
+            .map_err(AppError::from)?;
+        let letters = rows
+            .iter()
+            .map(|r| letter_to_proto(r, people.remove(&r.id).unwrap_or_default()))
+            .collect();
+        Ok(Response::new(ListLettersResponse {
+            letters,
+            next_page_token,
+        }))
+    }
+
+    async fn record_return_trip(
+        &self,
+        request: Request<RecordReturnTripRequest>,
+    ) -> Result<Response<ReturnTrip>, Status> {
+        let principal = auth::principal(&request)?;
+        if !model::may_register(principal.role, RecordKind::Trip) {
+            return Err(AppError::PermissionDenied(format!(
+                "role {} may not record return trips",
+                principal.role
+            ))
+            .into());
+        }
+        let new = NewTrip::parse(request.get_ref(), Utc::now()).map_err(AppError::from)?;
+        let key = idempotency::Key::new(
+            principal.id,
+            "RecordReturnTrip",
+            new.request_id,
+            request.get_ref(),
+        );
+        Ok(Response::new(self.apply_trip(principal, &key, &new).await?))
+    }
+
+    async fn get_return_trip(
+        &self,
+        request: Request<GetReturnTripRequest>,
+    ) -> Result<Response<ReturnTrip>, Status> {
+        let principal = auth::principal(&request)?;
+        let id = parse_id("id", &request.get_ref().id)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let row = store::get_trip(&mut conn, id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(|| AppError::NotFound(format!("return trip {id}")))?;
+        check_scope(
+            principal,
+            RecordKind::Trip,
+            &row.responsible_org_code,
+            row.recorded_by,
+        )?;
+        let trips = self
+            .trips_to_proto(&mut conn, principal, vec![row], "GetReturnTrip")
+            .await?;
+        trips
+            .into_iter()
+            .next()
+            .map(Response::new)
+            .ok_or_else(|| AppError::NotFound(format!("return trip {id}")).into())
+    }
+
+    async fn list_return_trips(
+        &self,
+        request: Request<ListReturnTripsRequest>,
+    ) -> Result<Response<ListReturnTripsResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let level = v
+            .check(validate::optional_enum::<Level>(
+                "destination_level",
+                req.destination_level,
+            ))
+            .flatten()
+            .map(|l| model::level_to_db(l).to_owned());
+        let recorded_by = if req.recorded_by.is_empty() {
+            None
+        } else {
+            v.check(model::uuid_field("recorded_by", &req.recorded_by))
+        };
+        let outcome = match TripOutcome::try_from(req.outcome) {
+            Ok(TripOutcome::Unspecified) => None,
+            Ok(o) => Some(model::outcome_to_db(o).to_owned()),
+            Err(_) => {
+                v.add("outcome", format!("unknown value {}", req.outcome));
+                None
+            }
+        };
+        let filter = store::TripFilter {
+            destination_level: level,
+            recorded_by,
+            outcome,
+        };
+        let filter_key = format!("{:?}|{:?}|{}", filter, req.period, req.responsible_org_code);
+        let args = list_args(
+            &mut v,
+            req.page_size,
+            &req.page_token,
+            req.period.as_ref(),
+            "responsible_org_code",
+            &req.responsible_org_code,
+            &filter_key,
+        );
+        let args = v.finish(|| args).map_err(AppError::from)?;
+        let Some(mut scope) = list_scope(principal, RecordKind::Trip, args.org.clone())? else {
+            return Ok(Response::new(ListReturnTripsResponse::default()));
+        };
+        scope.from = args.from;
+        scope.until = args.until;
+        scope.after = args.after;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut rows = store::list_trips(&mut conn, &scope, &filter, i64::from(args.page_size) + 1)
+            .await
+            .map_err(AppError::from)?;
+        let next_page_token = next_token(&mut rows, args.page_size, &filter_key, |r| {
+            page_key(r.sort_at, r.id)
+        });
+        let trips = self
+            .trips_to_proto(&mut conn, principal, rows, "ListReturnTrips")
+            .await?;
+        Ok(Response::new(ListReturnTripsResponse {
+            trips,
+            next_page_token,
+        }))
+    }
+}
+
+/// Trims the extra row fetched to learn whether another page exists, and encodes its token.
+fn next_token<T>(
+    rows: &mut Vec<T>,
+    page_size: u32,
+    filter_key: &str,
+    key: impl Fn(&T) -> String,
+) -> String {
+    if rows.len() <= page_size as usize {
+        return String::new();
+    }
+    rows.truncate(page_size as usize);
+    rows.last()
+        .map(|last| paging::encode(filter_key, &key(last)))
+        .unwrap_or_default()
+}
+
+impl VisitApi {
+    async fn apply_visit(
+        &self,
+        principal: &Principal,
+        key: &idempotency::Key,
+        new: &NewVisit,
+    ) -> Result<Visit, AppError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(first) = idempotency::claim::<Visit>(&mut tx, key).await? {
+            return Ok(first);
+        }
+        let (petitioners, hashes) =
+            store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
+        let link = check_matter(&mut tx, "visit.matter", &new.matter, &hashes).await?;
+        let serial = store::next_serial(
+            &mut tx,
+            model::REGISTER_PREFIX,
+            model::register_year(new.visited_at),
+        )
+        .await?;
+        let number = model::registration_number(
+            model::REGISTER_PREFIX,
+            &self.config.county_code,
+            model::register_year(new.visited_at),
+            serial,
+        );
+        let case_id = open_or_link_matter(
+            &mut tx,
+            &link,
+            &new.matter,
+            &number,
+            new.visited_at,
+            &petitioners,
+        )
+        .await?;
+        let row = store::insert_visit(
+            &mut tx,
+            &store::VisitRow {
+                id: Uuid::now_v7(),
+                number,
+                case_id,
+                visited_at: new.visited_at,
+                level: model::level_to_db(new.level).to_owned(),
+                non_reception_place: new.non_reception_place,
+                place_name: new.place_name.clone(),
+                headcount: new.headcount as i32,
+                collective: model::is_collective(new.headcount, self.config.collective_threshold),
+                repeat: link.case_id.is_some(),
+                leapfrog: model::is_leapfrog(new.level, link.competent_rank),
+                category_code: new.matter.category.clone(),
+                problem_org_code: new.matter.problem_org_code.clone(),
+                content: new.matter.content.clone(),
+                demands: new.matter.demands.clone(),
+                registered_by: principal.id,
+                recorded_at: Utc::now(),
+            },
+        )
+        .await?;
+        store::link_petitioners(&mut tx, Links::Visit, row.id, &petitioners).await?;
+        // The stored first result never holds personal data in clear: a retry gets the masked form.
+        let (mut masked, _) =
+            load_petitioners(&mut tx, &self.keys, Links::Visit, &[row.id], Reveal::Masked).await?;
+        let stored = visit_to_proto(&row, masked.remove(&row.id).unwrap_or_default());
+        idempotency::save(&mut tx, key, &stored).await?;
+        let response = self
+            .reveal_for(&mut tx, principal, Links::Visit, row.id, "RegisterVisit")
+            .await?
+            .map(|people| visit_to_proto(&row, people))
+            .unwrap_or(stored);
+        tx.commit().await?;
+        tracing::info!(visit = %row.id, case = %case_id, repeat = row.repeat, collective = row.collective,
+            leapfrog = row.leapfrog, "visit registered");
+        Ok(response)
+    }
+
+    /// The petitioners of one record in full, audited, when the principal's role sees them; else `None`.
+    async fn reveal_for(
+        &self,
+        conn: &mut PgConnection,
+        principal: &Principal,
+        links: Links,
+        owner: Uuid,
+        method: &str,
+    ) -> Result<Option<Vec<Petitioner>>, AppError> {
+        if Reveal::for_principal(principal) == Reveal::Masked {
+            return Ok(None);
+        }
+        let (mut people, revealed) =
+            load_petitioners(conn, &self.keys, links, &[owner], Reveal::Full).await?;
+        store::record_pii_reads(conn, principal.id, &revealed, method).await?;
+        Ok(Some(people.remove(&owner).unwrap_or_default()))
+    }
+
+    async fn apply_letter(
+        &self,
+        principal: &Principal,
+        key: &idempotency::Key,
+        new: &NewLetter,
+    ) -> Result<Letter, AppError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(first) = idempotency::claim::<Letter>(&mut tx, key).await? {
+            return Ok(first);
+        }
+        let (petitioners, hashes) =
+            store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
+        let link = check_matter(&mut tx, "letter.matter", &new.matter, &hashes).await?;
+        let year = model::register_year(new.received_at);
+        let serial = store::next_serial(&mut tx, model::REGISTER_PREFIX, year).await?;
+        let number = model::registration_number(
+            model::REGISTER_PREFIX,
+            &self.config.county_code,
+            year,
+            serial,
+        );
+        let case_id = open_or_link_matter(
+            &mut tx,
+            &link,
+            &new.matter,
+            &number,
+            new.received_at,
+            &petitioners,
+        )
+        .await?;
+        let row = store::insert_letter(
+            &mut tx,
+            &store::LetterRow {
+                id: Uuid::now_v7(),
+                number,
+                case_id,
+                channel: model::channel_to_db(new.channel).to_owned(),
+                source_reference: new.source_reference.clone(),
+                campaign: new.campaign.clone(),
+                received_at: new.received_at,
+                anonymous: new.petitioners.is_empty(),
+                repeat: link.case_id.is_some(),
+                category_code: new.matter.category.clone(),
+                problem_org_code: new.matter.problem_org_code.clone(),
+                content: new.matter.content.clone(),
+                demands: new.matter.demands.clone(),
+                registered_by: principal.id,
+                recorded_at: Utc::now(),
+            },
+        )
+        .await?;
+        store::link_petitioners(&mut tx, Links::Letter, row.id, &petitioners).await?;
+        let (mut masked, _) = load_petitioners(
+            &mut tx,
+            &self.keys,
+            Links::Letter,
+            &[row.id],
+            Reveal::Masked,
+        )
+        .await?;
+        let stored = letter_to_proto(&row, masked.remove(&row.id).unwrap_or_default());
+        idempotency::save(&mut tx, key, &stored).await?;
+        let response = self
+            .reveal_for(&mut tx, principal, Links::Letter, row.id, "RegisterLetter")
+            .await?
+            .map(|people| letter_to_proto(&row, people))
+            .unwrap_or(stored);
+        tx.commit().await?;
+        tracing::info!(letter = %row.id, case = %case_id, repeat = row.repeat, channel = %row.channel,
+            "letter registered");
+        Ok(response)
+    }
+
+    async fn apply_trip(
+        &self,
+        principal: &Principal,
+        key: &idempotency::Key,
+        new: &NewTrip,
+    ) -> Result<ReturnTrip, AppError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(first) = idempotency::claim::<ReturnTrip>(&mut tx, key).await? {
+            return Ok(first);
+        }
+        let mut v = Violations::new();
+        match org_store::get(&mut tx, &new.responsible_org_code).await? {
+            Some(o) if o.kind == "township" || o.kind == "department" => {}
+            Some(_) => v.add(
+                "trip.responsible_org_code",
+                "the responsible unit is a township or a department",
+            ),
+            None => v.add("trip.responsible_org_code", "no org unit has this code"),
+        }
+        let missing = store::missing_cases(&mut tx, &new.case_ids).await?;
+        for (i, id) in new.case_ids.iter().enumerate() {
+            if missing.contains(id) {
+                v.add(format!("trip.case_ids[{i}]"), "no matter has this id");
+            }
+        }
+        if !v.is_empty() {
+            return Err(v.into());
+        }
+        let (petitioners, _) = store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
+        let sort_at = new.departed_at.unwrap_or(new.notified_at);
+        let year = model::register_year(sort_at);
+        let serial = store::next_serial(&mut tx, model::TRIP_PREFIX, year).await?;
+        let row = store::insert_trip(
+            &mut tx,
+            &store::TripRow {
+                id: Uuid::now_v7(),
+                number: model::registration_number(
+                    model::TRIP_PREFIX,
+                    &self.config.county_code,
+                    year,
+                    serial,
+                ),
+                notified_by: new.notified_by.clone(),
+                notified_at: new.notified_at,
+                destination_level: model::level_to_db(new.destination_level).to_owned(),
+                destination_place: new.destination_place.clone(),
+                non_reception_place: new.non_reception_place,
+                responsible_org_code: new.responsible_org_code.clone(),
+                officers: new.officers.clone(),
+                departed_at: new.departed_at,
+                arrived_at: new.arrived_at,
+                returned_at: new.returned_at,
+                transport_cost: new.costs.transport,
+                lodging_cost: new.costs.lodging,
+                meal_cost: new.costs.meals,
+                other_cost: new.costs.other,
+                outcome: model::outcome_to_db(new.outcome).to_owned(),
+                report: new.report.clone(),
+                sort_at,
+                recorded_by: principal.id,
+                recorded_at: Utc::now(),
+            },
+        )
+        .await?;
+        store::link_petitioners(&mut tx, Links::Trip, row.id, &petitioners).await?;
+        store::link_trip_cases(&mut tx, row.id, &new.case_ids).await?;
+        let cases: Vec<String> = new.case_ids.iter().map(Uuid::to_string).collect();
+        let (mut masked, _) =
+            load_petitioners(&mut tx, &self.keys, Links::Trip, &[row.id], Reveal::Masked).await?;
+        let stored = trip_to_proto(
+            &row,
+            masked.remove(&row.id).unwrap_or_default(),
+            cases.clone(),
+        );
+        idempotency::save(&mut tx, key, &stored).await?;
+        let response = self
+            .reveal_for(&mut tx, principal, Links::Trip, row.id, "RecordReturnTrip")
+            .await?
+            .map(|people| trip_to_proto(&row, people, cases))
+            .unwrap_or(stored);
+        tx.commit().await?;
+        tracing::info!(trip = %row.id, outcome = %row.outcome, "return trip recorded");
+        Ok(response)
+    }
+
+    async fn trips_to_proto(
+        &self,
+        conn: &mut PgConnection,
+        principal: &Principal,
+        rows: Vec<store::TripRow>,
+        method: &str,
+    ) -> Result<Vec<ReturnTrip>, AppError> {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let reveal = Reveal::for_principal(principal);
+        let (mut people, revealed) =
+            load_petitioners(conn, &self.keys, Links::Trip, &ids, reveal).await?;
+        store::record_pii_reads(conn, principal.id, &revealed, method).await?;
+        let mut cases: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for (trip, case) in store::trip_cases(conn, &ids).await? {
+            cases.entry(trip).or_default().push(case.to_string());
+        }
+        Ok(rows
+            .iter()
+            .map(|r| {
+                trip_to_proto(
+                    r,
+                    people.remove(&r.id).unwrap_or_default(),
+                    cases.remove(&r.id).unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+}

@@ -3,5 +3,6 @@
 mod auth;
 mod health;
 mod idempotency;
+mod intake;
 mod launcher;
 mod org;

@@ -1,0 +1,795 @@
+//! Intake rules: validation of visits, letters and trips, the derived flags (collective, leapfrog), levels,
+//! registration numbers, and who sees what.
+
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+use xinfang_proto::{
+    money, personal,
+    v1::{
+        LetterChannel, Level, MatterInput, Petitioner, RecordReturnTripRequest,
+        RegisterLetterRequest, RegisterVisitRequest, TripOutcome,
+    },
+    validate::{self, FieldViolation, Violations},
+};
+
+use crate::auth::{Principal, Role};
+
+/// The bureau's clock: Asia/Shanghai, UTC+8 all year (China has kept no daylight saving time since 1991).
+pub fn shanghai() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
+}
+
+/// Today in Asia/Shanghai as `yyyymmdd`, the form the ID-number rule takes.
+pub fn today_yyyymmdd(now: DateTime<Utc>) -> u32 {
+    let local = now.with_timezone(&shanghai());
+    local.year() as u32 * 10_000 + local.month() * 100 + local.day()
+}
+
+/// Persons in a batch from which it counts as a collective visit (集体访), by default.
+pub const DEFAULT_COLLECTIVE_THRESHOLD: u32 = 5;
+/// Representatives a collective visit may register (《信访条例》: at most five).
+pub const MAX_REPRESENTATIVES: usize = 5;
+
+pub fn is_collective(headcount: u32, threshold: u32) -> bool {
+    headcount >= threshold
+}
+
+/// The domain's ranks: township 0, county 1, city 2, province 3, national 4.
+pub fn level_rank(level: Level) -> Option<i32> {
+    match level {
+        Level::Unspecified => None,
+        Level::Township => Some(0),
+        Level::County => Some(1),
+        Level::City => Some(2),
+        Level::Province => Some(3),
+        Level::National => Some(4),
+    }
+}
+
+pub fn level_to_db(level: Level) -> &'static str {
+    match level {
+        Level::Unspecified => "",
+        Level::Township => "township",
+        Level::County => "county",
+        Level::City => "city",
+        Level::Province => "province",
+        Level::National => "national",
+    }
+}
+
+pub fn level_from_db(level: &str) -> Level {
+    match level {
+        "township" => Level::Township,
+        "county" => Level::County,
+        "city" => Level::City,
+        "province" => Level::Province,
+        "national" => Level::National,
+        _ => Level::Unspecified,
+    }
+}
+
+/// Level of the organ competent for a matter whose problem lies in an org unit of this kind: a township's own
+/// matters are township matters; a county department's or the county's are county matters.
+pub fn competent_rank(problem_org_kind: &str) -> i32 {
+    if problem_org_kind == "township" { 0 } else { 1 }
+}
+
+/// 越级: the visit skipped the competent level and the one above it.
+pub fn is_leapfrog(visit_level: Level, competent_rank: i32) -> bool {
+    level_rank(visit_level).is_some_and(|rank| rank - competent_rank >= 2)
+}
+
+pub fn channel_to_db(channel: LetterChannel) -> &'static str {
+    match channel {
+        LetterChannel::Unspecified => "",
+        LetterChannel::Letter => "letter",
+        LetterChannel::Phone => "phone",
+        LetterChannel::Online => "online",
+        LetterChannel::LeaderMailbox => "leader_mailbox",
+        LetterChannel::PeoplesDailyBoard => "peoples_daily_board",
+        LetterChannel::Transferred => "transferred",
+        LetterChannel::Assigned => "assigned",
+        LetterChannel::CampaignTransfer => "campaign_transfer",
+    }
+}
+
+pub fn channel_from_db(channel: &str) -> LetterChannel {
+    match channel {
+        "letter" => LetterChannel::Letter,
+        "phone" => LetterChannel::Phone,
+        "online" => LetterChannel::Online,
+        "leader_mailbox" => LetterChannel::LeaderMailbox,
+        "peoples_daily_board" => LetterChannel::PeoplesDailyBoard,
+        "transferred" => LetterChannel::Transferred,
+        "assigned" => LetterChannel::Assigned,
+        "campaign_transfer" => LetterChannel::CampaignTransfer,
+        _ => LetterChannel::Unspecified,
+    }
+}
+
+pub fn outcome_to_db(outcome: TripOutcome) -> &'static str {
+    match outcome {
+        TripOutcome::Unspecified => "under_way",
+        TripOutcome::Returned => "returned",
+        TripOutcome::NotReturned => "not_returned",
+        TripOutcome::HandedOver => "handed_over",
+    }
+}
+
+pub fn outcome_from_db(outcome: &str) -> TripOutcome {
+    match outcome {
+        "returned" => TripOutcome::Returned,
+        "not_returned" => TripOutcome::NotReturned,
+        "handed_over" => TripOutcome::HandedOver,
+        _ => TripOutcome::Unspecified,
+    }
+}
+
+/// Registration numbers: `XF510422-2020-000123` (visits and letters share the register), `QF…` for trips.
+pub const REGISTER_PREFIX: &str = "XF";
+pub const TRIP_PREFIX: &str = "QF";
+
+pub fn registration_number(prefix: &str, county_code: &str, year: i32, serial: i64) -> String {
+    format!("{prefix}{county_code}-{year}-{serial:06}")
+}
+
+/// The register year of an event: its calendar year in Asia/Shanghai.
+pub fn register_year(at: DateTime<Utc>) -> i32 {
+    at.with_timezone(&shanghai()).year()
+}
+
+/// Roles that see ID numbers, phones and addresses in full; everyone else gets masks.
+pub fn sees_full_pii(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::CountyClerk)
+}
+
+/// Which records of a kind a principal may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    /// Records whose problem org (visits, letters) or responsible org (trips) is this unit.
+    Org(String),
+    /// Records this principal registered.
+    Own(Uuid),
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Visit,
+    Letter,
+    Trip,
+}
+
+pub fn scope(principal: &Principal, kind: RecordKind) -> Scope {
+    match (principal.role, kind) {
+        (Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor, _) => Scope::All,
+        (Role::TownshipClerk, _) => Scope::Org(principal.org_code.clone()),
+        (Role::FieldOfficer, RecordKind::Visit | RecordKind::Trip) => Scope::Own(principal.id),
+        (Role::Agency, RecordKind::Letter) => Scope::Own(principal.id),
+        (Role::FieldOfficer | Role::Agency, _) => Scope::None,
+    }
+}
+
+pub fn may_register(role: Role, kind: RecordKind) -> bool {
+    match kind {
+        RecordKind::Visit => matches!(role, Role::Admin | Role::CountyClerk | Role::FieldOfficer),
+        RecordKind::Letter => matches!(role, Role::Admin | Role::CountyClerk | Role::Agency),
+        RecordKind::Trip => matches!(role, Role::Admin | Role::CountyClerk | Role::FieldOfficer),
+    }
+}
+
+/// A validated petitioner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPetitioner {
+    pub name: String,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub representative: bool,
+}
+
+fn optional_text(
+    v: &mut Violations,
+    field: &str,
+    value: &str,
+    max: usize,
+) -> Option<Option<String>> {
+    if value.trim().is_empty() {
+        return Some(None);
+    }
+    v.check(validate::required_text(field, value, max))
+        .map(Some)
+}
+
+fn petitioner(
+    v: &mut Violations,
+    field: &str,
+    p: &Petitioner,
+    today: u32,
+) -> Option<NewPetitioner> {
+    let name = v.check(validate::required_text(
+        &format!("{field}.name"),
+        &p.name,
+        50,
+    ));
+    let id_number = if p.id_number.trim().is_empty() {
+        Some(None)
+    } else {
+        v.check(personal::id_number(
+            &format!("{field}.id_number"),
+            &p.id_number,
+            today,
+        ))
+        .map(Some)
+    };
+    let phone = if p.phone.trim().is_empty() {
+        Some(None)
+    } else {
+        v.check(personal::phone(&format!("{field}.phone"), &p.phone))
+            .map(Some)
+    };
+    let address = optional_text(v, &format!("{field}.address"), &p.address, 200);
+    Some(NewPetitioner {
+        name: name?,
+        id_number: id_number?,
+        phone: phone?,
+        address: address?,
+        representative: p.representative,
+    })
+}
+
+fn petitioners(
+    v: &mut Violations,
+    field: &str,
+    list: &[Petitioner],
+    today: u32,
+) -> Option<Vec<NewPetitioner>> {
+    let mut out = Vec::with_capacity(list.len());
+    let mut ok = true;
+    for (i, p) in list.iter().enumerate() {
+        match petitioner(v, &format!("{field}[{i}]"), p, today) {
+            Some(p) => out.push(p),
+            None => ok = false,
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, p) in out.iter().enumerate() {
+        if let Some(id) = &p.id_number
+            && !seen.insert(id.clone())
+        {
+            v.add(
+                format!("{field}[{i}].id_number"),
+                "the same person is listed twice",
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(out)
+}
+
+/// A validated matter description. Category and org are checked against the database by the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMatter {
+    pub content: String,
+    pub demands: String,
+    pub category: String,
+    pub problem_org_code: String,
+    pub link_case_id: Option<Uuid>,
+}
+
+fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<NewMatter> {
+    let Some(m) = m else {
+        v.add(field, "required");
+        return None;
+    };
+    let content = v.check(validate::required_text(
+        &format!("{field}.content"),
+        &m.content,
+        4000,
+    ));
+    let demands = v.check(validate::required_text(
+        &format!("{field}.demands"),
+        &m.demands,
+        2000,
+    ));
+    let category = if m.category.is_empty() {
+        v.add(format!("{field}.category"), "required");
+        None
+    } else {
+        Some(m.category.clone())
+    };
+    let problem_org_code = v.check(validate::org_code(
+        &format!("{field}.problem_org_code"),
+        &m.problem_org_code,
+    ));
+    let link_case_id = if m.link_case_id.is_empty() {
+        Some(None)
+    } else {
+        v.check(uuid_field(
+            &format!("{field}.link_case_id"),
+            &m.link_case_id,
+        ))
+        .map(Some)
+    };
+    Some(NewMatter {
+        content: content?,
+        demands: demands?,
+        category: category?,
+        problem_org_code: problem_org_code?,
+        link_case_id: link_case_id?,
+    })
+}
+
+pub fn uuid_field(field: &str, value: &str) -> Result<Uuid, FieldViolation> {
+    Uuid::parse_str(value).map_err(|_| FieldViolation::new(field, "must be an id (UUID)"))
+}
+
+fn timestamp(
+    v: &mut Violations,
+    field: &str,
+    value: Option<&prost_types::Timestamp>,
+    now: DateTime<Utc>,
+    required: bool,
+) -> Option<Option<DateTime<Utc>>> {
+    match value {
+        None if required => {
+            v.add(field, "required");
+            None
+        }
+        None => Some(None),
+        Some(ts) => {
+            let checked = v.check(validate::occurred_at(field, Some(ts), now.timestamp()))?;
+            match crate::time::from_proto(&checked) {
+                Some(t) => Some(Some(t)),
+                None => {
+                    v.add(field, "out of range");
+                    None
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewVisit {
+    pub request_id: Uuid,
+    pub visited_at: DateTime<Utc>,
+    pub level: Level,
+    pub non_reception_place: bool,
+    pub place_name: String,
+    pub headcount: u32,
+    pub petitioners: Vec<NewPetitioner>,
+    pub matter: NewMatter,
+}
+
+impl NewVisit {
+    pub fn parse(request: &RegisterVisitRequest, now: DateTime<Utc>) -> Result<Self, Violations> {
+        let today = today_yyyymmdd(now);
+        let mut v = Violations::new();
+        let request_id = v.check(validate::request_id("request_id", &request.request_id));
+        let Some(visit) = &request.visit else {
+            v.add("visit", "required");
+            return Err(v);
+        };
+        let visited_at = timestamp(
+            &mut v,
+            "visit.visited_at",
+            visit.visited_at.as_ref(),
+            now,
+            true,
+        );
+        let level = v.check(validate::required_enum::<Level>("visit.level", visit.level));
+        if level == Some(Level::Township) {
+            v.add(
+                "visit.level",
+                "visits are registered at county, city, province or national level",
+            );
+        }
+        let place_name = v.check(validate::required_text(
+            "visit.place_name",
+            &visit.place_name,
+            100,
+        ));
+        let headcount = match u32::try_from(visit.headcount) {
+            Ok(n) if (1..=10_000).contains(&n) => Some(n),
+            _ => {
+                v.add("visit.headcount", "must be between 1 and 10000 persons");
+                None
+            }
+        };
+        let people = petitioners(&mut v, "visit.petitioners", &visit.petitioners, today);
+        if visit.petitioners.is_empty() {
+            v.add("visit.petitioners", "at least the person met is required");
+        }
+        if let Some(n) = headcount
+            && visit.petitioners.len() > n as usize
+        {
+            v.add(
+                "visit.petitioners",
+                format!(
+                    "more petitioners ({}) than persons in the batch ({n})",
+                    visit.petitioners.len()
+                ),
+            );
+        }
+        let representatives = visit
+            .petitioners
+            .iter()
+            .filter(|p| p.representative)
+            .count();
+        if representatives > MAX_REPRESENTATIVES {
+            v.add(
+                "visit.petitioners",
+                format!("at most {MAX_REPRESENTATIVES} representatives, got {representatives}"),
+            );
+        }
+        let matter = matter(&mut v, "visit.matter", visit.matter.as_ref());
+        v.finish(|| {
+            Some(NewVisit {
+                request_id: request_id?,
+                visited_at: visited_at??,
+                level: level?,
+                non_reception_place: visit.non_reception_place,
+                place_name: place_name?,
+                headcount: headcount?,
+                petitioners: people?,
+                matter: matter?,
+            })
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLetter {
+    pub request_id: Uuid,
+    pub channel: LetterChannel,
+    pub source_reference: String,
+    pub campaign: String,
+    pub received_at: DateTime<Utc>,
+    pub petitioners: Vec<NewPetitioner>,
+    pub matter: NewMatter,
+}
+
+impl NewLetter {
+    pub fn parse(request: &RegisterLetterRequest, now: DateTime<Utc>) -> Result<Self, Violations> {
+        let today = today_yyyymmdd(now);
+        let mut v = Violations::new();
+        let request_id = v.check(validate::request_id("request_id", &request.request_id));
+        let Some(letter) = &request.letter else {
+            v.add("letter", "required");
+            return Err(v);
+        };
+        let channel = v.check(validate::required_enum::<LetterChannel>(
+            "letter.channel",
+            letter.channel,
+        ));
+        let source_reference = optional_text(
+            &mut v,
+            "letter.source_reference",
+            &letter.source_reference,
+            100,
+        );
+        let campaign = optional_text(&mut v, "letter.campaign", &letter.campaign, 50);
+        let from_above = matches!(
+            channel,
+            Some(
+                LetterChannel::Transferred
+                    | LetterChannel::Assigned
+                    | LetterChannel::CampaignTransfer
+            )
+        );
+        if from_above && matches!(source_reference, Some(None)) {
+            v.add(
+                "letter.source_reference",
+                "required for items transferred or assigned from above: the sender's reference",
+            );
+        }
+        match (channel, &campaign) {
+            (Some(LetterChannel::CampaignTransfer), Some(None)) => v.add(
+                "letter.campaign",
+                "required for campaign transfers, e.g. 扫黑除恶",
+            ),
+            (Some(c), Some(Some(_))) if c != LetterChannel::CampaignTransfer => {
+                v.add("letter.campaign", "only campaign transfers name a campaign")
+            }
+            _ => {}
+        }
+        let received_at = timestamp(
+            &mut v,
+            "letter.received_at",
+            letter.received_at.as_ref(),
+            now,
+            true,
+        );
+        let people = petitioners(&mut v, "letter.petitioners", &letter.petitioners, today);
+        if letter.petitioners.len() > 50 {
+            v.add("letter.petitioners", "at most 50 co-signers are registered");
+        }
+        let matter = matter(&mut v, "letter.matter", letter.matter.as_ref());
+        v.finish(|| {
+            Some(NewLetter {
+                request_id: request_id?,
+                channel: channel?,
+                source_reference: source_reference?.unwrap_or_default(),
+                campaign: campaign?.unwrap_or_default(),
+                received_at: received_at??,
+                petitioners: people?,
+                matter: matter?,
+            })
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Costs {
+    pub transport: Decimal,
+    pub lodging: Decimal,
+    pub meals: Decimal,
+    pub other: Decimal,
+}
+
+impl Costs {
+    pub fn total(&self) -> Decimal {
+        self.transport + self.lodging + self.meals + self.other
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewTrip {
+    pub request_id: Uuid,
+    pub notified_by: String,
+    pub notified_at: DateTime<Utc>,
+    pub destination_level: Level,
+    pub destination_place: String,
+    pub non_reception_place: bool,
+    pub responsible_org_code: String,
+    pub officers: Vec<String>,
+    pub petitioners: Vec<NewPetitioner>,
+    pub case_ids: Vec<Uuid>,
+    pub departed_at: Option<DateTime<Utc>>,
+    pub arrived_at: Option<DateTime<Utc>>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub costs: Costs,
+    pub outcome: TripOutcome,
+    pub report: String,
+}
+
+impl NewTrip {
+    pub fn parse(
+        request: &RecordReturnTripRequest,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Violations> {
+        let today = today_yyyymmdd(now);
+        let mut v = Violations::new();
+        let request_id = v.check(validate::request_id("request_id", &request.request_id));
+        let Some(trip) = &request.trip else {
+            v.add("trip", "required");
+            return Err(v);
+        };
+        let notified_by = v.check(validate::required_text(
+            "trip.notified_by",
+            &trip.notified_by,
+            100,
+        ));
+        let notified_at = timestamp(
+            &mut v,
+            "trip.notified_at",
+            trip.notified_at.as_ref(),
+            now,
+            true,
+        );
+        let level = v.check(validate::required_enum::<Level>(
+            "trip.destination_level",
+            trip.destination_level,
+        ));
+        if matches!(level, Some(Level::Township | Level::County)) {
+            v.add(
+                "trip.destination_level",
+                "trips go to the city, the province or Beijing",
+            );
+        }
+        let destination_place = v.check(validate::required_text(
+            "trip.destination_place",
+            &trip.destination_place,
+            100,
+        ));
+        let responsible = v.check(validate::org_code(
+            "trip.responsible_org_code",
+            &trip.responsible_org_code,
+        ));
+        let mut officers = Vec::new();
+        for (i, name) in trip.officers.iter().enumerate() {
+            if let Some(name) = v.check(validate::required_text(
+                &format!("trip.officers[{i}]"),
+                name,
+                50,
+            )) {
+                officers.push(name);
+            }
+        }
+        if trip.officers.is_empty() {
+            v.add("trip.officers", "at least one officer");
+        }
+        let people = petitioners(&mut v, "trip.petitioners", &trip.petitioners, today);
+        let mut case_ids = Vec::new();
+        for (i, id) in trip.case_ids.iter().enumerate() {
+            if let Some(id) = v.check(uuid_field(&format!("trip.case_ids[{i}]"), id)) {
+                if case_ids.contains(&id) {
+                    v.add(format!("trip.case_ids[{i}]"), "listed twice");
+                }
+                case_ids.push(id);
+            }
+        }
+        let departed = timestamp(
+            &mut v,
+            "trip.departed_at",
+            trip.departed_at.as_ref(),
+            now,
+            false,
+        );
+        let arrived = timestamp(
+            &mut v,
+            "trip.arrived_at",
+            trip.arrived_at.as_ref(),
+            now,
+            false,
+        );
+        let returned = timestamp(
+            &mut v,
+            "trip.returned_at",
+            trip.returned_at.as_ref(),
+            now,
+            false,
+        );
+        if let (Some(Some(n)), Some(Some(d))) = (notified_at, departed)
+            && d < n
+        {
+            v.add("trip.departed_at", "before the notification");
+        }
+        if let (Some(Some(d)), Some(Some(a))) = (departed, arrived)
+            && a < d
+        {
+            v.add("trip.arrived_at", "before the departure");
+        }
+        if let (Some(Some(a)), Some(Some(r))) = (arrived, returned)
+            && r < a
+        {
+            v.add("trip.returned_at", "before the arrival");
+        }
+        if matches!(arrived, Some(Some(_))) && matches!(departed, Some(None)) {
+            v.add("trip.departed_at", "required once the trip has arrived");
+        }
+        if matches!(returned, Some(Some(_))) && matches!(departed, Some(None)) {
+            v.add("trip.departed_at", "required once the trip has returned");
+        }
+        let outcome = match TripOutcome::try_from(trip.outcome) {
+            Ok(o) => Some(o),
+            Err(_) => {
+                v.add("trip.outcome", format!("unknown value {}", trip.outcome));
+                None
+            }
+        };
+        if outcome.is_some_and(|o| o != TripOutcome::Unspecified) && matches!(departed, Some(None))
+        {
+            v.add("trip.departed_at", "required when the trip has an outcome");
+        }
+        let costs = trip.costs.clone().unwrap_or_default();
+        let mut cost = |field: &str, value: &str| {
+            v.check(money::optional_amount(
+                &format!("trip.costs.{field}"),
+                value,
+            ))
+            .map(Option::unwrap_or_default)
+        };
+        let transport = cost("transport", &costs.transport);
+        let lodging = cost("lodging", &costs.lodging);
+        let meals = cost("meals", &costs.meals);
+        let other = cost("other", &costs.other);
+        let report = optional_text(&mut v, "trip.report", &trip.report, 4000);
+        v.finish(|| {
+            Some(NewTrip {
+                request_id: request_id?,
+                notified_by: notified_by?,
+                notified_at: notified_at??,
+                destination_level: level?,
+                destination_place: destination_place?,
+                non_reception_place: trip.non_reception_place,
+                responsible_org_code: responsible?,
+                officers,
+                petitioners: people?,
+                case_ids,
+                departed_at: departed?,
+                arrived_at: arrived?,
+                returned_at: returned?,
+                costs: Costs {
+                    transport: transport?,
+                    lodging: lodging?,
+                    meals: meals?,
+                    other: other?,
+                },
+                outcome: outcome?,
+                report: report?.unwrap_or_default(),
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collective_at_the_threshold() {
+        assert!(!is_collective(4, 5));
+        assert!(is_collective(5, 5));
+        assert!(is_collective(6, 5));
+        assert!(!is_collective(5, 6));
+    }
+
+    #[test]
+    fn leapfrog_for_every_level_pair() {
+        let township = competent_rank("township");
+        let county = competent_rank("department");
+        assert_eq!((township, county), (0, 1));
+        assert!(!is_leapfrog(Level::County, township));
+        assert!(is_leapfrog(Level::City, township));
+        assert!(is_leapfrog(Level::Province, township));
+        assert!(is_leapfrog(Level::National, township));
+        assert!(!is_leapfrog(Level::County, county));
+        assert!(!is_leapfrog(Level::City, county));
+        assert!(is_leapfrog(Level::Province, county));
+        assert!(is_leapfrog(Level::National, county));
+        assert!(!is_leapfrog(Level::Unspecified, township));
+    }
+
+    #[test]
+    fn registration_numbers_and_years_follow_shanghai() {
+        assert_eq!(
+            registration_number("XF", "510422", 2020, 123),
+            "XF510422-2020-000123"
+        );
+        // 2020-12-31T16:30Z is already 2021-01-01 00:30 in Shanghai.
+        let t = DateTime::parse_from_rfc3339("2020-12-31T16:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(register_year(t), 2021);
+        assert_eq!(today_yyyymmdd(t), 20210101);
+    }
+
+    #[test]
+    fn scopes_by_role() {
+        let p = |role, org: &str| Principal {
+            id: Uuid::from_u128(7),
+            name: "x".into(),
+            role,
+            org_code: org.into(),
+        };
+        assert_eq!(
+            scope(&p(Role::CountyClerk, "510422XF"), RecordKind::Visit),
+            Scope::All
+        );
+        assert_eq!(
+            scope(&p(Role::TownshipClerk, "510422100"), RecordKind::Letter),
+            Scope::Org("510422100".into())
+        );
+        assert_eq!(
+            scope(&p(Role::FieldOfficer, "510422XF"), RecordKind::Trip),
+            Scope::Own(Uuid::from_u128(7))
+        );
+        assert_eq!(
+            scope(&p(Role::FieldOfficer, "510422XF"), RecordKind::Letter),
+            Scope::None
+        );
+        assert_eq!(
+            scope(&p(Role::Agency, "510422XF"), RecordKind::Visit),
+            Scope::None
+        );
+        assert!(sees_full_pii(Role::CountyClerk) && sees_full_pii(Role::Admin));
+        assert!(!sees_full_pii(Role::TownshipClerk) && !sees_full_pii(Role::Leader));
+        assert!(may_register(Role::Agency, RecordKind::Letter));
+        assert!(!may_register(Role::Agency, RecordKind::Visit));
+        assert!(!may_register(Role::TownshipClerk, RecordKind::Visit));
+    }
+}

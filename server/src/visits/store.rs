@@ -1,0 +1,642 @@
+//! SQL of intake: petitioners, matters opened by registrations, visits, letters, trips, and the audit of
+//! unmasked reads.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+pub async fn category_exists(conn: &mut PgConnection, code: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM matter_categories WHERE code = $1)")
+        .bind(code)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn insert_category(
+    conn: &mut PgConnection,
+    code: &str,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO matter_categories (code, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(code)
+    .bind(name)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn setting(conn: &mut PgConnection, name: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn insert_setting(
+    conn: &mut PgConnection,
+    name: &str,
+    value: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(name)
+        .bind(value)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A petitioner as stored: personal data sealed, masks precomputed so lists never decrypt.
+pub struct PetitionerRecord<'a> {
+    pub id: Uuid,
+    pub name: &'a str,
+    pub id_hash: Option<&'a [u8]>,
+    pub id_number_enc: Option<Vec<u8>>,
+    pub id_number_masked: Option<String>,
+    pub phone_enc: Option<Vec<u8>>,
+    pub phone_masked: Option<String>,
+    pub address_enc: Option<Vec<u8>>,
+}
+
+/// Inserts the person, or, when the ID number is known already, updates the name and any newly given
+/// contact data of that person. Returns the person's id.
+pub async fn upsert_petitioner(
+    conn: &mut PgConnection,
+    p: &PetitionerRecord<'_>,
+) -> Result<Uuid, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO petitioners (id, name, id_hash, id_number_enc, id_number_masked, phone_enc, \
+                                  phone_masked, address_enc) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (id_hash) DO UPDATE SET \
+             name = EXCLUDED.name, \
+             phone_enc = COALESCE(EXCLUDED.phone_enc, petitioners.phone_enc), \
+             phone_masked = COALESCE(EXCLUDED.phone_masked, petitioners.phone_masked), \
+             address_enc = COALESCE(EXCLUDED.address_enc, petitioners.address_enc) \
+         RETURNING id",
+    )
+    .bind(p.id)
+    .bind(p.name)
+    .bind(p.id_hash)
+    .bind(&p.id_number_enc)
+    .bind(&p.id_number_masked)
+    .bind(&p.phone_enc)
+    .bind(&p.phone_masked)
+    .bind(&p.address_enc)
+    .fetch_one(conn)
+    .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct PetitionerRow {
+    pub owner_id: Uuid,
+    pub position: i32,
+    pub representative: bool,
+    pub id: Uuid,
+    pub name: String,
+    pub id_number_enc: Option<Vec<u8>>,
+    pub id_number_masked: Option<String>,
+    pub phone_enc: Option<Vec<u8>>,
+    pub phone_masked: Option<String>,
+    pub address_enc: Option<Vec<u8>>,
+}
+
+/// The petitioners of visits, letters or trips, in registration order. `link_table` and `owner_column` come
+/// from [`Links`], never from input.
+pub async fn petitioners_of(
+    conn: &mut PgConnection,
+    links: Links,
+    owners: &[Uuid],
+) -> Result<Vec<PetitionerRow>, sqlx::Error> {
+    let (table, owner, representative) = match links {
+        Links::Visit => ("visit_petitioners", "visit_id", "l.representative"),
+        Links::Letter => ("letter_petitioners", "letter_id", "false"),
+        Links::Trip => ("return_trip_petitioners", "trip_id", "false"),
+    };
+    sqlx::query_as(&format!(
+        "SELECT l.{owner} AS owner_id, l.position, {representative} AS representative, p.id, p.name, \
+                p.id_number_enc, p.id_number_masked, p.phone_enc, p.phone_masked, p.address_enc \
+         FROM {table} l JOIN petitioners p ON p.id = l.petitioner_id \
+         WHERE l.{owner} = ANY($1) ORDER BY l.{owner}, l.position"
+    ))
+    .bind(owners)
+    .fetch_all(conn)
+    .await
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Links {
+    Visit,
+    Letter,
+    Trip,
+}
+
+pub async fn link_petitioners(
+    conn: &mut PgConnection,
+    links: Links,
+    owner: Uuid,
+    petitioners: &[(Uuid, bool)],
+) -> Result<(), sqlx::Error> {
+    let ids: Vec<Uuid> = petitioners.iter().map(|(id, _)| *id).collect();
+    let reps: Vec<bool> = petitioners.iter().map(|(_, rep)| *rep).collect();
+    let sql = match links {
+        Links::Visit => {
+            "INSERT INTO visit_petitioners (visit_id, position, petitioner_id, representative) \
+             SELECT $1, ord::int, pid, rep FROM unnest($2::uuid[], $3::bool[]) WITH ORDINALITY AS t(pid, rep, ord)"
+        }
+        Links::Letter => {
+            "INSERT INTO letter_petitioners (letter_id, position, petitioner_id) \
+             SELECT $1, ord::int, pid FROM unnest($2::uuid[], $3::bool[]) WITH ORDINALITY AS t(pid, rep, ord)"
+        }
+        Links::Trip => {
+            "INSERT INTO return_trip_petitioners (trip_id, position, petitioner_id) \
+             SELECT $1, ord::int, pid FROM unnest($2::uuid[], $3::bool[]) WITH ORDINALITY AS t(pid, rep, ord)"
+        }
+    };
+    sqlx::query(sql)
+        .bind(owner)
+        .bind(&ids)
+        .bind(&reps)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_pii_reads(
+    conn: &mut PgConnection,
+    principal: Uuid,
+    petitioners: &[Uuid],
+    method: &str,
+) -> Result<(), sqlx::Error> {
+    if petitioners.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO pii_reads (principal_id, petitioner_id, method) \
+         SELECT $1, pid, $3 FROM unnest($2::uuid[]) AS t(pid)",
+    )
+    .bind(principal)
+    .bind(petitioners)
+    .bind(method)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The earliest matter that shares a petitioner (by ID-number hash) and has the same category and
+/// problem place: what makes a registration a repeat (同人+同事).
+pub async fn find_repeat_case(
+    conn: &mut PgConnection,
+    id_hashes: &[Vec<u8>],
+    category: &str,
+    problem_org: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    if id_hashes.is_empty() {
+        return Ok(None);
+    }
+    sqlx::query_scalar(
+        "SELECT c.id FROM petitioners p \
+         JOIN case_petitioners cp ON cp.petitioner_id = p.id \
+         JOIN cases c ON c.id = cp.case_id \
+         WHERE p.id_hash = ANY($1) AND c.category_code = $2 AND c.problem_org_code = $3 \
+         ORDER BY c.registered_at, c.id LIMIT 1",
+    )
+    .bind(id_hashes)
+    .bind(category)
+    .bind(problem_org)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn case_exists(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases WHERE id = $1)")
+        .bind(id)
+        .fetch_one(conn)
+        .await
+}
+
+pub async fn missing_cases(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM unnest($1::uuid[]) AS t(id) WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = t.id)",
+    )
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+pub struct NewCase<'a> {
+    pub id: Uuid,
+    pub number: &'a str,
+    pub category: &'a str,
+    pub problem_org: &'a str,
+    pub content: &'a str,
+    pub demands: &'a str,
+    pub registered_at: DateTime<Utc>,
+}
+
+pub async fn insert_case(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(c.id)
+    .bind(c.number)
+    .bind(c.category)
+    .bind(c.problem_org)
+    .bind(c.content)
+    .bind(c.demands)
+    .bind(c.registered_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn link_case_petitioners(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+    petitioners: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO case_petitioners (case_id, petitioner_id) \
+         SELECT $1, pid FROM unnest($2::uuid[]) AS t(pid) ON CONFLICT DO NOTHING",
+    )
+    .bind(case_id)
+    .bind(petitioners)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The next serial of the register `prefix` in `year`. The row lock it takes is held until commit, so take
+/// it as late as possible in the transaction.
+pub async fn next_serial(
+    conn: &mut PgConnection,
+    prefix: &str,
+    year: i32,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO registration_counters (prefix, year, last) VALUES ($1, $2, 1) \
+         ON CONFLICT (prefix, year) DO UPDATE SET last = registration_counters.last + 1 \
+         RETURNING last",
+    )
+    .bind(prefix)
+    .bind(year)
+    .fetch_one(conn)
+    .await
+}
+
+/// Scope and filters common to the three lists. `org` is the scope's org unit or the requested one.
+#[derive(Debug, Default, Clone)]
+pub struct ListScope {
+    pub org: Option<String>,
+    pub registered_by: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    /// Continue after this (time, id), newest first.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct VisitRow {
+    pub id: Uuid,
+    pub number: String,
+    pub case_id: Uuid,
+    pub visited_at: DateTime<Utc>,
+    pub level: String,
+    pub non_reception_place: bool,
+    pub place_name: String,
+    pub headcount: i32,
+    pub collective: bool,
+    pub repeat: bool,
+    pub leapfrog: bool,
+    pub category_code: String,
+    pub problem_org_code: String,
+    pub content: String,
+    pub demands: String,
+    pub registered_by: Uuid,
+    pub recorded_at: DateTime<Utc>,
+}
+
+const VISIT_COLUMNS: &str = "id, number, case_id, visited_at, level, non_reception_place, place_name, \
+    headcount, collective, repeat, leapfrog, category_code, problem_org_code, content, demands, \
+    registered_by, recorded_at";
+
+pub async fn insert_visit(conn: &mut PgConnection, v: &VisitRow) -> Result<VisitRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO visits (id, number, case_id, visited_at, level, non_reception_place, place_name, \
+             headcount, collective, repeat, leapfrog, category_code, problem_org_code, content, demands, \
+             registered_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+         RETURNING {VISIT_COLUMNS}"
+    ))
+    .bind(v.id)
+    .bind(&v.number)
+    .bind(v.case_id)
+    .bind(v.visited_at)
+    .bind(&v.level)
+    .bind(v.non_reception_place)
+    .bind(&v.place_name)
+    .bind(v.headcount)
+    .bind(v.collective)
+    .bind(v.repeat)
+    .bind(v.leapfrog)
+    .bind(&v.category_code)
+    .bind(&v.problem_org_code)
+    .bind(&v.content)
+    .bind(&v.demands)
+    .bind(v.registered_by)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn get_visit(conn: &mut PgConnection, id: Uuid) -> Result<Option<VisitRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {VISIT_COLUMNS} FROM visits WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct VisitFilter {
+    pub level: Option<String>,
+    pub non_reception_place: Option<bool>,
+    pub repeat: Option<bool>,
+    pub collective: Option<bool>,
+    pub leapfrog: Option<bool>,
+}
+
+pub async fn list_visits(
+    conn: &mut PgConnection,
+    scope: &ListScope,
+    filter: &VisitFilter,
+    limit: i64,
+) -> Result<Vec<VisitRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {VISIT_COLUMNS} FROM visits \
+         WHERE ($1::text IS NULL OR problem_org_code = $1) \
+           AND ($2::uuid IS NULL OR registered_by = $2) \
+           AND ($3::timestamptz IS NULL OR visited_at >= $3) \
+           AND ($4::timestamptz IS NULL OR visited_at < $4) \
+           AND ($5::timestamptz IS NULL OR (visited_at, id) < ($5, $6)) \
+           AND ($7::text IS NULL OR level = $7) \
+           AND ($8::bool IS NULL OR non_reception_place = $8) \
+           AND ($9::bool IS NULL OR repeat = $9) \
+           AND ($10::bool IS NULL OR collective = $10) \
+           AND ($11::bool IS NULL OR leapfrog = $11) \
+         ORDER BY visited_at DESC, id DESC LIMIT $12"
+    ))
+    .bind(&scope.org)
+    .bind(scope.registered_by)
+    .bind(scope.from)
+    .bind(scope.until)
+    .bind(scope.after.map(|(t, _)| t))
+    .bind(scope.after.map(|(_, id)| id))
+    .bind(&filter.level)
+    .bind(filter.non_reception_place)
+    .bind(filter.repeat)
+    .bind(filter.collective)
+    .bind(filter.leapfrog)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LetterRow {
+    pub id: Uuid,
+    pub number: String,
+    pub case_id: Uuid,
+    pub channel: String,
+    pub source_reference: String,
+    pub campaign: String,
+    pub received_at: DateTime<Utc>,
+    pub anonymous: bool,
+    pub repeat: bool,
+    pub category_code: String,
+    pub problem_org_code: String,
+    pub content: String,
+    pub demands: String,
+    pub registered_by: Uuid,
+    pub recorded_at: DateTime<Utc>,
+}
+
+const LETTER_COLUMNS: &str = "id, number, case_id, channel, source_reference, campaign, received_at, \
+    anonymous, repeat, category_code, problem_org_code, content, demands, registered_by, recorded_at";
+
+pub async fn insert_letter(
+    conn: &mut PgConnection,
+    l: &LetterRow,
+) -> Result<LetterRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO letters (id, number, case_id, channel, source_reference, campaign, received_at, \
+             anonymous, repeat, category_code, problem_org_code, content, demands, registered_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         RETURNING {LETTER_COLUMNS}"
+    ))
+    .bind(l.id)
+    .bind(&l.number)
+    .bind(l.case_id)
+    .bind(&l.channel)
+    .bind(&l.source_reference)
+    .bind(&l.campaign)
+    .bind(l.received_at)
+    .bind(l.anonymous)
+    .bind(l.repeat)
+    .bind(&l.category_code)
+    .bind(&l.problem_org_code)
+    .bind(&l.content)
+    .bind(&l.demands)
+    .bind(l.registered_by)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn get_letter(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<LetterRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {LETTER_COLUMNS} FROM letters WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct LetterFilter {
+    pub channel: Option<String>,
+    pub repeat: Option<bool>,
+}
+
+pub async fn list_letters(
+    conn: &mut PgConnection,
+    scope: &ListScope,
+    filter: &LetterFilter,
+    limit: i64,
+) -> Result<Vec<LetterRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {LETTER_COLUMNS} FROM letters \
+         WHERE ($1::text IS NULL OR problem_org_code = $1) \
+           AND ($2::uuid IS NULL OR registered_by = $2) \
+           AND ($3::timestamptz IS NULL OR received_at >= $3) \
+           AND ($4::timestamptz IS NULL OR received_at < $4) \
+           AND ($5::timestamptz IS NULL OR (received_at, id) < ($5, $6)) \
+           AND ($7::text IS NULL OR channel = $7) \
+           AND ($8::bool IS NULL OR repeat = $8) \
+         ORDER BY received_at DESC, id DESC LIMIT $9"
+    ))
+    .bind(&scope.org)
+    .bind(scope.registered_by)
+    .bind(scope.from)
+    .bind(scope.until)
+    .bind(scope.after.map(|(t, _)| t))
+    .bind(scope.after.map(|(_, id)| id))
+    .bind(&filter.channel)
+    .bind(filter.repeat)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TripRow {
+    pub id: Uuid,
+    pub number: String,
+    pub notified_by: String,
+    pub notified_at: DateTime<Utc>,
+    pub destination_level: String,
+    pub destination_place: String,
+    pub non_reception_place: bool,
+    pub responsible_org_code: String,
+    pub officers: Vec<String>,
+    pub departed_at: Option<DateTime<Utc>>,
+    pub arrived_at: Option<DateTime<Utc>>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub transport_cost: Decimal,
+    pub lodging_cost: Decimal,
+    pub meal_cost: Decimal,
+    pub other_cost: Decimal,
+    pub outcome: String,
+    pub report: String,
+    pub sort_at: DateTime<Utc>,
+    pub recorded_by: Uuid,
+    pub recorded_at: DateTime<Utc>,
+}
+
+const TRIP_COLUMNS: &str = "id, number, notified_by, notified_at, destination_level, destination_place, \
+    non_reception_place, responsible_org_code, officers, departed_at, arrived_at, returned_at, \
+    transport_cost, lodging_cost, meal_cost, other_cost, outcome, report, sort_at, recorded_by, recorded_at";
+
+pub async fn insert_trip(conn: &mut PgConnection, t: &TripRow) -> Result<TripRow, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "INSERT INTO return_trips (id, number, notified_by, notified_at, destination_level, \
+             destination_place, non_reception_place, responsible_org_code, officers, departed_at, \
+             arrived_at, returned_at, transport_cost, lodging_cost, meal_cost, other_cost, outcome, report, \
+             sort_at, recorded_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
+         RETURNING {TRIP_COLUMNS}"
+    ))
+    .bind(t.id)
+    .bind(&t.number)
+    .bind(&t.notified_by)
+    .bind(t.notified_at)
+    .bind(&t.destination_level)
+    .bind(&t.destination_place)
+    .bind(t.non_reception_place)
+    .bind(&t.responsible_org_code)
+    .bind(&t.officers)
+    .bind(t.departed_at)
+    .bind(t.arrived_at)
+    .bind(t.returned_at)
+    .bind(t.transport_cost)
+    .bind(t.lodging_cost)
+    .bind(t.meal_cost)
+    .bind(t.other_cost)
+    .bind(&t.outcome)
+    .bind(&t.report)
+    .bind(t.sort_at)
+    .bind(t.recorded_by)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn link_trip_cases(
+    conn: &mut PgConnection,
+    trip: Uuid,
+    cases: &[Uuid],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO return_trip_cases (trip_id, case_id) SELECT $1, cid FROM unnest($2::uuid[]) AS t(cid)",
+    )
+    .bind(trip)
+    .bind(cases)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn trip_cases(
+    conn: &mut PgConnection,
+    trips: &[Uuid],
+) -> Result<Vec<(Uuid, Uuid)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT trip_id, case_id FROM return_trip_cases WHERE trip_id = ANY($1) ORDER BY trip_id, case_id",
+    )
+    .bind(trips)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn get_trip(conn: &mut PgConnection, id: Uuid) -> Result<Option<TripRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {TRIP_COLUMNS} FROM return_trips WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct TripFilter {
+    pub destination_level: Option<String>,
+    pub recorded_by: Option<Uuid>,
+    pub outcome: Option<String>,
+}
+
+pub async fn list_trips(
+    conn: &mut PgConnection,
+    scope: &ListScope,
+    filter: &TripFilter,
+    limit: i64,
+) -> Result<Vec<TripRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {TRIP_COLUMNS} FROM return_trips \
+         WHERE ($1::text IS NULL OR responsible_org_code = $1) \
+           AND ($2::uuid IS NULL OR recorded_by = $2) \
+           AND ($3::timestamptz IS NULL OR sort_at >= $3) \
+           AND ($4::timestamptz IS NULL OR sort_at < $4) \
+           AND ($5::timestamptz IS NULL OR (sort_at, id) < ($5, $6)) \
+           AND ($7::text IS NULL OR destination_level = $7) \
+           AND ($8::uuid IS NULL OR recorded_by = $8) \
+           AND ($9::text IS NULL OR outcome = $9) \
+         ORDER BY sort_at DESC, id DESC LIMIT $10"
+    ))
+    .bind(&scope.org)
+    .bind(scope.registered_by)
+    .bind(scope.from)
+    .bind(scope.until)
+    .bind(scope.after.map(|(t, _)| t))
+    .bind(scope.after.map(|(_, id)| id))
+    .bind(&filter.destination_level)
+    .bind(filter.recorded_by)
+    .bind(&filter.outcome)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
