@@ -124,6 +124,52 @@ pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<Strin
     Ok(trimmed.to_owned())
 }
 
+/// A required free text that may span lines (letters, complaints, reports): like [`required_text`], but
+/// line breaks and tabs are kept.
+pub fn required_multiline(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<String, FieldViolation> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(FieldViolation::new(field, "required"));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(FieldViolation::new(
+            field,
+            format!("at most {max_chars} characters"),
+        ));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(FieldViolation::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// A dictionary code such as a category: lower-case ASCII letters and underscores.
+pub fn dictionary_code(field: &str, value: &str) -> Result<String, FieldViolation> {
+    if value.is_empty() {
+        return Err(FieldViolation::new(field, "required"));
+    }
+    let ok = (2..=41).contains(&value.len())
+        && value.starts_with(|c: char| c.is_ascii_lowercase())
+        && value.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if !ok {
+        return Err(FieldViolation::new(
+            field,
+            "must be a dictionary code of lower-case letters and underscores, e.g. labor",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
 /// An org-unit code: 6 to 12 upper-case ASCII letters or digits (`510422`, `510422100`, `510422D01`).
 pub fn org_code(field: &str, value: &str) -> Result<String, FieldViolation> {
     if value.is_empty() {
@@ -245,6 +291,25 @@ mod tests {
         assert!(required_text("n", "   ", 10).is_err());
         assert!(required_text("n", "一二三四五六七八九十一", 10).is_err());
         assert!(required_text("n", "a\u{0}b", 10).is_err());
+    }
+
+    #[test]
+    fn multiline_text_keeps_paragraphs() {
+        assert_eq!(
+            required_multiline("c", "第一段\n\t第二段", 100).unwrap(),
+            "第一段\n\t第二段"
+        );
+        assert!(required_multiline("c", "a\u{0}b", 100).is_err());
+        assert!(required_text("c", "a\nb", 100).is_err());
+    }
+
+    #[test]
+    fn dictionary_codes() {
+        assert!(dictionary_code("c", "labor").is_ok());
+        assert!(dictionary_code("c", "politics_law").is_ok());
+        assert!(dictionary_code("c", "Labor").is_err());
+        assert!(dictionary_code("c", "la\u{0}bor").is_err());
+        assert!(dictionary_code("c", "").is_err());
     }
 
     #[test]

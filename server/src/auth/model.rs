@@ -42,12 +42,14 @@ impl Role {
         }
     }
 
-    /// Org-unit kinds a principal of this role may belong to: a township clerk sits in a township or a
-    /// responsible department; everyone else may sit anywhere in the county.
+    /// Org-unit kinds a principal of this role may belong to. A township clerk sits in a township or a
+    /// responsible department and sees only its unit; the county-wide roles (which see every township) and the
+    /// bureau's field officers sit in the county or its petition bureau; an agency system may be anywhere.
     pub fn allowed_org_kinds(self) -> &'static [&'static str] {
         match self {
             Role::TownshipClerk => &["township", "department"],
-            _ => &["county", "petition_office", "township", "department"],
+            Role::Agency => &["county", "petition_office", "township", "department"],
+            _ => &["county", "petition_office"],
         }
     }
 }

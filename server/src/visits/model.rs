@@ -30,6 +30,13 @@ pub fn today_yyyymmdd(now: DateTime<Utc>) -> u32 {
 pub const DEFAULT_COLLECTIVE_THRESHOLD: u32 = 5;
 /// Representatives a collective visit may register (《信访条例》: at most five).
 pub const MAX_REPRESENTATIVES: usize = 5;
+/// Petitioners one registration or trip lists by name; a larger group is counted in the headcount.
+pub const MAX_PETITIONERS: usize = 50;
+/// Officers on one trip, and matters one trip concerns.
+pub const MAX_TRIP_OFFICERS: usize = 20;
+pub const MAX_TRIP_CASES: usize = 50;
+/// How far back a role that does not load history may date an event.
+pub const RECENT_DAYS: i64 = 366;
 
 pub fn is_collective(headcount: u32, threshold: u32) -> bool {
     headcount >= threshold
@@ -110,7 +117,7 @@ pub fn channel_from_db(channel: &str) -> LetterChannel {
 
 pub fn outcome_to_db(outcome: TripOutcome) -> &'static str {
     match outcome {
-        TripOutcome::Unspecified => "under_way",
+        TripOutcome::Unspecified | TripOutcome::UnderWay => "under_way",
         TripOutcome::Returned => "returned",
         TripOutcome::NotReturned => "not_returned",
         TripOutcome::HandedOver => "handed_over",
@@ -122,6 +129,7 @@ pub fn outcome_from_db(outcome: &str) -> TripOutcome {
         "returned" => TripOutcome::Returned,
         "not_returned" => TripOutcome::NotReturned,
         "handed_over" => TripOutcome::HandedOver,
+        "under_way" => TripOutcome::UnderWay,
         _ => TripOutcome::Unspecified,
     }
 }
@@ -248,14 +256,19 @@ fn petitioners(
 ) -> Option<Vec<NewPetitioner>> {
     let mut out = Vec::with_capacity(list.len());
     let mut ok = true;
-    for (i, p) in list.iter().enumerate() {
-        match petitioner(v, &format!("{field}[{i}]"), p, today) {
-            Some(p) => out.push(p),
-            None => ok = false,
-        }
+    if list.len() > MAX_PETITIONERS {
+        v.add(
+            field,
+            format!("at most {MAX_PETITIONERS} petitioners are registered"),
+        );
+        return None;
     }
     let mut seen = std::collections::HashSet::new();
-    for (i, p) in out.iter().enumerate() {
+    for (i, p) in list.iter().enumerate() {
+        let Some(p) = petitioner(v, &format!("{field}[{i}]"), p, today) else {
+            ok = false;
+            continue;
+        };
         if let Some(id) = &p.id_number
             && !seen.insert(id.clone())
         {
@@ -265,6 +278,7 @@ fn petitioners(
             );
             ok = false;
         }
+        out.push(p);
     }
     ok.then_some(out)
 }
@@ -284,22 +298,20 @@ fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<Ne
         v.add(field, "required");
         return None;
     };
-    let content = v.check(validate::required_text(
+    let content = v.check(validate::required_multiline(
         &format!("{field}.content"),
         &m.content,
         4000,
     ));
-    let demands = v.check(validate::required_text(
+    let demands = v.check(validate::required_multiline(
         &format!("{field}.demands"),
         &m.demands,
         2000,
     ));
-    let category = if m.category.is_empty() {
-        v.add(format!("{field}.category"), "required");
-        None
-    } else {
-        Some(m.category.clone())
-    };
+    let category = v.check(validate::dictionary_code(
+        &format!("{field}.category"),
+        &m.category,
+    ));
     let problem_org_code = v.check(validate::org_code(
         &format!("{field}.problem_org_code"),
         &m.problem_org_code,
@@ -326,13 +338,27 @@ pub fn uuid_field(field: &str, value: &str) -> Result<Uuid, FieldViolation> {
     Uuid::parse_str(value).map_err(|_| FieldViolation::new(field, "must be an id (UUID)"))
 }
 
+/// Roles that load historical records (dates far in the past); others record what happens now.
+pub fn loads_history(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::CountyClerk)
+}
+
+/// When the event of a record happened, as the caller may date it: not in the future (beyond the clock-skew
+/// allowance) and, unless `history`, not more than [`RECENT_DAYS`] ago.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub now: DateTime<Utc>,
+    pub history: bool,
+}
+
 fn timestamp(
     v: &mut Violations,
     field: &str,
     value: Option<&prost_types::Timestamp>,
-    now: DateTime<Utc>,
+    clock: Clock,
     required: bool,
 ) -> Option<Option<DateTime<Utc>>> {
+    let now = clock.now;
     match value {
         None if required => {
             v.add(field, "required");
@@ -342,6 +368,13 @@ fn timestamp(
         Some(ts) => {
             let checked = v.check(validate::occurred_at(field, Some(ts), now.timestamp()))?;
             match crate::time::from_proto(&checked) {
+                Some(t) if !clock.history && t < now - chrono::Duration::days(RECENT_DAYS) => {
+                    v.add(
+                        field,
+                        "more than a year ago: loading history is for county clerks",
+                    );
+                    None
+                }
                 Some(t) => Some(Some(t)),
                 None => {
                     v.add(field, "out of range");
@@ -365,7 +398,8 @@ pub struct NewVisit {
 }
 
 impl NewVisit {
-    pub fn parse(request: &RegisterVisitRequest, now: DateTime<Utc>) -> Result<Self, Violations> {
+    pub fn parse(request: &RegisterVisitRequest, clock: Clock) -> Result<Self, Violations> {
+        let now = clock.now;
         let today = today_yyyymmdd(now);
         let mut v = Violations::new();
         let request_id = v.check(validate::request_id("request_id", &request.request_id));
@@ -377,7 +411,7 @@ impl NewVisit {
             &mut v,
             "visit.visited_at",
             visit.visited_at.as_ref(),
-            now,
+            clock,
             true,
         );
         let level = v.check(validate::required_enum::<Level>("visit.level", visit.level));
@@ -453,7 +487,8 @@ pub struct NewLetter {
 }
 
 impl NewLetter {
-    pub fn parse(request: &RegisterLetterRequest, now: DateTime<Utc>) -> Result<Self, Violations> {
+    pub fn parse(request: &RegisterLetterRequest, clock: Clock) -> Result<Self, Violations> {
+        let now = clock.now;
         let today = today_yyyymmdd(now);
         let mut v = Violations::new();
         let request_id = v.check(validate::request_id("request_id", &request.request_id));
@@ -500,13 +535,10 @@ impl NewLetter {
             &mut v,
             "letter.received_at",
             letter.received_at.as_ref(),
-            now,
+            clock,
             true,
         );
         let people = petitioners(&mut v, "letter.petitioners", &letter.petitioners, today);
-        if letter.petitioners.len() > 50 {
-            v.add("letter.petitioners", "at most 50 co-signers are registered");
-        }
         let matter = matter(&mut v, "letter.matter", letter.matter.as_ref());
         v.finish(|| {
             Some(NewLetter {
@@ -557,10 +589,8 @@ pub struct NewTrip {
 }
 
 impl NewTrip {
-    pub fn parse(
-        request: &RecordReturnTripRequest,
-        now: DateTime<Utc>,
-    ) -> Result<Self, Violations> {
+    pub fn parse(request: &RecordReturnTripRequest, clock: Clock) -> Result<Self, Violations> {
+        let now = clock.now;
         let today = today_yyyymmdd(now);
         let mut v = Violations::new();
         let request_id = v.check(validate::request_id("request_id", &request.request_id));
@@ -577,7 +607,7 @@ impl NewTrip {
             &mut v,
             "trip.notified_at",
             trip.notified_at.as_ref(),
-            now,
+            clock,
             true,
         );
         let level = v.check(validate::required_enum::<Level>(
@@ -599,6 +629,15 @@ impl NewTrip {
             "trip.responsible_org_code",
             &trip.responsible_org_code,
         ));
+        if trip.officers.len() > MAX_TRIP_OFFICERS {
+            v.add(
+                "trip.officers",
+                format!("at most {MAX_TRIP_OFFICERS} officers"),
+            );
+        }
+        if trip.case_ids.len() > MAX_TRIP_CASES {
+            v.add("trip.case_ids", format!("at most {MAX_TRIP_CASES} matters"));
+        }
         let mut officers = Vec::new();
         for (i, name) in trip.officers.iter().enumerate() {
             if let Some(name) = v.check(validate::required_text(
@@ -626,21 +665,21 @@ impl NewTrip {
             &mut v,
             "trip.departed_at",
             trip.departed_at.as_ref(),
-            now,
+            clock,
             false,
         );
         let arrived = timestamp(
             &mut v,
             "trip.arrived_at",
             trip.arrived_at.as_ref(),
-            now,
+            clock,
             false,
         );
         let returned = timestamp(
             &mut v,
             "trip.returned_at",
             trip.returned_at.as_ref(),
-            now,
+            clock,
             false,
         );
         if let (Some(Some(n)), Some(Some(d))) = (notified_at, departed)
@@ -671,8 +710,9 @@ impl NewTrip {
                 None
             }
         };
-        if outcome.is_some_and(|o| o != TripOutcome::Unspecified) && matches!(departed, Some(None))
-        {
+        let finished =
+            outcome.is_some_and(|o| !matches!(o, TripOutcome::Unspecified | TripOutcome::UnderWay));
+        if finished && matches!(departed, Some(None)) {
             v.add("trip.departed_at", "required when the trip has an outcome");
         }
         let costs = trip.costs.clone().unwrap_or_default();
@@ -687,7 +727,16 @@ impl NewTrip {
         let lodging = cost("lodging", &costs.lodging);
         let meals = cost("meals", &costs.meals);
         let other = cost("other", &costs.other);
-        let report = optional_text(&mut v, "trip.report", &trip.report, 4000);
+        let report = if trip.report.trim().is_empty() {
+            Some(None)
+        } else {
+            v.check(validate::required_multiline(
+                "trip.report",
+                &trip.report,
+                4000,
+            ))
+            .map(Some)
+        };
         v.finish(|| {
             Some(NewTrip {
                 request_id: request_id?,

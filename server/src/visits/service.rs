@@ -258,19 +258,14 @@ async fn load_petitioners(
     Ok((by_owner, revealed))
 }
 
-fn matter_to_proto(
-    content: &str,
-    demands: &str,
-    category: &str,
-    org: &str,
-    case_id: Uuid,
-) -> MatterInput {
+fn matter_to_proto(content: &str, demands: &str, category: &str, org: &str) -> MatterInput {
     MatterInput {
         content: content.to_owned(),
         demands: demands.to_owned(),
         category: category.to_owned(),
         problem_org_code: org.to_owned(),
-        link_case_id: case_id.to_string(),
+        // The matter is in `classification.case_id`; echoing it here would turn a copied record into a link.
+        link_case_id: String::new(),
     }
 }
 
@@ -289,7 +284,6 @@ fn visit_to_proto(row: &store::VisitRow, petitioners: Vec<Petitioner>) -> Visit 
             &row.demands,
             &row.category_code,
             &row.problem_org_code,
-            row.case_id,
         )),
         collective: row.collective,
         leapfrog: row.leapfrog,
@@ -316,7 +310,6 @@ fn letter_to_proto(row: &store::LetterRow, petitioners: Vec<Petitioner>) -> Lett
             &row.demands,
             &row.category_code,
             &row.problem_org_code,
-            row.case_id,
         )),
         anonymous: row.anonymous,
         classification: Some(Classification {
@@ -426,7 +419,14 @@ fn page_key(at: DateTime<Utc>, id: Uuid) -> String {
 
 fn parse_page_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let (micros, id) = key.split_once('|')?;
-    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    let micros: i64 = micros.parse().ok()?;
+    // Within what PostgreSQL's timestamptz holds, so a forged token is bad input, not a database error.
+    const YEAR_9999: i64 = 253_402_300_799_000_000;
+    const YEAR_1900: i64 = -2_208_988_800_000_000;
+    if !(YEAR_1900..=YEAR_9999).contains(&micros) {
+        return None;
+    }
+    let at = DateTime::from_timestamp_micros(micros)?;
     Some((at, Uuid::parse_str(id).ok()?))
 }
 
@@ -479,6 +479,13 @@ fn list_args(
     })
 }
 
+fn clock(principal: &Principal) -> model::Clock {
+    model::Clock {
+        now: Utc::now(),
+        history: model::loads_history(principal.role),
+    }
+}
+
 fn parse_id(field: &str, value: &str) -> Result<Uuid, AppError> {
     Ok(model::uuid_field(field, value)?)
 }
@@ -497,7 +504,7 @@ impl VisitService for VisitApi {
             ))
             .into());
         }
-        let new = NewVisit::parse(request.get_ref(), Utc::now()).map_err(AppError::from)?;
+        let new = NewVisit::parse(request.get_ref(), clock(principal)).map_err(AppError::from)?;
         let key = idempotency::Key::new(
             principal.id,
             "RegisterVisit",
@@ -610,7 +617,7 @@ impl VisitService for VisitApi {
             ))
             .into());
         }
-        let new = NewLetter::parse(request.get_ref(), Utc::now()).map_err(AppError::from)?;
+        let new = NewLetter::parse(request.get_ref(), clock(principal)).map_err(AppError::from)?;
         let key = idempotency::Key::new(
             principal.id,
             "RegisterLetter",
@@ -723,7 +730,7 @@ impl VisitService for VisitApi {
             ))
             .into());
         }
-        let new = NewTrip::parse(request.get_ref(), Utc::now()).map_err(AppError::from)?;
+        let new = NewTrip::parse(request.get_ref(), clock(principal)).map_err(AppError::from)?;
         let key = idempotency::Key::new(
             principal.id,
             "RecordReturnTrip",

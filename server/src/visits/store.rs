@@ -60,8 +60,8 @@ pub struct PetitionerRecord<'a> {
     pub address_enc: Option<Vec<u8>>,
 }
 
-/// Inserts the person, or, when the ID number is known already, updates the name and any newly given
-/// contact data of that person. Returns the person's id.
+/// Inserts the person, or finds the one already holding this ID number and leaves their record as it is:
+/// a later registration, perhaps by a role that may not edit people, never rewrites it. Returns the id.
 pub async fn upsert_petitioner(
     conn: &mut PgConnection,
     p: &PetitionerRecord<'_>,
@@ -70,11 +70,7 @@ pub async fn upsert_petitioner(
         "INSERT INTO petitioners (id, name, id_hash, id_number_enc, id_number_masked, phone_enc, \
                                   phone_masked, address_enc) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (id_hash) DO UPDATE SET \
-             name = EXCLUDED.name, \
-             phone_enc = COALESCE(EXCLUDED.phone_enc, petitioners.phone_enc), \
-             phone_masked = COALESCE(EXCLUDED.phone_masked, petitioners.phone_masked), \
-             address_enc = COALESCE(EXCLUDED.address_enc, petitioners.address_enc) \
+         ON CONFLICT (id_hash) DO UPDATE SET id_hash = petitioners.id_hash \
          RETURNING id",
     )
     .bind(p.id)

@@ -268,6 +268,30 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
         .unwrap()
         .into_inner();
     assert_eq!(mine.trips.len(), 1);
+    let responsible = app.token(Role::TownshipClerk, "510422100").await;
+    let ours = app
+        .client_with(Some(&responsible))
+        .visits
+        .list_return_trips(ListReturnTripsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        ours.trips.len(),
+        1,
+        "the responsible township sees the trip"
+    );
+    assert!(ours.trips[0].petitioners[0].masked);
+    let under_way = officer_client
+        .visits
+        .list_return_trips(ListReturnTripsRequest {
+            outcome: TripOutcome::UnderWay as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(under_way.trips.is_empty(), "the trip has returned");
     let other_township = app.token(Role::TownshipClerk, "510422101").await;
     let theirs = app
         .client_with(Some(&other_township))
@@ -760,4 +784,59 @@ async fn who_may_register_what() {
         .into_inner();
     assert_eq!(own.visits.len(), 1);
     assert_eq!(own.visits[0].level(), Level::National);
+}
+
+#[tokio::test]
+async fn letters_keep_their_paragraphs_and_only_county_clerks_load_history() {
+    let app = spawn_app().await;
+    let mut clerk = clerk(&app).await;
+    let mut m = matter("labor", "510422100");
+    m.content = "一、基本情况\n\t拖欠工资。\n二、诉求\n\t支付工资。".into();
+    let two_years_ago = now_secs() - 2 * 365 * 86_400;
+    let letter = register_letter(
+        &mut clerk,
+        Letter {
+            channel: LetterChannel::Transferred as i32,
+            source_reference: "攀信转〔2020〕5号".into(),
+            received_at: ts(two_years_ago),
+            matter: Some(m.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a county clerk loads a historical, multi-paragraph letter");
+    assert_eq!(letter.matter.unwrap().content, m.content);
+
+    let agency = app.token(Role::Agency, "510422XF").await;
+    let status = register_letter(
+        &mut app.client_with(Some(&agency)),
+        Letter {
+            channel: LetterChannel::Transferred as i32,
+            source_reference: "攀信转〔2020〕6号".into(),
+            received_at: ts(two_years_ago),
+            matter: Some(m),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&status), ["letter.received_at"]);
+}
+
+#[tokio::test]
+async fn county_wide_roles_cannot_be_issued_for_a_township() {
+    let app = spawn_app().await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    for role in [
+        Role::CountyClerk,
+        Role::Leader,
+        Role::Auditor,
+        Role::Admin,
+        Role::FieldOfficer,
+    ] {
+        let err = xinfang_server::auth::issue_token(&mut conn, role, "510422100", "x")
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("org"), "{role}: {err}");
+    }
 }
