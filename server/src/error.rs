@@ -74,6 +74,15 @@ fn is_unavailable(code: &str) -> bool {
     code.starts_with("08") || code.starts_with("57P") || code == "53300"
 }
 
+/// Unique constraints that express a rule of the domain, and what to tell the caller when one is violated.
+fn unique_rule(constraint: &str) -> Option<&'static str> {
+    match constraint {
+        "letters_source_reference_key" => Some("this transfer is registered already"),
+        "org_units_pkey" => Some("an org unit with this code exists"),
+        _ => None,
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
@@ -86,6 +95,12 @@ impl From<sqlx::Error> for AppError {
                 Some(code) if is_unavailable(code) => Self::Unavailable(err),
                 // serialization_failure, deadlock_detected: a lost race, safe to retry.
                 Some("40001" | "40P01") => Self::Aborted("concurrent update, retry".into()),
+                // A unique constraint that guards a business rule lost a race the service checked for
+                // first; the loser gets the same answer the check would have given.
+                Some("23505") => match db.constraint().and_then(unique_rule) {
+                    Some(message) => Self::AlreadyExists(message.into()),
+                    None => Self::Internal(err.into()),
+                },
                 _ => Self::Internal(err.into()),
             },
             _ => Self::Internal(err.into()),

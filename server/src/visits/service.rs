@@ -77,28 +77,36 @@ async fn store_petitioners(
     keys: &PiiKeys,
     people: &[NewPetitioner],
 ) -> Result<(Vec<(Uuid, bool)>, Vec<Vec<u8>>), AppError> {
-    let mut ids = Vec::with_capacity(people.len());
-    let mut hashes = Vec::new();
-    for p in people {
-        let hash = p.id_number.as_deref().map(|n| keys.match_hash(n).to_vec());
+    let hashes: Vec<Option<Vec<u8>>> = people
+        .iter()
+        .map(|p| p.id_number.as_deref().map(|n| keys.match_hash(n).to_vec()))
+        .collect();
+    // Upserts lock rows; taking them in one global order (by hash) keeps two registrations that share people
+    // from deadlocking each other.
+    let mut order: Vec<usize> = (0..people.len()).collect();
+    order.sort_by(|a, b| hashes[*a].cmp(&hashes[*b]));
+    let mut ids = vec![(Uuid::nil(), false); people.len()];
+    for i in order {
+        let p = &people[i];
         let seal = |field, value: &Option<String>| {
             value.as_deref().map(|v| keys.seal(field, v)).transpose()
         };
         let record = store::PetitionerRecord {
             id: Uuid::now_v7(),
             name: &p.name,
-            id_hash: hash.as_deref(),
+            id_hash: hashes[i].as_deref(),
             id_number_enc: seal(Field::IdNumber, &p.id_number)?,
             id_number_masked: p.id_number.as_deref().map(personal::mask_id_number),
             phone_enc: seal(Field::Phone, &p.phone)?,
             phone_masked: p.phone.as_deref().map(personal::mask_phone),
             address_enc: seal(Field::Address, &p.address)?,
         };
-        let id = store::upsert_petitioner(conn, &record).await?;
-        ids.push((id, p.representative));
-        hashes.extend(hash);
+        ids[i] = (
+            store::upsert_petitioner(conn, &record).await?,
+            p.representative,
+        );
     }
-    Ok((ids, hashes))
+    Ok((ids, hashes.into_iter().flatten().collect()))
 }
 
 /// The matter a registration belongs to: the one the clerk linked, the earliest with a shared petitioner and
@@ -972,6 +980,23 @@ impl VisitApi {
             &petitioners,
         )
         .await?;
+        let from_above = matches!(
+            new.channel,
+            LetterChannel::Transferred | LetterChannel::Assigned | LetterChannel::CampaignTransfer
+        );
+        if from_above
+            && let Some(number) = store::letter_by_source(
+                &mut tx,
+                model::channel_to_db(new.channel),
+                &new.source_reference,
+            )
+            .await?
+        {
+            return Err(AppError::AlreadyExists(format!(
+                "this transfer ({}) is registered already as {number}",
+                new.source_reference
+            )));
+        }
         let row = store::insert_letter(
             &mut tx,
             &store::LetterRow {

@@ -452,6 +452,19 @@ pub async fn insert_letter(
     .await
 }
 
+/// The registration number of the item from above with this sender's reference, if registered.
+pub async fn letter_by_source(
+    conn: &mut PgConnection,
+    channel: &str,
+    source_reference: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT number FROM letters WHERE channel = $1 AND source_reference = $2")
+        .bind(channel)
+        .bind(source_reference)
+        .fetch_optional(conn)
+        .await
+}
+
 pub async fn get_letter(
     conn: &mut PgConnection,
     id: Uuid,

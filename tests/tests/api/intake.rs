@@ -821,6 +821,27 @@ async fn letters_keep_their_paragraphs_and_only_county_clerks_load_history() {
     .await
     .unwrap_err();
     assert_eq!(fields(&status), ["letter.received_at"]);
+
+    // The same transfer registered again (a resend from another system) is refused, not copied.
+    let status = register_letter(
+        &mut clerk,
+        Letter {
+            channel: LetterChannel::Transferred as i32,
+            source_reference: "攀信转〔2020〕5号".into(),
+            received_at: ts(now_secs()),
+            matter: Some(matter("labor", "510422100")),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::AlreadyExists);
+    assert!(
+        status.message().contains(&letter.number),
+        "{}",
+        status.message()
+    );
+    assert_eq!(count(&app, "letters").await, 1);
 }
 
 #[tokio::test]
