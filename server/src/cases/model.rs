@@ -1,0 +1,1240 @@
+//! The lifecycle of a petition matter as pure functions: `apply(record, action, facts)` gives the record after
+//! a step or a typed refusal, and `deadlines(record, today)` the due dates and how each step stands.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use xinfang_proto::v1::{
+    AssignmentMode, BacklogResolution, BacklogState, CaseState, DeclineGround, Level, Rating,
+    ReviewOutcome, SupervisionMethod, Timeliness as ProtoTimeliness,
+};
+
+use super::calendar::{self, DeadlinePolicy, DeadlineRules, HolidayCalendar, Timeliness};
+use crate::visits::model::shanghai;
+
+/// The stored state of a matter, as the workflow sees it. Enum fields hold `xinfang.v1` values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseRecord {
+    #[serde(serialize_with = "ser_state")]
+    pub state: CaseState,
+    pub registered_at: DateTime<Utc>,
+    pub responsible_org_code: Option<String>,
+    pub assignment_mode: i32,
+    pub handling_deadline: Option<NaiveDate>,
+    pub first_assigned_at: Option<DateTime<Utc>>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub declined_at: Option<DateTime<Utc>>,
+    pub decline_ground: i32,
+    pub extension_days: i32,
+    pub extension_approved_by: Option<String>,
+    pub extension_reason: Option<String>,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub reply_opinion: Option<String>,
+    pub office_rating: i32,
+    pub unit_rating: i32,
+    pub evaluated_at: Option<DateTime<Utc>>,
+    pub review_kind: i32,
+    pub review_requested_at: Option<DateTime<Utc>>,
+    pub review_decided_at: Option<DateTime<Utc>>,
+    pub review_outcome: i32,
+    pub supervised: bool,
+    pub supervision_level: i32,
+    pub supervision_method: i32,
+    pub backlog_state: i32,
+    pub backlog_leader: Option<String>,
+    pub special_difficult: bool,
+    pub backlog_resolution: i32,
+}
+
+fn ser_state<S: serde::Serializer>(state: &CaseState, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(state_to_db(*state))
+}
+
+impl CaseRecord {
+    /// A matter as intake opens it.
+    pub fn registered(at: DateTime<Utc>) -> Self {
+        Self {
+            state: CaseState::Registered,
+            registered_at: at,
+            responsible_org_code: None,
+            assignment_mode: 0,
+            handling_deadline: None,
+            first_assigned_at: None,
+            assigned_at: None,
+            accepted_at: None,
+            declined_at: None,
+            decline_ground: 0,
+            extension_days: 0,
+            extension_approved_by: None,
+            extension_reason: None,
+            replied_at: None,
+            reply_opinion: None,
+            office_rating: 0,
+            unit_rating: 0,
+            evaluated_at: None,
+            review_kind: 0,
+            review_requested_at: None,
+            review_decided_at: None,
+            review_outcome: 0,
+            supervised: false,
+            supervision_level: 0,
+            supervision_method: 0,
+            backlog_state: 0,
+            backlog_leader: None,
+            special_difficult: false,
+            backlog_resolution: 0,
+        }
+    }
+}
+
+pub fn state_to_db(state: CaseState) -> &'static str {
+    match state {
+        CaseState::Unspecified => "",
+        CaseState::Registered => "registered",
+        CaseState::Assigned => "assigned",
+        CaseState::Accepted => "accepted",
+        CaseState::Declined => "declined",
+        CaseState::Returned => "returned",
+        CaseState::Replied => "replied",
+        CaseState::Evaluated => "evaluated",
+        CaseState::ReviewRequested => "review_requested",
+        CaseState::Reviewed => "reviewed",
+        CaseState::Final => "final",
+    }
+}
+
+pub fn state_from_db(state: &str) -> CaseState {
+    match state {
+        "registered" => CaseState::Registered,
+        "assigned" => CaseState::Assigned,
+        "accepted" => CaseState::Accepted,
+        "declined" => CaseState::Declined,
+        "returned" => CaseState::Returned,
+        "replied" => CaseState::Replied,
+        "evaluated" => CaseState::Evaluated,
+        "review_requested" => CaseState::ReviewRequested,
+        "reviewed" => CaseState::Reviewed,
+        "final" => CaseState::Final,
+        _ => CaseState::Unspecified,
+    }
+}
+
+/// One step of the workflow, with its validated inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Assign {
+        mode: AssignmentMode,
+        unit: String,
+        handling_deadline: Option<NaiveDate>,
+        reason: Option<String>,
+    },
+    Accept,
+    Decline {
+        ground: DeclineGround,
+    },
+    Object,
+    Extend {
+        days: u32,
+        approved_by: String,
+        reason: String,
+    },
+    Reply {
+        opinion: String,
+    },
+    Evaluate {
+        office: Rating,
+        unit: Rating,
+    },
+    RequestReview,
+    DecideReview {
+        outcome: ReviewOutcome,
+    },
+    Supervise {
+        level: Level,
+        method: SupervisionMethod,
+    },
+    MarkBacklog {
+        leader: Option<String>,
+        special_difficult: bool,
+    },
+    ResolveBacklog {
+        step: BacklogState,
+        resolution: BacklogResolution,
+    },
+}
+
+/// Why a step is not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The state does not allow it: FAILED_PRECONDITION with this stable reason.
+    #[error("{reason}: {message}")]
+    State {
+        reason: &'static str,
+        message: String,
+    },
+    /// An input that this state makes wrong: INVALID_ARGUMENT on this field.
+    #[error("{field}: {message}")]
+    Input {
+        field: &'static str,
+        message: String,
+    },
+}
+
+fn refuse(reason: &'static str, message: impl Into<String>) -> Refusal {
+    Refusal::State {
+        reason,
+        message: message.into(),
+    }
+}
+
+/// What the workflow judges a step by: when it happened, and the rules of the calendar.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub at: DateTime<Utc>,
+    pub calendar: &'a HolidayCalendar,
+    pub rules: &'a DeadlineRules,
+    pub policy: DeadlinePolicy,
+}
+
+/// The bureau's calendar date of an instant.
+pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&shanghai()).date_naive()
+}
+
+/// The refusal for a step that needs the matter in a state it has left (or not reached).
+fn wrong_state(state: CaseState, wanted: &str) -> Refusal {
+    match state {
+        CaseState::Registered | CaseState::Returned => refuse(
+            "CASE_NOT_ASSIGNED",
+            format!("the matter is not assigned; {wanted}"),
+        ),
+        CaseState::Assigned => refuse(
+            "CASE_NOT_ACCEPTED",
+            format!("the responsible unit has not accepted the matter; {wanted}"),
+        ),
+        CaseState::Accepted => refuse(
+            "CASE_ALREADY_ACCEPTED",
+            format!("the matter is accepted and being handled; {wanted}"),
+        ),
+        CaseState::Declined => refuse(
+            "CASE_DECLINED",
+            format!("the matter was not accepted; {wanted}"),
+        ),
+        CaseState::Replied
+        | CaseState::Evaluated
+        | CaseState::ReviewRequested
+        | CaseState::Reviewed => refuse(
+            "CASE_ALREADY_CONCLUDED",
+            format!("the matter is concluded by its written opinion; {wanted}"),
+        ),
+        CaseState::Final | CaseState::Unspecified => {
+            refuse("CASE_FINAL", format!("the matter is final; {wanted}"))
+        }
+    }
+}
+
+/// The date from which the current review window runs, and the kind of review it opens.
+fn review_window_base(record: &CaseRecord) -> Option<(DateTime<Utc>, i32)> {
+    match (record.review_kind, record.state) {
+        (0, CaseState::Replied | CaseState::Evaluated) => record.replied_at.map(|t| (t, 1)),
+        (1, CaseState::Reviewed) => record.review_decided_at.map(|t| (t, 2)),
+        _ => None,
+    }
+}
+
+/// The state a matter shows on `today`: a concluded matter whose review window passed without a request is
+/// final (终结) without anybody having to say so.
+pub fn effective_state(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> CaseState {
+    if let Some((base, _)) = review_window_base(record) {
+        let due = calendar::due_date(
+            facts.calendar,
+            local_date(base),
+            facts.rules.review_request_days,
+            facts.policy,
+        );
+        if today > due {
+            return CaseState::Final;
+        }
+    }
+    record.state
+}
+
+/// The conclusion due date of an accepted matter: the handling deadline of a 交办, else 60 days (plus an
+/// approved extension) from acceptance.
+pub fn conclude_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
+    let accepted = record.accepted_at?;
+    if let Some(deadline) = record.handling_deadline {
+        return Some(deadline + chrono::Days::new(record.extension_days.max(0) as u64));
+    }
+    let days = facts.rules.conclude_days + record.extension_days.max(0) as u32;
+    Some(calendar::due_date(
+        facts.calendar,
+        local_date(accepted),
+        days,
+        facts.policy,
+    ))
+}
+
+/// Applies `action` to `record` at `facts.at`. Returns the new record and the event's action name.
+pub fn apply(
+    record: &CaseRecord,
+    action: &Action,
+    facts: &Facts<'_>,
+) -> Result<(CaseRecord, &'static str), Refusal> {
+    let today = local_date(facts.at);
+    let state = effective_state(record, facts, today);
+    let mut next = record.clone();
+    let name = match action {
+        Action::Assign {
+            mode,
+            unit,
+            handling_deadline,
+            reason,
+        } => {
+            let reassign = match state {
+                CaseState::Registered | CaseState::Returned => false,
+                CaseState::Assigned => true,
+                other => {
+                    return Err(wrong_state(
+                        other,
+                        "only a matter not yet accepted is assigned",
+                    ));
+                }
+            };
+            if reassign {
+                if record.responsible_org_code.as_deref() == Some(unit.as_str()) {
+                    return Err(refuse(
+                        "SAME_UNIT",
+                        "the matter is assigned to this unit already",
+                    ));
+                }
+                if reason.is_none() {
+                    return Err(Refusal::Input {
+                        field: "reason",
+                        message: "required when reassigning a matter".into(),
+                    });
+                }
+            }
+            if *mode == AssignmentMode::Assign && handling_deadline.is_none() {
+                return Err(Refusal::Input {
+                    field: "handling_deadline",
+                    message: "required for 交办 (assign)".into(),
+                });
+            }
+            if let Some(deadline) = handling_deadline
+                && *deadline <= today
+            {
+                return Err(Refusal::Input {
+                    field: "handling_deadline",
+                    message: "must lie after the assignment date".into(),
+                });
+            }
+            next.state = CaseState::Assigned;
+            next.responsible_org_code = Some(unit.clone());
+            next.assignment_mode = *mode as i32;
+            next.handling_deadline = if *mode == AssignmentMode::Assign {
+                *handling_deadline
+            } else {
+                None
+            };
+            next.assigned_at = Some(facts.at);
+            next.first_assigned_at = record.first_assigned_at.or(Some(facts.at));
+            if reassign { "reassigned" } else { "assigned" }
+        }
+        Action::Accept => {
+            if state != CaseState::Assigned {
+                return Err(wrong_state(state, "only an assigned matter is accepted"));
+            }
+            next.state = CaseState::Accepted;
+            next.accepted_at = Some(facts.at);
+            "accepted"
+        }
+        Action::Decline { ground } => {
+            if !matches!(
+                state,
+                CaseState::Assigned | CaseState::Registered | CaseState::Returned
+            ) {
+                return Err(wrong_state(
+                    state,
+                    "only a matter not yet accepted is declined",
+                ));
+            }
+            next.state = CaseState::Declined;
+            next.declined_at = Some(facts.at);
+            next.decline_ground = *ground as i32;
+            "declined"
+        }
+        Action::Object => {
+            if state != CaseState::Assigned {
+                return Err(wrong_state(state, "only an assigned matter is objected to"));
+            }
+            let assigned = record.assigned_at.unwrap_or(facts.at);
+            let last_day = calendar::add_working_days(
+                facts.calendar,
+                local_date(assigned),
+                facts.rules.objection_working_days,
+            );
+            if today > last_day {
+                return Err(refuse(
+                    "OBJECTION_WINDOW_CLOSED",
+                    format!("objections are raised within 5 working days, by {last_day}"),
+                ));
+            }
+            next.state = CaseState::Returned;
+            next.responsible_org_code = None;
+            next.assignment_mode = 0;
+            next.handling_deadline = None;
+            "objected"
+        }
+        Action::Extend {
+            days,
+            approved_by,
+            reason,
+        } => {
+            if state != CaseState::Accepted {
+                return Err(wrong_state(
+                    state,
+                    "only a matter being handled is extended",
+                ));
+            }
+            if record.extension_days > 0 {
+                return Err(refuse(
+                    "EXTENSION_ALREADY_GRANTED",
+                    "a matter is extended once",
+                ));
+            }
+            if *days == 0 || *days > facts.rules.max_extension_days {
+                return Err(Refusal::Input {
+                    field: "days",
+                    message: format!("1 to {} days", facts.rules.max_extension_days),
+                });
+            }
+            if let Some(due) = conclude_due(record, facts)
+                && today > due
+            {
+                return Err(refuse(
+                    "EXTENSION_TOO_LATE",
+                    format!("the conclusion was due on {due}; extend before it"),
+                ));
+            }
+            next.extension_days = *days as i32;
+            next.extension_approved_by = Some(approved_by.clone());
+            next.extension_reason = Some(reason.clone());
+            "extended"
+        }
+        Action::Reply { opinion } => {
+            if state != CaseState::Accepted {
+                return Err(wrong_state(
+                    state,
+                    "only a matter being handled is replied to",
+                ));
+            }
+            next.state = CaseState::Replied;
+            next.replied_at = Some(facts.at);
+            next.reply_opinion = Some(opinion.clone());
+            "replied"
+        }
+        Action::Evaluate { office, unit } => {
+            if record.replied_at.is_none() {
+                return Err(refuse(
+                    "CASE_NOT_REPLIED",
+                    "ratings are recorded once the written opinion is out",
+                ));
+            }
+            if record.evaluated_at.is_some() {
+                return Err(refuse(
+                    "EVALUATION_ALREADY_RECORDED",
+                    "the ratings of this matter are recorded already",
+                ));
+            }
+            next.office_rating = *office as i32;
+            next.unit_rating = *unit as i32;
+            next.evaluated_at = Some(facts.at);
+            if record.state == CaseState::Replied {
+                next.state = CaseState::Evaluated;
+            }
+            "evaluated"
+        }
+        Action::RequestReview => {
+            let Some((base, kind)) = review_window_base(record) else {
+                return Err(match record.state {
+                    CaseState::ReviewRequested => {
+                        refuse("REVIEW_ALREADY_REQUESTED", "a review is under way")
+                    }
+                    CaseState::Final => refuse("CASE_FINAL", "after 复核 the matter is final"),
+                    CaseState::Declined => refuse("CASE_DECLINED", "the matter was not accepted"),
+                    _ => refuse(
+                        "CASE_NOT_REPLIED",
+                        "a review is requested against a written opinion",
+                    ),
+                });
+            };
+            let due = calendar::due_date(
+                facts.calendar,
+                local_date(base),
+                facts.rules.review_request_days,
+                facts.policy,
+            );
+            if today > due {
+                return Err(refuse(
+                    "REVIEW_WINDOW_CLOSED",
+                    format!("the review had to be requested by {due}; the matter is final"),
+                ));
+            }
+            next.state = CaseState::ReviewRequested;
+            next.review_kind = kind;
+            next.review_requested_at = Some(facts.at);
+            next.review_decided_at = None;
+            next.review_outcome = 0;
+            "review_requested"
+        }
+        Action::DecideReview { outcome } => {
+            if record.state != CaseState::ReviewRequested {
+                return Err(refuse("REVIEW_NOT_REQUESTED", "no review is under way"));
+            }
+            next.review_decided_at = Some(facts.at);
+            next.review_outcome = *outcome as i32;
+            next.state = if record.review_kind >= 2 {
+                CaseState::Final
+            } else {
+                CaseState::Reviewed
+            };
+            "review_decided"
+        }
+        Action::Supervise { level, method } => {
+            match state {
+                CaseState::Final => {
+                    return Err(refuse("CASE_FINAL", "a final matter is not supervised"));
+                }
+                CaseState::Declined => {
+                    return Err(refuse("CASE_DECLINED", "the matter was not accepted"));
+                }
+                _ => {}
+            }
+            next.supervised = true;
+            next.supervision_level = *level as i32;
+            next.supervision_method = *method as i32;
+            "supervised"
+        }
+        Action::MarkBacklog {
+            leader,
+            special_difficult,
+        } => {
+            let current = BacklogState::try_from(record.backlog_state).unwrap_or_default();
+            let listing = current == BacklogState::Unspecified;
+            match current {
+                BacklogState::Unspecified
+                | BacklogState::Listed
+                | BacklogState::LeaderAssigned
+                | BacklogState::Resolving => {}
+                BacklogState::Resolved | BacklogState::StruckOff => {
+                    return Err(refuse(
+                        "BACKLOG_STEP_NOT_ALLOWED",
+                        "the backlog case is resolved already",
+                    ));
+                }
+            }
+            next.special_difficult = *special_difficult;
+            if let Some(leader) = leader {
+                next.backlog_leader = Some(leader.clone());
+            }
+            next.backlog_state = match current {
+                BacklogState::Unspecified | BacklogState::Listed
+                    if next.backlog_leader.is_some() =>
+                {
+                    BacklogState::LeaderAssigned as i32
+                }
+                BacklogState::Unspecified => BacklogState::Listed as i32,
+                other => other as i32,
+            };
+            if listing {
+                "backlog_listed"
+            } else {
+                "backlog_updated"
+            }
+        }
+        Action::ResolveBacklog { step, resolution } => {
+            let current = BacklogState::try_from(record.backlog_state).unwrap_or_default();
+            if current == BacklogState::Unspecified {
+                return Err(refuse(
+                    "BACKLOG_NOT_LISTED",
+                    "the matter is not a backlog case",
+                ));
+            }
+            let allowed = match step {
+                BacklogState::Resolving => {
+                    matches!(current, BacklogState::Listed | BacklogState::LeaderAssigned)
+                }
+                BacklogState::Resolved => matches!(
+                    current,
+                    BacklogState::Listed | BacklogState::LeaderAssigned | BacklogState::Resolving
+                ),
+                BacklogState::StruckOff => current == BacklogState::Resolved,
+                _ => false,
+            };
+            if !allowed {
+                return Err(refuse(
+                    "BACKLOG_STEP_NOT_ALLOWED",
+                    format!("a backlog case {current:?} does not move to {step:?}"),
+                ));
+            }
+            if *step == BacklogState::Resolved && *resolution == BacklogResolution::Unspecified {
+                return Err(Refusal::Input {
+                    field: "resolution",
+                    message: "required: 息诉罢访 agreement or 案结事了".into(),
+                });
+            }
+            next.backlog_state = *step as i32;
+            if *step == BacklogState::Resolved {
+                next.backlog_resolution = *resolution as i32;
+            }
+            match step {
+                BacklogState::Resolving => "backlog_resolving",
+                BacklogState::Resolved => "backlog_resolved",
+                _ => "backlog_struck_off",
+            }
+        }
+    };
+    Ok((next, name))
+}
+
+/// A deadline's due date and how its step stands on `today`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeadlineStatus {
+    pub due: NaiveDate,
+    pub timeliness: Timeliness,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeadlineSet {
+    pub assign: Option<DeadlineStatus>,
+    pub accept: Option<DeadlineStatus>,
+    pub conclude: Option<DeadlineStatus>,
+    pub review_request: Option<DeadlineStatus>,
+    pub review_decision: Option<DeadlineStatus>,
+}
+
+impl DeadlineSet {
+    pub fn all(&self) -> [Option<DeadlineStatus>; 5] {
+        [
+            self.assign,
+            self.accept,
+            self.conclude,
+            self.review_request,
+            self.review_decision,
+        ]
+    }
+}
+
+fn status(due: NaiveDate, done_at: Option<DateTime<Utc>>, today: NaiveDate) -> DeadlineStatus {
+    DeadlineStatus {
+        due,
+        timeliness: calendar::classify(due, done_at.map(local_date), today),
+        done_at,
+    }
+}
+
+pub fn timeliness_to_proto(t: Timeliness) -> ProtoTimeliness {
+    match t {
+        Timeliness::OnTime => ProtoTimeliness::OnTime,
+        Timeliness::Late => ProtoTimeliness::Late,
+        Timeliness::Overdue => ProtoTimeliness::Overdue,
+        Timeliness::Pending => ProtoTimeliness::Pending,
+    }
+}
+
+/// The deadlines of a matter and how each step stands on `today`.
+pub fn deadlines(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> DeadlineSet {
+    let due = |from: DateTime<Utc>, days: u32| {
+        calendar::due_date(facts.calendar, local_date(from), days, facts.policy)
+    };
+    let mut set = DeadlineSet {
+        // The petition office is judged by its first assignment (or its own refusal at registration).
+        assign: Some(status(
+            due(record.registered_at, facts.rules.assign_days),
+            record.first_assigned_at.or(record.declined_at),
+            today,
+        )),
+        ..DeadlineSet::default()
+    };
+    if let Some(assigned) = record.assigned_at {
+        let done = record.accepted_at.or(record.declined_at);
+        set.accept = Some(status(due(assigned, facts.rules.accept_days), done, today));
+    }
+    if let Some(conclude) = conclude_due(record, facts) {
+        set.conclude = Some(status(conclude, record.replied_at, today));
+    }
+    let requested_after = |base: DateTime<Utc>| record.review_requested_at.filter(|r| *r >= base);
+    match (record.review_kind, record.state) {
+        (0, _) => {
+            if let Some(replied) = record.replied_at {
+                set.review_request = Some(status(
+                    due(replied, facts.rules.review_request_days),
+                    None,
+                    today,
+                ));
+            }
+        }
+        (1, CaseState::Reviewed) => {
+            if let Some(decided) = record.review_decided_at {
+                set.review_request = Some(status(
+                    due(decided, facts.rules.review_request_days),
+                    requested_after(decided),
+                    today,
+                ));
+            }
+        }
+        _ => {}
+    }
+    if let Some(requested) = record.review_requested_at {
+        let decided = record.review_decided_at.filter(|d| *d >= requested);
+        set.review_decision = Some(status(
+            due(requested, facts.rules.review_decision_days),
+            decided,
+            today,
+        ));
+    }
+    set
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn cal() -> HolidayCalendar {
+        HolidayCalendar::default_china().unwrap()
+    }
+
+    /// 09:00 in Shanghai on that day.
+    fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        shanghai()
+            .with_ymd_and_hms(y, m, d, 9, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn facts<'a>(
+        cal: &'a HolidayCalendar,
+        rules: &'a DeadlineRules,
+        when: DateTime<Utc>,
+    ) -> Facts<'a> {
+        Facts {
+            at: when,
+            calendar: cal,
+            rules,
+            policy: DeadlinePolicy::default(),
+        }
+    }
+
+    fn step(
+        record: &CaseRecord,
+        action: Action,
+        when: DateTime<Utc>,
+    ) -> Result<CaseRecord, Refusal> {
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        apply(record, &action, &facts(&cal, &rules, when)).map(|(r, _)| r)
+    }
+
+    fn reason(err: Refusal) -> &'static str {
+        match err {
+            Refusal::State { reason, .. } => reason,
+            Refusal::Input { field, .. } => field,
+        }
+    }
+
+    fn assign(unit: &str) -> Action {
+        Action::Assign {
+            mode: AssignmentMode::Forward,
+            unit: unit.into(),
+            handling_deadline: None,
+            reason: None,
+        }
+    }
+
+    /// A matter registered on 2020-06-01 and driven to `state`.
+    fn at_state(state: CaseState) -> CaseRecord {
+        let mut r = CaseRecord::registered(at(2020, 6, 1));
+        let path = [
+            (CaseState::Assigned, assign("510422100"), at(2020, 6, 2)),
+            (CaseState::Accepted, Action::Accept, at(2020, 6, 5)),
+            (
+                CaseState::Replied,
+                Action::Reply {
+                    opinion: "意见书".into(),
+                },
+                at(2020, 7, 1),
+            ),
+            (
+                CaseState::Evaluated,
+                Action::Evaluate {
+                    office: Rating::Satisfied,
+                    unit: Rating::Satisfied,
+                },
+                at(2020, 7, 3),
+            ),
+            (
+                CaseState::ReviewRequested,
+                Action::RequestReview,
+                at(2020, 7, 10),
+            ),
+            (
+                CaseState::Reviewed,
+                Action::DecideReview {
+                    outcome: ReviewOutcome::Upheld,
+                },
+                at(2020, 7, 20),
+            ),
+        ];
+        if state == CaseState::Registered {
+            return r;
+        }
+        for (reached, action, when) in path {
+            r = step(&r, action, when).unwrap();
+            if reached == state {
+                return r;
+            }
+        }
+        panic!("no path to {state:?}");
+    }
+
+    #[test]
+    fn the_main_path_and_the_second_review_make_it_final() {
+        let r = at_state(CaseState::Reviewed);
+        assert_eq!(r.review_kind, 1);
+        let r = step(&r, Action::RequestReview, at(2020, 8, 1)).unwrap();
+        assert_eq!((r.state, r.review_kind), (CaseState::ReviewRequested, 2));
+        let r = step(
+            &r,
+            Action::DecideReview {
+                outcome: ReviewOutcome::Upheld,
+            },
+            at(2020, 8, 20),
+        )
+        .unwrap();
+        assert_eq!(r.state, CaseState::Final);
+        let err = step(&r, Action::RequestReview, at(2020, 8, 21)).unwrap_err();
+        assert_eq!(reason(err), "CASE_FINAL");
+    }
+
+    #[test]
+    fn forbidden_steps_per_state_carry_their_reasons() {
+        let registered = at_state(CaseState::Registered);
+        assert_eq!(
+            reason(step(&registered, Action::Accept, at(2020, 6, 2)).unwrap_err()),
+            "CASE_NOT_ASSIGNED"
+        );
+        assert_eq!(
+            reason(
+                step(
+                    &registered,
+                    Action::Reply {
+                        opinion: "x".into()
+                    },
+                    at(2020, 6, 2)
+                )
+                .unwrap_err()
+            ),
+            "CASE_NOT_ASSIGNED"
+        );
+        let assigned = at_state(CaseState::Assigned);
+        assert_eq!(
+            reason(
+                step(
+                    &assigned,
+                    Action::Reply {
+                        opinion: "x".into()
+                    },
+                    at(2020, 6, 3)
+                )
+                .unwrap_err()
+            ),
+            "CASE_NOT_ACCEPTED"
+        );
+        assert_eq!(
+            reason(
+                step(
+                    &assigned,
+                    Action::Extend {
+                        days: 10,
+                        approved_by: "x".into(),
+                        reason: "x".into()
+                    },
+                    at(2020, 6, 3)
+                )
+                .unwrap_err()
+            ),
+            "CASE_NOT_ACCEPTED"
+        );
+        let accepted = at_state(CaseState::Accepted);
+        assert_eq!(
+            reason(step(&accepted, Action::Accept, at(2020, 6, 6)).unwrap_err()),
+            "CASE_ALREADY_ACCEPTED"
+        );
+        assert_eq!(
+            reason(step(&accepted, assign("510422101"), at(2020, 6, 6)).unwrap_err()),
+            "CASE_ALREADY_ACCEPTED"
+        );
+        assert_eq!(
+            reason(step(&accepted, Action::RequestReview, at(2020, 6, 6)).unwrap_err()),
+            "CASE_NOT_REPLIED"
+        );
+        let replied = at_state(CaseState::Replied);
+        assert_eq!(
+            reason(step(&replied, Action::Accept, at(2020, 7, 2)).unwrap_err()),
+            "CASE_ALREADY_CONCLUDED"
+        );
+        assert_eq!(
+            reason(
+                step(
+                    &replied,
+                    Action::DecideReview {
+                        outcome: ReviewOutcome::Upheld
+                    },
+                    at(2020, 7, 2)
+                )
+                .unwrap_err()
+            ),
+            "REVIEW_NOT_REQUESTED"
+        );
+        let evaluated = at_state(CaseState::Evaluated);
+        assert_eq!(
+            reason(
+                step(
+                    &evaluated,
+                    Action::Evaluate {
+                        office: Rating::Satisfied,
+                        unit: Rating::Satisfied
+                    },
+                    at(2020, 7, 4)
+                )
+                .unwrap_err()
+            ),
+            "EVALUATION_ALREADY_RECORDED"
+        );
+        let requested = at_state(CaseState::ReviewRequested);
+        assert_eq!(
+            reason(step(&requested, Action::RequestReview, at(2020, 7, 11)).unwrap_err()),
+            "REVIEW_ALREADY_REQUESTED"
+        );
+        let declined = step(
+            &assigned,
+            Action::Decline {
+                ground: DeclineGround::OtherBranch,
+            },
+            at(2020, 6, 3),
+        )
+        .unwrap();
+        assert_eq!(
+            reason(step(&declined, Action::Accept, at(2020, 6, 4)).unwrap_err()),
+            "CASE_DECLINED"
+        );
+        assert_eq!(
+            reason(
+                step(
+                    &declined,
+                    Action::Supervise {
+                        level: Level::City,
+                        method: SupervisionMethod::Document
+                    },
+                    at(2020, 6, 4)
+                )
+                .unwrap_err()
+            ),
+            "CASE_DECLINED"
+        );
+    }
+
+    #[test]
+    fn reassignment_needs_a_reason_and_another_unit() {
+        let assigned = at_state(CaseState::Assigned);
+        assert_eq!(
+            reason(step(&assigned, assign("510422101"), at(2020, 6, 3)).unwrap_err()),
+            "reason"
+        );
+        let again = Action::Assign {
+            mode: AssignmentMode::Forward,
+            unit: "510422100".into(),
+            handling_deadline: None,
+            reason: Some("x".into()),
+        };
+        assert_eq!(
+            reason(step(&assigned, again, at(2020, 6, 3)).unwrap_err()),
+            "SAME_UNIT"
+        );
+        let moved = step(
+            &assigned,
+            Action::Assign {
+                mode: AssignmentMode::Assign,
+                unit: "510422101".into(),
+                handling_deadline: NaiveDate::from_ymd_opt(2020, 7, 31),
+                reason: Some("属地错误".into()),
+            },
+            at(2020, 6, 3),
+        )
+        .unwrap();
+        assert_eq!(moved.responsible_org_code.as_deref(), Some("510422101"));
+        assert_eq!(
+            moved.first_assigned_at,
+            Some(at(2020, 6, 2)),
+            "the first assignment is kept"
+        );
+        assert_eq!(moved.assigned_at, Some(at(2020, 6, 3)));
+    }
+
+    #[test]
+    fn objections_within_five_working_days() {
+        // Assigned Friday 2020-09-25; the window spans a weekend and the National Day holiday (10-01..10-08),
+        // with 09-27 a make-up working Sunday: working days 09-27, 09-28, 09-29, 09-30, 10-09.
+        let mut r = CaseRecord::registered(at(2020, 9, 20));
+        r = step(&r, assign("510422100"), at(2020, 9, 25)).unwrap();
+        let back = step(&r, Action::Object, at(2020, 10, 9)).unwrap();
+        assert_eq!(back.state, CaseState::Returned);
+        assert_eq!(back.responsible_org_code, None);
+        let late = step(&r, Action::Object, at(2020, 10, 10)).unwrap_err();
+        assert_eq!(reason(late), "OBJECTION_WINDOW_CLOSED");
+        // Back at the office, it is assigned anew.
+        let again = step(&back, assign("510422103"), at(2020, 10, 12)).unwrap();
+        assert_eq!(again.state, CaseState::Assigned);
+    }
+
+    #[test]
+    fn one_extension_of_at_most_thirty_days_before_the_due_date() {
+        let accepted = at_state(CaseState::Accepted); // accepted 2020-06-05: due 2020-08-04
+        let extend = |days| Action::Extend {
+            days,
+            approved_by: "局长".into(),
+            reason: "需调查取证".into(),
+        };
+        assert_eq!(
+            reason(step(&accepted, extend(31), at(2020, 7, 1)).unwrap_err()),
+            "days"
+        );
+        assert_eq!(
+            reason(step(&accepted, extend(0), at(2020, 7, 1)).unwrap_err()),
+            "days"
+        );
+        assert_eq!(
+            reason(step(&accepted, extend(30), at(2020, 8, 5)).unwrap_err()),
+            "EXTENSION_TOO_LATE"
+        );
+        let extended = step(&accepted, extend(30), at(2020, 8, 4)).unwrap();
+        assert_eq!(
+            reason(step(&extended, extend(5), at(2020, 8, 5)).unwrap_err()),
+            "EXTENSION_ALREADY_GRANTED"
+        );
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        let f = facts(&cal, &rules, at(2020, 8, 5));
+        assert_eq!(
+            conclude_due(&accepted, &f),
+            NaiveDate::from_ymd_opt(2020, 8, 4)
+        );
+        assert_eq!(
+            conclude_due(&extended, &f),
+            NaiveDate::from_ymd_opt(2020, 9, 3)
+        );
+    }
+
+    #[test]
+    fn review_windows_close_after_thirty_days_and_the_matter_is_final() {
+        let replied = at_state(CaseState::Replied); // replied 2020-07-01: window to 2020-07-31 (Friday)
+        assert!(step(&replied, Action::RequestReview, at(2020, 7, 31)).is_ok());
+        let closed = step(&replied, Action::RequestReview, at(2020, 8, 1)).unwrap_err();
+        assert_eq!(reason(closed), "REVIEW_WINDOW_CLOSED");
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        let f = facts(&cal, &rules, at(2020, 8, 1));
+        assert_eq!(
+            effective_state(&replied, &f, local_date(at(2020, 7, 31))),
+            CaseState::Replied
+        );
+        assert_eq!(
+            effective_state(&replied, &f, local_date(at(2020, 8, 1))),
+            CaseState::Final
+        );
+        // After 复查 the 复核 window runs from the 复查 decision.
+        let reviewed = at_state(CaseState::Reviewed); // decided 2020-07-20: window to 2020-08-19
+        assert!(step(&reviewed, Action::RequestReview, at(2020, 8, 19)).is_ok());
+        assert_eq!(
+            reason(step(&reviewed, Action::RequestReview, at(2020, 8, 20)).unwrap_err()),
+            "REVIEW_WINDOW_CLOSED"
+        );
+    }
+
+    #[test]
+    fn the_six_refusal_grounds_each_decline() {
+        for ground in [
+            DeclineGround::OtherBranch,
+            DeclineGround::Leapfrog,
+            DeclineGround::AlreadyHandling,
+            DeclineGround::ReviewSkipped,
+            DeclineGround::ReviewWindowPassed,
+            DeclineGround::AlreadyConcluded,
+        ] {
+            let r = step(
+                &at_state(CaseState::Assigned),
+                Action::Decline { ground },
+                at(2020, 6, 3),
+            )
+            .unwrap();
+            assert_eq!(
+                (r.state, r.decline_ground),
+                (CaseState::Declined, ground as i32)
+            );
+        }
+    }
+
+    #[test]
+    fn the_backlog_track() {
+        let r = at_state(CaseState::Accepted);
+        assert_eq!(
+            reason(
+                step(
+                    &r,
+                    Action::ResolveBacklog {
+                        step: BacklogState::Resolving,
+                        resolution: BacklogResolution::Unspecified
+                    },
+                    at(2020, 6, 6)
+                )
+                .unwrap_err()
+            ),
+            "BACKLOG_NOT_LISTED"
+        );
+        let listed = step(
+            &r,
+            Action::MarkBacklog {
+                leader: None,
+                special_difficult: true,
+            },
+            at(2020, 6, 6),
+        )
+        .unwrap();
+        assert_eq!(listed.backlog_state, BacklogState::Listed as i32);
+        assert!(listed.special_difficult);
+        let led = step(
+            &listed,
+            Action::MarkBacklog {
+                leader: Some("副县长".into()),
+                special_difficult: true,
+            },
+            at(2020, 6, 7),
+        )
+        .unwrap();
+        assert_eq!(led.backlog_state, BacklogState::LeaderAssigned as i32);
+        let resolving = step(
+            &led,
+            Action::ResolveBacklog {
+                step: BacklogState::Resolving,
+                resolution: BacklogResolution::Unspecified,
+            },
+            at(2020, 6, 8),
+        )
+        .unwrap();
+        assert_eq!(
+            reason(
+                step(
+                    &resolving,
+                    Action::ResolveBacklog {
+                        step: BacklogState::StruckOff,
+                        resolution: BacklogResolution::Unspecified
+                    },
+                    at(2020, 6, 9)
+                )
+                .unwrap_err()
+            ),
+            "BACKLOG_STEP_NOT_ALLOWED"
+        );
+        assert_eq!(
+            reason(
+                step(
+                    &resolving,
+                    Action::ResolveBacklog {
+                        step: BacklogState::Resolved,
+                        resolution: BacklogResolution::Unspecified
+                    },
+                    at(2020, 6, 9)
+                )
+                .unwrap_err()
+            ),
+            "resolution"
+        );
+        let resolved = step(
+            &resolving,
+            Action::ResolveBacklog {
+                step: BacklogState::Resolved,
+                resolution: BacklogResolution::Agreement,
+            },
+            at(2020, 6, 9),
+        )
+        .unwrap();
+        let struck = step(
+            &resolved,
+            Action::ResolveBacklog {
+                step: BacklogState::StruckOff,
+                resolution: BacklogResolution::Unspecified,
+            },
+            at(2020, 6, 10),
+        )
+        .unwrap();
+        assert_eq!(struck.backlog_state, BacklogState::StruckOff as i32);
+        assert_eq!(
+            struck.backlog_resolution,
+            BacklogResolution::Agreement as i32
+        );
+    }
+
+    #[test]
+    fn deadlines_across_month_ends_holidays_and_at_the_boundary() {
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        // Registered 2020-01-16: +15 = 01-31 (inside the extended Spring Festival off days to 02-02),
+        // so the last day moves to Monday 02-03.
+        let r = CaseRecord::registered(at(2020, 1, 16));
+        let f = facts(&cal, &rules, at(2020, 1, 16));
+        let due = deadlines(&r, &f, local_date(at(2020, 2, 3)))
+            .assign
+            .unwrap();
+        assert_eq!(due.due, NaiveDate::from_ymd_opt(2020, 2, 3).unwrap());
+        assert_eq!(
+            due.timeliness,
+            Timeliness::Pending,
+            "the due day itself is still in time"
+        );
+        let over = deadlines(&r, &f, local_date(at(2020, 2, 4)))
+            .assign
+            .unwrap();
+        assert_eq!(over.timeliness, Timeliness::Overdue);
+        // Assigned on the due day: on time; a day later: late.
+        let on_time = step(&r, assign("510422100"), at(2020, 2, 3)).unwrap();
+        assert_eq!(
+            deadlines(&on_time, &f, local_date(at(2020, 3, 1)))
+                .assign
+                .unwrap()
+                .timeliness,
+            Timeliness::OnTime
+        );
+        let late = step(&r, assign("510422100"), at(2020, 2, 4)).unwrap();
+        assert_eq!(
+            deadlines(&late, &f, local_date(at(2020, 3, 1)))
+                .assign
+                .unwrap()
+                .timeliness,
+            Timeliness::Late
+        );
+        // Accepted 2020-01-31 (a month end): 60 days is 2020-03-31 in a leap year.
+        let mut acc = CaseRecord::registered(at(2020, 1, 2));
+        acc = step(&acc, assign("510422100"), at(2020, 1, 20)).unwrap();
+        acc = step(&acc, Action::Accept, at(2020, 1, 31)).unwrap();
+        let d = deadlines(&acc, &f, local_date(at(2020, 2, 10)));
+        assert_eq!(d.accept.unwrap().timeliness, Timeliness::OnTime);
+        assert_eq!(
+            d.conclude.unwrap().due,
+            NaiveDate::from_ymd_opt(2020, 3, 31).unwrap()
+        );
+    }
+}
