@@ -38,6 +38,27 @@ pub fn decode(token: &str, filter: &str) -> Result<Option<String>, FieldViolatio
     Ok(Some(last_key.to_owned()))
 }
 
+/// The sort key of lists ordered newest first by a time and an id.
+pub fn time_key(at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
+    format!("{}|{id}", at.timestamp_micros())
+}
+
+/// The (time, id) of a [`time_key`]; `None` for anything else, including times PostgreSQL cannot hold, so
+/// that a forged token is bad input rather than a database error.
+pub fn parse_time_key(key: &str) -> Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> {
+    const YEAR_1900: i64 = -2_208_988_800_000_000;
+    const YEAR_9999: i64 = 253_402_300_799_000_000;
+    let (micros, id) = key.split_once('|')?;
+    let micros: i64 = micros.parse().ok()?;
+    if !(YEAR_1900..=YEAR_9999).contains(&micros) {
+        return None;
+    }
+    Some((
+        chrono::DateTime::from_timestamp_micros(micros)?,
+        uuid::Uuid::parse_str(id).ok()?,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,6 +71,18 @@ mod tests {
             Some("510422105")
         );
         assert_eq!(decode("", "kind=township").unwrap(), None);
+    }
+
+    #[test]
+    fn time_keys_round_trip_within_postgres_range() {
+        let at = chrono::DateTime::from_timestamp(1_600_000_000, 5_000).unwrap();
+        let id = uuid::Uuid::from_u128(42);
+        assert_eq!(parse_time_key(&time_key(at, id)), Some((at, id)));
+        assert_eq!(
+            parse_time_key("999999999999999999|00000000-0000-0000-0000-00000000002a"),
+            None
+        );
+        assert_eq!(parse_time_key("1|nope"), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use xinfang_proto::v1::{
 
 use crate::{
     auth::AuthLayer,
-    cases::CaseApi,
+    cases::{CaseApi, model::Workflow},
     cluster::{Cluster, ClusterOptions},
     config::Config,
     db,
@@ -96,15 +96,18 @@ pub struct ServeOptions {
     /// Keys of petitioners' personal data.
     pub keys: Arc<PiiKeys>,
     pub collective_threshold: u32,
+    /// Holiday calendar and deadline rules of the matter workflow.
+    pub workflow: Arc<Workflow>,
 }
 
 impl ServeOptions {
-    pub fn new(config: &Config, keys: PiiKeys) -> Self {
-        Self {
+    pub fn new(config: &Config, keys: PiiKeys) -> anyhow::Result<Self> {
+        Ok(Self {
             max_message_size: config.max_message_size,
             keys: Arc::new(keys),
             collective_threshold: config.collective_threshold,
-        }
+            workflow: Arc::new(Workflow::china().context("loading the holiday calendar")?),
+        })
     }
 }
 
@@ -141,6 +144,7 @@ pub async fn serve(
     let intake = IntakeConfig {
         county_code,
         collective_threshold: options.collective_threshold,
+        workflow: options.workflow.clone(),
     };
     let limit = options.max_message_size;
     macro_rules! service {
@@ -177,7 +181,10 @@ pub async fn serve(
             VisitServiceServer,
             VisitApi::new(pool.clone(), options.keys.clone(), intake)
         ))
-        .add_service(service!(CaseServiceServer, CaseApi))
+        .add_service(service!(
+            CaseServiceServer,
+            CaseApi::new(pool.clone(), options.workflow.clone())
+        ))
         .add_service(service!(FundServiceServer, FundApi))
         .add_service(service!(MetricsServiceServer, MetricsApi))
         .add_service(service!(SyncServiceServer, SyncApi))
@@ -270,7 +277,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         serve(
             listener,
             database.pool.clone(),
-            ServeOptions::new(&config, keys),
+            ServeOptions::new(&config, keys)?,
             shutdown_signal(),
         )
         .await

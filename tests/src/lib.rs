@@ -15,6 +15,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use xinfang_client::Client;
 use xinfang_server::{
     auth::{self, Role},
+    cases::model::Workflow,
     cluster::{Cluster, ClusterOptions},
     db,
     pii::PiiKeys,
@@ -131,6 +132,7 @@ async fn start_server(pool: PgPool, admin_token: String, keys: Arc<PiiKeys>) -> 
             max_message_size: 4 * 1024 * 1024,
             keys: keys.clone(),
             collective_threshold: 5,
+            workflow: Arc::new(Workflow::china().expect("holiday calendar")),
         },
         async {
             let _ = stop.await;

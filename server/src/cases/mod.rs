@@ -3,5 +3,6 @@
 pub mod calendar;
 pub mod model;
 pub mod service;
+pub mod store;
 
 pub use service::CaseApi;

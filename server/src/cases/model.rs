@@ -196,6 +196,47 @@ pub struct Facts<'a> {
     pub policy: DeadlinePolicy,
 }
 
+/// The deadline rules in force: the holiday calendar, the day counts and how a last day moves.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub calendar: HolidayCalendar,
+    pub rules: DeadlineRules,
+    pub policy: DeadlinePolicy,
+}
+
+impl Workflow {
+    /// China's holiday calendar shipped with xinfang and the default day counts.
+    pub fn china() -> Result<Self, calendar::CalendarError> {
+        Ok(Self {
+            calendar: HolidayCalendar::default_china()?,
+            rules: DeadlineRules::default(),
+            policy: DeadlinePolicy::default(),
+        })
+    }
+
+    pub fn facts(&self, at: DateTime<Utc>) -> Facts<'_> {
+        Facts {
+            at,
+            calendar: &self.calendar,
+            rules: &self.rules,
+            policy: self.policy,
+        }
+    }
+}
+
+/// The due date of the step the matter waits for: assignment, acceptance, conclusion or review decision.
+/// `None` when it waits for nobody's deadline (declined, concluded, final).
+pub fn next_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
+    let set = deadlines(record, facts, local_date(facts.at));
+    match record.state {
+        CaseState::Registered | CaseState::Returned => set.assign.map(|d| d.due),
+        CaseState::Assigned => set.accept.map(|d| d.due),
+        CaseState::Accepted => set.conclude.map(|d| d.due),
+        CaseState::ReviewRequested => set.review_decision.map(|d| d.due),
+        _ => None,
+    }
+}
+
 /// The bureau's calendar date of an instant.
 pub fn local_date(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&shanghai()).date_naive()

@@ -1,9 +1,806 @@
-//! `xinfang.v1.CaseService`: declared by the foundation; every method answers `UNIMPLEMENTED` (the generated
-//! default) until issue #4 builds it.
+//! `xinfang.v1.CaseService`: every step of a matter goes through [`CaseApi::step`]: lock the row, check the
+//! caller and the etag, let the pure workflow decide, write the row and its event in one transaction.
 
-use xinfang_proto::v1::case_service_server::CaseService;
+use std::sync::Arc;
 
-#[derive(Debug, Default)]
-pub struct CaseApi;
+use chrono::{DateTime, NaiveDate, Utc};
+use prost::Message;
+use sqlx::{PgConnection, PgPool};
+use tonic::{Request, Response, Status};
+use uuid::Uuid;
+use xinfang_proto::{
+    v1::{
+        AcceptCaseRequest, AssignCaseRequest, AssignmentMode, BacklogResolution, BacklogState,
+        Case, CaseEvent, CaseState, Deadline, Deadlines, DecideReviewRequest, DeclineCaseRequest,
+        DeclineGround, ExtendCaseRequest, GetCaseRequest, Level, ListCaseEventsRequest,
+        ListCaseEventsResponse, ListCasesRequest, ListCasesResponse, MarkBacklogRequest,
+        ObjectToAssignmentRequest, Rating, RecordEvaluationRequest, ReplyCaseRequest,
+        RequestReviewRequest, ResolveBacklogRequest, ReviewOutcome, SuperviseCaseRequest,
+        SupervisionMethod, case_service_server::CaseService,
+    },
+    validate::{self, Violations},
+};
 
-impl CaseService for CaseApi {}
+use super::{
+    model::{self, Action, CaseRecord, DeadlineStatus, Refusal, Workflow},
+    store::{self, CaseRow},
+};
+use crate::{
+    auth::{self, Principal, Role},
+    error::AppError,
+    idempotency,
+    org::store as org_store,
+    paging, time,
+    visits::model::{Clock, loads_history},
+};
+
+pub struct CaseApi {
+    pool: PgPool,
+    workflow: Arc<Workflow>,
+}
+
+impl CaseApi {
+    pub fn new(pool: PgPool, workflow: Arc<Workflow>) -> Self {
+        Self { pool, workflow }
+    }
+}
+
+/// Who may take a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Actor {
+    /// The petition office: county clerks and administrators.
+    County,
+    /// The responsible unit's clerk (or an administrator).
+    Unit,
+    /// The unit when the matter is assigned, the petition office before that (不予受理 at registration).
+    Decliner,
+}
+
+fn is_county(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::CountyClerk)
+}
+
+fn check_actor(principal: &Principal, actor: Actor, row: &CaseRow) -> Result<(), AppError> {
+    let unit_clerk = principal.role == Role::TownshipClerk
+        && row.responsible_org_code.as_deref() == Some(principal.org_code.as_str());
+    let allowed = match actor {
+        Actor::County => is_county(principal.role),
+        Actor::Unit => unit_clerk || principal.role == Role::Admin,
+        Actor::Decliner => {
+            if model::state_from_db(&row.state) == CaseState::Assigned {
+                unit_clerk || principal.role == Role::Admin
+            } else {
+                is_county(principal.role)
+            }
+        }
+    };
+    if allowed {
+        return Ok(());
+    }
+    let who = match actor {
+        Actor::County => "the petition office (county clerk)",
+        Actor::Unit => "the clerk of the responsible unit",
+        Actor::Decliner => "the responsible unit, or the petition office before assignment",
+    };
+    Err(AppError::PermissionDenied(format!(
+        "only {who} takes this step"
+    )))
+}
+
+/// May `principal` read this matter?
+async fn check_read(
+    conn: &mut PgConnection,
+    principal: &Principal,
+    row: &CaseRow,
+) -> Result<(), AppError> {
+    let allowed = match principal.role {
+        Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor => true,
+        Role::TownshipClerk => {
+            row.responsible_org_code.as_deref() == Some(principal.org_code.as_str())
+        }
+        Role::FieldOfficer => store::linked_to_trip_of(conn, row.id, principal.id).await?,
+        Role::Agency => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(AppError::PermissionDenied(
+            "outside the caller's scope".into(),
+        ))
+    }
+}
+
+fn date_to_proto(d: NaiveDate) -> xinfang_proto::v1::Date {
+    use chrono::Datelike;
+    xinfang_proto::v1::Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
+}
+
+fn date_from_proto(
+    field: &str,
+    d: &xinfang_proto::v1::Date,
+) -> Result<NaiveDate, validate::FieldViolation> {
+    u32::try_from(d.month)
+        .ok()
+        .zip(u32::try_from(d.day).ok())
+        .and_then(|(m, day)| NaiveDate::from_ymd_opt(d.year, m, day))
+        .filter(|date| (1900..=2200).contains(&chrono::Datelike::year(date)))
+        .ok_or_else(|| validate::FieldViolation::new(field, "not a calendar date"))
+}
+
+fn deadline_to_proto(d: Option<DeadlineStatus>) -> Option<Deadline> {
+    d.map(|d| Deadline {
+        due: Some(date_to_proto(d.due)),
+        timeliness: model::timeliness_to_proto(d.timeliness) as i32,
+        done_at: d.done_at.map(time::to_proto),
+    })
+}
+
+impl CaseApi {
+    fn to_proto(&self, row: &CaseRow, now: DateTime<Utc>) -> Case {
+        let record = row.record();
+        let facts = self.workflow.facts(now);
+        let today = model::local_date(now);
+        let set = model::deadlines(&record, &facts, today);
+        let ts = |t: Option<DateTime<Utc>>| t.map(time::to_proto);
+        Case {
+            id: row.id.to_string(),
+            number: row.number.clone(),
+            state: model::effective_state(&record, &facts, today) as i32,
+            category: row.category_code.clone(),
+            problem_org_code: row.problem_org_code.clone(),
+            content: row.content.clone(),
+            demands: row.demands.clone(),
+            registered_at: ts(Some(row.registered_at)),
+            responsible_org_code: row.responsible_org_code.clone().unwrap_or_default(),
+            assignment_mode: record.assignment_mode,
+            handling_deadline: row.handling_deadline.map(date_to_proto),
+            assigned_at: ts(row.assigned_at),
+            accepted_at: ts(row.accepted_at),
+            declined_at: ts(row.declined_at),
+            decline_ground: record.decline_ground,
+            extension_days: row.extension_days,
+            extension_approved_by: row.extension_approved_by.clone().unwrap_or_default(),
+            extension_reason: row.extension_reason.clone().unwrap_or_default(),
+            replied_at: ts(row.replied_at),
+            reply_opinion: row.reply_opinion.clone().unwrap_or_default(),
+            office_rating: record.office_rating,
+            unit_rating: record.unit_rating,
+            evaluated_at: ts(row.evaluated_at),
+            review_kind: record.review_kind,
+            review_requested_at: ts(row.review_requested_at),
+            review_decided_at: ts(row.review_decided_at),
+            review_outcome: record.review_outcome,
+            supervised: row.supervised,
+            supervision_level: record.supervision_level,
+            supervision_method: record.supervision_method,
+            backlog_state: record.backlog_state,
+            backlog_leader: row.backlog_leader.clone().unwrap_or_default(),
+            special_difficult: row.special_difficult,
+            backlog_resolution: record.backlog_resolution,
+            deadlines: Some(Deadlines {
+                assign: deadline_to_proto(set.assign),
+                accept: deadline_to_proto(set.accept),
+                conclude: deadline_to_proto(set.conclude),
+                review_request: deadline_to_proto(set.review_request),
+                review_decision: deadline_to_proto(set.review_decision),
+            }),
+            etag: row.version.to_string(),
+            update_time: ts(Some(row.updated_at)),
+        }
+    }
+
+    /// One workflow step, exactly once per request id.
+    #[allow(clippy::too_many_arguments)]
+    async fn step<M: Message>(
+        &self,
+        principal: &Principal,
+        method: &'static str,
+        request: &M,
+        common: Common,
+        actor: Actor,
+        action: Action,
+        reason: String,
+    ) -> Result<Case, AppError> {
+        let key = idempotency::Key::new(principal.id, method, common.request_id, request);
+        let mut tx = self.pool.begin().await?;
+        if let Some(first) = idempotency::claim::<Case>(&mut tx, &key).await? {
+            return Ok(first);
+        }
+        let row = store::lock(&mut tx, common.case_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("matter {}", common.case_id)))?;
+        check_actor(principal, actor, &row)?;
+        if let Some(etag) = &common.etag
+            && *etag != row.version.to_string()
+        {
+            return Err(AppError::Aborted(format!(
+                "the matter changed since it was read (etag {etag}, now {}); read it again",
+                row.version
+            )));
+        }
+        if let Action::Assign { unit, .. } = &action {
+            check_unit(&mut tx, unit).await?;
+        }
+        let before = row.record();
+        let facts = self.workflow.facts(common.occurred_at);
+        let (after, name) =
+            model::apply(&before, &action, &facts).map_err(|refusal| match refusal {
+                Refusal::State { reason, message } => AppError::precondition(reason, message),
+                Refusal::Input { field, message } => AppError::invalid(field, message),
+            })?;
+        let next_due = model::next_due(&after, &facts);
+        let updated = store::update(&mut tx, row.id, &after, next_due).await?;
+        let (before_json, after_json) = changed_fields(&before, &after)?;
+        store::insert_event(
+            &mut tx,
+            &store::NewEvent {
+                case_id: row.id,
+                action: name,
+                actor: principal.id,
+                occurred_at: common.occurred_at,
+                reason: &reason,
+                before: Some(before_json),
+                after: Some(after_json),
+            },
+        )
+        .await?;
+        let case = self.to_proto(&updated, Utc::now());
+        idempotency::save(&mut tx, &key, &case).await?;
+        tx.commit().await?;
+        tracing::info!(case = %row.id, action = name, state = %updated.state, "matter changed");
+        Ok(case)
+    }
+
+    fn clock(&self, principal: &Principal) -> Clock {
+        Clock {
+            now: Utc::now(),
+            history: loads_history(principal.role),
+        }
+    }
+}
+
+/// Only the fields a step changed, before and after: a readable event instead of two whole records.
+fn changed_fields(
+    before: &CaseRecord,
+    after: &CaseRecord,
+) -> Result<(serde_json::Value, serde_json::Value), AppError> {
+    let to_map = |r: &CaseRecord| match serde_json::to_value(r) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(AppError::Internal(anyhow::anyhow!(
+            "record is not an object"
+        ))),
+        Err(e) => Err(AppError::Internal(e.into())),
+    };
+    let (b, a) = (to_map(before)?, to_map(after)?);
+    let mut old = serde_json::Map::new();
+    let mut new = serde_json::Map::new();
+    for (key, value) in &a {
+        if b.get(key) != Some(value) {
+            old.insert(
+                key.clone(),
+                b.get(key).cloned().unwrap_or(serde_json::Value::Null),
+            );
+            new.insert(key.clone(), value.clone());
+        }
+    }
+    Ok((
+        serde_json::Value::Object(old),
+        serde_json::Value::Object(new),
+    ))
+}
+
+async fn check_unit(conn: &mut PgConnection, code: &str) -> Result<(), AppError> {
+    match org_store::get(conn, code).await? {
+        Some(o) if o.kind == "township" || o.kind == "department" => Ok(()),
+        Some(_) => Err(AppError::invalid(
+            "responsible_org_code",
+            "a matter is assigned to a township or a county department",
+        )),
+        None => Err(AppError::invalid(
+            "responsible_org_code",
+            "no org unit has this code",
+        )),
+    }
+}
+
+/// The fields every step request carries.
+struct Common {
+    request_id: Uuid,
+    case_id: Uuid,
+    etag: Option<String>,
+    occurred_at: DateTime<Utc>,
+}
+
+fn common(
+    v: &mut Violations,
+    request_id: &str,
+    case_id: &str,
+    etag: &str,
+    occurred_at: Option<&prost_types::Timestamp>,
+    clock: Clock,
+) -> Option<Common> {
+    let request_id = v.check(validate::request_id("request_id", request_id));
+    let case_id = v.check(
+        uuid::Uuid::parse_str(case_id)
+            .map_err(|_| validate::FieldViolation::new("case_id", "must be a matter id (UUID)")),
+    );
+    let occurred = v.check(validate::occurred_at(
+        "occurred_at",
+        occurred_at,
+        clock.now.timestamp(),
+    ));
+    let occurred_at = occurred.and_then(|ts| time::from_proto(&ts));
+    if let Some(at) = occurred_at
+        && !clock.history
+        && at < clock.now - chrono::Duration::days(crate::visits::model::RECENT_DAYS)
+    {
+        v.add(
+            "occurred_at",
+            "more than a year ago: loading history is for county clerks",
+        );
+    }
+    Some(Common {
+        request_id: request_id?,
+        case_id: case_id?,
+        etag: (!etag.is_empty()).then(|| etag.to_owned()),
+        occurred_at: occurred_at?,
+    })
+}
+
+fn optional_reason(v: &mut Violations, field: &str, value: &str) -> Option<String> {
+    if value.trim().is_empty() {
+        return Some(String::new());
+    }
+    v.check(validate::required_multiline(field, value, 2000))
+}
+
+fn required_enum<T: TryFrom<i32>>(v: &mut Violations, field: &str, value: i32) -> Option<T> {
+    v.check(validate::required_enum::<T>(field, value))
+}
+
+macro_rules! step_rpc {
+    ($self:ident, $request:ident, $method:literal, $actor:expr, |$v:ident, $req:ident| $build:block) => {{
+        let principal = auth::principal(&$request)?;
+        let $req = $request.get_ref();
+        let mut $v = Violations::new();
+        let common = common(
+            &mut $v,
+            &$req.request_id,
+            &$req.case_id,
+            &$req.etag,
+            $req.occurred_at.as_ref(),
+            $self.clock(principal),
+        );
+        let built: Option<(Action, String)> = $build;
+        let (common, (action, reason)) = $v
+            .finish(|| Some((common?, built?)))
+            .map_err(AppError::from)?;
+        let case = $self
+            .step(principal, $method, $req, common, $actor, action, reason)
+            .await?;
+        Ok(Response::new(case))
+    }};
+}
+
+#[tonic::async_trait]
+impl CaseService for CaseApi {
+    async fn get_case(&self, request: Request<GetCaseRequest>) -> Result<Response<Case>, Status> {
+        let principal = auth::principal(&request)?;
+        let id = Uuid::parse_str(&request.get_ref().id)
+            .map_err(|_| AppError::invalid("id", "must be a matter id (UUID)"))?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let row = store::get(&mut conn, id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(|| AppError::NotFound(format!("matter {id}")))?;
+        check_read(&mut conn, principal, &row).await?;
+        Ok(Response::new(self.to_proto(&row, Utc::now())))
+    }
+
+    async fn list_cases(
+        &self,
+        request: Request<ListCasesRequest>,
+    ) -> Result<Response<ListCasesResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let page_size = v.check(validate::page_size("page_size", req.page_size));
+        let state = v
+            .check(validate::optional_enum::<CaseState>("state", req.state))
+            .flatten()
+            .map(|s| model::state_to_db(s).to_owned());
+        let requested_org = if req.responsible_org_code.is_empty() {
+            None
+        } else {
+            v.check(validate::org_code(
+                "responsible_org_code",
+                &req.responsible_org_code,
+            ))
+        };
+        if !(0..=366).contains(&req.due_within_days) {
+            v.add("due_within_days", "0 to 366 days");
+        }
+        let bounds = match &req.period {
+            Some(p) => v.check(time::period_bounds("period", p)).map(Some),
+            None => Some(None),
+        };
+        let filter_key = format!(
+            "{state:?}|{requested_org:?}|{}|{}|{:?}|{:?}|{:?}|{:?}",
+            req.overdue,
+            req.due_within_days,
+            req.backlog,
+            req.special_difficult,
+            req.supervised,
+            req.period
+        );
+        let after = match v.check(paging::decode(&req.page_token, &filter_key)) {
+            Some(Some(key)) => match paging::parse_time_key(&key) {
+                Some(pos) => Some(pos),
+                None => {
+                    v.add("page_token", "not a page token of this list");
+                    None
+                }
+            },
+            _ => None,
+        };
+        let (page_size, bounds) = v
+            .finish(|| Some((page_size?, bounds?)))
+            .map_err(AppError::from)?;
+
+        let today = model::local_date(Utc::now());
+        let mut filter = store::ListFilter {
+            state,
+            responsible_org: requested_org.clone(),
+            due_before: req.overdue.then_some(today),
+            due_by: (req.due_within_days > 0)
+                .then(|| today + chrono::Days::new(req.due_within_days as u64)),
+            backlog: req.backlog,
+            special_difficult: req.special_difficult,
+            supervised: req.supervised,
+            from: bounds.map(|b| b.0),
+            until: bounds.map(|b| b.1),
+            after,
+            ..store::ListFilter::default()
+        };
+        match principal.role {
+            Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor => {}
+            Role::TownshipClerk => {
+                if requested_org.is_some_and(|r| r != principal.org_code) {
+                    return Ok(Response::new(ListCasesResponse::default()));
+                }
+                filter.responsible_org = Some(principal.org_code.clone());
+            }
+            Role::FieldOfficer => filter.trip_officer = Some(principal.id),
+            Role::Agency => {
+                return Err(AppError::PermissionDenied(
+                    "agency systems do not read matters".into(),
+                )
+                .into());
+            }
+        }
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut rows = store::list(&mut conn, &filter, i64::from(page_size) + 1)
+            .await
+            .map_err(AppError::from)?;
+        let next_page_token = if rows.len() > page_size as usize {
+            rows.truncate(page_size as usize);
+            rows.last()
+                .map(|r| paging::encode(&filter_key, &paging::time_key(r.registered_at, r.id)))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let now = Utc::now();
+        Ok(Response::new(ListCasesResponse {
+            cases: rows.iter().map(|r| self.to_proto(r, now)).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn assign_case(
+        &self,
+        request: Request<AssignCaseRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "AssignCase", Actor::County, |v, req| {
+            let mode = required_enum::<AssignmentMode>(&mut v, "mode", req.mode);
+            let unit = v.check(validate::org_code(
+                "responsible_org_code",
+                &req.responsible_org_code,
+            ));
+            let deadline = match &req.handling_deadline {
+                Some(d) => v.check(date_from_proto("handling_deadline", d)).map(Some),
+                None => Some(None),
+            };
+            let reason = optional_reason(&mut v, "reason", &req.reason);
+            (|| {
+                let reason = reason?;
+                Some((
+                    Action::Assign {
+                        mode: mode?,
+                        unit: unit?,
+                        handling_deadline: deadline?,
+                        reason: (!reason.is_empty()).then(|| reason.clone()),
+                    },
+                    reason,
+                ))
+            })()
+        })
+    }
+
+    async fn accept_case(
+        &self,
+        request: Request<AcceptCaseRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "AcceptCase", Actor::Unit, |v, req| {
+            Some((Action::Accept, String::new()))
+        })
+    }
+
+    async fn decline_case(
+        &self,
+        request: Request<DeclineCaseRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "DeclineCase", Actor::Decliner, |v, req| {
+            let ground = required_enum::<DeclineGround>(&mut v, "ground", req.ground);
+            let reason = optional_reason(&mut v, "reason", &req.reason);
+            ground
+                .zip(reason)
+                .map(|(ground, reason)| (Action::Decline { ground }, reason))
+        })
+    }
+
+    async fn object_to_assignment(
+        &self,
+        request: Request<ObjectToAssignmentRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(
+            self,
+            request,
+            "ObjectToAssignment",
+            Actor::Unit,
+            |v, req| {
+                v.check(validate::required_multiline("reason", &req.reason, 2000))
+                    .map(|reason| (Action::Object, reason))
+            }
+        )
+    }
+
+    async fn extend_case(
+        &self,
+        request: Request<ExtendCaseRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "ExtendCase", Actor::Unit, |v, req| {
+            let days = match u32::try_from(req.days) {
+                Ok(d) => Some(d),
+                Err(_) => {
+                    v.add("days", "1 to 30 days");
+                    None
+                }
+            };
+            let approved_by = v.check(validate::required_text("approved_by", &req.approved_by, 50));
+            let reason = v.check(validate::required_multiline("reason", &req.reason, 2000));
+            (|| {
+                let reason = reason?;
+                Some((
+                    Action::Extend {
+                        days: days?,
+                        approved_by: approved_by?,
+                        reason: reason.clone(),
+                    },
+                    reason,
+                ))
+            })()
+        })
+    }
+
+    async fn reply_case(
+        &self,
+        request: Request<ReplyCaseRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "ReplyCase", Actor::Unit, |v, req| {
+            v.check(validate::required_multiline(
+                "opinion",
+                &req.opinion,
+                20_000,
+            ))
+            .map(|opinion| (Action::Reply { opinion }, String::new()))
+        })
+    }
+
+    async fn record_evaluation(
+        &self,
+        request: Request<RecordEvaluationRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(
+            self,
+            request,
+            "RecordEvaluation",
+            Actor::County,
+            |v, req| {
+                let office = required_enum::<Rating>(&mut v, "office_rating", req.office_rating);
+                let unit = required_enum::<Rating>(&mut v, "unit_rating", req.unit_rating);
+                office
+                    .zip(unit)
+                    .map(|(office, unit)| (Action::Evaluate { office, unit }, String::new()))
+            }
+        )
+    }
+
+    async fn request_review(
+        &self,
+        request: Request<RequestReviewRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "RequestReview", Actor::County, |v, req| {
+            optional_reason(&mut v, "reason", &req.reason).map(|r| (Action::RequestReview, r))
+        })
+    }
+
+    async fn decide_review(
+        &self,
+        request: Request<DecideReviewRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "DecideReview", Actor::County, |v, req| {
+            let outcome = required_enum::<ReviewOutcome>(&mut v, "outcome", req.outcome);
+            let opinion = v.check(validate::required_multiline(
+                "opinion",
+                &req.opinion,
+                20_000,
+            ));
+            outcome
+                .zip(opinion)
+                .map(|(outcome, opinion)| (Action::DecideReview { outcome }, opinion))
+        })
+    }
+
+    async fn supervise_case(
+        &self,
+        request: Request<SuperviseCaseRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "SuperviseCase", Actor::County, |v, req| {
+            let level = required_enum::<Level>(&mut v, "level", req.level);
+            if level == Some(Level::Township) {
+                v.add(
+                    "level",
+                    "supervision comes from the county, city, province or centre",
+                );
+            }
+            let method = required_enum::<SupervisionMethod>(&mut v, "method", req.method);
+            let reason = optional_reason(&mut v, "reason", &req.reason);
+            (|| {
+                Some((
+                    Action::Supervise {
+                        level: level?,
+                        method: method?,
+                    },
+                    reason?,
+                ))
+            })()
+        })
+    }
+
+    async fn mark_backlog(
+        &self,
+        request: Request<MarkBacklogRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "MarkBacklog", Actor::County, |v, req| {
+            let leader = if req.leader.trim().is_empty() {
+                Some(None)
+            } else {
+                v.check(validate::required_text("leader", &req.leader, 50))
+                    .map(Some)
+            };
+            let reason = optional_reason(&mut v, "reason", &req.reason);
+            (|| {
+                Some((
+                    Action::MarkBacklog {
+                        leader: leader?,
+                        special_difficult: req.special_difficult,
+                    },
+                    reason?,
+                ))
+            })()
+        })
+    }
+
+    async fn resolve_backlog(
+        &self,
+        request: Request<ResolveBacklogRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "ResolveBacklog", Actor::County, |v, req| {
+            let step = required_enum::<BacklogState>(&mut v, "step", req.step);
+            if matches!(
+                step,
+                Some(BacklogState::Listed | BacklogState::LeaderAssigned)
+            ) {
+                v.add(
+                    "step",
+                    "RESOLVING, RESOLVED or STRUCK_OFF; listing is MarkBacklog",
+                );
+            }
+            let resolution = match BacklogResolution::try_from(req.resolution) {
+                Ok(r) => Some(r),
+                Err(_) => {
+                    v.add("resolution", format!("unknown value {}", req.resolution));
+                    None
+                }
+            };
+            let note = optional_reason(&mut v, "note", &req.note);
+            (|| {
+                Some((
+                    Action::ResolveBacklog {
+                        step: step?,
+                        resolution: resolution?,
+                    },
+                    note?,
+                ))
+            })()
+        })
+    }
+
+    async fn list_case_events(
+        &self,
+        request: Request<ListCaseEventsRequest>,
+    ) -> Result<Response<ListCaseEventsResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let case_id =
+            v.check(Uuid::parse_str(&req.case_id).map_err(|_| {
+                validate::FieldViolation::new("case_id", "must be a matter id (UUID)")
+            }));
+        let page_size = v.check(validate::page_size("page_size", req.page_size));
+        let filter_key = req.case_id.clone();
+        let after = match v.check(paging::decode(&req.page_token, &filter_key)) {
+            Some(Some(key)) => match key.parse::<i64>() {
+                Ok(id) => Some(id),
+                Err(_) => {
+                    v.add("page_token", "not a page token of this list");
+                    None
+                }
+            },
+            _ => Some(0),
+        };
+        let (case_id, page_size, after) = v
+            .finish(|| Some((case_id?, page_size?, after?)))
+            .map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let row = store::get(&mut conn, case_id)
+            .await
+            .map_err(AppError::from)?
+            .ok_or_else(|| AppError::NotFound(format!("matter {case_id}")))?;
+        check_read(&mut conn, principal, &row).await?;
+        let mut rows = store::events(&mut conn, case_id, after, i64::from(page_size) + 1)
+            .await
+            .map_err(AppError::from)?;
+        let next_page_token = if rows.len() > page_size as usize {
+            rows.truncate(page_size as usize);
+            rows.last()
+                .map(|r| paging::encode(&filter_key, &r.id.to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let events = rows
+            .into_iter()
+            .map(|e| CaseEvent {
+                sequence: e.id,
+                case_id: e.case_id.to_string(),
+                action: e.action,
+                actor: e.actor.to_string(),
+                occurred_at: Some(time::to_proto(e.occurred_at)),
+                recorded_at: Some(time::to_proto(e.recorded_at)),
+                reason: e.reason,
+                before_json: e.before.map(|j| j.to_string()).unwrap_or_default(),
+                after_json: e.after.map(|j| j.to_string()).unwrap_or_default(),
+            })
+            .collect();
+        Ok(Response::new(ListCaseEventsResponse {
+            events,
+            next_page_token,
+        }))
+    }
+}

@@ -39,6 +39,8 @@ pub struct IntakeConfig {
     pub county_code: String,
     /// Persons in a batch from which a visit is collective.
     pub collective_threshold: u32,
+    /// Deadline rules, for the first due date of a matter intake opens.
+    pub workflow: Arc<crate::cases::model::Workflow>,
 }
 
 pub struct VisitApi {
@@ -169,16 +171,20 @@ async fn check_matter(
 }
 
 /// Opens the matter when the registration is initial, then links its petitioners. Returns the matter id.
+#[allow(clippy::too_many_arguments)]
 async fn open_or_link_matter(
     conn: &mut PgConnection,
+    workflow: &crate::cases::model::Workflow,
+    actor: Uuid,
     link: &MatterLink,
     matter: &NewMatter,
     number: &str,
     registered_at: DateTime<Utc>,
     petitioners: &[(Uuid, bool)],
 ) -> Result<Uuid, AppError> {
-    let case_id = match link.case_id {
-        Some(id) => id,
+    use crate::cases::{model as case_model, store as case_store};
+    let (case_id, action) = match link.case_id {
+        Some(id) => (id, "repeat_linked"),
         None => {
             let id = Uuid::now_v7();
             store::insert_case(
@@ -194,11 +200,27 @@ async fn open_or_link_matter(
                 },
             )
             .await?;
-            id
+            let record = case_model::CaseRecord::registered(registered_at);
+            let due = case_model::next_due(&record, &workflow.facts(registered_at));
+            case_store::set_next_due(conn, id, due).await?;
+            (id, "registered")
         }
     };
     let ids: Vec<Uuid> = petitioners.iter().map(|(id, _)| *id).collect();
     store::link_case_petitioners(conn, case_id, &ids).await?;
+    case_store::insert_event(
+        conn,
+        &case_store::NewEvent {
+            case_id,
+            action,
+            actor,
+            occurred_at: registered_at,
+            reason: number,
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
     Ok(case_id)
 }
 
@@ -420,24 +442,6 @@ fn list_scope(
     Ok(Some(scope))
 }
 
-/// Page token key: time in microseconds and id.
-fn page_key(at: DateTime<Utc>, id: Uuid) -> String {
-    format!("{}|{id}", at.timestamp_micros())
-}
-
-fn parse_page_key(key: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let (micros, id) = key.split_once('|')?;
-    let micros: i64 = micros.parse().ok()?;
-    // Within what PostgreSQL's timestamptz holds, so a forged token is bad input, not a database error.
-    const YEAR_9999: i64 = 253_402_300_799_000_000;
-    const YEAR_1900: i64 = -2_208_988_800_000_000;
-    if !(YEAR_1900..=YEAR_9999).contains(&micros) {
-        return None;
-    }
-    let at = DateTime::from_timestamp_micros(micros)?;
-    Some((at, Uuid::parse_str(id).ok()?))
-}
-
 /// Common list arguments: page size, period, org filter, and the page position for `filter_key`.
 struct ListArgs {
     page_size: u32,
@@ -467,7 +471,7 @@ fn list_args(
         v.check(validate::org_code(org_field, org)).map(Some)
     };
     let after = match v.check(paging::decode(page_token, filter_key)) {
-        Some(Some(key)) => match parse_page_key(&key) {
+        Some(Some(key)) => match paging::parse_time_key(&key) {
             Some(pos) => Some(Some(pos)),
             None => {
                 v.add("page_token", "not a page token of this list");
@@ -594,7 +598,7 @@ impl VisitService for VisitApi {
                 .await
                 .map_err(AppError::from)?;
         let next_page_token = next_token(&mut rows, args.page_size, &filter_key, |r| {
-            page_key(r.visited_at, r.id)
+            paging::time_key(r.visited_at, r.id)
         });
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let reveal = Reveal::for_principal(principal);
@@ -707,7 +711,7 @@ impl VisitService for VisitApi {
                 .await
                 .map_err(AppError::from)?;
         let next_page_token = next_token(&mut rows, args.page_size, &filter_key, |r| {
-            page_key(r.received_at, r.id)
+            paging::time_key(r.received_at, r.id)
         });
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let reveal = Reveal::for_principal(principal);
@@ -829,7 +833,7 @@ impl VisitService for VisitApi {
             .await
             .map_err(AppError::from)?;
         let next_page_token = next_token(&mut rows, args.page_size, &filter_key, |r| {
-            page_key(r.sort_at, r.id)
+            paging::time_key(r.sort_at, r.id)
         });
         let trips = self
             .trips_to_proto(&mut conn, principal, rows, "ListReturnTrips")
@@ -885,6 +889,8 @@ impl VisitApi {
         );
         let case_id = open_or_link_matter(
             &mut tx,
+            &self.config.workflow,
+            principal.id,
             &link,
             &new.matter,
             &number,
@@ -973,6 +979,8 @@ impl VisitApi {
         );
         let case_id = open_or_link_matter(
             &mut tx,
+            &self.config.workflow,
+            principal.id,
             &link,
             &new.matter,
             &number,

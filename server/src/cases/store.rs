@@ -1,0 +1,305 @@
+//! SQL of matters and their events.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use super::model::{self, CaseRecord};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CaseRow {
+    pub id: Uuid,
+    pub number: String,
+    pub state: String,
+    pub category_code: String,
+    pub problem_org_code: String,
+    pub content: String,
+    pub demands: String,
+    pub registered_at: DateTime<Utc>,
+    pub responsible_org_code: Option<String>,
+    pub assignment_mode: i16,
+    pub handling_deadline: Option<NaiveDate>,
+    pub first_assigned_at: Option<DateTime<Utc>>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub declined_at: Option<DateTime<Utc>>,
+    pub decline_ground: i16,
+    pub extension_days: i32,
+    pub extension_approved_by: Option<String>,
+    pub extension_reason: Option<String>,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub reply_opinion: Option<String>,
+    pub office_rating: i16,
+    pub unit_rating: i16,
+    pub evaluated_at: Option<DateTime<Utc>>,
+    pub review_kind: i16,
+    pub review_requested_at: Option<DateTime<Utc>>,
+    pub review_decided_at: Option<DateTime<Utc>>,
+    pub review_outcome: i16,
+    pub supervised: bool,
+    pub supervision_level: i16,
+    pub supervision_method: i16,
+    pub backlog_state: i16,
+    pub backlog_leader: Option<String>,
+    pub special_difficult: bool,
+    pub backlog_resolution: i16,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, number, state, category_code, problem_org_code, content, demands, registered_at, \
+    responsible_org_code, assignment_mode, handling_deadline, first_assigned_at, assigned_at, accepted_at, \
+    declined_at, decline_ground, extension_days, extension_approved_by, extension_reason, replied_at, \
+    reply_opinion, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
+    review_decided_at, review_outcome, supervised, supervision_level, supervision_method, backlog_state, \
+    backlog_leader, special_difficult, backlog_resolution, version, updated_at";
+
+impl CaseRow {
+    pub fn record(&self) -> CaseRecord {
+        CaseRecord {
+            state: model::state_from_db(&self.state),
+            registered_at: self.registered_at,
+            responsible_org_code: self.responsible_org_code.clone(),
+            assignment_mode: i32::from(self.assignment_mode),
+            handling_deadline: self.handling_deadline,
+            first_assigned_at: self.first_assigned_at,
+            assigned_at: self.assigned_at,
+            accepted_at: self.accepted_at,
+            declined_at: self.declined_at,
+            decline_ground: i32::from(self.decline_ground),
+            extension_days: self.extension_days,
+            extension_approved_by: self.extension_approved_by.clone(),
+            extension_reason: self.extension_reason.clone(),
+            replied_at: self.replied_at,
+            reply_opinion: self.reply_opinion.clone(),
+            office_rating: i32::from(self.office_rating),
+            unit_rating: i32::from(self.unit_rating),
+            evaluated_at: self.evaluated_at,
+            review_kind: i32::from(self.review_kind),
+            review_requested_at: self.review_requested_at,
+            review_decided_at: self.review_decided_at,
+            review_outcome: i32::from(self.review_outcome),
+            supervised: self.supervised,
+            supervision_level: i32::from(self.supervision_level),
+            supervision_method: i32::from(self.supervision_method),
+            backlog_state: i32::from(self.backlog_state),
+            backlog_leader: self.backlog_leader.clone(),
+            special_difficult: self.special_difficult,
+            backlog_resolution: i32::from(self.backlog_resolution),
+        }
+    }
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM cases WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The matter, locked for update until the transaction ends: concurrent steps on one matter queue here.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Writes the workflow fields of `record`, bumps the version, and returns the row.
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    r: &CaseRecord,
+    next_due: Option<NaiveDate>,
+) -> Result<CaseRow, sqlx::Error> {
+    let small = |v: i32| i16::try_from(v).unwrap_or(0);
+    sqlx::query_as(&format!(
+        "UPDATE cases SET state = $2, responsible_org_code = $3, assignment_mode = $4, \
+             handling_deadline = $5, first_assigned_at = $6, assigned_at = $7, accepted_at = $8, \
+             declined_at = $9, decline_ground = $10, extension_days = $11, extension_approved_by = $12, \
+             extension_reason = $13, replied_at = $14, reply_opinion = $15, office_rating = $16, \
+             unit_rating = $17, evaluated_at = $18, review_kind = $19, review_requested_at = $20, \
+             review_decided_at = $21, review_outcome = $22, supervised = $23, supervision_level = $24, \
+             supervision_method = $25, backlog_state = $26, backlog_leader = $27, special_difficult = $28, \
+             backlog_resolution = $29, next_due = $30, version = version + 1, updated_at = now() \
+         WHERE id = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(model::state_to_db(r.state))
+    .bind(&r.responsible_org_code)
+    .bind(small(r.assignment_mode))
+    .bind(r.handling_deadline)
+    .bind(r.first_assigned_at)
+    .bind(r.assigned_at)
+    .bind(r.accepted_at)
+    .bind(r.declined_at)
+    .bind(small(r.decline_ground))
+    .bind(r.extension_days)
+    .bind(&r.extension_approved_by)
+    .bind(&r.extension_reason)
+    .bind(r.replied_at)
+    .bind(&r.reply_opinion)
+    .bind(small(r.office_rating))
+    .bind(small(r.unit_rating))
+    .bind(r.evaluated_at)
+    .bind(small(r.review_kind))
+    .bind(r.review_requested_at)
+    .bind(r.review_decided_at)
+    .bind(small(r.review_outcome))
+    .bind(r.supervised)
+    .bind(small(r.supervision_level))
+    .bind(small(r.supervision_method))
+    .bind(small(r.backlog_state))
+    .bind(&r.backlog_leader)
+    .bind(r.special_difficult)
+    .bind(small(r.backlog_resolution))
+    .bind(next_due)
+    .fetch_one(conn)
+    .await
+}
+
+/// Sets the due date of a matter intake just opened.
+pub async fn set_next_due(
+    conn: &mut PgConnection,
+    id: Uuid,
+    next_due: Option<NaiveDate>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE cases SET next_due = $2 WHERE id = $1")
+        .bind(id)
+        .bind(next_due)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub struct NewEvent<'a> {
+    pub case_id: Uuid,
+    pub action: &'a str,
+    pub actor: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub reason: &'a str,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+pub async fn insert_event(conn: &mut PgConnection, e: &NewEvent<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO case_events (case_id, action, actor, occurred_at, reason, before, after) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(e.case_id)
+    .bind(e.action)
+    .bind(e.actor)
+    .bind(e.occurred_at)
+    .bind(e.reason)
+    .bind(&e.before)
+    .bind(&e.after)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub case_id: Uuid,
+    pub action: String,
+    pub actor: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub reason: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+pub async fn events(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<EventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, case_id, action, actor, occurred_at, recorded_at, reason, before, after \
+         FROM case_events WHERE case_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(case_id)
+    .bind(after_id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Whether a field officer recorded a trip linked to the matter.
+pub async fn linked_to_trip_of(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+    officer: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM return_trip_cases rc JOIN return_trips t ON t.id = rc.trip_id \
+                        WHERE rc.case_id = $1 AND t.recorded_by = $2)",
+    )
+    .bind(case_id)
+    .bind(officer)
+    .fetch_one(conn)
+    .await
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub state: Option<String>,
+    /// The scope's unit or the requested one.
+    pub responsible_org: Option<String>,
+    /// Only matters linked to trips this officer recorded.
+    pub trip_officer: Option<Uuid>,
+    /// Only matters whose open step is due before this date.
+    pub due_before: Option<NaiveDate>,
+    /// Only matters whose open step is due on or before this date.
+    pub due_by: Option<NaiveDate>,
+    pub backlog: Option<bool>,
+    pub special_difficult: Option<bool>,
+    pub supervised: Option<bool>,
+    pub from: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+}
+
+pub async fn list(
+    conn: &mut PgConnection,
+    f: &ListFilter,
+    limit: i64,
+) -> Result<Vec<CaseRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM cases \
+         WHERE ($1::text IS NULL OR state = $1) \
+           AND ($2::text IS NULL OR responsible_org_code = $2) \
+           AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM return_trip_cases rc \
+                 JOIN return_trips t ON t.id = rc.trip_id WHERE rc.case_id = cases.id AND t.recorded_by = $3)) \
+           AND ($4::date IS NULL OR next_due < $4) \
+           AND ($5::date IS NULL OR next_due <= $5) \
+           AND ($6::bool IS NULL OR (backlog_state <> 0) = $6) \
+           AND ($7::bool IS NULL OR special_difficult = $7) \
+           AND ($8::bool IS NULL OR supervised = $8) \
+           AND ($9::timestamptz IS NULL OR registered_at >= $9) \
+           AND ($10::timestamptz IS NULL OR registered_at < $10) \
+           AND ($11::timestamptz IS NULL OR (registered_at, id) < ($11, $12)) \
+         ORDER BY registered_at DESC, id DESC LIMIT $13"
+    ))
+    .bind(&f.state)
+    .bind(&f.responsible_org)
+    .bind(f.trip_officer)
+    .bind(f.due_before)
+    .bind(f.due_by)
+    .bind(f.backlog)
+    .bind(f.special_difficult)
+    .bind(f.supervised)
+    .bind(f.from)
+    .bind(f.until)
+    .bind(f.after.map(|(t, _)| t))
+    .bind(f.after.map(|(_, id)| id))
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
