@@ -59,3 +59,7 @@ CREATE INDEX return_trip_cases_case_idx ON return_trip_cases (case_id);
 -- kept by every write so that "overdue" and "due within N days" are index range scans.
 ALTER TABLE cases ADD COLUMN next_due date;
 CREATE INDEX cases_next_due_idx ON cases (next_due) WHERE next_due IS NOT NULL;
+
+-- When the responsible unit objected to its assignment (异议): it answers the assignment, and the office's new
+-- period to reassign runs from it.
+ALTER TABLE cases ADD COLUMN objected_at timestamptz;

@@ -106,6 +106,15 @@ pub struct Config {
     )]
     pub collective_threshold: u32,
 
+    /// Hardship relief to one petitioner in one year, at most (yuan).
+    #[arg(
+        long,
+        env = "XINFANG_RELIEF_CAP_PER_YEAR",
+        default_value = "30000.00",
+        global = true
+    )]
+    pub relief_cap_per_year: String,
+
     /// Size of the database connection pool.
     #[arg(
         long,

@@ -16,6 +16,9 @@ pub const ORG_UNITS_CSV: &str = include_str!("../data/org-units.csv");
 /// The category dictionary (问题类别): stable codes for programs, names for people.
 pub const CATEGORIES_CSV: &str = include_str!("../data/categories.csv");
 
+/// The fund categories (资金类别) of the special fund's budgets.
+pub const FUND_CATEGORIES_CSV: &str = include_str!("../data/fund-categories.csv");
+
 /// Org unit of the seeded administrator: the county petition bureau.
 pub const ADMIN_ORG: &str = "510422XF";
 
@@ -51,6 +54,11 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Option<String>> {
     for record in categories.deserialize() {
         let (code, name): (String, String) = record.context("reading data/categories.csv")?;
         crate::visits::store::insert_category(&mut tx, &code, &name).await?;
+    }
+    let mut fund_categories = csv::Reader::from_reader(FUND_CATEGORIES_CSV.as_bytes());
+    for record in fund_categories.deserialize() {
+        let (code, name): (String, String) = record.context("reading data/fund-categories.csv")?;
+        crate::funds::store::insert_category(&mut tx, &code, &name).await?;
     }
     let token = if auth::store::any_admin(&mut tx).await? {
         None

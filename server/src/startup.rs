@@ -21,7 +21,7 @@ use crate::{
     cluster::{Cluster, ClusterOptions},
     config::Config,
     db,
-    funds::FundApi,
+    funds::{FundApi, FundConfig},
     metrics::MetricsApi,
     org::{OrgApi, store as org_store},
     pii::PiiKeys,
@@ -98,6 +98,7 @@ pub struct ServeOptions {
     pub collective_threshold: u32,
     /// Holiday calendar and deadline rules of the matter workflow.
     pub workflow: Arc<Workflow>,
+    pub relief_cap_per_year: rust_decimal::Decimal,
 }
 
 impl ServeOptions {
@@ -107,6 +108,11 @@ impl ServeOptions {
             keys: Arc::new(keys),
             collective_threshold: config.collective_threshold,
             workflow: Arc::new(Workflow::china().context("loading the holiday calendar")?),
+            relief_cap_per_year: xinfang_proto::money::positive_amount(
+                "relief-cap-per-year",
+                &config.relief_cap_per_year,
+            )
+            .map_err(|v| anyhow::anyhow!("--{v}"))?,
         })
     }
 }
@@ -140,6 +146,10 @@ pub async fn serve(
         org_store::county_code(&mut conn)
             .await?
             .context("no county org unit: the database was not seeded")?
+    };
+    let funds = FundConfig {
+        county_code: county_code.clone(),
+        relief_cap_per_year: options.relief_cap_per_year,
     };
     let intake = IntakeConfig {
         county_code,
@@ -185,7 +195,10 @@ pub async fn serve(
             CaseServiceServer,
             CaseApi::new(pool.clone(), options.workflow.clone())
         ))
-        .add_service(service!(FundServiceServer, FundApi))
+        .add_service(service!(
+            FundServiceServer,
+            FundApi::new(pool.clone(), funds)
+        ))
         .add_service(service!(MetricsServiceServer, MetricsApi))
         .add_service(service!(SyncServiceServer, SyncApi))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)

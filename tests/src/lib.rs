@@ -133,6 +133,7 @@ async fn start_server(pool: PgPool, admin_token: String, keys: Arc<PiiKeys>) -> 
             keys: keys.clone(),
             collective_threshold: 5,
             workflow: Arc::new(Workflow::china().expect("holiday calendar")),
+            relief_cap_per_year: rust_decimal::Decimal::from(30_000),
         },
         async {
             let _ = stop.await;

@@ -24,6 +24,7 @@ pub struct CaseRecord {
     pub assigned_at: Option<DateTime<Utc>>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub declined_at: Option<DateTime<Utc>>,
+    pub objected_at: Option<DateTime<Utc>>,
     pub decline_ground: i32,
     pub extension_days: i32,
     pub extension_approved_by: Option<String>,
@@ -63,6 +64,7 @@ impl CaseRecord {
             assigned_at: None,
             accepted_at: None,
             declined_at: None,
+            objected_at: None,
             decline_ground: 0,
             extension_days: 0,
             extension_approved_by: None,
@@ -155,7 +157,7 @@ pub enum Action {
     },
     MarkBacklog {
         leader: Option<String>,
-        special_difficult: bool,
+        special_difficult: Option<bool>,
     },
     ResolveBacklog {
         step: BacklogState,
@@ -229,7 +231,16 @@ impl Workflow {
 pub fn next_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
     let set = deadlines(record, facts, local_date(facts.at));
     match record.state {
-        CaseState::Registered | CaseState::Returned => set.assign.map(|d| d.due),
+        CaseState::Registered => set.assign.map(|d| d.due),
+        // Back from an objection, the office has the assignment period again to find the right unit.
+        CaseState::Returned => record.objected_at.map(|o| {
+            calendar::due_date(
+                facts.calendar,
+                local_date(o),
+                facts.rules.assign_days,
+                facts.policy,
+            )
+        }),
         CaseState::Assigned => set.accept.map(|d| d.due),
         CaseState::Accepted => set.conclude.map(|d| d.due),
         CaseState::ReviewRequested => set.review_decision.map(|d| d.due),
@@ -316,6 +327,27 @@ pub fn conclude_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate>
     ))
 }
 
+/// When the latest recorded step of the matter happened: a new step may not be dated before it.
+fn last_step_at(r: &CaseRecord) -> Option<DateTime<Utc>> {
+    [
+        Some(r.registered_at),
+        r.assigned_at,
+        r.accepted_at,
+        r.declined_at,
+        r.objected_at,
+        r.replied_at,
+        r.evaluated_at,
+        r.review_requested_at,
+        r.review_decided_at,
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+}
+
+/// Longest handling deadline a 交办 may set: what the law allows at most, 60 days plus a 30-day extension.
+const MAX_HANDLING_DAYS: u64 = 90;
+
 /// Applies `action` to `record` at `facts.at`. Returns the new record and the event's action name.
 pub fn apply(
     record: &CaseRecord,
@@ -323,6 +355,14 @@ pub fn apply(
     facts: &Facts<'_>,
 ) -> Result<(CaseRecord, &'static str), Refusal> {
     let today = local_date(facts.at);
+    if let Some(last) = last_step_at(record)
+        && facts.at < last
+    {
+        return Err(Refusal::Input {
+            field: "occurred_at",
+            message: format!("before the matter's previous step ({})", local_date(last)),
+        });
+    }
     let state = effective_state(record, facts, today);
     let mut next = record.clone();
     let name = match action {
@@ -363,11 +403,19 @@ pub fn apply(
                 });
             }
             if let Some(deadline) = handling_deadline
-                && *deadline <= today
+                && (*deadline <= today || *deadline > today + chrono::Days::new(MAX_HANDLING_DAYS))
             {
                 return Err(Refusal::Input {
                     field: "handling_deadline",
-                    message: "must lie after the assignment date".into(),
+                    message: format!(
+                        "must lie after the assignment date and at most {MAX_HANDLING_DAYS} days after it"
+                    ),
+                });
+            }
+            if *mode == AssignmentMode::Forward && handling_deadline.is_some() {
+                return Err(Refusal::Input {
+                    field: "handling_deadline",
+                    message: "only 交办 (assign) sets a handling deadline".into(),
                 });
             }
             next.state = CaseState::Assigned;
@@ -422,6 +470,7 @@ pub fn apply(
                 ));
             }
             next.state = CaseState::Returned;
+            next.objected_at = Some(facts.at);
             next.responsible_org_code = None;
             next.assignment_mode = 0;
             next.handling_deadline = None;
@@ -575,7 +624,9 @@ pub fn apply(
                     ));
                 }
             }
-            next.special_difficult = *special_difficult;
+            if let Some(flag) = special_difficult {
+                next.special_difficult = *flag;
+            }
             if let Some(leader) = leader {
                 next.backlog_leader = Some(leader.clone());
             }
@@ -700,7 +751,11 @@ pub fn deadlines(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> De
         ..DeadlineSet::default()
     };
     if let Some(assigned) = record.assigned_at {
-        let done = record.accepted_at.or(record.declined_at);
+        // Accepting, declining and a timely objection all answer the assignment.
+        let done = record
+            .accepted_at
+            .or(record.declined_at)
+            .or(record.objected_at.filter(|o| *o >= assigned));
         set.accept = Some(status(due(assigned, facts.rules.accept_days), done, today));
     }
     if let Some(conclude) = conclude_due(record, facts) {
@@ -1107,6 +1162,66 @@ mod tests {
     }
 
     #[test]
+    fn a_step_is_not_dated_before_the_previous_one() {
+        let assigned = at_state(CaseState::Assigned); // assigned 2020-06-02
+        assert_eq!(
+            reason(step(&assigned, Action::Accept, at(2020, 6, 1)).unwrap_err()),
+            "occurred_at"
+        );
+        let back = step(&assigned, Action::Object, at(2020, 6, 3)).unwrap();
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        let f = facts(&cal, &rules, at(2020, 6, 3));
+        // The objection answered the assignment in time, and the office has a new period to reassign.
+        let d = deadlines(&back, &f, local_date(at(2020, 7, 1)));
+        assert_eq!(d.accept.unwrap().timeliness, Timeliness::OnTime);
+        assert_eq!(next_due(&back, &f), NaiveDate::from_ymd_opt(2020, 6, 18));
+    }
+
+    #[test]
+    fn handling_deadlines_are_bounded() {
+        let registered = at_state(CaseState::Registered);
+        let with = |mode, deadline| Action::Assign {
+            mode,
+            unit: "510422100".into(),
+            handling_deadline: deadline,
+            reason: None,
+        };
+        let far = NaiveDate::from_ymd_opt(2021, 6, 1);
+        let near = NaiveDate::from_ymd_opt(2020, 7, 1);
+        assert_eq!(
+            reason(
+                step(
+                    &registered,
+                    with(AssignmentMode::Assign, far),
+                    at(2020, 6, 2)
+                )
+                .unwrap_err()
+            ),
+            "handling_deadline"
+        );
+        assert_eq!(
+            reason(
+                step(
+                    &registered,
+                    with(AssignmentMode::Forward, near),
+                    at(2020, 6, 2)
+                )
+                .unwrap_err()
+            ),
+            "handling_deadline"
+        );
+        assert!(
+            step(
+                &registered,
+                with(AssignmentMode::Assign, near),
+                at(2020, 6, 2)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn the_six_refusal_grounds_each_decline() {
         for ground in [
             DeclineGround::OtherBranch,
@@ -1150,7 +1265,7 @@ mod tests {
             &r,
             Action::MarkBacklog {
                 leader: None,
-                special_difficult: true,
+                special_difficult: Some(true),
             },
             at(2020, 6, 6),
         )
@@ -1161,12 +1276,13 @@ mod tests {
             &listed,
             Action::MarkBacklog {
                 leader: Some("副县长".into()),
-                special_difficult: true,
+                special_difficult: None,
             },
             at(2020, 6, 7),
         )
         .unwrap();
         assert_eq!(led.backlog_state, BacklogState::LeaderAssigned as i32);
+        assert!(led.special_difficult, "a leader change keeps the flag");
         let resolving = step(
             &led,
             Action::ResolveBacklog {

@@ -66,12 +66,13 @@ fn check_actor(principal: &Principal, actor: Actor, row: &CaseRow) -> Result<(),
     let allowed = match actor {
         Actor::County => is_county(principal.role),
         Actor::Unit => unit_clerk || principal.role == Role::Admin,
+        // The unit's clerk may always try (the workflow then says why not); the office declines at
+        // registration or after an objection.
         Actor::Decliner => {
-            if model::state_from_db(&row.state) == CaseState::Assigned {
-                unit_clerk || principal.role == Role::Admin
-            } else {
-                is_county(principal.role)
-            }
+            unit_clerk
+                || principal.role == Role::Admin
+                || (is_county(principal.role)
+                    && model::state_from_db(&row.state) != CaseState::Assigned)
         }
     };
     if allowed {

@@ -23,6 +23,7 @@ pub struct CaseRow {
     pub assigned_at: Option<DateTime<Utc>>,
     pub accepted_at: Option<DateTime<Utc>>,
     pub declined_at: Option<DateTime<Utc>>,
+    pub objected_at: Option<DateTime<Utc>>,
     pub decline_ground: i16,
     pub extension_days: i32,
     pub extension_approved_by: Option<String>,
@@ -49,7 +50,7 @@ pub struct CaseRow {
 
 const COLUMNS: &str = "id, number, state, category_code, problem_org_code, content, demands, registered_at, \
     responsible_org_code, assignment_mode, handling_deadline, first_assigned_at, assigned_at, accepted_at, \
-    declined_at, decline_ground, extension_days, extension_approved_by, extension_reason, replied_at, \
+    declined_at, objected_at, decline_ground, extension_days, extension_approved_by, extension_reason, replied_at, \
     reply_opinion, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
     review_decided_at, review_outcome, supervised, supervision_level, supervision_method, backlog_state, \
     backlog_leader, special_difficult, backlog_resolution, version, updated_at";
@@ -66,6 +67,7 @@ impl CaseRow {
             assigned_at: self.assigned_at,
             accepted_at: self.accepted_at,
             declined_at: self.declined_at,
+            objected_at: self.objected_at,
             decline_ground: i32::from(self.decline_ground),
             extension_days: self.extension_days,
             extension_approved_by: self.extension_approved_by.clone(),
@@ -123,7 +125,7 @@ pub async fn update(
              unit_rating = $17, evaluated_at = $18, review_kind = $19, review_requested_at = $20, \
              review_decided_at = $21, review_outcome = $22, supervised = $23, supervision_level = $24, \
              supervision_method = $25, backlog_state = $26, backlog_leader = $27, special_difficult = $28, \
-             backlog_resolution = $29, next_due = $30, version = version + 1, updated_at = now() \
+             backlog_resolution = $29, next_due = $30, objected_at = $31, version = version + 1, updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -156,6 +158,7 @@ pub async fn update(
     .bind(r.special_difficult)
     .bind(small(r.backlog_resolution))
     .bind(next_due)
+    .bind(r.objected_at)
     .fetch_one(conn)
     .await
 }

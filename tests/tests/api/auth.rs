@@ -1,5 +1,5 @@
 use tonic::Code;
-use xinfang_proto::v1::{GetOrgUnitRequest, ListBudgetsRequest, ListOrgUnitsRequest};
+use xinfang_proto::v1::{GetOrgUnitRequest, ListOrgUnitsRequest, PullRequest};
 use xinfang_server::auth::Role;
 use xinfang_tests::spawn_app;
 
@@ -74,16 +74,16 @@ async fn unbuilt_methods_are_unimplemented_but_still_behind_authentication() {
     let app = spawn_app().await;
     let status = app
         .client_with(None)
-        .funds
-        .list_budgets(ListBudgetsRequest::default())
+        .sync
+        .pull(PullRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     let status = app
         .client
         .clone()
-        .funds
-        .list_budgets(ListBudgetsRequest::default())
+        .sync
+        .pull(PullRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unimplemented);

@@ -167,7 +167,7 @@ async fn act_with(c: &mut Client, id: &str, etag: &str, at: At, step: Step<'_>) 
         }).await,
         Step::MarkBacklog => c.mark_backlog(MarkBacklogRequest {
             request_id, case_id, etag, occurred_at,
-            leader: "副县长".into(), special_difficult: true, reason: "多次重复信访".into(),
+            leader: "副县长".into(), special_difficult: Some(true), reason: "多次重复信访".into(),
         }).await,
         Step::Resolve(step, resolution) => c.resolve_backlog(ResolveBacklogRequest {
             request_id, case_id, etag, occurred_at,

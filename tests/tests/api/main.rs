@@ -2,6 +2,7 @@
 
 mod auth;
 mod cases;
+mod funds;
 mod health;
 mod idempotency;
 mod intake;
