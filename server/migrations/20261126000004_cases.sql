@@ -63,3 +63,18 @@ CREATE INDEX cases_next_due_idx ON cases (next_due) WHERE next_due IS NOT NULL;
 -- When the responsible unit objected to its assignment (异议): it answers the assignment, and the office's new
 -- period to reassign runs from it.
 ALTER TABLE cases ADD COLUMN objected_at timestamptz;
+
+-- What the indicators count matters by: the due dates of each step (kept by every write, computed with the
+-- holiday calendar), and when a matter entered and left the backlog.
+ALTER TABLE cases
+    ADD COLUMN assign_due           date,
+    ADD COLUMN accept_due           date,
+    ADD COLUMN conclude_due         date,
+    ADD COLUMN backlog_listed_at    timestamptz,
+    ADD COLUMN backlog_resolved_at  timestamptz;
+CREATE INDEX cases_assign_due_idx ON cases (assign_due);
+CREATE INDEX cases_accept_due_idx ON cases (accept_due) WHERE accept_due IS NOT NULL;
+CREATE INDEX cases_conclude_due_idx ON cases (conclude_due) WHERE conclude_due IS NOT NULL;
+CREATE INDEX cases_replied_idx ON cases (replied_at) WHERE replied_at IS NOT NULL;
+CREATE INDEX cases_accepted_idx ON cases (accepted_at) WHERE accepted_at IS NOT NULL;
+CREATE INDEX case_events_action_time_idx ON case_events (action, occurred_at);

@@ -199,7 +199,10 @@ pub async fn serve(
             FundServiceServer,
             FundApi::new(pool.clone(), funds)
         ))
-        .add_service(service!(MetricsServiceServer, MetricsApi))
+        .add_service(service!(
+            MetricsServiceServer,
+            MetricsApi::new(pool.clone())
+        ))
         .add_service(service!(SyncServiceServer, SyncApi))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
         .await?;

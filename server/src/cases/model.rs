@@ -45,6 +45,8 @@ pub struct CaseRecord {
     pub backlog_leader: Option<String>,
     pub special_difficult: bool,
     pub backlog_resolution: i32,
+    pub backlog_listed_at: Option<DateTime<Utc>>,
+    pub backlog_resolved_at: Option<DateTime<Utc>>,
 }
 
 fn ser_state<S: serde::Serializer>(state: &CaseState, s: S) -> Result<S::Ok, S::Error> {
@@ -85,6 +87,8 @@ impl CaseRecord {
             backlog_leader: None,
             special_difficult: false,
             backlog_resolution: 0,
+            backlog_listed_at: None,
+            backlog_resolved_at: None,
         }
     }
 }
@@ -223,6 +227,25 @@ impl Workflow {
             rules: &self.rules,
             policy: self.policy,
         }
+    }
+}
+
+/// The due dates a matter is counted by in the indicators, kept on the row by every write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Schedule {
+    pub next_due: Option<NaiveDate>,
+    pub assign_due: Option<NaiveDate>,
+    pub accept_due: Option<NaiveDate>,
+    pub conclude_due: Option<NaiveDate>,
+}
+
+pub fn schedule(record: &CaseRecord, facts: &Facts<'_>) -> Schedule {
+    let set = deadlines(record, facts, local_date(facts.at));
+    Schedule {
+        next_due: next_due(record, facts),
+        assign_due: set.assign.map(|d| d.due),
+        accept_due: set.accept.map(|d| d.due),
+        conclude_due: set.conclude.map(|d| d.due),
     }
 }
 
@@ -679,6 +702,7 @@ pub fn apply(
             next.backlog_state = *step as i32;
             if *step == BacklogState::Resolved {
                 next.backlog_resolution = *resolution as i32;
+                next.backlog_resolved_at = Some(facts.at);
             }
             match step {
                 BacklogState::Resolving => "backlog_resolving",

@@ -233,8 +233,8 @@ impl CaseApi {
                 Refusal::State { reason, message } => AppError::precondition(reason, message),
                 Refusal::Input { field, message } => AppError::invalid(field, message),
             })?;
-        let next_due = model::next_due(&after, &facts);
-        let updated = store::update(&mut tx, row.id, &after, next_due).await?;
+        let schedule = model::schedule(&after, &facts);
+        let updated = store::update(&mut tx, row.id, &after, &schedule).await?;
         let (before_json, after_json) = changed_fields(&before, &after)?;
         store::insert_event(
             &mut tx,

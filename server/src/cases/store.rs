@@ -44,6 +44,8 @@ pub struct CaseRow {
     pub backlog_leader: Option<String>,
     pub special_difficult: bool,
     pub backlog_resolution: i16,
+    pub backlog_listed_at: Option<DateTime<Utc>>,
+    pub backlog_resolved_at: Option<DateTime<Utc>>,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
 }
@@ -53,7 +55,8 @@ const COLUMNS: &str = "id, number, state, category_code, problem_org_code, conte
     declined_at, objected_at, decline_ground, extension_days, extension_approved_by, extension_reason, replied_at, \
     reply_opinion, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
     review_decided_at, review_outcome, supervised, supervision_level, supervision_method, backlog_state, \
-    backlog_leader, special_difficult, backlog_resolution, version, updated_at";
+    backlog_leader, special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, version, \
+    updated_at";
 
 impl CaseRow {
     pub fn record(&self) -> CaseRecord {
@@ -88,6 +91,8 @@ impl CaseRow {
             backlog_leader: self.backlog_leader.clone(),
             special_difficult: self.special_difficult,
             backlog_resolution: i32::from(self.backlog_resolution),
+            backlog_listed_at: self.backlog_listed_at,
+            backlog_resolved_at: self.backlog_resolved_at,
         }
     }
 }
@@ -114,7 +119,7 @@ pub async fn update(
     conn: &mut PgConnection,
     id: Uuid,
     r: &CaseRecord,
-    next_due: Option<NaiveDate>,
+    schedule: &model::Schedule,
 ) -> Result<CaseRow, sqlx::Error> {
     let small = |v: i32| i16::try_from(v).unwrap_or(0);
     sqlx::query_as(&format!(
@@ -125,7 +130,8 @@ pub async fn update(
              unit_rating = $17, evaluated_at = $18, review_kind = $19, review_requested_at = $20, \
              review_decided_at = $21, review_outcome = $22, supervised = $23, supervision_level = $24, \
              supervision_method = $25, backlog_state = $26, backlog_leader = $27, special_difficult = $28, \
-             backlog_resolution = $29, next_due = $30, objected_at = $31, version = version + 1, updated_at = now() \
+             backlog_resolution = $29, next_due = $30, objected_at = $31, backlog_listed_at = $32, \
+             backlog_resolved_at = $33, assign_due = $34, accept_due = $35, conclude_due = $36, version = version + 1, updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -157,21 +163,27 @@ pub async fn update(
     .bind(&r.backlog_leader)
     .bind(r.special_difficult)
     .bind(small(r.backlog_resolution))
-    .bind(next_due)
+    .bind(schedule.next_due)
     .bind(r.objected_at)
+    .bind(r.backlog_listed_at)
+    .bind(r.backlog_resolved_at)
+    .bind(schedule.assign_due)
+    .bind(schedule.accept_due)
+    .bind(schedule.conclude_due)
     .fetch_one(conn)
     .await
 }
 
-/// Sets the due date of a matter intake just opened.
-pub async fn set_next_due(
+/// Sets the due dates of a matter intake just opened.
+pub async fn set_schedule(
     conn: &mut PgConnection,
     id: Uuid,
-    next_due: Option<NaiveDate>,
+    schedule: &model::Schedule,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE cases SET next_due = $2 WHERE id = $1")
+    sqlx::query("UPDATE cases SET next_due = $2, assign_due = $3 WHERE id = $1")
         .bind(id)
-        .bind(next_due)
+        .bind(schedule.next_due)
+        .bind(schedule.assign_due)
         .execute(conn)
         .await?;
     Ok(())

@@ -1,9 +1,770 @@
-//! `xinfang.v1.MetricsService`: declared by the foundation; every method answers `UNIMPLEMENTED` (the generated
-//! default) until issue #7 builds it.
+//! `xinfang.v1.MetricsService`.
 
-use xinfang_proto::v1::metrics_service_server::MetricsService;
+use std::{collections::BTreeMap, fmt::Write as _, str::FromStr};
 
-#[derive(Debug, Default)]
-pub struct MetricsApi;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sqlx::{PgConnection, PgPool};
+use tonic::{Request, Response, Status};
+use xinfang_proto::{
+    money,
+    v1::{
+        BudgetExecution, CapFormula, CategoryExecution, ChannelFigure, ChannelStatistics, Figure,
+        GenerateSelfEvaluationReportRequest, GetBudgetExecutionRequest,
+        GetChannelStatisticsRequest, GetIndicatorsRequest, GetTargetCompletionRequest,
+        GetVisitStatisticsRequest, Indicators, ListTargetsRequest, ListTargetsResponse, Period,
+        Rate, ScoreLine, SelfEvaluationReport, SetTargetRequest, Target, TargetCompletion,
+        TargetDirection, TargetResult, VisitFigures, VisitGroup, VisitGrouping, VisitStatistics,
+        YearMonth, metrics_service_server::MetricsService,
+    },
+    validate::{self, FieldViolation, Violations},
+};
 
-impl MetricsService for MetricsApi {}
+use super::{
+    model,
+    store::{self, Deadline, VisitKey, VisitRow},
+};
+use crate::{
+    auth::{self, Principal, Role},
+    error::AppError,
+    idempotency, time,
+    visits::model::shanghai,
+};
+
+/// Figures the bureau published before, to reconcile a computed report with (`data/published-figures.csv`).
+pub const PUBLISHED_CSV: &str = include_str!("../../data/published-figures.csv");
+
+pub struct MetricsApi {
+    pool: PgPool,
+}
+
+impl MetricsApi {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// The org scope a principal may read: county roles any (or the county), a township clerk its own unit.
+fn scope(principal: &Principal, requested: &str) -> Result<Option<String>, AppError> {
+    let requested = if requested.is_empty() {
+        None
+    } else {
+        Some(validate::org_code("org_code", requested)?)
+    };
+    match principal.role {
+        Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor | Role::Agency => {
+            Ok(requested)
+        }
+        Role::TownshipClerk => match requested {
+            Some(code) if code == principal.org_code => Ok(Some(code)),
+            _ => Err(AppError::PermissionDenied(
+                "a township clerk reads its own unit's figures: set org_code".into(),
+            )),
+        },
+        Role::FieldOfficer => Err(AppError::PermissionDenied(
+            "field officers do not read indicators".into(),
+        )),
+    }
+}
+
+/// A period as instants and as local dates, with the same months a year earlier.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    from_date: NaiveDate,
+    until_date: NaiveDate,
+}
+
+impl Span {
+    fn parse(field: &str, period: Option<&Period>) -> Result<Span, FieldViolation> {
+        let period = period.ok_or_else(|| FieldViolation::new(field, "required"))?;
+        let (from, until) = time::period_bounds(field, period)?;
+        Ok(Span::new(from, until))
+    }
+
+    fn new(from: DateTime<Utc>, until: DateTime<Utc>) -> Span {
+        let local = |t: DateTime<Utc>| t.with_timezone(&shanghai()).date_naive();
+        Span {
+            from,
+            until,
+            from_date: local(from),
+            until_date: local(until),
+        }
+    }
+
+    fn year(year: i32, through_month: u32) -> Option<Span> {
+        let tz = shanghai();
+        let start = NaiveDate::from_ymd_opt(year, 1, 1)?;
+        let end = if through_month >= 12 {
+            NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+        } else {
+            NaiveDate::from_ymd_opt(year, through_month + 1, 1)?
+        };
+        let at = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(tz).single())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        Some(Span::new(at(start)?, at(end)?))
+    }
+
+    fn previous_year(&self) -> Span {
+        let back = |t: DateTime<Utc>| {
+            t.with_timezone(&shanghai())
+                .checked_sub_months(chrono::Months::new(12))
+                .map_or(t, |l| l.with_timezone(&Utc))
+        };
+        Span::new(back(self.from), back(self.until))
+    }
+}
+
+fn percent_text(value: Option<Decimal>) -> String {
+    value.map(|v| model::fixed(v, 2)).unwrap_or_default()
+}
+
+fn rate(numerator: i64, denominator: i64) -> Rate {
+    Rate {
+        numerator,
+        denominator,
+        percent: percent_text(model::percent(numerator, denominator)),
+        ..Rate::default()
+    }
+}
+
+fn figure(value: i64, previous: i64) -> Figure {
+    Figure {
+        value,
+        previous,
+        yoy_percent: percent_text(model::yoy(value, previous)),
+    }
+}
+
+fn visit_figures(cur: &VisitRow, prev: &VisitRow) -> VisitFigures {
+    VisitFigures {
+        batches: Some(figure(cur.batches, prev.batches)),
+        persons: Some(figure(cur.persons, prev.persons)),
+        initial_batches: Some(figure(cur.initial_batches, prev.initial_batches)),
+        initial_persons: Some(figure(cur.initial_persons, prev.initial_persons)),
+        repeat_batches: Some(figure(cur.repeat_batches, prev.repeat_batches)),
+        repeat_persons: Some(figure(cur.repeat_persons, prev.repeat_persons)),
+        collective_batches: Some(figure(cur.collective_batches, prev.collective_batches)),
+        collective_persons: Some(figure(cur.collective_persons, prev.collective_persons)),
+        leapfrog_batches: Some(figure(cur.leapfrog_batches, prev.leapfrog_batches)),
+        non_reception_batches: Some(figure(
+            cur.non_reception_batches,
+            prev.non_reception_batches,
+        )),
+    }
+}
+
+/// Every indicator of a period.
+async fn indicators(
+    conn: &mut PgConnection,
+    span: Span,
+    org: Option<&str>,
+    include_pending: bool,
+    basically_counts: bool,
+    include_ids: bool,
+) -> Result<Indicators, AppError> {
+    let today = Utc::now().with_timezone(&shanghai()).date_naive();
+    // A deadline inside the period that is not met by the period's end (or by today, for a period still
+    // running) counts as missed.
+    let cutoff = today.min(span.until_date);
+    let timely = |buckets: store::Buckets, pending: bool| {
+        let denominator = buckets.on_time
+            + buckets.late
+            + buckets.overdue
+            + if pending { buckets.pending } else { 0 };
+        rate(buckets.on_time, denominator)
+    };
+    let mut rates = Vec::new();
+    for (deadline, pending) in [
+        (Deadline::Assign, false),
+        (Deadline::Accept, false),
+        (Deadline::Conclude, include_pending),
+    ] {
+        let buckets =
+            store::timeliness(conn, deadline, span.from_date, span.until_date, cutoff, org).await?;
+        let mut r = timely(buckets, pending);
+        if include_ids {
+            for (id, ok) in store::timeliness_ids(
+                conn,
+                deadline,
+                span.from_date,
+                span.until_date,
+                cutoff,
+                org,
+                pending,
+            )
+            .await?
+            {
+                if ok {
+                    r.numerator_case_ids.push(id.to_string());
+                } else {
+                    r.other_case_ids.push(id.to_string());
+                }
+            }
+        }
+        rates.push(r);
+    }
+    let ratings = store::ratings(conn, span.from, span.until, org).await?;
+    let counts = store::matter_counts(conn, span.from, span.until, org).await?;
+    let regs = store::registrations(conn, span.from, span.until, org).await?;
+    let extra = |n: i64| if basically_counts { n } else { 0 };
+    let mut rates = rates.into_iter();
+    Ok(Indicators {
+        period: Some(period_of(span)),
+        org_code: org.unwrap_or_default().to_owned(),
+        timely_acceptance_office: rates.next(),
+        timely_acceptance_unit: rates.next(),
+        on_time_completion: rates.next(),
+        participation_office: Some(rate(ratings.office_rated, ratings.evaluated)),
+        satisfaction_office: Some(rate(
+            ratings.office_satisfied + extra(ratings.office_basically),
+            ratings.office_rated,
+        )),
+        participation_unit: Some(rate(ratings.unit_rated, ratings.evaluated)),
+        satisfaction_unit: Some(rate(
+            ratings.unit_satisfied + extra(ratings.unit_basically),
+            ratings.unit_rated,
+        )),
+        backlog_resolution: Some(rate(counts.backlog_resolved, counts.backlog_listed)),
+        special_difficult_resolved: counts.special_difficult_resolved,
+        repeat_rate: Some(rate(regs.repeat, regs.total)),
+        online_share: Some(rate(regs.online, regs.total)),
+        matters_accepted: counts.accepted,
+        evaluations: ratings.evaluated,
+    })
+}
+
+fn period_of(span: Span) -> Period {
+    let last = span.until_date.pred_opt().unwrap_or(span.until_date);
+    Period {
+        start: Some(YearMonth {
+            year: span.from_date.year(),
+            month: span.from_date.month() as i32,
+        }),
+        end: Some(YearMonth {
+            year: last.year(),
+            month: last.month() as i32,
+        }),
+    }
+}
+
+const LEVELS: [&str; 4] = ["county", "city", "province", "national"];
+
+async fn visit_statistics(
+    conn: &mut PgConnection,
+    span: Span,
+    org: Option<&str>,
+    group_by: VisitGrouping,
+) -> Result<VisitStatistics, AppError> {
+    let prev = span.previous_year();
+    let by_key = |rows: Vec<VisitRow>| -> BTreeMap<String, VisitRow> {
+        rows.into_iter().map(|r| (r.key.clone(), r)).collect()
+    };
+    let total_cur = store::visits(conn, span.from, span.until, org, VisitKey::All).await?;
+    let total_prev = store::visits(conn, prev.from, prev.until, org, VisitKey::All).await?;
+    let empty = VisitRow::default();
+    let total = visit_figures(
+        total_cur.first().unwrap_or(&empty),
+        total_prev.first().unwrap_or(&empty),
+    );
+    let cur = by_key(store::visits(conn, span.from, span.until, org, VisitKey::Level).await?);
+    let old = by_key(store::visits(conn, prev.from, prev.until, org, VisitKey::Level).await?);
+    let levels = LEVELS
+        .iter()
+        .map(|level| VisitGroup {
+            key: (*level).to_owned(),
+            figures: Some(visit_figures(
+                cur.get(*level).unwrap_or(&empty),
+                old.get(*level).unwrap_or(&empty),
+            )),
+        })
+        .collect();
+    let key = match group_by {
+        VisitGrouping::Township => Some(VisitKey::Township),
+        VisitGrouping::Month => Some(VisitKey::Month),
+        VisitGrouping::Level | VisitGrouping::Unspecified => None,
+    };
+    let mut groups = Vec::new();
+    if let Some(key) = key {
+        let cur = by_key(store::visits(conn, span.from, span.until, org, key).await?);
+        let old = by_key(store::visits(conn, prev.from, prev.until, org, key).await?);
+        let keys: std::collections::BTreeSet<&String> = cur.keys().chain(old.keys()).collect();
+        for k in keys {
+            groups.push(VisitGroup {
+                key: k.clone(),
+                figures: Some(visit_figures(
+                    cur.get(k).unwrap_or(&empty),
+                    old.get(k).unwrap_or(&empty),
+                )),
+            });
+        }
+    }
+    Ok(VisitStatistics {
+        period: Some(period_of(span)),
+        total: Some(total),
+        levels,
+        groups,
+    })
+}
+
+async fn channel_statistics(
+    conn: &mut PgConnection,
+    span: Span,
+    org: Option<&str>,
+) -> Result<ChannelStatistics, AppError> {
+    let prev = span.previous_year();
+    let cur: BTreeMap<String, i64> = store::letters_by_channel(conn, span.from, span.until, org)
+        .await?
+        .into_iter()
+        .collect();
+    let old: BTreeMap<String, i64> = store::letters_by_channel(conn, prev.from, prev.until, org)
+        .await?
+        .into_iter()
+        .collect();
+    let channels = [
+        "letter",
+        "phone",
+        "online",
+        "leader_mailbox",
+        "peoples_daily_board",
+        "transferred",
+        "assigned",
+        "campaign_transfer",
+    ];
+    let get = |m: &BTreeMap<String, i64>, c: &str| m.get(c).copied().unwrap_or(0);
+    let sum_letters = |m: &BTreeMap<String, i64>| {
+        m.iter()
+            .filter(|(c, _)| c.as_str() != "campaign_transfer")
+            .map(|(_, n)| n)
+            .sum::<i64>()
+    };
+    Ok(ChannelStatistics {
+        period: Some(period_of(span)),
+        channels: channels
+            .iter()
+            .map(|c| ChannelFigure {
+                channel: (*c).to_owned(),
+                items: Some(figure(get(&cur, c), get(&old, c))),
+            })
+            .collect(),
+        letters_and_online: Some(figure(sum_letters(&cur), sum_letters(&old))),
+        reviews: Some(figure(
+            store::reviews(conn, span.from, span.until, org).await?,
+            store::reviews(conn, prev.from, prev.until, org).await?,
+        )),
+        campaign_transfers: Some(figure(
+            get(&cur, "campaign_transfer"),
+            get(&old, "campaign_transfer"),
+        )),
+    })
+}
+
+/// Indicators a target may name, and their actual value over a span.
+pub const TARGET_INDICATORS: [&str; 11] = [
+    "county_batches",
+    "county_person_visits",
+    "all_batches",
+    "all_person_visits",
+    "letters_and_online",
+    "special_difficult_resolved",
+    "timely_acceptance_office",
+    "timely_acceptance_unit",
+    "on_time_completion",
+    "satisfaction_office",
+    "satisfaction_unit",
+];
+
+async fn actual(
+    conn: &mut PgConnection,
+    indicator: &str,
+    span: Span,
+) -> Result<Option<Decimal>, AppError> {
+    let visits = |rows: &[VisitRow], level: Option<&str>, persons: bool| {
+        rows.iter()
+            .filter(|r| level.is_none_or(|l| r.key == l))
+            .map(|r| if persons { r.persons } else { r.batches })
+            .sum::<i64>()
+    };
+    let value = match indicator {
+        "county_batches" | "county_person_visits" | "all_batches" | "all_person_visits" => {
+            let rows = store::visits(conn, span.from, span.until, None, VisitKey::Level).await?;
+            let level = indicator.starts_with("county").then_some("county");
+            Some(Decimal::from(visits(
+                &rows,
+                level,
+                indicator.ends_with("person_visits"),
+            )))
+        }
+        "letters_and_online" => {
+            let rows = store::letters_by_channel(conn, span.from, span.until, None).await?;
+            Some(Decimal::from(
+                rows.iter()
+                    .filter(|(c, _)| c != "campaign_transfer")
+                    .map(|(_, n)| n)
+                    .sum::<i64>(),
+            ))
+        }
+        "special_difficult_resolved" => Some(Decimal::from(
+            store::matter_counts(conn, span.from, span.until, None)
+                .await?
+                .special_difficult_resolved,
+        )),
+        other => {
+            let ind = indicators(conn, span, None, false, false, false).await?;
+            let r = match other {
+                "timely_acceptance_office" => ind.timely_acceptance_office,
+                "timely_acceptance_unit" => ind.timely_acceptance_unit,
+                "on_time_completion" => ind.on_time_completion,
+                "satisfaction_office" => ind.satisfaction_office,
+                "satisfaction_unit" => ind.satisfaction_unit,
+                _ => None,
+            };
+            r.and_then(|r| Decimal::from_str(&r.percent).ok())
+        }
+    };
+    Ok(value)
+}
+
+fn target_to_proto(t: &store::TargetRow) -> Target {
+    Target {
+        year: t.year,
+        indicator: t.indicator.clone(),
+        direction: i32::from(t.direction),
+        value: t.value.normalize().to_string(),
+        weight: t
+            .weight
+            .map(|w| w.normalize().to_string())
+            .unwrap_or_default(),
+        cap_formula: i32::from(t.cap_formula),
+        name: t.name.clone(),
+    }
+}
+
+/// Completion of every target of a year through a month (12: the whole year).
+async fn target_completion(
+    conn: &mut PgConnection,
+    year: i32,
+    through_month: u32,
+) -> Result<TargetCompletion, AppError> {
+    let span =
+        Span::year(year, through_month).ok_or_else(|| AppError::invalid("year", "out of range"))?;
+    let targets = store::targets(conn, year).await?;
+    let fifty = Decimal::from(50);
+    let unweighted = targets.iter().filter(|t| t.weight.is_none()).count();
+    let weighted: Decimal = targets.iter().filter_map(|t| t.weight).sum();
+    let share = if unweighted == 0 {
+        Decimal::ZERO
+    } else {
+        ((fifty - weighted).max(Decimal::ZERO)) / Decimal::from(unweighted as i64)
+    };
+    let elapsed = Decimal::from(through_month.min(12)) / Decimal::from(12);
+    let mut results = Vec::new();
+    let mut total = Decimal::ZERO;
+    for t in &targets {
+        let direction = TargetDirection::try_from(i32::from(t.direction)).unwrap_or_default();
+        let formula = CapFormula::try_from(i32::from(t.cap_formula)).unwrap_or_default();
+        let Some(actual) = actual(conn, &t.indicator, span).await? else {
+            results.push(TargetResult {
+                target: Some(target_to_proto(t)),
+                ..TargetResult::default()
+            });
+            continue;
+        };
+        let completion = model::completion(direction, t.value, actual, formula);
+        let score = model::target_score(t.weight.unwrap_or(share), completion);
+        total += score;
+        results.push(TargetResult {
+            target: Some(target_to_proto(t)),
+            actual: actual.normalize().to_string(),
+            completion_percent: model::fixed(completion * Decimal::ONE_HUNDRED, 2),
+            score: model::fixed(score, 2),
+            pace_percent: model::fixed(elapsed * Decimal::ONE_HUNDRED, 2),
+            on_pace: model::on_pace(direction, t.value, actual, elapsed),
+        });
+    }
+    Ok(TargetCompletion {
+        year,
+        through_month: through_month as i32,
+        results,
+        output_score: model::fixed(total, 2),
+    })
+}
+
+async fn budget_execution(conn: &mut PgConnection, year: i32) -> Result<BudgetExecution, AppError> {
+    let rows = store::execution(conn, year).await?;
+    let appropriated: Decimal = rows.iter().map(|r| r.appropriated).sum();
+    let disbursed: Decimal = rows.iter().map(|r| r.disbursed).sum();
+    let pct = |a: Decimal, d: Decimal| {
+        if a.is_zero() {
+            String::new()
+        } else {
+            model::fixed(d * Decimal::ONE_HUNDRED / a, 2)
+        }
+    };
+    Ok(BudgetExecution {
+        year,
+        categories: rows
+            .iter()
+            .map(|r| CategoryExecution {
+                category: r.category.clone(),
+                name: r.name.clone(),
+                appropriated: money::format(r.appropriated),
+                disbursed: money::format(r.disbursed),
+                execution_percent: pct(r.appropriated, r.disbursed),
+            })
+            .collect(),
+        appropriated: money::format(appropriated),
+        disbursed: money::format(disbursed),
+        execution_percent: pct(appropriated, disbursed),
+        score: model::fixed(model::execution_score(appropriated, disbursed), 2),
+    })
+}
+
+fn year_field(value: i32) -> Result<i32, FieldViolation> {
+    if (1990..=2200).contains(&value) {
+        Ok(value)
+    } else {
+        Err(FieldViolation::new("year", "a year between 1990 and 2200"))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for MetricsApi {
+    async fn get_indicators(
+        &self,
+        request: Request<GetIndicatorsRequest>,
+    ) -> Result<Response<Indicators>, Status> {
+        let principal = auth::principal(&request)?;
+        let req = request.get_ref();
+        let org = scope(principal, &req.org_code)?;
+        let span = Span::parse("period", req.period.as_ref()).map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        Ok(Response::new(
+            indicators(
+                &mut conn,
+                span,
+                org.as_deref(),
+                req.include_pending,
+                req.basically_satisfied_counts,
+                req.include_ids,
+            )
+            .await?,
+        ))
+    }
+
+    async fn get_visit_statistics(
+        &self,
+        request: Request<GetVisitStatisticsRequest>,
+    ) -> Result<Response<VisitStatistics>, Status> {
+        let principal = auth::principal(&request)?;
+        let req = request.get_ref();
+        let org = scope(principal, &req.org_code)?;
+        let span = Span::parse("period", req.period.as_ref()).map_err(AppError::from)?;
+        let group_by = validate::optional_enum::<VisitGrouping>("group_by", req.group_by)
+            .map_err(AppError::from)?
+            .unwrap_or_default();
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        Ok(Response::new(
+            visit_statistics(&mut conn, span, org.as_deref(), group_by).await?,
+        ))
+    }
+
+    async fn get_channel_statistics(
+        &self,
+        request: Request<GetChannelStatisticsRequest>,
+    ) -> Result<Response<ChannelStatistics>, Status> {
+        let principal = auth::principal(&request)?;
+        let req = request.get_ref();
+        let org = scope(principal, &req.org_code)?;
+        let span = Span::parse("period", req.period.as_ref()).map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        Ok(Response::new(
+            channel_statistics(&mut conn, span, org.as_deref()).await?,
+        ))
+    }
+
+    async fn set_target(
+        &self,
+        request: Request<SetTargetRequest>,
+    ) -> Result<Response<Target>, Status> {
+        let principal = auth::principal(&request)?;
+        principal.require(&[Role::Admin, Role::CountyClerk], "set targets")?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let request_id = v.check(validate::request_id("request_id", &req.request_id));
+        let Some(t) = &req.target else {
+            return Err(AppError::invalid("target", "required").into());
+        };
+        let year = v.check(
+            year_field(t.year).map_err(|f| FieldViolation::new("target.year", f.description)),
+        );
+        let indicator = if TARGET_INDICATORS.contains(&t.indicator.as_str()) {
+            Some(t.indicator.clone())
+        } else {
+            v.add(
+                "target.indicator",
+                format!("one of {}", TARGET_INDICATORS.join(", ")),
+            );
+            None
+        };
+        let direction = v.check(validate::required_enum::<TargetDirection>(
+            "target.direction",
+            t.direction,
+        ));
+        let value = v.check(money::amount("target.value", &t.value));
+        let weight = if t.weight.is_empty() {
+            Some(None)
+        } else {
+            v.check(money::amount("target.weight", &t.weight)).map(Some)
+        };
+        let formula = match CapFormula::try_from(t.cap_formula) {
+            Ok(CapFormula::Unspecified) => Some(CapFormula::Ratio),
+            Ok(f) => Some(f),
+            Err(_) => {
+                v.add(
+                    "target.cap_formula",
+                    format!("unknown value {}", t.cap_formula),
+                );
+                None
+            }
+        };
+        let name = if t.name.trim().is_empty() {
+            Some(t.indicator.clone())
+        } else {
+            v.check(validate::required_text("target.name", &t.name, 100))
+        };
+        let (request_id, row) = v
+            .finish(|| {
+                Some((
+                    request_id?,
+                    store::TargetRow {
+                        year: year?,
+                        indicator: indicator?,
+                        direction: direction? as i16,
+                        value: value?,
+                        weight: weight?,
+                        cap_formula: formula? as i16,
+                        name: name?,
+                    },
+                ))
+            })
+            .map_err(AppError::from)?;
+        let key = idempotency::Key::new(principal.id, "SetTarget", request_id, req);
+        let mut tx = self.pool.begin().await.map_err(AppError::from)?;
+        if let Some(first) = idempotency::claim::<Target>(&mut tx, &key).await? {
+            return Ok(Response::new(first));
+        }
+        let saved = store::upsert_target(&mut tx, &row)
+            .await
+            .map_err(AppError::from)?;
+        let response = target_to_proto(&saved);
+        idempotency::save(&mut tx, &key, &response).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(Response::new(response))
+    }
+
+    async fn list_targets(
+        &self,
+        request: Request<ListTargetsRequest>,
+    ) -> Result<Response<ListTargetsResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        scope(principal, "")?;
+        let year = year_field(request.get_ref().year).map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let targets = store::targets(&mut conn, year)
+            .await
+            .map_err(AppError::from)?;
+        Ok(Response::new(ListTargetsResponse {
+            targets: targets.iter().map(target_to_proto).collect(),
+        }))
+    }
+
+    async fn get_target_completion(
+        &self,
+        request: Request<GetTargetCompletionRequest>,
+    ) -> Result<Response<TargetCompletion>, Status> {
+        let principal = auth::principal(&request)?;
+        scope(principal, "")?;
+        let req = request.get_ref();
+        let year = year_field(req.year).map_err(AppError::from)?;
+        let through = match req.through_month {
+            0 => 12,
+            m @ 1..=12 => m as u32,
+            _ => {
+                return Err(
+                    AppError::invalid("through_month", "1 to 12 (0: the whole year)").into(),
+                );
+            }
+        };
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        Ok(Response::new(
+            target_completion(&mut conn, year, through).await?,
+        ))
+    }
+
+    async fn get_budget_execution(
+        &self,
+        request: Request<GetBudgetExecutionRequest>,
+    ) -> Result<Response<BudgetExecution>, Status> {
+        let principal = auth::principal(&request)?;
+        scope(principal, "")?;
+        let year = year_field(request.get_ref().year).map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        Ok(Response::new(budget_execution(&mut conn, year).await?))
+    }
+
+    async fn generate_self_evaluation_report(
+        &self,
+        request: Request<GenerateSelfEvaluationReportRequest>,
+    ) -> Result<Response<SelfEvaluationReport>, Status> {
+        let principal = auth::principal(&request)?;
+        scope(principal, "")?;
+        let year = year_field(request.get_ref().year).map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        Ok(Response::new(
+            super::report::generate(&mut conn, year).await?,
+        ))
+    }
+}
+
+/// What the report needs, computed by the same functions the RPCs use.
+pub(super) struct YearFigures {
+    pub indicators: Indicators,
+    pub visits: VisitStatistics,
+    pub channels: ChannelStatistics,
+    pub targets: TargetCompletion,
+    pub budget: BudgetExecution,
+    pub documents: Vec<(String, String, Decimal)>,
+}
+
+pub(super) async fn year_figures(
+    conn: &mut PgConnection,
+    year: i32,
+) -> Result<YearFigures, AppError> {
+    let span = Span::year(year, 12).ok_or_else(|| AppError::invalid("year", "out of range"))?;
+    Ok(YearFigures {
+        indicators: indicators(conn, span, None, false, false, false).await?,
+        visits: visit_statistics(conn, span, None, VisitGrouping::Level).await?,
+        channels: channel_statistics(conn, span, None).await?,
+        targets: target_completion(conn, year, 12).await?,
+        budget: budget_execution(conn, year).await?,
+        documents: store::documents(conn, year).await?,
+    })
+}
+
+pub(super) fn score_line(part: &str, weight: u32, score: Decimal) -> ScoreLine {
+    ScoreLine {
+        part: part.to_owned(),
+        weight: weight.to_string(),
+        score: model::fixed(score, 2),
+    }
+}
+
+pub(super) fn write_line(out: &mut String, line: std::fmt::Arguments<'_>) {
+    let _ = out.write_fmt(line);
+    out.push('\n');
+}

@@ -201,8 +201,8 @@ async fn open_or_link_matter(
             )
             .await?;
             let record = case_model::CaseRecord::registered(registered_at);
-            let due = case_model::next_due(&record, &workflow.facts(registered_at));
-            case_store::set_next_due(conn, id, due).await?;
+            let schedule = case_model::schedule(&record, &workflow.facts(registered_at));
+            case_store::set_schedule(conn, id, &schedule).await?;
             (id, "registered")
         }
     };

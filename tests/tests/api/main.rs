@@ -7,4 +7,5 @@ mod health;
 mod idempotency;
 mod intake;
 mod launcher;
+mod metrics;
 mod org;

@@ -1,0 +1,230 @@
+//! Indicator arithmetic as pure functions: rates, year-over-year changes, target completion and scores, the
+//! self-evaluation grade, and the reconciliation of published figures.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use xinfang_proto::v1::{CapFormula, TargetDirection};
+
+const HUNDRED: Decimal = Decimal::ONE_HUNDRED;
+
+fn round2(d: Decimal) -> Decimal {
+    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// `numerator / denominator` in percent with two places; `None` on an empty base.
+pub fn percent(numerator: i64, denominator: i64) -> Option<Decimal> {
+    if denominator == 0 {
+        return None;
+    }
+    Some(round2(
+        Decimal::from(numerator) * HUNDRED / Decimal::from(denominator),
+    ))
+}
+
+/// Year-over-year change in percent with two places; `None` when the base is zero.
+pub fn yoy(current: i64, previous: i64) -> Option<Decimal> {
+    if previous == 0 {
+        return None;
+    }
+    Some(round2(
+        Decimal::from(current - previous) * HUNDRED / Decimal::from(previous),
+    ))
+}
+
+/// A decimal printed with `places` decimals, as the bureau's reports print them.
+pub fn fixed(d: Decimal, places: u32) -> String {
+    let rounded = d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    format!("{rounded:.prec$}", prec = places as usize)
+}
+
+/// Completion of a target as a fraction (1 = met), by the rules of 财预〔2020〕10号 as domain.md §4.2 reads them.
+pub fn completion(
+    direction: TargetDirection,
+    target: Decimal,
+    actual: Decimal,
+    cap_formula: CapFormula,
+) -> Decimal {
+    let ratio = |a: Decimal, b: Decimal| if b.is_zero() { Decimal::ZERO } else { a / b };
+    match direction {
+        TargetDirection::AtLeast => ratio(actual, target),
+        TargetDirection::AtMost => {
+            if actual <= target {
+                Decimal::ONE
+            } else {
+                match cap_formula {
+                    CapFormula::Deviation => {
+                        (Decimal::ONE - ratio(actual - target, target)).max(Decimal::ZERO)
+                    }
+                    _ => ratio(target, actual),
+                }
+            }
+        }
+        TargetDirection::Exactly => {
+            if actual == target {
+                Decimal::ONE
+            } else {
+                ratio(actual.min(target), actual.max(target))
+            }
+        }
+        TargetDirection::Unspecified => Decimal::ZERO,
+    }
+}
+
+/// The score of a target: its weight times its completion, never more than the weight.
+pub fn target_score(weight: Decimal, completion: Decimal) -> Decimal {
+    round2(weight * completion.min(Decimal::ONE))
+}
+
+/// Mid-year check: is the actual on pace to meet the target by year end, given the share of the year gone?
+pub fn on_pace(
+    direction: TargetDirection,
+    target: Decimal,
+    actual: Decimal,
+    elapsed: Decimal,
+) -> bool {
+    match direction {
+        TargetDirection::AtMost => actual <= target * elapsed,
+        TargetDirection::AtLeast => actual >= target * elapsed,
+        TargetDirection::Exactly | TargetDirection::Unspecified => true,
+    }
+}
+
+/// Budget execution score: 10 × min(disbursed ÷ appropriated, 1).
+pub fn execution_score(appropriated: Decimal, disbursed: Decimal) -> Decimal {
+    if appropriated.is_zero() {
+        return Decimal::ZERO;
+    }
+    round2(Decimal::TEN * (disbursed / appropriated).min(Decimal::ONE))
+}
+
+/// 优 90–100, 良 80–89, 中 60–79, 差 below 60.
+pub fn grade(total: Decimal) -> &'static str {
+    if total >= Decimal::from(90) {
+        "优"
+    } else if total >= Decimal::from(80) {
+        "良"
+    } else if total >= Decimal::from(60) {
+        "中"
+    } else {
+        "差"
+    }
+}
+
+/// Why a published year-over-year percentage on a published current value cannot have come from records:
+/// the base it implies is not a whole number (beyond the rounding of the printed percentage), or a fall of
+/// 100% is printed next to a non-zero current value. `None` when some whole base fits.
+pub fn impossible_yoy(
+    current: i64,
+    printed_percent: Decimal,
+    printed_places: u32,
+) -> Option<String> {
+    if printed_percent == -HUNDRED {
+        return (current != 0)
+            .then(|| format!("a fall of 100% means nothing this year, but {current} is reported"));
+    }
+    // Any whole base b with yoy(current, b) rounding to the printed percentage fits.
+    let half_step = Decimal::new(5, printed_places + 1);
+    let low = printed_percent - half_step;
+    let high = printed_percent + half_step;
+    let factor = |p: Decimal| Decimal::ONE + p / HUNDRED;
+    // b = current / (1 + p/100), decreasing in p.
+    let (fl, fh) = (factor(low), factor(high));
+    if fl <= Decimal::ZERO || fh <= Decimal::ZERO {
+        return Some("the percentage implies a negative base".into());
+    }
+    let b_max = Decimal::from(current) / fl;
+    let b_min = Decimal::from(current) / fh;
+    let first = b_min.ceil();
+    if first <= b_max && first > Decimal::ZERO {
+        return None;
+    }
+    Some(format!(
+        "{}% on {current} implies {} the year before, not a whole number",
+        fixed(printed_percent, printed_places),
+        fixed(Decimal::from(current) / factor(printed_percent), 2)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn rates_of_the_seed() {
+        assert_eq!(percent(416, 424), Some(d("98.11")));
+        assert_eq!(percent(86, 87), Some(d("98.85")));
+        assert_eq!(percent(84, 86), Some(d("97.67")));
+        assert_eq!(percent(81, 85), Some(d("95.29")));
+        assert_eq!(percent(1, 0), None);
+        assert_eq!(fixed(d("98.85"), 1), "98.9");
+        assert_eq!(fixed(d("97.67"), 1), "97.7");
+    }
+
+    #[test]
+    fn year_over_year_of_the_seed() {
+        assert_eq!(yoy(305, 484), Some(d("-36.98")));
+        assert_eq!(fixed(yoy(305, 484).unwrap(), 1), "-37.0");
+        assert_eq!(yoy(1137, 1357), Some(d("-16.21")));
+        assert_eq!(yoy(46, 74), Some(d("-37.84")));
+        assert_eq!(yoy(158, 231), Some(d("-31.60")));
+        assert_eq!(yoy(343, 389), Some(d("-11.83")));
+        assert_eq!(yoy(3, 4), Some(d("-25.00")));
+        assert_eq!(yoy(3, 0), None);
+    }
+
+    #[test]
+    fn the_province_line_cannot_come_from_records() {
+        assert!(impossible_yoy(13, d("-100"), 0).is_some());
+        let why = impossible_yoy(9, d("33.3"), 1).unwrap();
+        assert!(why.contains("6.75"), "{why}");
+        // Consistent lines pass.
+        assert!(impossible_yoy(305, d("-37.0"), 1).is_none());
+        assert!(impossible_yoy(1137, d("-16.2"), 1).is_none());
+        assert!(impossible_yoy(343, d("-11.83"), 2).is_none());
+        assert!(impossible_yoy(3, d("-25"), 0).is_none());
+    }
+
+    #[test]
+    fn target_completion_and_scores() {
+        let at_most = TargetDirection::AtMost;
+        assert_eq!(
+            completion(at_most, d("2000"), d("1137"), CapFormula::Ratio),
+            Decimal::ONE
+        );
+        assert_eq!(
+            round2(completion(at_most, d("2000"), d("2300"), CapFormula::Ratio) * HUNDRED),
+            d("86.96")
+        );
+        assert_eq!(
+            completion(at_most, d("2000"), d("2300"), CapFormula::Deviation),
+            d("0.85")
+        );
+        assert_eq!(
+            completion(TargetDirection::AtLeast, d("4"), d("4"), CapFormula::Ratio),
+            Decimal::ONE
+        );
+        assert_eq!(
+            completion(TargetDirection::AtLeast, d("4"), d("3"), CapFormula::Ratio),
+            d("0.75")
+        );
+        assert_eq!(target_score(d("16.67"), d("1.2")), d("16.67"));
+        assert!(on_pace(at_most, d("2000"), d("1400"), d("0.75")));
+        assert!(!on_pace(at_most, d("2000"), d("1600"), d("0.75")));
+    }
+
+    #[test]
+    fn execution_and_grades() {
+        assert_eq!(execution_score(d("795300"), d("795300")), d("10"));
+        assert_eq!(execution_score(d("100"), d("50")), d("5"));
+        assert_eq!(execution_score(Decimal::ZERO, Decimal::ZERO), Decimal::ZERO);
+        assert_eq!(grade(d("95")), "优");
+        assert_eq!(grade(d("89.99")), "良");
+        assert_eq!(grade(d("60")), "中");
+        assert_eq!(grade(d("59.99")), "差");
+    }
+}

@@ -1,0 +1,227 @@
+//! Indicators over gRPC on a small hand-made data set; the full 2019/2020 acceptance fixture is in
+//! `fixture.rs`.
+
+use tonic::Code;
+use xinfang_proto::v1::{
+    GetIndicatorsRequest, GetTargetCompletionRequest, GetVisitStatisticsRequest, Level,
+    MatterInput, Period, Petitioner, RegisterVisitRequest, SetTargetRequest, Target,
+    TargetDirection, Visit, YearMonth,
+};
+use xinfang_server::auth::Role;
+use xinfang_tests::{request_id, spawn_app};
+
+fn year(y: i32) -> Option<Period> {
+    Some(Period {
+        start: Some(YearMonth { year: y, month: 1 }),
+        end: Some(YearMonth { year: y, month: 12 }),
+    })
+}
+
+/// 10:00 in Shanghai on the given day of `year`.
+fn at(year: i32, month: u32, day: u32) -> Option<prost_types::Timestamp> {
+    use chrono::TimeZone;
+    let t = chrono::FixedOffset::east_opt(8 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(year, month, day, 10, 0, 0)
+        .unwrap();
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
+}
+
+#[tokio::test]
+async fn visit_statistics_by_level_with_year_over_year() {
+    let app = spawn_app().await;
+    let mut admin = app.client.clone();
+    // 2019: 4 county batches of 2; 2020: 3 county batches of 3 (one of them a repeat) and 1 to the city.
+    let plan = [
+        (2019, Level::County, 2, "110105194912310001"),
+        (2019, Level::County, 2, ""),
+        (2019, Level::County, 2, ""),
+        (2019, Level::County, 2, ""),
+        (2020, Level::County, 3, ""),
+        (2020, Level::County, 3, ""),
+        (2020, Level::County, 3, "110105194912310001"),
+        (2020, Level::City, 1, ""),
+    ];
+    for (i, (y, level, headcount, id_number)) in plan.iter().enumerate() {
+        let id_number = if id_number.is_empty() {
+            String::new()
+        } else {
+            "11010519491231002X".to_owned()
+        };
+        admin
+            .visits
+            .register_visit(RegisterVisitRequest {
+                request_id: request_id(),
+                visit: Some(Visit {
+                    visited_at: at(*y, 3, 1 + i as u32),
+                    level: *level as i32,
+                    place_name: "接待大厅".into(),
+                    headcount: *headcount,
+                    petitioners: vec![Petitioner {
+                        name: "某人".into(),
+                        id_number,
+                        ..Default::default()
+                    }],
+                    matter: Some(MatterInput {
+                        content: "工资".into(),
+                        demands: "支付".into(),
+                        category: "labor".into(),
+                        problem_org_code: "510422100".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap();
+    }
+    let stats = admin
+        .metrics
+        .get_visit_statistics(GetVisitStatisticsRequest {
+            period: year(2020),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let county = stats.levels.iter().find(|l| l.key == "county").unwrap();
+    let f = county.figures.clone().unwrap();
+    let batches = f.batches.unwrap();
+    assert_eq!(
+        (
+            batches.value,
+            batches.previous,
+            batches.yoy_percent.as_str()
+        ),
+        (3, 4, "-25.00")
+    );
+    let persons = f.persons.unwrap();
+    assert_eq!(
+        (
+            persons.value,
+            persons.previous,
+            persons.yoy_percent.as_str()
+        ),
+        (9, 8, "12.50")
+    );
+    assert_eq!(
+        f.repeat_batches.unwrap().value,
+        1,
+        "the 2020 visit repeats the 2019 matter"
+    );
+    assert_eq!(f.initial_persons.unwrap().value, 6);
+    let city = stats.levels.iter().find(|l| l.key == "city").unwrap();
+    let c = city.figures.clone().unwrap().batches.unwrap();
+    assert_eq!(
+        (c.value, c.previous, c.yoy_percent.as_str()),
+        (1, 0, ""),
+        "no change on a zero base"
+    );
+    assert_eq!(stats.total.unwrap().batches.unwrap().value, 4);
+
+    // A cap target on county person-visits and its mid-year check.
+    admin
+        .metrics
+        .set_target(SetTargetRequest {
+            request_id: request_id(),
+            target: Some(Target {
+                year: 2020,
+                indicator: "county_person_visits".into(),
+                direction: TargetDirection::AtMost as i32,
+                value: "8".into(),
+                name: "预计上访人次".into(),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+    let done = admin
+        .metrics
+        .get_target_completion(GetTargetCompletionRequest {
+            year: 2020,
+            through_month: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let r = &done.results[0];
+    assert_eq!(
+        (r.actual.as_str(), r.completion_percent.as_str()),
+        ("9", "88.89")
+    );
+    assert_eq!(r.score, "44.44", "50 points × 8/9");
+}
+
+#[tokio::test]
+async fn indicators_answer_by_scope_and_refuse_bad_periods() {
+    let app = spawn_app().await;
+    let mut admin = app.client.clone();
+    let empty = admin
+        .metrics
+        .get_indicators(GetIndicatorsRequest {
+            period: year(2020),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let on_time = empty.on_time_completion.unwrap();
+    assert_eq!(
+        (on_time.denominator, on_time.percent.as_str()),
+        (0, ""),
+        "no rate on an empty base"
+    );
+
+    let status = admin
+        .metrics
+        .get_indicators(GetIndicatorsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let status = admin
+        .metrics
+        .get_indicators(GetIndicatorsRequest {
+            period: Some(Period {
+                start: Some(YearMonth {
+                    year: 2020,
+                    month: 12,
+                }),
+                end: Some(YearMonth {
+                    year: 2020,
+                    month: 1,
+                }),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+
+    let clerk = app.token(Role::TownshipClerk, "510422100").await;
+    let mut township = app.client_with(Some(&clerk));
+    let status = township
+        .metrics
+        .get_indicators(GetIndicatorsRequest {
+            period: year(2020),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::PermissionDenied,
+        "county-wide figures are not a township's"
+    );
+    township
+        .metrics
+        .get_indicators(GetIndicatorsRequest {
+            period: year(2020),
+            org_code: "510422100".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("its own unit's figures");
+}
