@@ -106,6 +106,11 @@ pub struct Config {
     )]
     pub collective_threshold: u32,
 
+    /// Holiday calendar (CSV: date,name,is_off_day) replacing the built-in one (China, 2018–2026). Add each
+    /// year's State Council notice here, or to server/data/cn-holidays.csv.
+    #[arg(long, env = "XINFANG_HOLIDAY_CALENDAR", global = true)]
+    pub holiday_calendar: Option<PathBuf>,
+
     /// Hardship relief to one petitioner in one year, at most (yuan).
     #[arg(
         long,

@@ -107,7 +107,7 @@ impl ServeOptions {
             max_message_size: config.max_message_size,
             keys: Arc::new(keys),
             collective_threshold: config.collective_threshold,
-            workflow: Arc::new(Workflow::china().context("loading the holiday calendar")?),
+            workflow: Arc::new(load_workflow(config.holiday_calendar.as_deref())?),
             relief_cap_per_year: xinfang_proto::money::positive_amount(
                 "relief-cap-per-year",
                 &config.relief_cap_per_year,
@@ -115,6 +115,31 @@ impl ServeOptions {
             .map_err(|v| anyhow::anyhow!("--{v}"))?,
         })
     }
+}
+
+/// The workflow rules with the configured holiday calendar; warns when the calendar does not cover this year
+/// and the next, since deadlines would then ignore their holidays.
+fn load_workflow(calendar: Option<&Path>) -> anyhow::Result<Workflow> {
+    let workflow = match calendar {
+        None => Workflow::china().context("loading the built-in holiday calendar")?,
+        Some(path) => {
+            let text = fs::read_to_string(path)
+                .with_context(|| format!("reading holiday calendar {}", path.display()))?;
+            let calendar = crate::cases::calendar::HolidayCalendar::from_csv(&text)
+                .with_context(|| format!("holiday calendar {}", path.display()))?;
+            Workflow::with_calendar(calendar)
+        }
+    };
+    let this_year = chrono::Datelike::year(&chrono::Utc::now());
+    for year in [this_year, this_year + 1] {
+        if !workflow.calendar.covers(year) {
+            tracing::warn!(
+                year,
+                "holiday calendar has no data for this year; deadlines skip only weekends"
+            );
+        }
+    }
+    Ok(workflow)
 }
 
 /// Serves every service on `listener` until `shutdown` resolves, then stops accepting connections and

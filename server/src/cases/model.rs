@@ -220,6 +220,15 @@ impl Workflow {
         })
     }
 
+    /// The default rules with another holiday calendar.
+    pub fn with_calendar(calendar: HolidayCalendar) -> Self {
+        Self {
+            calendar,
+            rules: DeadlineRules::default(),
+            policy: DeadlinePolicy::default(),
+        }
+    }
+
     pub fn facts(&self, at: DateTime<Utc>) -> Facts<'_> {
         Facts {
             at,
@@ -249,8 +258,8 @@ pub fn schedule(record: &CaseRecord, facts: &Facts<'_>) -> Schedule {
     }
 }
 
-/// The due date of the step the matter waits for: assignment, acceptance, conclusion or review decision.
-/// `None` when it waits for nobody's deadline (declined, concluded, final).
+/// The due date of the step the matter waits for: assignment, acceptance, conclusion or review decision; for
+/// a concluded matter, the end of its review window. `None` when declined or final.
 pub fn next_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
     let set = deadlines(record, facts, local_date(facts.at));
     match record.state {
@@ -267,6 +276,10 @@ pub fn next_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
         CaseState::Assigned => set.accept.map(|d| d.due),
         CaseState::Accepted => set.conclude.map(|d| d.due),
         CaseState::ReviewRequested => set.review_decision.map(|d| d.due),
+        // Concluded: the petitioner's review window; after it the matter is final.
+        CaseState::Replied | CaseState::Evaluated | CaseState::Reviewed => {
+            set.review_request.map(|d| d.due)
+        }
         _ => None,
     }
 }

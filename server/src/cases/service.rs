@@ -455,6 +455,7 @@ impl CaseService for CaseApi {
         let today = model::local_date(Utc::now());
         let mut filter = store::ListFilter {
             state,
+            today: Some(today),
             responsible_org: requested_org.clone(),
             due_before: req.overdue.then_some(today),
             due_by: (req.due_within_days > 0)

@@ -262,9 +262,16 @@ pub async fn linked_to_trip_of(
     .await
 }
 
+/// States whose `next_due` is someone's deadline (not a review window).
+const WAITING: &str = "('registered', 'returned', 'assigned', 'accepted', 'review_requested')";
+/// Concluded states that turn final by themselves when their review window (`next_due`) passes.
+const CONCLUDED: &str = "('replied', 'evaluated', 'reviewed')";
+
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
+    /// The state as matters show it on `today`: a concluded matter past its review window is final.
     pub state: Option<String>,
+    pub today: Option<NaiveDate>,
     /// The scope's unit or the requested one.
     pub responsible_org: Option<String>,
     /// Only matters linked to trips this officer recorded.
@@ -288,12 +295,14 @@ pub async fn list(
 ) -> Result<Vec<CaseRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM cases \
-         WHERE ($1::text IS NULL OR state = $1) \
+         WHERE ($1::text IS NULL \
+                OR ($1 = 'final' AND (state = 'final' OR (state IN {CONCLUDED} AND next_due < $14))) \
+                OR ($1 <> 'final' AND state = $1 AND (state NOT IN {CONCLUDED} OR next_due >= $14))) \
            AND ($2::text IS NULL OR responsible_org_code = $2) \
            AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM return_trip_cases rc \
                  JOIN return_trips t ON t.id = rc.trip_id WHERE rc.case_id = cases.id AND t.recorded_by = $3)) \
-           AND ($4::date IS NULL OR next_due < $4) \
-           AND ($5::date IS NULL OR next_due <= $5) \
+           AND ($4::date IS NULL OR (next_due < $4 AND state IN {WAITING})) \
+           AND ($5::date IS NULL OR (next_due <= $5 AND next_due >= $14 AND state IN {WAITING})) \
            AND ($6::bool IS NULL OR (backlog_state <> 0) = $6) \
            AND ($7::bool IS NULL OR special_difficult = $7) \
            AND ($8::bool IS NULL OR supervised = $8) \
@@ -315,6 +324,7 @@ pub async fn list(
     .bind(f.after.map(|(t, _)| t))
     .bind(f.after.map(|(_, id)| id))
     .bind(limit)
+    .bind(f.today)
     .fetch_all(conn)
     .await
 }

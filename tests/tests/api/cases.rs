@@ -680,3 +680,139 @@ async fn the_backlog_track() {
     let mut t = client(&app, Role::TownshipClerk, TOWN_A).await;
     assert_eq!(code(act(&mut t, &id, NOW, Step::MarkBacklog).await), DENIED);
 }
+
+async fn decline(
+    c: &mut Client,
+    id: &str,
+    at: At,
+    ground: xinfang_proto::v1::DeclineGround,
+) -> Reply {
+    c.cases
+        .decline_case(xinfang_proto::v1::DeclineCaseRequest {
+            request_id: request_id(),
+            case_id: id.into(),
+            occurred_at: at,
+            ground: ground as i32,
+            reason: "属于法院受理范围".into(),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+#[tokio::test]
+async fn declining_by_the_unit_or_by_the_office_at_registration() {
+    use xinfang_proto::v1::DeclineGround;
+    let app = spawn_app().await;
+    let mut county = client(&app, Role::CountyClerk, BUREAU).await;
+    let mut unit = client(&app, Role::TownshipClerk, TOWN_A).await;
+
+    // The petition office declines at registration; a township clerk may not.
+    let at_office = open_matter(&mut county, days_ago(3), TOWN_A).await;
+    assert_eq!(
+        code(decline(&mut unit, &at_office, NOW, DeclineGround::OtherBranch).await),
+        DENIED
+    );
+    let declined = decline(&mut county, &at_office, NOW, DeclineGround::OtherBranch)
+        .await
+        .unwrap();
+    assert_eq!(declined.state(), CaseState::Declined);
+    assert_eq!(declined.decline_ground(), DeclineGround::OtherBranch);
+    assert_eq!(
+        reason(act(&mut county, &at_office, NOW, Step::Forward(TOWN_A, "")).await),
+        "CASE_DECLINED"
+    );
+
+    // Once assigned, the unit declines, and the office no longer may.
+    let assigned = open_matter(&mut county, days_ago(3), TOWN_A).await;
+    done(
+        &mut county,
+        &assigned,
+        days_ago(2),
+        Step::Forward(TOWN_A, ""),
+    )
+    .await;
+    assert_eq!(
+        code(decline(&mut county, &assigned, NOW, DeclineGround::Leapfrog).await),
+        DENIED
+    );
+    let by_unit = decline(&mut unit, &assigned, NOW, DeclineGround::AlreadyHandling)
+        .await
+        .unwrap();
+    assert_eq!(by_unit.state(), CaseState::Declined);
+    // Declining in time answers the assignment.
+    assert_eq!(due(by_unit.deadlines.unwrap().accept).1, Timeliness::OnTime);
+
+    // The unit's clerk declining an accepted matter is told why not, not that it lacks the right.
+    let accepted = open_matter(&mut county, days_ago(3), TOWN_A).await;
+    done(
+        &mut county,
+        &accepted,
+        days_ago(2),
+        Step::Forward(TOWN_A, ""),
+    )
+    .await;
+    done(&mut unit, &accepted, days_ago(1), Step::Accept).await;
+    assert_eq!(
+        reason(decline(&mut unit, &accepted, NOW, DeclineGround::OtherBranch).await),
+        "CASE_ALREADY_ACCEPTED"
+    );
+    // A step dated before the previous one is refused by name.
+    assert_eq!(
+        fields(act(&mut unit, &accepted, days_ago(2), Step::Reply).await),
+        ["occurred_at"]
+    );
+}
+
+#[tokio::test]
+async fn a_lapsed_review_window_makes_the_matter_final_and_listable_as_such() {
+    let app = spawn_app().await;
+    let mut county = client(&app, Role::CountyClerk, BUREAU).await;
+    let mut admin = app.client.clone();
+    let id = open_matter(&mut county, shanghai(2020, 3, 2), TOWN_A).await;
+    done(
+        &mut county,
+        &id,
+        shanghai(2020, 3, 3),
+        Step::Forward(TOWN_A, ""),
+    )
+    .await;
+    done(&mut admin, &id, shanghai(2020, 3, 4), Step::Accept).await;
+    let replied = done(&mut admin, &id, shanghai(2020, 4, 1), Step::Reply).await;
+    // Replied 2020-04-01, long ago: nobody requested a review in the 30 days, so the matter is final.
+    assert_eq!(replied.state(), CaseState::Final);
+    assert_eq!(
+        reason(act(&mut county, &id, shanghai(2020, 6, 1), Step::RequestReview).await),
+        "REVIEW_WINDOW_CLOSED"
+    );
+    let finals = list(
+        &mut county,
+        ListCasesRequest {
+            state: CaseState::Final as i32,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(finals, std::slice::from_ref(&id));
+    let replied = list(
+        &mut county,
+        ListCasesRequest {
+            state: CaseState::Replied as i32,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(replied.is_empty(), "it shows as final, not replied");
+    let overdue = list(
+        &mut county,
+        ListCasesRequest {
+            overdue: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(
+        overdue.is_empty(),
+        "a closed review window is nobody's overdue step"
+    );
+}
