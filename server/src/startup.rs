@@ -182,11 +182,17 @@ pub async fn serve(
         workflow: options.workflow.clone(),
     };
     let limit = options.max_message_size;
+    // Sync applies pushed operations through the same service objects that serve them online.
+    let visits = Arc::new(VisitApi::new(pool.clone(), options.keys.clone(), intake));
+    let cases = Arc::new(CaseApi::new(pool.clone(), options.workflow.clone()));
     macro_rules! service {
-        ($server:ident, $api:expr) => {
-            $server::new($api)
+        ($server:ident :: $ctor:ident, $api:expr) => {
+            $server::$ctor($api)
                 .max_decoding_message_size(limit)
                 .max_encoding_message_size(limit)
+        };
+        ($server:ident, $api:expr) => {
+            service!($server::new, $api)
         };
     }
 
@@ -212,14 +218,8 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service!(OrgServiceServer, OrgApi::new(pool.clone())))
-        .add_service(service!(
-            VisitServiceServer,
-            VisitApi::new(pool.clone(), options.keys.clone(), intake)
-        ))
-        .add_service(service!(
-            CaseServiceServer,
-            CaseApi::new(pool.clone(), options.workflow.clone())
-        ))
+        .add_service(service!(VisitServiceServer::from_arc, visits.clone()))
+        .add_service(service!(CaseServiceServer::from_arc, cases.clone()))
         .add_service(service!(
             FundServiceServer,
             FundApi::new(pool.clone(), funds)
@@ -228,7 +228,10 @@ pub async fn serve(
             MetricsServiceServer,
             MetricsApi::new(pool.clone())
         ))
-        .add_service(service!(SyncServiceServer, SyncApi))
+        .add_service(service!(
+            SyncServiceServer::new,
+            SyncApi::new(pool.clone(), visits, cases)
+        ))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
         .await?;
     Ok(())

@@ -249,6 +249,18 @@ impl CaseApi {
             },
         )
         .await?;
+        crate::sync::store::append(
+            &mut tx,
+            &crate::sync::store::FeedEntry {
+                kind: "case",
+                entity_id: row.id,
+                org_code: after.responsible_org_code.as_deref(),
+                previous_org_code: before.responsible_org_code.as_deref(),
+                owner: None,
+                reason: &reason,
+            },
+        )
+        .await?;
         let case = self.to_proto(&updated, Utc::now());
         idempotency::save(&mut tx, &key, &case).await?;
         tx.commit().await?;

@@ -1,5 +1,6 @@
-//! Offline clients: push and pull.
+//! Offline clients: push outbox operations, pull the change feed of their scope.
 
 pub mod service;
+pub mod store;
 
 pub use service::SyncApi;

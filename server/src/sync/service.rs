@@ -1,9 +1,408 @@
-//! `xinfang.v1.SyncService`: declared by the foundation; every method answers `UNIMPLEMENTED` (the generated
-//! default) until issue #6 builds it.
+//! `xinfang.v1.SyncService`: offline clients push outbox operations and pull the feed of their scope. Both
+//! go through the online methods themselves, so a pushed operation is judged, scoped, audited and made
+//! idempotent exactly as the same call made online.
 
-use xinfang_proto::v1::sync_service_server::SyncService;
+use std::sync::Arc;
 
-#[derive(Debug, Default)]
-pub struct SyncApi;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+use tonic_types::StatusExt;
+use xinfang_proto::{
+    v1::{
+        CaseChange, Change, GetCaseRequest, GetLetterRequest, GetReturnTripRequest,
+        GetVisitRequest, ListCaseEventsRequest, OpOutcome, OpResult, Operation, PullRequest,
+        PullResponse, PushRequest, PushResponse, Tombstone, case_service_server::CaseService,
+        change, op_result, operation, sync_service_server::SyncService,
+        visit_service_server::VisitService,
+    },
+    validate,
+};
 
-impl SyncService for SyncApi {}
+use super::store::{self, FeedScope};
+use crate::{
+    auth::{self, Principal, Role},
+    cases::CaseApi,
+    error::AppError,
+    visits::VisitApi,
+};
+
+/// Most operations one Push takes.
+pub const MAX_PUSH: usize = 500;
+const DEFAULT_PULL: u32 = 100;
+const MAX_PULL: u32 = 500;
+
+pub struct SyncApi {
+    pool: PgPool,
+    visits: Arc<VisitApi>,
+    cases: Arc<CaseApi>,
+}
+
+impl SyncApi {
+    pub fn new(pool: PgPool, visits: Arc<VisitApi>, cases: Arc<CaseApi>) -> Self {
+        Self {
+            pool,
+            visits,
+            cases,
+        }
+    }
+}
+
+/// A request as the online method would receive it from this principal.
+fn as_principal<T>(principal: &Principal, message: T) -> Request<T> {
+    let mut request = Request::new(message);
+    request.extensions_mut().insert(principal.clone());
+    request
+}
+
+fn rejected(op_id: &str, status: &Status) -> OpResult {
+    let details = status.get_error_details();
+    OpResult {
+        op_id: op_id.to_owned(),
+        outcome: OpOutcome::Rejected as i32,
+        result: None,
+        code: status.code() as i32,
+        reason: details
+            .error_info()
+            .map(|i| i.reason.clone())
+            .unwrap_or_default(),
+        message: status.message().to_owned(),
+        fields: details
+            .bad_request()
+            .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// Sets the wrapped request's `request_id` to the op id; a different non-empty one is a client bug.
+macro_rules! with_op_id {
+    ($req:expr, $op_id:expr) => {{
+        let mut req = $req;
+        if !req.request_id.is_empty() && req.request_id != $op_id {
+            Err(Status::invalid_argument(
+                "request_id must be empty or equal to op_id",
+            ))
+        } else {
+            req.request_id = $op_id.to_owned();
+            Ok(req)
+        }
+    }};
+}
+
+impl SyncApi {
+    async fn apply(&self, principal: &Principal, op: Operation) -> OpResult {
+        let op_id = op.op_id.clone();
+        let id = match validate::request_id("op_id", &op_id) {
+            Ok(id) => id,
+            Err(v) => return rejected(&op_id, &Status::from(AppError::from(v))),
+        };
+        let before = {
+            let mut conn = match self.pool.acquire().await {
+                Ok(c) => c,
+                Err(e) => return rejected(&op_id, &Status::from(AppError::from(e))),
+            };
+            store::applied_before(&mut conn, principal.id, id).await
+        };
+        let existed = match before {
+            Ok(b) => b,
+            Err(e) => return rejected(&op_id, &Status::from(AppError::from(e))),
+        };
+        let Some(kind) = op.op else {
+            return rejected(&op_id, &Status::invalid_argument("op: required"));
+        };
+        let result: Result<op_result::Result, Status> = async {
+            use operation::Op;
+            let (v, c) = (&self.visits, &self.cases);
+            let p = principal;
+            Ok(match kind {
+                Op::RegisterVisit(r) => op_result::Result::Visit(
+                    v.register_visit(as_principal(p, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
+                Op::RegisterLetter(r) => op_result::Result::Letter(
+                    v.register_letter(as_principal(p, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
+                Op::RecordReturnTrip(r) => op_result::Result::Trip(
+                    v.record_return_trip(as_principal(p, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
+                Op::AcceptCase(r) => op_result::Result::Case(
+                    c.accept_case(as_principal(p, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
+                Op::DeclineCase(r) => op_result::Result::Case(
+                    c.decline_case(as_principal(p, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
+                Op::ObjectToAssignment(r) => op_result::Result::Case(
+                    c.object_to_assignment(as_principal(p, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
+                Op::ExtendCase(r) => op_result::Result::Case(
+                    c.extend_case(as_principal(p, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
+                Op::ReplyCase(r) => op_result::Result::Case(
+                    c.reply_case(as_principal(p, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
+                Op::RecordEvaluation(r) => op_result::Result::Case(
+                    c.record_evaluation(as_principal(p, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
+            })
+        }
+        .await;
+        match result {
+            Ok(result) => OpResult {
+                op_id,
+                outcome: if existed {
+                    OpOutcome::Duplicate
+                } else {
+                    OpOutcome::Applied
+                } as i32,
+                result: Some(result),
+                ..OpResult::default()
+            },
+            Err(status) => rejected(&op_id, &status),
+        }
+    }
+
+    /// The current form of a feed row's record for this principal; `None` when it is out of its scope now
+    /// (a later row says what happened).
+    async fn item(
+        &self,
+        principal: &Principal,
+        row: &store::FeedRow,
+    ) -> Result<Option<change::Item>, Status> {
+        let id = row.entity_id.to_string();
+        let got = match row.kind.as_str() {
+            "case" => self.case_with_history(principal, &id).await,
+            "visit" => self
+                .visits
+                .get_visit(as_principal(principal, GetVisitRequest { id }))
+                .await
+                .map(|r| change::Item::Visit(r.into_inner())),
+            "letter" => self
+                .visits
+                .get_letter(as_principal(principal, GetLetterRequest { id }))
+                .await
+                .map(|r| change::Item::Letter(r.into_inner())),
+            _ => self
+                .visits
+                .get_return_trip(as_principal(principal, GetReturnTripRequest { id }))
+                .await
+                .map(|r| change::Item::Trip(r.into_inner())),
+        };
+        match got {
+            Ok(item) => Ok(Some(item)),
+            Err(s) if s.code() == tonic::Code::PermissionDenied => Ok(None),
+            Err(s) => Err(s),
+        }
+    }
+
+    async fn case_with_history(
+        &self,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<change::Item, Status> {
+        let case = self
+            .cases
+            .get_case(as_principal(
+                principal,
+                GetCaseRequest { id: id.to_owned() },
+            ))
+            .await?
+            .into_inner();
+        let mut history = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .cases
+                .list_case_events(as_principal(
+                    principal,
+                    ListCaseEventsRequest {
+                        case_id: id.to_owned(),
+                        page_size: 500,
+                        page_token,
+                    },
+                ))
+                .await?
+                .into_inner();
+            history.extend(page.events);
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        Ok(change::Item::Case(CaseChange {
+            case: Some(case),
+            history,
+        }))
+    }
+}
+
+fn encode_cursor(xid: i64, id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("f1:{xid}:{id}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(i64, i64), AppError> {
+    if cursor.is_empty() {
+        return Ok((0, 0));
+    }
+    let bad = || {
+        AppError::invalid(
+            "cursor",
+            "not a cursor of this feed; start again without one",
+        )
+    };
+    let text = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(bad)?;
+    let mut parts = text.split(':');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("f1"), Some(xid), Some(id), None) => {
+            let xid: i64 = xid.parse().map_err(|_| bad())?;
+            let id: i64 = id.parse().map_err(|_| bad())?;
+            if xid < 0 || id < 0 {
+                return Err(bad());
+            }
+            Ok((xid, id))
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[tonic::async_trait]
+impl SyncService for SyncApi {
+    async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
+        let principal = auth::principal(&request)?.clone();
+        let operations = request.into_inner().operations;
+        if operations.len() > MAX_PUSH {
+            return Err(AppError::invalid(
+                "operations",
+                format!("at most {MAX_PUSH} operations per push; send the rest in the next one"),
+            )
+            .into());
+        }
+        let mut results = Vec::with_capacity(operations.len());
+        // In order: an operation may depend on an earlier one of the same batch (a trip naming a matter a
+        // visit of the batch opened).
+        for op in operations {
+            results.push(self.apply(&principal, op).await);
+        }
+        let applied = results
+            .iter()
+            .filter(|r| r.outcome == OpOutcome::Applied as i32)
+            .count();
+        tracing::info!(principal = %principal.id, ops = results.len(), applied, "push");
+        Ok(Response::new(PushResponse { results }))
+    }
+
+    async fn pull(&self, request: Request<PullRequest>) -> Result<Response<PullResponse>, Status> {
+        let principal = auth::principal(&request)?.clone();
+        let req = request.into_inner();
+        let after = decode_cursor(&req.cursor)?;
+        let page_size = match u32::try_from(req.page_size) {
+            Ok(0) => DEFAULT_PULL,
+            Ok(n) => n.min(MAX_PULL),
+            Err(_) => return Err(AppError::invalid("page_size", "must not be negative").into()),
+        };
+        let scope = match principal.role {
+            Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor => FeedScope::All,
+            Role::TownshipClerk => FeedScope::Unit(principal.org_code.clone()),
+            Role::FieldOfficer => FeedScope::Officer(principal.id),
+            Role::Agency => {
+                return Err(AppError::PermissionDenied("agency systems do not sync".into()).into());
+            }
+        };
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1)
+            .await
+            .map_err(AppError::from)?;
+        drop(conn);
+        let more = rows.len() > page_size as usize;
+        rows.truncate(page_size as usize);
+        let next = rows.last().map_or(after, |last| (last.xid, last.id));
+        // One change per record per page, at the place of its last row: the record is sent as it is now.
+        let mut changes = Vec::new();
+        for (i, row) in rows.iter().enumerate() {
+            let later = rows[i + 1..]
+                .iter()
+                .any(|r| r.entity_id == row.entity_id && r.kind == row.kind);
+            if later {
+                continue;
+            }
+            let left = match &scope {
+                FeedScope::Unit(unit) => {
+                    row.kind == "case"
+                        && row.previous_org_code.as_deref() == Some(unit.as_str())
+                        && row.org_code.as_deref() != Some(unit.as_str())
+                }
+                _ => false,
+            };
+            if left {
+                changes.push(Change {
+                    item: Some(change::Item::Tombstone(Tombstone {
+                        kind: row.kind.clone(),
+                        id: row.entity_id.to_string(),
+                        reason: row.reason.clone(),
+                    })),
+                });
+                continue;
+            }
+            if let Some(item) = self.item(&principal, row).await? {
+                changes.push(Change { item: Some(item) });
+            }
+        }
+        Ok(Response::new(PullResponse {
+            changes,
+            next_cursor: encode_cursor(next.0, next.1),
+            more,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_forgeries() {
+        assert_eq!(decode_cursor("").unwrap(), (0, 0));
+        assert_eq!(decode_cursor(&encode_cursor(812, 40)).unwrap(), (812, 40));
+        assert!(decode_cursor("garbage").is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("f1:-1:3")).is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("f2:1:3")).is_err());
+    }
+
+    #[test]
+    fn a_foreign_request_id_is_refused() {
+        let req = xinfang_proto::v1::AcceptCaseRequest {
+            request_id: "other".into(),
+            ..Default::default()
+        };
+        let r: Result<_, Status> = with_op_id!(req, "op");
+        assert!(r.is_err());
+        let req = xinfang_proto::v1::AcceptCaseRequest::default();
+        let r: Result<_, Status> = with_op_id!(req, "op");
+        assert_eq!(r.unwrap().request_id, "op");
+    }
+
+    #[test]
+    fn ids_are_uuids() {
+        assert!(validate::request_id("op_id", &uuid::Uuid::now_v7().to_string()).is_ok());
+    }
+}

@@ -111,6 +111,29 @@ async fn store_petitioners(
     Ok((ids, hashes.into_iter().flatten().collect()))
 }
 
+/// Records a change in the sync feed, in the caller's transaction.
+async fn feed(
+    conn: &mut PgConnection,
+    kind: &str,
+    id: Uuid,
+    org: Option<&str>,
+    owner: Option<Uuid>,
+) -> Result<(), AppError> {
+    crate::sync::store::append(
+        conn,
+        &crate::sync::store::FeedEntry {
+            kind,
+            entity_id: id,
+            org_code: org,
+            previous_org_code: None,
+            owner,
+            reason: "",
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// The matter a registration belongs to: the one the clerk linked, the earliest with a shared petitioner and
 /// the same category and place, or none (a new one is opened by the caller).
 struct MatterLink {
@@ -221,6 +244,7 @@ async fn open_or_link_matter(
         },
     )
     .await?;
+    feed(conn, "case", case_id, None, None).await?;
     Ok(case_id)
 }
 
@@ -922,6 +946,14 @@ impl VisitApi {
         )
         .await?;
         store::link_petitioners(&mut tx, Links::Visit, row.id, &petitioners).await?;
+        feed(
+            &mut tx,
+            "visit",
+            row.id,
+            Some(&row.problem_org_code),
+            Some(principal.id),
+        )
+        .await?;
         // The stored first result never holds personal data in clear: a retry gets the masked form.
         let (mut masked, _) =
             load_petitioners(&mut tx, &self.keys, Links::Visit, &[row.id], Reveal::Masked).await?;
@@ -1027,6 +1059,14 @@ impl VisitApi {
         )
         .await?;
         store::link_petitioners(&mut tx, Links::Letter, row.id, &petitioners).await?;
+        feed(
+            &mut tx,
+            "letter",
+            row.id,
+            Some(&row.problem_org_code),
+            Some(principal.id),
+        )
+        .await?;
         let (mut masked, _) = load_petitioners(
             &mut tx,
             &self.keys,
@@ -1114,6 +1154,14 @@ impl VisitApi {
         .await?;
         store::link_petitioners(&mut tx, Links::Trip, row.id, &petitioners).await?;
         store::link_trip_cases(&mut tx, row.id, &new.case_ids).await?;
+        feed(
+            &mut tx,
+            "trip",
+            row.id,
+            Some(&row.responsible_org_code),
+            Some(principal.id),
+        )
+        .await?;
         let cases: Vec<String> = new.case_ids.iter().map(Uuid::to_string).collect();
         let (mut masked, _) =
             load_petitioners(&mut tx, &self.keys, Links::Trip, &[row.id], Reveal::Masked).await?;

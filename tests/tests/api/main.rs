@@ -9,3 +9,4 @@ mod intake;
 mod launcher;
 mod metrics;
 mod org;
+mod sync;
