@@ -89,7 +89,17 @@ where
                 let started = Instant::now();
                 let open = OPEN_PREFIXES.iter().any(|p| method.starts_with(p));
                 if !open {
-                    match authenticate(&pool, authorization).await {
+                    let checked = authenticate(&pool, authorization).await.and_then(|principal| {
+                        match super::access::allowed(&method, principal.role) {
+                            Some(false) => Err(AppError::PermissionDenied(format!(
+                                "role {} may not call {}",
+                                principal.role,
+                                method.rsplit('/').next().unwrap_or_default()
+                            ))),
+                            _ => Ok(principal),
+                        }
+                    });
+                    match checked {
                         Ok(principal) => {
                             let span = tracing::Span::current();
                             span.record("principal", tracing::field::display(principal.id));

@@ -1,6 +1,7 @@
 //! Who is calling: principals with a role and an org unit, bearer tokens stored as hashes, and the layer
 //! that authenticates every request except health and reflection.
 
+pub mod access;
 pub mod layer;
 pub mod model;
 pub mod store;

@@ -1,5 +1,6 @@
 //! End-to-end tests: one binary (one private cluster), one database and one server per test.
 
+mod access;
 mod auth;
 mod cases;
 mod funds;
