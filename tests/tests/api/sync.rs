@@ -237,7 +237,7 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
             _ => None,
         })
         .collect();
-    assert_eq!(cases, [case_a.clone()], "only its own matter");
+    assert_eq!(cases, std::slice::from_ref(&case_a), "only its own matter");
     let visits = first
         .iter()
         .filter(|c| matches!(c.item, Some(change::Item::Visit(_))))
