@@ -16,30 +16,64 @@ const ALL: &[Role] = &[
 ];
 const COUNTY_OFFICE: &[Role] = &[Admin, CountyClerk];
 const READ_COUNTY: &[Role] = &[Admin, CountyClerk, Leader, Auditor];
-const NOT_AGENCY: &[Role] = &[Admin, CountyClerk, FieldOfficer, TownshipClerk, Leader, Auditor];
+const NOT_AGENCY: &[Role] = &[
+    Admin,
+    CountyClerk,
+    FieldOfficer,
+    TownshipClerk,
+    Leader,
+    Auditor,
+];
 
 /// `(full method path, roles allowed)`.
 pub const ACCESS: &[(&str, &[Role])] = &[
     ("/xinfang.v1.OrgService/ListOrgUnits", ALL),
     ("/xinfang.v1.OrgService/GetOrgUnit", ALL),
     ("/xinfang.v1.OrgService/CreateOrgUnit", &[Admin]),
-    ("/xinfang.v1.VisitService/RegisterVisit", &[Admin, CountyClerk, FieldOfficer]),
+    (
+        "/xinfang.v1.VisitService/RegisterVisit",
+        &[Admin, CountyClerk, FieldOfficer],
+    ),
     ("/xinfang.v1.VisitService/GetVisit", NOT_AGENCY),
     ("/xinfang.v1.VisitService/ListVisits", NOT_AGENCY),
-    ("/xinfang.v1.VisitService/RegisterLetter", &[Admin, CountyClerk, Agency]),
-    ("/xinfang.v1.VisitService/GetLetter", &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor]),
-    ("/xinfang.v1.VisitService/ListLetters", &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor]),
-    ("/xinfang.v1.VisitService/RecordReturnTrip", &[Admin, CountyClerk, FieldOfficer]),
+    (
+        "/xinfang.v1.VisitService/RegisterLetter",
+        &[Admin, CountyClerk, Agency],
+    ),
+    (
+        "/xinfang.v1.VisitService/GetLetter",
+        &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor],
+    ),
+    (
+        "/xinfang.v1.VisitService/ListLetters",
+        &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor],
+    ),
+    (
+        "/xinfang.v1.VisitService/RecordReturnTrip",
+        &[Admin, CountyClerk, FieldOfficer],
+    ),
     ("/xinfang.v1.VisitService/GetReturnTrip", NOT_AGENCY),
     ("/xinfang.v1.VisitService/ListReturnTrips", NOT_AGENCY),
     ("/xinfang.v1.CaseService/GetCase", NOT_AGENCY),
     ("/xinfang.v1.CaseService/ListCases", NOT_AGENCY),
     ("/xinfang.v1.CaseService/ListCaseEvents", NOT_AGENCY),
     ("/xinfang.v1.CaseService/AssignCase", COUNTY_OFFICE),
-    ("/xinfang.v1.CaseService/AcceptCase", &[Admin, TownshipClerk]),
-    ("/xinfang.v1.CaseService/DeclineCase", &[Admin, CountyClerk, TownshipClerk]),
-    ("/xinfang.v1.CaseService/ObjectToAssignment", &[Admin, TownshipClerk]),
-    ("/xinfang.v1.CaseService/ExtendCase", &[Admin, TownshipClerk]),
+    (
+        "/xinfang.v1.CaseService/AcceptCase",
+        &[Admin, TownshipClerk],
+    ),
+    (
+        "/xinfang.v1.CaseService/DeclineCase",
+        &[Admin, CountyClerk, TownshipClerk],
+    ),
+    (
+        "/xinfang.v1.CaseService/ObjectToAssignment",
+        &[Admin, TownshipClerk],
+    ),
+    (
+        "/xinfang.v1.CaseService/ExtendCase",
+        &[Admin, TownshipClerk],
+    ),
     ("/xinfang.v1.CaseService/ReplyCase", &[Admin, TownshipClerk]),
     ("/xinfang.v1.CaseService/RecordEvaluation", COUNTY_OFFICE),
     ("/xinfang.v1.CaseService/RequestReview", COUNTY_OFFICE),
@@ -49,22 +83,58 @@ pub const ACCESS: &[(&str, &[Role])] = &[
     ("/xinfang.v1.CaseService/ResolveBacklog", COUNTY_OFFICE),
     ("/xinfang.v1.FundService/CreateBudget", COUNTY_OFFICE),
     ("/xinfang.v1.FundService/ListBudgets", READ_COUNTY),
-    ("/xinfang.v1.FundService/SubmitFundRequest", &[Admin, CountyClerk, TownshipClerk]),
-    ("/xinfang.v1.FundService/RecordBureauDecision", &[Admin, CountyClerk, Leader]),
+    (
+        "/xinfang.v1.FundService/SubmitFundRequest",
+        &[Admin, CountyClerk, TownshipClerk],
+    ),
+    (
+        "/xinfang.v1.FundService/RecordBureauDecision",
+        &[Admin, CountyClerk, Leader],
+    ),
     ("/xinfang.v1.FundService/ApproveFundRequest", &[Leader]),
     ("/xinfang.v1.FundService/RejectFundRequest", &[Leader]),
     ("/xinfang.v1.FundService/DisburseFundRequest", COUNTY_OFFICE),
-    ("/xinfang.v1.FundService/GetFundRequest", &[Admin, CountyClerk, TownshipClerk, Leader, Auditor]),
-    ("/xinfang.v1.FundService/ListFundRequests", &[Admin, CountyClerk, TownshipClerk, Leader, Auditor]),
-    ("/xinfang.v1.MetricsService/GetIndicators", &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor]),
-    ("/xinfang.v1.MetricsService/GetVisitStatistics", &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor]),
-    ("/xinfang.v1.MetricsService/GetChannelStatistics", &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor]),
+    (
+        "/xinfang.v1.FundService/GetFundRequest",
+        &[Admin, CountyClerk, TownshipClerk, Leader, Auditor],
+    ),
+    (
+        "/xinfang.v1.FundService/ListFundRequests",
+        &[Admin, CountyClerk, TownshipClerk, Leader, Auditor],
+    ),
+    (
+        "/xinfang.v1.MetricsService/GetIndicators",
+        &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor],
+    ),
+    (
+        "/xinfang.v1.MetricsService/GetVisitStatistics",
+        &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor],
+    ),
+    (
+        "/xinfang.v1.MetricsService/GetChannelStatistics",
+        &[Admin, CountyClerk, TownshipClerk, Leader, Agency, Auditor],
+    ),
     ("/xinfang.v1.MetricsService/SetTarget", COUNTY_OFFICE),
-    ("/xinfang.v1.MetricsService/ListTargets", &[Admin, CountyClerk, Leader, Agency, Auditor]),
-    ("/xinfang.v1.MetricsService/GetTargetCompletion", &[Admin, CountyClerk, Leader, Agency, Auditor]),
-    ("/xinfang.v1.MetricsService/GetBudgetExecution", &[Admin, CountyClerk, Leader, Agency, Auditor]),
-    ("/xinfang.v1.MetricsService/GenerateSelfEvaluationReport", &[Admin, CountyClerk, Leader, Agency, Auditor]),
-    ("/xinfang.v1.SyncService/Push", &[Admin, CountyClerk, FieldOfficer, TownshipClerk]),
+    (
+        "/xinfang.v1.MetricsService/ListTargets",
+        &[Admin, CountyClerk, Leader, Agency, Auditor],
+    ),
+    (
+        "/xinfang.v1.MetricsService/GetTargetCompletion",
+        &[Admin, CountyClerk, Leader, Agency, Auditor],
+    ),
+    (
+        "/xinfang.v1.MetricsService/GetBudgetExecution",
+        &[Admin, CountyClerk, Leader, Agency, Auditor],
+    ),
+    (
+        "/xinfang.v1.MetricsService/GenerateSelfEvaluationReport",
+        &[Admin, CountyClerk, Leader, Agency, Auditor],
+    ),
+    (
+        "/xinfang.v1.SyncService/Push",
+        &[Admin, CountyClerk, FieldOfficer, TownshipClerk],
+    ),
     ("/xinfang.v1.SyncService/Pull", NOT_AGENCY),
 ];
 
@@ -87,7 +157,8 @@ mod tests {
     /// Every method of the contract has exactly one row, and every row names a method of the contract.
     #[test]
     fn the_table_covers_the_contract_exactly() {
-        let fds = prost_types::FileDescriptorSet::decode(xinfang_proto::FILE_DESCRIPTOR_SET).unwrap();
+        let fds =
+            prost_types::FileDescriptorSet::decode(xinfang_proto::FILE_DESCRIPTOR_SET).unwrap();
         let mut contract = BTreeSet::new();
         for file in fds.file.iter().filter(|f| f.package() == "xinfang.v1") {
             for service in &file.service {
@@ -104,7 +175,13 @@ mod tests {
     #[test]
     fn unknown_methods_are_unknown() {
         assert_eq!(allowed("/xinfang.v1.OrgService/DropAll", Admin), None);
-        assert_eq!(allowed("/xinfang.v1.FundService/ApproveFundRequest", Leader), Some(true));
-        assert_eq!(allowed("/xinfang.v1.FundService/ApproveFundRequest", Admin), Some(false));
+        assert_eq!(
+            allowed("/xinfang.v1.FundService/ApproveFundRequest", Leader),
+            Some(true)
+        );
+        assert_eq!(
+            allowed("/xinfang.v1.FundService/ApproveFundRequest", Admin),
+            Some(false)
+        );
     }
 }

@@ -59,7 +59,11 @@ async fn every_rpc_for_every_role() {
     let app = spawn_app().await;
     let mut tokens = Vec::new();
     for role in Role::ALL {
-        let org = if role == Role::TownshipClerk { "510422100" } else { "510422XF" };
+        let org = if role == Role::TownshipClerk {
+            "510422100"
+        } else {
+            "510422XF"
+        };
         tokens.push((role, app.token(role, org).await));
     }
     // Every method of the contract is in the table (the unit test checks the converse too).
@@ -93,7 +97,11 @@ async fn every_rpc_for_every_role() {
                 result.err()
             );
             if let Err(status) = &result {
-                assert_ne!(status.code(), Code::Internal, "{method} as {role}: {status:?}");
+                assert_ne!(
+                    status.code(),
+                    Code::Internal,
+                    "{method} as {role}: {status:?}"
+                );
                 assert_ne!(status.code(), Code::Unimplemented, "{method} as {role}");
             }
             checked += 1;
