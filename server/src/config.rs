@@ -42,6 +42,9 @@ pub enum TokenCommand {
         /// Who holds it: a person, a laptop, an agency system.
         #[arg(long)]
         name: String,
+        /// Also let the holder of a client certificate with this subject (SAN DNS name or common name) in.
+        #[arg(long)]
+        cert_subject: Option<String>,
     },
     /// Revoke a principal's token by principal id.
     Revoke { id: uuid::Uuid },
@@ -65,6 +68,28 @@ pub struct Config {
         global = true
     )]
     pub listen: SocketAddr,
+
+    /// Server certificate chain (PEM). With --tls-key, the service speaks TLS only.
+    #[arg(long, env = "XINFANG_TLS_CERT", global = true, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key of the server certificate (PEM). The pair is reloaded on SIGHUP.
+    #[arg(long, env = "XINFANG_TLS_KEY", global = true, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// CA of the client certificates that agency systems present (mTLS); a certificate's subject (SAN DNS name
+    /// or common name) names its principal (`token issue --cert-subject`).
+    #[arg(
+        long,
+        env = "XINFANG_TLS_CLIENT_CA",
+        global = true,
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Serve plain TCP on a non-loopback address (only behind a proxy that terminates TLS).
+    #[arg(long, env = "XINFANG_ALLOW_PLAINTEXT", global = true)]
+    pub allow_plaintext: bool,
 
     /// PostgreSQL to use. When unset, xinfang runs its own private cluster under the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
@@ -131,6 +156,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The TLS files, when the service is to speak TLS.
+    pub fn tls_files(&self) -> Option<crate::tls::TlsFiles> {
+        Some(crate::tls::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+            client_ca: self.tls_client_ca.clone(),
+        })
+    }
+
     pub fn data_key_file(&self) -> PathBuf {
         self.data_key_file
             .clone()

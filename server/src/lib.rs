@@ -21,4 +21,5 @@ pub mod startup;
 pub mod sync;
 pub mod telemetry;
 pub mod time;
+pub mod tls;
 pub mod visits;

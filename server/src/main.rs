@@ -44,9 +44,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn token_command(database: &Database, command: TokenCommand) -> anyhow::Result<()> {
     let mut conn = database.pool.acquire().await?;
     match command {
-        TokenCommand::Issue { role, org, name } => {
+        TokenCommand::Issue {
+            role,
+            org,
+            name,
+            cert_subject,
+        } => {
             let role: auth::Role = role.parse()?;
-            let (principal, token) = auth::issue_token(&mut conn, role, &org, &name).await?;
+            let mut tx = database.pool.begin().await?;
+            let (principal, token) = auth::issue_token(&mut tx, role, &org, &name).await?;
+            if let Some(subject) = &cert_subject {
+                auth::bind_certificate(&mut tx, &principal, subject).await?;
+                eprintln!(
+                    "client certificates with subject {subject} authenticate as this principal"
+                );
+            }
+            tx.commit().await?;
             eprintln!(
                 "issued a {} token for {} ({}), principal id {}",
                 principal.role, principal.name, principal.org_code, principal.id

@@ -27,6 +27,7 @@ use crate::{
     pii::PiiKeys,
     seed,
     sync::SyncApi,
+    tls::{self, Tls},
     visits::{IntakeConfig, VisitApi, store as visits_store},
 };
 
@@ -148,6 +149,7 @@ pub async fn serve(
     listener: TcpListener,
     pool: PgPool,
     options: ServeOptions,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -210,8 +212,8 @@ pub async fn serve(
     };
 
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "serving");
-    Server::builder()
+    tracing::info!(%addr, tls = tls.is_some(), "serving");
+    let router = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .layer(AuthLayer::new(pool.clone()))
         .add_service(health_service)
@@ -231,9 +233,20 @@ pub async fn serve(
         .add_service(service!(
             SyncServiceServer::new,
             SyncApi::new(pool.clone(), visits, cases)
-        ))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
-        .await?;
+        ));
+    match tls {
+        Some(tls) => {
+            tls::reload_on_sighup(tls.clone());
+            router
+                .serve_with_incoming_shutdown(tls.incoming(listener), drain)
+                .await?
+        }
+        None => {
+            router
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
+                .await?
+        }
+    }
     Ok(())
 }
 
@@ -314,6 +327,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
+    let tls = match config.tls_files() {
+        Some(files) => Some(Tls::load(files)?),
+        None if tls::is_loopback(&config.listen) || config.allow_plaintext => None,
+        None => anyhow::bail!(
+            "refusing to serve plain TCP on {}: give --tls-cert and --tls-key, or --allow-plaintext \
+             behind a proxy that terminates TLS",
+            config.listen
+        ),
+    };
     let keys = PiiKeys::load_or_create(&config.data_key_file())?;
     let database = Database::open(&config).await?;
     let result = async {
@@ -322,6 +344,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             listener,
             database.pool.clone(),
             ServeOptions::new(&config, keys)?,
+            tls,
             shutdown_signal(),
         )
         .await

@@ -12,6 +12,7 @@ use std::{
 
 use sqlx::{Connection, PgConnection, PgPool, postgres::PgConnectOptions};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::{ClientTlsConfig, Endpoint};
 use xinfang_client::Client;
 use xinfang_server::{
     auth::{self, Role},
@@ -21,6 +22,7 @@ use xinfang_server::{
     pii::PiiKeys,
     seed,
     startup::{self, ServeOptions},
+    tls::Tls,
 };
 
 /// Connection options of the test database server, for the database `postgres`.
@@ -121,9 +123,38 @@ pub async fn spawn_app() -> TestApp {
     start_server(pool, admin_token, Arc::new(keys)).await
 }
 
+/// A server speaking TLS with `tls`, and a client trusting `client` (server CA, and a client certificate for
+/// mTLS) connected with the administrator's token.
+pub async fn spawn_tls_app(tls: Tls, client: ClientTlsConfig) -> TestApp {
+    let pool = fresh_database().await;
+    let admin_token = seed::run(&pool)
+        .await
+        .expect("seeding")
+        .expect("a fresh database gets an administrator");
+    let (_, keys) = PiiKeys::generate().expect("personal-data keys");
+    start(pool, admin_token, Arc::new(keys), Some((tls, client))).await
+}
+
 async fn start_server(pool: PgPool, admin_token: String, keys: Arc<PiiKeys>) -> TestApp {
+    start(pool, admin_token, keys, None).await
+}
+
+async fn start(
+    pool: PgPool,
+    admin_token: String,
+    keys: Arc<PiiKeys>,
+    tls: Option<(Tls, ClientTlsConfig)>,
+) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("binding");
-    let address = format!("http://{}", listener.local_addr().expect("local address"));
+    let port = listener.local_addr().expect("local address").port();
+    let address = match tls {
+        Some(_) => format!("https://localhost:{port}"),
+        None => format!("http://127.0.0.1:{port}"),
+    };
+    let (server_tls, client_tls) = match tls {
+        Some((s, c)) => (Some(s), Some(c)),
+        None => (None, None),
+    };
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(startup::serve(
         listener,
@@ -135,13 +166,17 @@ async fn start_server(pool: PgPool, admin_token: String, keys: Arc<PiiKeys>) -> 
             workflow: Arc::new(Workflow::china().expect("holiday calendar")),
             relief_cap_per_year: rust_decimal::Decimal::from(30_000),
         },
+        server_tls,
         async {
             let _ = stop.await;
         },
     ));
-    let client = Client::connect(&address, Some(&admin_token))
-        .await
-        .expect("connecting to the test server");
+    let mut endpoint = Endpoint::from_shared(address.clone()).expect("endpoint");
+    if let Some(config) = client_tls {
+        endpoint = endpoint.tls_config(config).expect("client tls");
+    }
+    let channel = endpoint.connect().await.expect("connecting to the test server");
+    let client = Client::from_channel(channel, Some(&admin_token)).expect("client");
     TestApp {
         address,
         pool,

@@ -10,7 +10,10 @@ use std::{
 
 use http::{Request, Response};
 use sqlx::PgPool;
-use tonic::Status;
+use tonic::{
+    Status,
+    transport::server::{TcpConnectInfo, TlsConnectInfo},
+};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
@@ -78,6 +81,21 @@ where
             .headers()
             .get(http::header::AUTHORIZATION)
             .map(|v| v.to_str().map(str::to_owned));
+        // Without a token, a verified client certificate (mTLS) may name the caller.
+        let cert_subjects: Vec<String> = if authorization.is_none() {
+            request
+                .extensions()
+                .get::<TlsConnectInfo<TcpConnectInfo>>()
+                .and_then(|info| info.peer_certs())
+                .and_then(|certs| {
+                    certs
+                        .first()
+                        .map(|c| crate::tls::certificate_subjects(c.as_ref()))
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let span = tracing::info_span!(
             "rpc",
             method = %method,
@@ -89,16 +107,18 @@ where
                 let started = Instant::now();
                 let open = OPEN_PREFIXES.iter().any(|p| method.starts_with(p));
                 if !open {
-                    let checked = authenticate(&pool, authorization).await.and_then(|principal| {
-                        match super::access::allowed(&method, principal.role) {
-                            Some(false) => Err(AppError::PermissionDenied(format!(
-                                "role {} may not call {}",
-                                principal.role,
-                                method.rsplit('/').next().unwrap_or_default()
-                            ))),
-                            _ => Ok(principal),
-                        }
-                    });
+                    let checked = authenticate(&pool, authorization, cert_subjects)
+                        .await
+                        .and_then(|principal| {
+                            match super::access::allowed(&method, principal.role) {
+                                Some(false) => Err(AppError::PermissionDenied(format!(
+                                    "role {} may not call {}",
+                                    principal.role,
+                                    method.rsplit('/').next().unwrap_or_default()
+                                ))),
+                                _ => Ok(principal),
+                            }
+                        });
                     match checked {
                         Ok(principal) => {
                             let span = tracing::Span::current();
@@ -139,10 +159,21 @@ where
 async fn authenticate(
     pool: &PgPool,
     authorization: Option<Result<String, http::header::ToStrError>>,
+    cert_subjects: Vec<String>,
 ) -> Result<model::Principal, AppError> {
-    let header = authorization.ok_or_else(|| {
-        AppError::Unauthenticated("missing authorization: Bearer <token> header".into())
-    })?;
+    let Some(header) = authorization else {
+        if !cert_subjects.is_empty() {
+            let mut conn = pool.acquire().await?;
+            return store::principal_by_certificate(&mut conn, &cert_subjects)
+                .await?
+                .ok_or_else(|| {
+                    AppError::Unauthenticated("client certificate not bound to a principal".into())
+                });
+        }
+        return Err(AppError::Unauthenticated(
+            "missing authorization: Bearer <token> header".into(),
+        ));
+    };
     let token = header
         .ok()
         .and_then(|h| model::parse_bearer(&h).map(str::to_owned))

@@ -55,3 +55,24 @@ pub async fn issue_token(
     tracing::info!(principal = %principal.id, role = %role, org = %principal.org_code, "token issued");
     Ok((principal, token))
 }
+
+/// Lets the holder of a client certificate with `subject` in as this (agency) principal.
+pub async fn bind_certificate(
+    conn: &mut sqlx::PgConnection,
+    principal: &Principal,
+    subject: &str,
+) -> Result<(), AppError> {
+    if principal.role != Role::Agency {
+        return Err(AppError::invalid(
+            "cert_subject",
+            "client certificates are for agency systems",
+        ));
+    }
+    let subject = xinfang_proto::validate::required_text("cert_subject", subject, 253)?;
+    if !store::bind_certificate(conn, principal.id, &subject).await? {
+        return Err(AppError::AlreadyExists(format!(
+            "certificate subject {subject} belongs to another principal"
+        )));
+    }
+    Ok(())
+}

@@ -92,3 +92,35 @@ pub async fn list(conn: &mut PgConnection) -> Result<Vec<PrincipalListing>, sqlx
     }
     Ok(out)
 }
+
+/// The live principal bound to one of these certificate subjects.
+pub async fn principal_by_certificate(
+    conn: &mut PgConnection,
+    subjects: &[String],
+) -> Result<Option<Principal>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT id, name, role, org_code FROM principals \
+         WHERE cert_subject = ANY($1) AND revoked_at IS NULL ORDER BY created_at LIMIT 1",
+    )
+    .bind(subjects)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| principal_from_row(&row)).transpose()
+}
+
+/// Binds a client-certificate subject to a principal; `false` when the subject is taken.
+pub async fn bind_certificate(
+    conn: &mut PgConnection,
+    id: Uuid,
+    subject: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE principals SET cert_subject = $2 WHERE id = $1 \
+           AND NOT EXISTS (SELECT 1 FROM principals WHERE cert_subject = $2)",
+    )
+    .bind(id)
+    .bind(subject)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -11,3 +11,4 @@ mod launcher;
 mod metrics;
 mod org;
 mod sync;
+mod tls;

@@ -1,0 +1,180 @@
+//! TLS and mTLS end to end: certificates made here with rcgen, the server on rustls, the client verifying it
+//! against the CA, and an agency system authenticating by its client certificate instead of a token.
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+use tonic::{
+    Code,
+    transport::{Certificate, ClientTlsConfig, Endpoint, Identity},
+};
+use xinfang_client::Client;
+use xinfang_proto::v1::{
+    Letter, LetterChannel, ListOrgUnitsRequest, MatterInput, RegisterLetterRequest,
+};
+use xinfang_server::{
+    auth::Role,
+    tls::{Tls, TlsFiles},
+};
+use xinfang_tests::{now_secs, request_id, spawn_tls_app};
+
+struct Pki {
+    dir: tempfile::TempDir,
+    ca_pem: String,
+}
+
+fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.distinguished_name.push(DnType::CommonName, name);
+    CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap()
+}
+
+/// A leaf certificate for `names` signed by `issuer`: (cert PEM, key PEM).
+fn leaf(issuer: &CertifiedIssuer<'static, KeyPair>, names: &[&str]) -> (String, String) {
+    let key = KeyPair::generate().unwrap();
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
+    params.distinguished_name.push(DnType::CommonName, names[0]);
+    let cert = params.signed_by(&key, issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+impl Pki {
+    fn new() -> (Pki, CertifiedIssuer<'static, KeyPair>) {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca("xinfang test CA");
+        let (cert, key) = leaf(&ca, &["localhost", "127.0.0.1"]);
+        std::fs::write(dir.path().join("server.pem"), cert).unwrap();
+        std::fs::write(dir.path().join("server.key"), key).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
+        let ca_pem = ca.pem();
+        (Pki { dir, ca_pem }, ca)
+    }
+
+    fn server(&self, mtls: bool) -> Tls {
+        Tls::load(TlsFiles {
+            cert: self.dir.path().join("server.pem"),
+            key: self.dir.path().join("server.key"),
+            client_ca: mtls.then(|| self.dir.path().join("ca.pem")),
+        })
+        .unwrap()
+    }
+
+    fn client(&self) -> ClientTlsConfig {
+        ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(&self.ca_pem))
+            .domain_name("localhost")
+    }
+}
+
+async fn connect(address: &str, config: ClientTlsConfig, token: Option<&str>) -> Result<Client, tonic::transport::Error> {
+    let channel = Endpoint::from_shared(address.to_owned())
+        .unwrap()
+        .tls_config(config)?
+        .connect()
+        .await?;
+    Ok(Client::from_channel(channel, token).unwrap())
+}
+
+#[tokio::test]
+async fn a_tls_server_is_verified_and_plain_clients_are_turned_away() {
+    let (pki, _ca) = Pki::new();
+    let app = spawn_tls_app(pki.server(false), pki.client()).await;
+    let units = app
+        .client
+        .clone()
+        .org
+        .list_org_units(ListOrgUnitsRequest::default())
+        .await
+        .expect("a verified TLS call")
+        .into_inner();
+    assert!(!units.org_units.is_empty());
+
+    // A client that trusts another CA does not get through the handshake.
+    let other = ca("someone else");
+    let untrusting = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(other.pem()))
+        .domain_name("localhost");
+    let refused = match connect(&app.address, untrusting, Some(&app.admin_token)).await {
+        Err(_) => true,
+        Ok(mut c) => c.org.list_org_units(ListOrgUnitsRequest::default()).await.is_err(),
+    };
+    assert!(refused, "a server certificate from an unknown CA must not be accepted");
+
+    // Plain HTTP/2 to the TLS port fails instead of being served.
+    let plain = app.address.replace("https://", "http://");
+    let plain = match Client::connect(&plain, Some(&app.admin_token)).await {
+        Err(_) => true,
+        Ok(mut c) => c.org.list_org_units(ListOrgUnitsRequest::default()).await.is_err(),
+    };
+    assert!(plain);
+}
+
+#[tokio::test]
+async fn an_agency_system_authenticates_by_its_client_certificate() {
+    let (pki, ca) = Pki::new();
+    let app = spawn_tls_app(pki.server(true), pki.client()).await;
+    // The agency principal, bound to its certificate's subject.
+    let mut conn = app.pool.acquire().await.unwrap();
+    let (agency, _) =
+        xinfang_server::auth::issue_token(&mut conn, Role::Agency, "510422XF", "12345 hotline")
+            .await
+            .unwrap();
+    xinfang_server::auth::bind_certificate(&mut conn, &agency, "hotline.panzhihua.gov.cn")
+        .await
+        .unwrap();
+    drop(conn);
+
+    let (cert, key) = leaf(&ca, &["hotline.panzhihua.gov.cn"]);
+    let with_cert = pki.client().identity(Identity::from_pem(cert, key));
+    let mut hotline = connect(&app.address, with_cert, None).await.unwrap();
+    let letter = hotline
+        .visits
+        .register_letter(RegisterLetterRequest {
+            request_id: request_id(),
+            letter: Some(Letter {
+                channel: LetterChannel::Phone as i32,
+                received_at: Some(prost_types::Timestamp {
+                    seconds: now_secs() - 60,
+                    nanos: 0,
+                }),
+                matter: Some(MatterInput {
+                    content: "噪音扰民".into(),
+                    demands: "整改".into(),
+                    category: "environment".into(),
+                    problem_org_code: "510422100".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("the certificate names the agency principal")
+        .into_inner();
+    assert_eq!(letter.registered_by, agency.id.to_string());
+
+    // A certificate of the right CA but bound to nobody, and no certificate at all: unauthenticated.
+    let (cert, key) = leaf(&ca, &["unknown.example.org"]);
+    let mut stranger = connect(&app.address, pki.client().identity(Identity::from_pem(cert, key)), None)
+        .await
+        .unwrap();
+    let status = stranger
+        .org
+        .list_org_units(ListOrgUnitsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let mut anonymous = connect(&app.address, pki.client(), None).await.unwrap();
+    let status = anonymous
+        .org
+        .list_org_units(ListOrgUnitsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    // Token callers still work over the same mTLS port.
+    app.client
+        .clone()
+        .org
+        .list_org_units(ListOrgUnitsRequest::default())
+        .await
+        .unwrap();
+}
