@@ -78,3 +78,6 @@ CREATE INDEX cases_conclude_due_idx ON cases (conclude_due) WHERE conclude_due I
 CREATE INDEX cases_replied_idx ON cases (replied_at) WHERE replied_at IS NOT NULL;
 CREATE INDEX cases_accepted_idx ON cases (accepted_at) WHERE accepted_at IS NOT NULL;
 CREATE INDEX case_events_action_time_idx ON case_events (action, occurred_at);
+
+-- 交办 matters file a completion report (办结报告) with their reply.
+ALTER TABLE cases ADD COLUMN completion_report text;

@@ -136,6 +136,12 @@ pub struct Config {
     #[arg(long, env = "XINFANG_HOLIDAY_CALENDAR", global = true)]
     pub holiday_calendar: Option<PathBuf>,
 
+    /// Deadline day counts as JSON, e.g. `{"assign_days": 15, "accept_days": 15, "conclude_days": 60,
+    /// "max_extension_days": 30, "review_request_days": 30, "review_decision_days": 30,
+    /// "objection_working_days": 5}`; missing keys keep these defaults (《信访工作条例》 2022).
+    #[arg(long, env = "XINFANG_DEADLINE_RULES", global = true)]
+    pub deadline_rules: Option<String>,
+
     /// Hardship relief to one petitioner in one year, at most (yuan).
     #[arg(
         long,

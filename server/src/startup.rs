@@ -108,7 +108,10 @@ impl ServeOptions {
             max_message_size: config.max_message_size,
             keys: Arc::new(keys),
             collective_threshold: config.collective_threshold,
-            workflow: Arc::new(load_workflow(config.holiday_calendar.as_deref())?),
+            workflow: Arc::new(load_workflow(
+                config.holiday_calendar.as_deref(),
+                config.deadline_rules.as_deref(),
+            )?),
             relief_cap_per_year: xinfang_proto::money::positive_amount(
                 "relief-cap-per-year",
                 &config.relief_cap_per_year,
@@ -120,7 +123,7 @@ impl ServeOptions {
 
 /// The workflow rules with the configured holiday calendar; warns when the calendar does not cover this year
 /// and the next, since deadlines would then ignore their holidays.
-fn load_workflow(calendar: Option<&Path>) -> anyhow::Result<Workflow> {
+fn load_workflow(calendar: Option<&Path>, rules: Option<&str>) -> anyhow::Result<Workflow> {
     let workflow = match calendar {
         None => Workflow::china().context("loading the built-in holiday calendar")?,
         Some(path) => {
@@ -130,6 +133,12 @@ fn load_workflow(calendar: Option<&Path>) -> anyhow::Result<Workflow> {
                 .with_context(|| format!("holiday calendar {}", path.display()))?;
             Workflow::with_calendar(calendar)
         }
+    };
+    let workflow = match rules {
+        Some(json) => workflow
+            .with_rules_json(json)
+            .context("--deadline-rules is not a JSON object of day counts")?,
+        None => workflow,
     };
     let this_year = chrono::Datelike::year(&chrono::Utc::now());
     for year in [this_year, this_year + 1] {

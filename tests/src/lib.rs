@@ -175,7 +175,10 @@ async fn start(
     if let Some(config) = client_tls {
         endpoint = endpoint.tls_config(config).expect("client tls");
     }
-    let channel = endpoint.connect().await.expect("connecting to the test server");
+    let channel = endpoint
+        .connect()
+        .await
+        .expect("connecting to the test server");
     let client = Client::from_channel(channel, Some(&admin_token)).expect("client");
     TestApp {
         address,

@@ -247,7 +247,8 @@ pub fn classify(due: NaiveDate, done: Option<NaiveDate>, today: NaiveDate) -> Ti
 
 /// Lengths of the legal periods (domain.md §1.2), configurable because local rules and the 2005/2022
 /// regulations can differ. Calendar days unless the name says working days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DeadlineRules {
     /// 信访部门 registers, then 转送/交办, counted from receipt.
     pub assign_days: u32,

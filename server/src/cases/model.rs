@@ -31,6 +31,7 @@ pub struct CaseRecord {
     pub extension_reason: Option<String>,
     pub replied_at: Option<DateTime<Utc>>,
     pub reply_opinion: Option<String>,
+    pub completion_report: Option<String>,
     pub office_rating: i32,
     pub unit_rating: i32,
     pub evaluated_at: Option<DateTime<Utc>>,
@@ -73,6 +74,7 @@ impl CaseRecord {
             extension_reason: None,
             replied_at: None,
             reply_opinion: None,
+            completion_report: None,
             office_rating: 0,
             unit_rating: 0,
             evaluated_at: None,
@@ -146,6 +148,7 @@ pub enum Action {
     },
     Reply {
         opinion: String,
+        completion_report: Option<String>,
     },
     Evaluate {
         office: Rating,
@@ -227,6 +230,13 @@ impl Workflow {
             rules: DeadlineRules::default(),
             policy: DeadlinePolicy::default(),
         }
+    }
+
+    /// Day counts from a JSON object (`{"conclude_days": 60, …}`; missing keys keep the defaults), for a
+    /// regulation that changes them.
+    pub fn with_rules_json(mut self, json: &str) -> Result<Self, serde_json::Error> {
+        self.rules = serde_json::from_str(json)?;
+        Ok(self)
     }
 
     pub fn facts(&self, at: DateTime<Utc>) -> Facts<'_> {
@@ -548,13 +558,31 @@ pub fn apply(
             next.extension_reason = Some(reason.clone());
             "extended"
         }
-        Action::Reply { opinion } => {
+        Action::Reply {
+            opinion,
+            completion_report,
+        } => {
             if state != CaseState::Accepted {
                 return Err(wrong_state(
                     state,
                     "only a matter being handled is replied to",
                 ));
             }
+            let assigned = record.assignment_mode == AssignmentMode::Assign as i32;
+            if assigned && completion_report.is_none() {
+                return Err(Refusal::Input {
+                    field: "completion_report",
+                    message: "required for a 交办 matter: the 办结报告 to the petition office"
+                        .into(),
+                });
+            }
+            if !assigned && completion_report.is_some() {
+                return Err(Refusal::Input {
+                    field: "completion_report",
+                    message: "only 交办 matters file a completion report".into(),
+                });
+            }
+            next.completion_report = completion_report.clone();
             next.state = CaseState::Replied;
             next.replied_at = Some(facts.at);
             next.reply_opinion = Some(opinion.clone());
@@ -898,6 +926,7 @@ mod tests {
                 CaseState::Replied,
                 Action::Reply {
                     opinion: "意见书".into(),
+                    completion_report: None,
                 },
                 at(2020, 7, 1),
             ),
@@ -965,7 +994,8 @@ mod tests {
                 step(
                     &registered,
                     Action::Reply {
-                        opinion: "x".into()
+                        opinion: "x".into(),
+                        completion_report: None,
                     },
                     at(2020, 6, 2)
                 )
@@ -979,7 +1009,8 @@ mod tests {
                 step(
                     &assigned,
                     Action::Reply {
-                        opinion: "x".into()
+                        opinion: "x".into(),
+                        completion_report: None,
                     },
                     at(2020, 6, 3)
                 )
@@ -1213,6 +1244,54 @@ mod tests {
         let d = deadlines(&back, &f, local_date(at(2020, 7, 1)));
         assert_eq!(d.accept.unwrap().timeliness, Timeliness::OnTime);
         assert_eq!(next_due(&back, &f), NaiveDate::from_ymd_opt(2020, 6, 18));
+    }
+
+    #[test]
+    fn a_handed_over_matter_files_its_completion_report() {
+        let registered = at_state(CaseState::Registered);
+        let handed = step(
+            &registered,
+            Action::Assign {
+                mode: AssignmentMode::Assign,
+                unit: "510422100".into(),
+                handling_deadline: NaiveDate::from_ymd_opt(2020, 7, 31),
+                reason: None,
+            },
+            at(2020, 6, 2),
+        )
+        .unwrap();
+        let accepted = step(&handed, Action::Accept, at(2020, 6, 3)).unwrap();
+        let reply = |report: Option<&str>| Action::Reply {
+            opinion: "意见书".into(),
+            completion_report: report.map(str::to_owned),
+        };
+        assert_eq!(
+            reason(step(&accepted, reply(None), at(2020, 7, 1)).unwrap_err()),
+            "completion_report"
+        );
+        let done = step(&accepted, reply(Some("办结报告")), at(2020, 7, 1)).unwrap();
+        assert_eq!(done.completion_report.as_deref(), Some("办结报告"));
+        // A forwarded matter files none.
+        let forwarded = at_state(CaseState::Accepted);
+        assert_eq!(
+            reason(step(&forwarded, reply(Some("x")), at(2020, 7, 1)).unwrap_err()),
+            "completion_report"
+        );
+    }
+
+    #[test]
+    fn rules_come_from_json_with_defaults() {
+        let w = Workflow::china()
+            .unwrap()
+            .with_rules_json(r#"{"conclude_days": 90}"#)
+            .unwrap();
+        assert_eq!((w.rules.conclude_days, w.rules.assign_days), (90, 15));
+        assert!(
+            Workflow::china()
+                .unwrap()
+                .with_rules_json(r#"{"conclude": 90}"#)
+                .is_err()
+        );
     }
 
     #[test]

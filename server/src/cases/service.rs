@@ -168,6 +168,7 @@ impl CaseApi {
             extension_reason: row.extension_reason.clone().unwrap_or_default(),
             replied_at: ts(row.replied_at),
             reply_opinion: row.reply_opinion.clone().unwrap_or_default(),
+            completion_report: row.completion_report.clone().unwrap_or_default(),
             office_rating: record.office_rating,
             unit_rating: record.unit_rating,
             evaluated_at: ts(row.evaluated_at),
@@ -616,12 +617,30 @@ impl CaseService for CaseApi {
         request: Request<ReplyCaseRequest>,
     ) -> Result<Response<Case>, Status> {
         step_rpc!(self, request, "ReplyCase", Actor::Unit, |v, req| {
-            v.check(validate::required_multiline(
+            let opinion = v.check(validate::required_multiline(
                 "opinion",
                 &req.opinion,
                 20_000,
-            ))
-            .map(|opinion| (Action::Reply { opinion }, String::new()))
+            ));
+            let report = if req.completion_report.trim().is_empty() {
+                Some(None)
+            } else {
+                v.check(validate::required_multiline(
+                    "completion_report",
+                    &req.completion_report,
+                    20_000,
+                ))
+                .map(Some)
+            };
+            opinion.zip(report).map(|(opinion, completion_report)| {
+                (
+                    Action::Reply {
+                        opinion,
+                        completion_report,
+                    },
+                    String::new(),
+                )
+            })
         })
     }
 

@@ -30,6 +30,7 @@ pub struct CaseRow {
     pub extension_reason: Option<String>,
     pub replied_at: Option<DateTime<Utc>>,
     pub reply_opinion: Option<String>,
+    pub completion_report: Option<String>,
     pub office_rating: i16,
     pub unit_rating: i16,
     pub evaluated_at: Option<DateTime<Utc>>,
@@ -53,7 +54,7 @@ pub struct CaseRow {
 const COLUMNS: &str = "id, number, state, category_code, problem_org_code, content, demands, registered_at, \
     responsible_org_code, assignment_mode, handling_deadline, first_assigned_at, assigned_at, accepted_at, \
     declined_at, objected_at, decline_ground, extension_days, extension_approved_by, extension_reason, replied_at, \
-    reply_opinion, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
+    reply_opinion, completion_report, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
     review_decided_at, review_outcome, supervised, supervision_level, supervision_method, backlog_state, \
     backlog_leader, special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, version, \
     updated_at";
@@ -77,6 +78,7 @@ impl CaseRow {
             extension_reason: self.extension_reason.clone(),
             replied_at: self.replied_at,
             reply_opinion: self.reply_opinion.clone(),
+            completion_report: self.completion_report.clone(),
             office_rating: i32::from(self.office_rating),
             unit_rating: i32::from(self.unit_rating),
             evaluated_at: self.evaluated_at,
@@ -131,7 +133,8 @@ pub async fn update(
              review_decided_at = $21, review_outcome = $22, supervised = $23, supervision_level = $24, \
              supervision_method = $25, backlog_state = $26, backlog_leader = $27, special_difficult = $28, \
              backlog_resolution = $29, next_due = $30, objected_at = $31, backlog_listed_at = $32, \
-             backlog_resolved_at = $33, assign_due = $34, accept_due = $35, conclude_due = $36, version = version + 1, updated_at = now() \
+             backlog_resolved_at = $33, assign_due = $34, accept_due = $35, conclude_due = $36, \
+             completion_report = $37, version = version + 1, updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -170,6 +173,7 @@ pub async fn update(
     .bind(schedule.assign_due)
     .bind(schedule.accept_due)
     .bind(schedule.conclude_due)
+    .bind(&r.completion_report)
     .fetch_one(conn)
     .await
 }

@@ -66,7 +66,11 @@ impl Pki {
     }
 }
 
-async fn connect(address: &str, config: ClientTlsConfig, token: Option<&str>) -> Result<Client, tonic::transport::Error> {
+async fn connect(
+    address: &str,
+    config: ClientTlsConfig,
+    token: Option<&str>,
+) -> Result<Client, tonic::transport::Error> {
     let channel = Endpoint::from_shared(address.to_owned())
         .unwrap()
         .tls_config(config)?
@@ -96,15 +100,26 @@ async fn a_tls_server_is_verified_and_plain_clients_are_turned_away() {
         .domain_name("localhost");
     let refused = match connect(&app.address, untrusting, Some(&app.admin_token)).await {
         Err(_) => true,
-        Ok(mut c) => c.org.list_org_units(ListOrgUnitsRequest::default()).await.is_err(),
+        Ok(mut c) => c
+            .org
+            .list_org_units(ListOrgUnitsRequest::default())
+            .await
+            .is_err(),
     };
-    assert!(refused, "a server certificate from an unknown CA must not be accepted");
+    assert!(
+        refused,
+        "a server certificate from an unknown CA must not be accepted"
+    );
 
     // Plain HTTP/2 to the TLS port fails instead of being served.
     let plain = app.address.replace("https://", "http://");
     let plain = match Client::connect(&plain, Some(&app.admin_token)).await {
         Err(_) => true,
-        Ok(mut c) => c.org.list_org_units(ListOrgUnitsRequest::default()).await.is_err(),
+        Ok(mut c) => c
+            .org
+            .list_org_units(ListOrgUnitsRequest::default())
+            .await
+            .is_err(),
     };
     assert!(plain);
 }
@@ -154,9 +169,13 @@ async fn an_agency_system_authenticates_by_its_client_certificate() {
 
     // A certificate of the right CA but bound to nobody, and no certificate at all: unauthenticated.
     let (cert, key) = leaf(&ca, &["unknown.example.org"]);
-    let mut stranger = connect(&app.address, pki.client().identity(Identity::from_pem(cert, key)), None)
-        .await
-        .unwrap();
+    let mut stranger = connect(
+        &app.address,
+        pki.client().identity(Identity::from_pem(cert, key)),
+        None,
+    )
+    .await
+    .unwrap();
     let status = stranger
         .org
         .list_org_units(ListOrgUnitsRequest::default())
