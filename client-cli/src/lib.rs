@@ -1,12 +1,25 @@
-//! xinfang's client library: a typed gRPC client that carries the caller's bearer token on every call.
-//! The offline store and the sync engine (issue #6) build on it.
+//! xinfang's client library: a typed gRPC client that carries the caller's bearer token on every call, and
+//! the offline field client built on it:
+//!
+//! - [`store`]: the local SQLite store of a profile (settings, outbox, local copies, pull cursor);
+//! - [`capture`]: validating and queueing operations with no network;
+//! - [`sync`]: pushing the outbox and pulling the account's scope, exactly once;
+//! - [`edit`] and [`text`]: fixing rejected operations field by field, and what people type.
+
+pub mod capture;
+pub mod edit;
+pub mod store;
+pub mod sync;
+pub mod text;
+
+pub use rusqlite;
 
 use std::str::FromStr;
 
 use tonic::{
     metadata::{Ascii, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
 };
 use xinfang_proto::v1::{
     case_service_client::CaseServiceClient, fund_service_client::FundServiceClient,
@@ -18,6 +31,8 @@ use xinfang_proto::v1::{
 pub enum ConnectError {
     #[error("invalid server address {0:?}")]
     Address(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("token is not a valid header value")]
     Token,
     #[error("cannot reach {address}: {source}")]
@@ -84,6 +99,42 @@ impl Client {
                 source,
             })?;
         Self::from_channel(channel, token)
+    }
+
+    /// Like [`Client::connect`], but the connection is made on the first call (and made again after it
+    /// drops), so an unreachable server shows up as UNAVAILABLE on that call, which a sync retries.
+    pub fn connect_lazy(address: &str, token: Option<&str>) -> Result<Self, ConnectError> {
+        Self::connect_lazy_tls(address, token, None)
+    }
+
+    /// [`Client::connect_lazy`] over TLS, verifying the server against `ca_pem` (the bureau's CA
+    /// certificate, PEM) when given; an `https://` address uses TLS.
+    pub fn connect_lazy_tls(
+        address: &str,
+        token: Option<&str>,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, ConnectError> {
+        let mut endpoint = Endpoint::from_str(address)
+            .map_err(|_| ConnectError::Address(address.to_owned()))?
+            .connect_timeout(std::time::Duration::from_secs(10));
+        if let Some(pem) = ca_pem {
+            let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        }
+        Self::from_channel(endpoint.connect_lazy(), token)
+    }
+
+    /// A lazily connected client for a profile's settings (server, token, CA file).
+    pub fn for_settings(settings: &store::Settings) -> Result<Self, ConnectError> {
+        let ca = match &settings.ca_path {
+            Some(path) => Some(std::fs::read(path).map_err(|e| {
+                ConnectError::Tls(format!("cannot read the CA file {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        Self::connect_lazy_tls(&settings.server, Some(&settings.token), ca.as_deref())
     }
 
     pub fn from_channel(channel: Channel, token: Option<&str>) -> Result<Self, ConnectError> {

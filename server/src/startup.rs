@@ -207,10 +207,17 @@ pub async fn serve(
         };
     }
 
+    let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = tokio::spawn(watch_database(
+        pool.clone(),
+        health.clone(),
+        draining.clone(),
+    ));
     let drain = {
         let health = health.clone();
         async move {
             shutdown.await;
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
             tracing::info!("shutting down: draining requests");
             for name in xinfang_proto::SERVICE_NAMES.iter().chain(&[""]) {
                 health
@@ -243,20 +250,61 @@ pub async fn serve(
             SyncServiceServer::new,
             SyncApi::new(pool.clone(), visits, cases)
         ));
-    match tls {
+    let served = match tls {
         Some(tls) => {
             tls::reload_on_sighup(tls.clone());
             router
                 .serve_with_incoming_shutdown(tls.incoming(listener), drain)
-                .await?
+                .await
         }
         None => {
             router
                 .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
-                .await?
+                .await
+        }
+    };
+    watchdog.abort();
+    served?;
+    Ok(())
+}
+
+/// How often health checks the database.
+const DATABASE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Health follows the database: NOT_SERVING while it cannot be reached (requests then fail with UNAVAILABLE),
+/// SERVING again once it answers, without a restart. Draining wins over both.
+async fn watch_database(
+    pool: PgPool,
+    health: tonic_health::server::HealthReporter,
+    draining: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let mut serving = true;
+    loop {
+        tokio::time::sleep(DATABASE_CHECK_INTERVAL).await;
+        let reachable = tokio::time::timeout(
+            Duration::from_secs(2),
+            sqlx::query("SELECT 1").execute(&pool),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        if draining.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        if reachable == serving {
+            continue;
+        }
+        serving = reachable;
+        let status = if reachable {
+            tracing::info!("database reachable again");
+            ServingStatus::Serving
+        } else {
+            tracing::warn!("database unreachable");
+            ServingStatus::NotServing
+        };
+        for name in xinfang_proto::SERVICE_NAMES.iter().chain(&[""]) {
+            health.set_service_status(*name, status).await;
         }
     }
-    Ok(())
 }
 
 /// Seeds the database and, when an administrator was just created, hands its token to the operator:

@@ -4,6 +4,8 @@
 //! Databases come from `DATABASE_URL` when it is set, else from one private cluster per test binary (the
 //! service's own launcher, durability off, under the temp dir), which dies with the binary.
 
+pub mod fixture;
+
 use std::{
     path::PathBuf,
     sync::{Arc, OnceLock},
@@ -120,6 +122,16 @@ pub async fn spawn_app() -> TestApp {
     startup::check_data_key(&pool, &keys)
         .await
         .expect("recording the key fingerprint");
+    start_server(pool, admin_token, Arc::new(keys)).await
+}
+
+/// A server on a database of the caller's (already migrated), seeded here.
+pub async fn spawn_app_with_pool(pool: PgPool) -> TestApp {
+    let admin_token = seed::run(&pool)
+        .await
+        .expect("seeding")
+        .expect("a fresh database gets an administrator");
+    let (_, keys) = PiiKeys::generate().expect("personal-data keys");
     start_server(pool, admin_token, Arc::new(keys)).await
 }
 

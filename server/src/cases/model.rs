@@ -704,6 +704,7 @@ pub fn apply(
                 other => other as i32,
             };
             if listing {
+                next.backlog_listed_at = Some(facts.at);
                 "backlog_listed"
             } else {
                 "backlog_updated"
@@ -1388,6 +1389,11 @@ mod tests {
         .unwrap();
         assert_eq!(listed.backlog_state, BacklogState::Listed as i32);
         assert!(listed.special_difficult);
+        assert_eq!(
+            listed.backlog_listed_at,
+            Some(at(2020, 6, 6)),
+            "when it entered the backlog"
+        );
         let led = step(
             &listed,
             Action::MarkBacklog {

@@ -69,9 +69,10 @@ pub fn completion(
     }
 }
 
-/// The score of a target: its weight times its completion, never more than the weight.
+/// The score of a target: its weight times its completion, never more than the weight. Unrounded, so that
+/// shares of the 50 points (50 ÷ 3 each) add up to exactly 50; round the total for display.
 pub fn target_score(weight: Decimal, completion: Decimal) -> Decimal {
-    round2(weight * completion.min(Decimal::ONE))
+    weight * completion.min(Decimal::ONE)
 }
 
 /// Mid-year check: is the actual on pace to meet the target by year end, given the share of the year gone?
@@ -213,6 +214,11 @@ mod tests {
             d("0.75")
         );
         assert_eq!(target_score(d("16.67"), d("1.2")), d("16.67"));
+        let third = Decimal::from(50) / Decimal::from(3);
+        assert_eq!(
+            round2(target_score(third, Decimal::ONE) * Decimal::from(3)),
+            d("50")
+        );
         assert!(on_pace(at_most, d("2000"), d("1400"), d("0.75")));
         assert!(!on_pace(at_most, d("2000"), d("1600"), d("0.75")));
     }

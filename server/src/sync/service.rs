@@ -30,6 +30,9 @@ use crate::{
 /// Most operations one Push takes.
 pub const MAX_PUSH: usize = 500;
 const DEFAULT_PULL: u32 = 100;
+/// How long a pull waits, at most, for committed changes behind a running transaction.
+const HORIZON_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+const HORIZON_WAITS: u32 = 100;
 const MAX_PULL: u32 = 500;
 
 pub struct SyncApi {
@@ -332,6 +335,21 @@ impl SyncService for SyncApi {
         let mut rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1)
             .await
             .map_err(AppError::from)?;
+        // Committed changes held back only by an older transaction still running (anywhere in the cluster)
+        // are worth a short wait, so that a pull right after a change sees it.
+        let mut waited = 0;
+        while rows.len() <= page_size as usize
+            && waited < HORIZON_WAITS
+            && store::waiting(&mut conn, &scope, rows.last().map_or(after, |r| (r.xid, r.id)))
+                .await
+                .map_err(AppError::from)?
+        {
+            tokio::time::sleep(HORIZON_WAIT).await;
+            waited += 1;
+            rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1)
+                .await
+                .map_err(AppError::from)?;
+        }
         drop(conn);
         let more = rows.len() > page_size as usize;
         rows.truncate(page_size as usize);

@@ -59,6 +59,26 @@ pub async fn page(
     after: (i64, i64),
     limit: i64,
 ) -> Result<Vec<FeedRow>, sqlx::Error> {
+    query(conn, scope, after, limit, false).await
+}
+
+/// Whether committed rows wait beyond the horizon (an older transaction anywhere in the cluster is still
+/// running): they become deliverable as soon as it ends.
+pub async fn waiting(
+    conn: &mut PgConnection,
+    scope: &FeedScope,
+    after: (i64, i64),
+) -> Result<bool, sqlx::Error> {
+    Ok(!query(conn, scope, after, 1, true).await?.is_empty())
+}
+
+async fn query(
+    conn: &mut PgConnection,
+    scope: &FeedScope,
+    after: (i64, i64),
+    limit: i64,
+    beyond_horizon: bool,
+) -> Result<Vec<FeedRow>, sqlx::Error> {
     let (unit, officer) = match scope {
         FeedScope::All => (None, None),
         FeedScope::Unit(code) => (Some(code.as_str()), None),
@@ -68,7 +88,7 @@ pub async fn page(
         "SELECT f.id, f.xid::text::int8 AS xid, f.kind, f.entity_id, f.org_code, f.previous_org_code, \
                 f.owner, f.reason \
          FROM feed f \
-         WHERE f.xid < pg_snapshot_xmin(pg_current_snapshot()) \
+         WHERE (f.xid < pg_snapshot_xmin(pg_current_snapshot())) <> $6 \
            AND (f.xid, f.id) > ($1::text::xid8, $2) \
            AND ( ($3::text IS NULL AND $4::uuid IS NULL) \
               OR ($3::text IS NOT NULL AND (f.org_code = $3 OR (f.kind = 'case' AND f.previous_org_code = $3))) \
@@ -82,6 +102,7 @@ pub async fn page(
     .bind(unit)
     .bind(officer)
     .bind(limit)
+    .bind(beyond_horizon)
     .fetch_all(conn)
     .await
 }

@@ -1162,6 +1162,10 @@ impl VisitApi {
             Some(principal.id),
         )
         .await?;
+        // The matters a trip names enter its officer's scope now: feed them to the officer.
+        for case in &new.case_ids {
+            feed(&mut tx, "case", *case, None, Some(principal.id)).await?;
+        }
         let cases: Vec<String> = new.case_ids.iter().map(Uuid::to_string).collect();
         let (mut masked, _) =
             load_petitioners(&mut tx, &self.keys, Links::Trip, &[row.id], Reveal::Masked).await?;

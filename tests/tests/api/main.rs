@@ -3,6 +3,8 @@
 mod access;
 mod auth;
 mod cases;
+mod client;
+mod fixture;
 mod funds;
 mod health;
 mod idempotency;
@@ -10,5 +12,6 @@ mod intake;
 mod launcher;
 mod metrics;
 mod org;
+mod outage;
 mod sync;
 mod tls;

@@ -1,0 +1,191 @@
+//! Reading and writing what people type: times in the bureau's zone (Asia/Shanghai), enum values by short
+//! names (`national`, `campaign-transfer`, `basically-satisfied`).
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use xinfang_proto::v1::{CaseState, DeclineGround, LetterChannel, Level, Rating, TripOutcome};
+
+/// Asia/Shanghai: UTC+8 all year.
+pub fn shanghai() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("UTC+8")
+}
+
+/// `now`, an RFC 3339 time (`2025-06-01T09:30:00+08:00`), or a Shanghai wall-clock time
+/// (`2025-06-01 09:30`, `2025-06-01 09:30:15`, `2025-06-01T09:30`, or a date for its midnight).
+pub fn parse_time(input: &str, now: DateTime<Utc>) -> Result<prost_types::Timestamp, String> {
+    let s = input.trim();
+    let at: DateTime<Utc> = if s.eq_ignore_ascii_case("now") {
+        now
+    } else if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        t.with_timezone(&Utc)
+    } else {
+        let naive = [
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%d %H:%M",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .ok_or_else(|| {
+            format!(
+                "{s:?} is not a time: use 2025-06-01 09:30 (Beijing time), an RFC 3339 time or now"
+            )
+        })?;
+        shanghai()
+            .from_local_datetime(&naive)
+            .single()
+            .ok_or_else(|| format!("{s:?} is not a time"))?
+            .with_timezone(&Utc)
+    };
+    Ok(prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: 0,
+    })
+}
+
+/// A timestamp as Beijing time, `2025-06-01 09:30`; empty when unset.
+pub fn format_time(ts: Option<&prost_types::Timestamp>) -> String {
+    ts.and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map(|t| {
+            t.with_timezone(&shanghai())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// The enums people name on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnumKind {
+    Level,
+    LetterChannel,
+    TripOutcome,
+    DeclineGround,
+    Rating,
+    CaseState,
+}
+
+impl EnumKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            EnumKind::Level => "LEVEL_",
+            EnumKind::LetterChannel => "LETTER_CHANNEL_",
+            EnumKind::TripOutcome => "TRIP_OUTCOME_",
+            EnumKind::DeclineGround => "DECLINE_GROUND_",
+            EnumKind::Rating => "RATING_",
+            EnumKind::CaseState => "CASE_STATE_",
+        }
+    }
+
+    fn value_of(self, name: &str) -> Option<i32> {
+        match self {
+            EnumKind::Level => Level::from_str_name(name).map(|v| v as i32),
+            EnumKind::LetterChannel => LetterChannel::from_str_name(name).map(|v| v as i32),
+            EnumKind::TripOutcome => TripOutcome::from_str_name(name).map(|v| v as i32),
+            EnumKind::DeclineGround => DeclineGround::from_str_name(name).map(|v| v as i32),
+            EnumKind::Rating => Rating::from_str_name(name).map(|v| v as i32),
+            EnumKind::CaseState => CaseState::from_str_name(name).map(|v| v as i32),
+        }
+    }
+
+    fn to_name(self, value: i32) -> Option<&'static str> {
+        match self {
+            EnumKind::Level => Level::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::LetterChannel => LetterChannel::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::TripOutcome => TripOutcome::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::DeclineGround => DeclineGround::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::Rating => Rating::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::CaseState => CaseState::try_from(value).ok().map(|v| v.as_str_name()),
+        }
+    }
+
+    /// Every accepted short name, e.g. `county, city, province, national`.
+    pub fn names(self) -> Vec<String> {
+        (1..32)
+            .filter_map(|v| self.to_name(v))
+            .map(|n| short(self, n))
+            .collect()
+    }
+
+    /// The value of a short name (`national`, `campaign-transfer`) or of the full proto name.
+    pub fn parse(self, input: &str) -> Result<i32, String> {
+        let s = input.trim();
+        let full = format!("{}{}", self.prefix(), s.to_uppercase().replace('-', "_"));
+        self.value_of(&full)
+            .or_else(|| self.value_of(s))
+            .filter(|v| *v != 0)
+            .ok_or_else(|| format!("{s:?} is not one of: {}", self.names().join(", ")))
+    }
+
+    /// The short name of a value (`national`); empty for 0, the number for unknown values.
+    pub fn format(self, value: i32) -> String {
+        if value == 0 {
+            return String::new();
+        }
+        match self.to_name(value) {
+            Some(name) => short(self, name),
+            None => value.to_string(),
+        }
+    }
+}
+
+fn short(kind: EnumKind, name: &str) -> String {
+    name.strip_prefix(kind.prefix())
+        .unwrap_or(name)
+        .to_lowercase()
+        .replace('_', "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_beijing_time_unless_they_say_otherwise() {
+        let now = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
+        let t = parse_time("2025-06-01 09:30", now).unwrap();
+        assert_eq!(t.seconds, 1_748_741_400);
+        assert_eq!(parse_time("2025-06-01T01:30:00Z", now).unwrap(), t);
+        assert_eq!(parse_time("2025-06-01T09:30", now).unwrap(), t);
+        assert_eq!(parse_time("now", now).unwrap().seconds, now.timestamp());
+        assert_eq!(
+            parse_time("2025-06-01", now).unwrap().seconds,
+            1_748_707_200
+        );
+        assert!(parse_time("yesterday", now).is_err());
+        assert_eq!(format_time(Some(&t)), "2025-06-01 09:30");
+        assert_eq!(format_time(None), "");
+    }
+
+    #[test]
+    fn enums_by_short_name() {
+        assert_eq!(
+            EnumKind::Level.parse("national"),
+            Ok(Level::National as i32)
+        );
+        assert_eq!(EnumKind::Level.parse("LEVEL_CITY"), Ok(Level::City as i32));
+        assert_eq!(
+            EnumKind::LetterChannel.parse("campaign-transfer"),
+            Ok(LetterChannel::CampaignTransfer as i32)
+        );
+        assert_eq!(
+            EnumKind::Rating.parse("Basically_Satisfied"),
+            Ok(Rating::BasicallySatisfied as i32)
+        );
+        let err = EnumKind::Level.parse("unspecified").unwrap_err();
+        assert!(
+            err.contains("township, county, city, province, national"),
+            "{err}"
+        );
+        assert_eq!(
+            EnumKind::TripOutcome.format(TripOutcome::UnderWay as i32),
+            "under-way"
+        );
+        assert_eq!(EnumKind::Level.format(0), "");
+    }
+}

@@ -1,0 +1,148 @@
+//! The `xf` binary as a script uses it, with no server: capture, local checks, lists, and a sync that
+//! cannot reach the server and loses nothing.
+
+use std::{
+    path::Path,
+    process::{Command, Output, Stdio},
+};
+
+fn xf(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xf"))
+        .arg("--store")
+        .arg(store)
+        .arg("--no-input")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running xf")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const VISIT: &[&str] = &[
+    "visit",
+    "new",
+    "--at",
+    "now",
+    "--level",
+    "national",
+    "--non-reception",
+    "--name",
+    "张三",
+    "--content",
+    "土地征收补偿",
+    "--demands",
+    "提高补偿",
+    "--category",
+    "land",
+    "--problem-org",
+    "510422100",
+];
+
+#[test]
+fn captures_offline_checks_locally_and_keeps_the_outbox_when_the_server_is_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("field.db");
+
+    let out = xf(
+        &db,
+        &[
+            "login",
+            "--server",
+            "http://127.0.0.1:9",
+            "--token",
+            "xft_test",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // A good visit is queued.
+    let mut good = VISIT.to_vec();
+    good.extend(["--place", "天安门地区", "--id-number", "11010519491231002X"]);
+    let out = xf(&db, &good);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("queued"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A mistyped ID number and a missing place are caught here, with the server's field paths.
+    let mut bad = VISIT.to_vec();
+    bad.extend(["--id-number", "110101199003077777"]);
+    let out = xf(&db, &bad);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("visit.place_name: required"), "{err}");
+    assert!(err.contains("visit.petitioners[0].id_number"), "{err}");
+
+    let out = xf(
+        &db,
+        &[
+            "trip",
+            "new",
+            "--notified-by",
+            "驻京工作组",
+            "--notified-at",
+            "now",
+            "--level",
+            "national",
+            "--place",
+            "北京",
+            "--responsible-org",
+            "510422100",
+            "--officer",
+            "赵六",
+            "--lodging",
+            "12.345",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("trip.costs.lodging"));
+
+    let out = xf(&db, &["outbox", "list", "--json"]);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["state"], "pending");
+    assert_eq!(list[0]["kind"], "register_visit");
+    let op_id = list[0]["op_id"].as_str().unwrap().to_owned();
+
+    // No server: the sync stops, says so, and the operation stays for the next one.
+    let out = xf(&db, &["sync", "--attempts", "1", "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("nothing is lost"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = xf(&db, &["outbox", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["op_id"], op_id.as_str());
+    assert_eq!(list[0]["state"], "sent", "it may have reached the server");
+    // So it cannot be discarded: it may already be applied.
+    let out = xf(&db, &["outbox", "discard", &op_id[op_id.len() - 8..]]);
+    assert!(!out.status.success());
+
+    let out = xf(&db, &["cases"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("0 matters"));
+    let out = xf(&db, &["visits", "--json"]);
+    assert_eq!(text(&out.stdout).trim(), "[]");
+
+    // A step on a matter the laptop does not have is refused unless forced.
+    let out = xf(&db, &["case", "accept", "0192e6b4"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("xf sync"));
+}
+
+#[test]
+fn prints_completions() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = xf(&dir.path().join("x.db"), &["completions", "bash"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("_xf"));
+}
