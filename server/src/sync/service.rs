@@ -340,9 +340,13 @@ impl SyncService for SyncApi {
         let mut waited = 0;
         while rows.len() <= page_size as usize
             && waited < HORIZON_WAITS
-            && store::waiting(&mut conn, &scope, rows.last().map_or(after, |r| (r.xid, r.id)))
-                .await
-                .map_err(AppError::from)?
+            && store::waiting(
+                &mut conn,
+                &scope,
+                rows.last().map_or(after, |r| (r.xid, r.id)),
+            )
+            .await
+            .map_err(AppError::from)?
         {
             tokio::time::sleep(HORIZON_WAIT).await;
             waited += 1;

@@ -4,6 +4,7 @@ mod access;
 mod auth;
 mod cases;
 mod client;
+mod client_day;
 mod fixture;
 mod funds;
 mod health;
