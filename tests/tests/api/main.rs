@@ -11,6 +11,7 @@ mod health;
 mod idempotency;
 mod intake;
 mod launcher;
+mod logs;
 mod metrics;
 mod org;
 mod outage;
