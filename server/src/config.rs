@@ -151,6 +151,24 @@ pub struct Config {
     )]
     pub relief_cap_per_year: String,
 
+    /// Requests one principal may have in flight; more get RESOURCE_EXHAUSTED.
+    #[arg(
+        long,
+        env = "XINFANG_MAX_IN_FLIGHT_PER_PRINCIPAL",
+        default_value_t = 64,
+        global = true
+    )]
+    pub max_in_flight_per_principal: u32,
+
+    /// Sustained requests per second per principal (bursts up to twice that).
+    #[arg(
+        long,
+        env = "XINFANG_RATE_PER_PRINCIPAL",
+        default_value_t = 500.0,
+        global = true
+    )]
+    pub rate_per_principal: f64,
+
     /// Size of the database connection pool.
     #[arg(
         long,

@@ -36,6 +36,9 @@ pub enum AppError {
     /// A stale etag or a lost race; the caller may re-read and retry.
     #[error("{0}")]
     Aborted(String),
+    /// A per-principal limit; the caller should slow down and retry.
+    #[error("{0}")]
+    ResourceExhausted(String),
     /// The database cannot be reached; retrying later is the right move.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
@@ -128,6 +131,7 @@ impl From<AppError> for Status {
             AppError::PermissionDenied(message) => Status::permission_denied(message),
             AppError::Unauthenticated(message) => Status::unauthenticated(message),
             AppError::Aborted(message) => Status::aborted(message),
+            AppError::ResourceExhausted(message) => Status::resource_exhausted(message),
             AppError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
                 Status::unavailable("database unavailable, retry later")

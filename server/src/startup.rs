@@ -100,6 +100,8 @@ pub struct ServeOptions {
     /// Holiday calendar and deadline rules of the matter workflow.
     pub workflow: Arc<Workflow>,
     pub relief_cap_per_year: rust_decimal::Decimal,
+    /// Per-principal request limits.
+    pub limits: crate::auth::limits::Limits,
 }
 
 impl ServeOptions {
@@ -117,6 +119,10 @@ impl ServeOptions {
                 &config.relief_cap_per_year,
             )
             .map_err(|v| anyhow::anyhow!("--{v}"))?,
+            limits: crate::auth::limits::Limits {
+                max_in_flight: config.max_in_flight_per_principal.max(1),
+                rate_per_second: config.rate_per_principal.max(0.1),
+            },
         })
     }
 }
@@ -231,7 +237,7 @@ pub async fn serve(
     tracing::info!(%addr, tls = tls.is_some(), "serving");
     let router = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .layer(AuthLayer::new(pool.clone()))
+        .layer(AuthLayer::new(pool.clone(), options.limits))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -125,6 +125,33 @@ pub async fn spawn_app() -> TestApp {
     start_server(pool, admin_token, Arc::new(keys)).await
 }
 
+/// Limits of test servers: generous, so that loaders and concurrency tests measure the service, not the
+/// limiter; `XINFANG_TEST_LIMITS=in_flight,rate` overrides them for the limits test's own app.
+fn test_limits() -> xinfang_server::auth::limits::Limits {
+    TEST_LIMITS.with(|l| *l.borrow())
+}
+
+thread_local! {
+    static TEST_LIMITS: std::cell::RefCell<xinfang_server::auth::limits::Limits> =
+        const {
+            std::cell::RefCell::new(xinfang_server::auth::limits::Limits {
+                max_in_flight: 1_000,
+                rate_per_second: 100_000.0,
+            })
+        };
+}
+
+/// Runs `spawn` with other per-principal limits for the servers it starts on this thread.
+pub async fn with_limits<F: Future<Output = TestApp>>(
+    limits: xinfang_server::auth::limits::Limits,
+    spawn: F,
+) -> TestApp {
+    let old = TEST_LIMITS.with(|l| l.replace(limits));
+    let app = spawn.await;
+    TEST_LIMITS.with(|l| l.replace(old));
+    app
+}
+
 /// A server on a database of the caller's (already migrated), seeded here.
 pub async fn spawn_app_with_pool(pool: PgPool) -> TestApp {
     let admin_token = seed::run(&pool)
@@ -177,6 +204,7 @@ async fn start(
             collective_threshold: 5,
             workflow: Arc::new(Workflow::china().expect("holiday calendar")),
             relief_cap_per_year: rust_decimal::Decimal::from(30_000),
+            limits: test_limits(),
         },
         server_tls,
         async {

@@ -17,7 +17,10 @@ use tonic::{
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-use super::{model, store};
+use super::{
+    limits::{Limiter, Limits, Permit, Refused},
+    model, store,
+};
 use crate::error::AppError;
 
 const OPEN_PREFIXES: [&str; 3] = [
@@ -29,11 +32,15 @@ const OPEN_PREFIXES: [&str; 3] = [
 #[derive(Clone)]
 pub struct AuthLayer {
     pool: PgPool,
+    limiter: Limiter,
 }
 
 impl AuthLayer {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, limits: Limits) -> Self {
+        Self {
+            pool,
+            limiter: Limiter::new(limits),
+        }
     }
 }
 
@@ -44,6 +51,7 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             pool: self.pool.clone(),
+            limiter: self.limiter.clone(),
         }
     }
 }
@@ -52,6 +60,7 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     pool: PgPool,
+    limiter: Limiter,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -76,6 +85,7 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let pool = self.pool.clone();
+        let limiter = self.limiter.clone();
         let method = request.uri().path().to_owned();
         let authorization = request
             .headers()
@@ -106,6 +116,8 @@ where
             async move {
                 let started = Instant::now();
                 let open = OPEN_PREFIXES.iter().any(|p| method.starts_with(p));
+                // Held until the response is produced: the principal's in-flight slot.
+                let mut _permit: Option<Permit> = None;
                 if !open {
                     let checked = authenticate(&pool, authorization, cert_subjects)
                         .await
@@ -119,6 +131,21 @@ where
                                 _ => Ok(principal),
                             }
                         });
+                    let checked = checked.and_then(|principal| {
+                        match limiter.admit(principal.id, Instant::now()) {
+                            Ok(permit) => {
+                                _permit = Some(permit);
+                                Ok(principal)
+                            }
+                            Err(Refused::InFlight) => Err(AppError::ResourceExhausted(
+                                "too many requests in flight for this principal; wait for answers"
+                                    .into(),
+                            )),
+                            Err(Refused::Rate) => Err(AppError::ResourceExhausted(
+                                "request rate limit of this principal reached; slow down".into(),
+                            )),
+                        }
+                    });
                     match checked {
                         Ok(principal) => {
                             let span = tracing::Span::current();

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod layer;
+pub mod limits;
 pub mod model;
 pub mod store;
 

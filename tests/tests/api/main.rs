@@ -11,7 +11,7 @@ mod health;
 mod idempotency;
 mod intake;
 mod launcher;
-mod logs;
+mod limits;
 mod metrics;
 mod org;
 mod outage;

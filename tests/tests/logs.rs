@@ -1,5 +1,6 @@
 //! No personal data in logs: a run of intake, reads, errors and sync with the service's own log filter is
-//! captured, and none of the ID numbers, phones or addresses used appears in it.
+//! captured, and none of the ID numbers, phones or addresses used appears in it. A test binary of its own, so
+//! that its subscriber is the process's only one and sees every log line of the run.
 
 use std::{
     io::Write,
@@ -71,8 +72,7 @@ fn visit(id_number: &str) -> RegisterVisitRequest {
     }
 }
 
-// A current-thread runtime: the server's tasks run on this thread, under this thread's subscriber.
-#[tokio::test(flavor = "current_thread")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_logs_no_personal_data() {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
@@ -80,7 +80,8 @@ async fn a_full_run_logs_no_personal_data() {
         .with_writer(captured.clone())
         .with_ansi(false)
         .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("the only subscriber of this binary");
 
     let app = spawn_app().await;
     let clerk = app.token(Role::CountyClerk, "510422XF").await;
