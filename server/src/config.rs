@@ -27,6 +27,15 @@ pub enum Command {
     Token(TokenCommand),
     /// Apply database migrations and seed data, then exit.
     Migrate,
+    /// The tamper-evident audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Seal what is final, then walk the whole chain; exits non-zero when a row was changed or removed.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 //! tonic trait: decode, validate, authorize, map errors), `store.rs` (SQL only) and `model.rs` (domain types
 //! and pure rules). [`error`] is the one place where errors become gRPC statuses.
 
+pub mod audit;
 pub mod auth;
 pub mod cases;
 pub mod cluster;

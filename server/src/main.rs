@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use xinfang_server::{
     auth,
-    config::{Cli, Command, TokenCommand},
+    config::{AuditCommand, Cli, Command, TokenCommand},
     startup::{self, Database},
     telemetry,
 };
@@ -34,6 +34,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         match command {
             Command::Serve | Command::Migrate => Ok(()),
             Command::Token(token) => token_command(&database, token).await,
+            Command::Audit(AuditCommand::Verify) => {
+                let sealed = xinfang_server::audit::seal(&database.pool).await?;
+                match xinfang_server::audit::verify(&database.pool).await? {
+                    xinfang_server::audit::Verdict::Intact(rows) => {
+                        println!("audit trail intact: {rows} rows ({sealed} sealed now)");
+                        Ok(())
+                    }
+                    xinfang_server::audit::Verdict::Broken { seq, id, why } => {
+                        anyhow::bail!("audit trail broken at seal {seq} (row {id}): {why}")
+                    }
+                }
+            }
         }
     }
     .await;

@@ -214,6 +214,7 @@ pub async fn serve(
     }
 
     let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sealer = crate::audit::spawn_sealer(pool.clone());
     let watchdog = tokio::spawn(watch_database(
         pool.clone(),
         health.clone(),
@@ -270,6 +271,7 @@ pub async fn serve(
         }
     };
     watchdog.abort();
+    sealer.abort();
     served?;
     Ok(())
 }

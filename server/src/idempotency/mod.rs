@@ -76,11 +76,22 @@ pub async fn claim<R: Message + Default>(
 }
 
 /// Stores the response of a claimed key; call it in the same transaction, right before commit.
+/// Every applied mutation passes here, so this is also where it enters the audit trail: who, which method,
+/// which request, and the hash of the result.
 pub async fn save<R: Message>(
     tx: &mut PgConnection,
     key: &Key,
     response: &R,
 ) -> Result<(), AppError> {
-    store::set_response(tx, key, &response.encode_to_vec()).await?;
+    let encoded = response.encode_to_vec();
+    store::set_response(tx, key, &encoded).await?;
+    crate::audit::store::append(
+        tx,
+        key.principal_id,
+        key.method,
+        &key.request_id.to_string(),
+        &hex::encode(Sha256::digest(&encoded)),
+    )
+    .await?;
     Ok(())
 }

@@ -176,9 +176,10 @@ pub async fn record_pii_reads(
     .bind(principal)
     .bind(petitioners)
     .bind(method)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    let subjects: Vec<String> = petitioners.iter().map(Uuid::to_string).collect();
+    crate::audit::store::append_many(conn, principal, "pii_read", &subjects, method).await
 }
 
 /// The earliest matter that shares a petitioner (by ID-number hash) and has the same category and

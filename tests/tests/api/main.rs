@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary (one private cluster), one database and one server per test.
 
 mod access;
+mod audit;
 mod auth;
 mod cases;
 mod client;
