@@ -12,12 +12,12 @@ use xinfang_proto::{
         AcceptCaseRequest, DeclineCaseRequest, DeclineGround, ExtendCaseRequest, LetterChannel,
         Level, MatterInput, ObjectToAssignmentRequest, Operation, Petitioner, Rating,
         RecordEvaluationRequest, RecordReturnTripRequest, RegisterLetterRequest,
-        RegisterVisitRequest, ReplyCaseRequest, TripOutcome, operation::Op,
+        RegisterVisitRequest, ReplyCaseRequest, ReturnTrip, TripCosts, TripOutcome, operation::Op,
     },
     validate::{self, FieldViolation, Violations},
 };
 
-use crate::store::{OutboxEntry, Store, StoreError};
+use crate::store::{DraftState, OutboxEntry, Store, StoreError, TripDraft};
 
 /// Representatives a collective visit may name (《信访条例》), petitioners listed by name, officers and
 /// matters of one trip: the server's limits.
@@ -194,6 +194,135 @@ pub fn record_trip(
     now: DateTime<Utc>,
 ) -> Result<OutboxEntry, CaptureError> {
     capture(store, Op::RecordReturnTrip(request), now)
+}
+
+/// Keeps a trip under way on the laptop, as a draft outside the outbox: the server records a trip once, when
+/// it is closed ([`close_trip`]). Checked with the server's rules now (outcome `UNDER_WAY`), so that the close
+/// only has to add what happened at the end.
+pub fn draft_trip(
+    store: &mut Store,
+    request: RecordReturnTripRequest,
+    now: DateTime<Utc>,
+) -> Result<TripDraft, CaptureError> {
+    let Some(mut trip) = request.trip else {
+        return Err(Violations::from(FieldViolation::new("trip", "required")).into());
+    };
+    trip.outcome = TripOutcome::UnderWay as i32;
+    let mut v = trip_violations(&trip, now);
+    if trip.returned_at.is_some() {
+        v.add(
+            "trip.returned_at",
+            "a trip under way has not returned: give the return to `xf trip close`",
+        );
+    }
+    v.finish(|| Some(()))?;
+    Ok(store.save_trip_draft(&trip)?)
+}
+
+/// What closing a trip adds to its draft. `None` keeps what the draft has.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TripClosing {
+    /// When the officers (and the petitioners they brought) were back. Required.
+    pub returned_at: Option<prost_types::Timestamp>,
+    /// `TripOutcome`: returned, not returned or handed over. Required.
+    pub outcome: i32,
+    /// Only when they were not known when the draft was made, or were wrong.
+    pub departed_at: Option<prost_types::Timestamp>,
+    pub arrived_at: Option<prost_types::Timestamp>,
+    /// Costs in yuan, field by field.
+    pub transport: Option<String>,
+    pub lodging: Option<String>,
+    pub meals: Option<String>,
+    pub other: Option<String>,
+    pub report: Option<String>,
+}
+
+/// The complete trip: the draft with what the close adds.
+pub fn closed_trip(draft: &ReturnTrip, closing: &TripClosing) -> ReturnTrip {
+    let mut trip = draft.clone();
+    trip.returned_at = closing.returned_at.or(trip.returned_at);
+    trip.departed_at = closing.departed_at.or(trip.departed_at);
+    trip.arrived_at = closing.arrived_at.or(trip.arrived_at);
+    trip.outcome = closing.outcome;
+    let mut costs = trip.costs.take().unwrap_or_default();
+    for (field, given) in [
+        (&mut costs.transport, &closing.transport),
+        (&mut costs.lodging, &closing.lodging),
+        (&mut costs.meals, &closing.meals),
+        (&mut costs.other, &closing.other),
+    ] {
+        if let Some(value) = given {
+            *field = value.trim().to_owned();
+        }
+    }
+    // The server adds the total.
+    costs.total.clear();
+    trip.costs = (costs != TripCosts::default()).then_some(costs);
+    if let Some(report) = &closing.report {
+        trip.report = report.clone();
+    }
+    trip
+}
+
+/// Closes an open draft (its id, or the first or last characters of it): the complete trip is checked, with
+/// what a closed trip needs (a return time and a final outcome), and queued in the same transaction that
+/// marks the draft closed.
+pub fn close_trip(
+    store: &mut Store,
+    draft_id: &str,
+    closing: &TripClosing,
+    now: DateTime<Utc>,
+) -> Result<OutboxEntry, CaptureError> {
+    let draft = store.find_trip_draft(draft_id)?;
+    if draft.state != DraftState::Open {
+        return Err(StoreError::DraftNotOpen {
+            id: draft.id,
+            state: draft.state,
+        }
+        .into());
+    }
+    let trip = closed_trip(&draft.trip, closing);
+    let mut v = trip_violations(&trip, now);
+    match TripOutcome::try_from(trip.outcome) {
+        Ok(TripOutcome::Returned | TripOutcome::NotReturned | TripOutcome::HandedOver) => {}
+        _ => v.add(
+            "trip.outcome",
+            "a closed trip ends returned, not-returned or handed-over",
+        ),
+    }
+    match (trip.returned_at, trip.arrived_at, trip.departed_at) {
+        (None, ..) => v.add("trip.returned_at", "required to close a trip"),
+        // Times run notified ≤ departed ≤ arrived ≤ returned; the trip rules compare each time with the one
+        // before it, so with no arrival the return is compared with the departure here.
+        (Some(r), None, Some(d)) if (r.seconds, r.nanos) < (d.seconds, d.nanos) => {
+            v.add("trip.returned_at", "before the departure")
+        }
+        _ => {}
+    }
+    v.finish(|| Some(()))?;
+    let op = prepare(
+        Op::RecordReturnTrip(RecordReturnTripRequest {
+            request_id: String::new(),
+            trip: Some(trip),
+        }),
+        now,
+    )?;
+    Ok(store.close_trip_draft(
+        &draft.id,
+        Operation {
+            op_id: String::new(),
+            op: Some(op),
+        },
+    )?)
+}
+
+/// The server's rules for a trip, as a list (empty when it passes).
+fn trip_violations(trip: &ReturnTrip, now: DateTime<Utc>) -> Violations {
+    let op = Op::RecordReturnTrip(RecordReturnTripRequest {
+        request_id: String::new(),
+        trip: Some(trip.clone()),
+    });
+    validate(&op, now).err().unwrap_or_default()
 }
 
 pub fn accept_case(
@@ -700,6 +829,117 @@ mod tests {
             ["trip.departed_at"],
             "an outcome needs a departure"
         );
+    }
+
+    fn under_way() -> RecordReturnTripRequest {
+        let base = now().timestamp();
+        RecordReturnTripRequest {
+            request_id: String::new(),
+            trip: Some(ReturnTrip {
+                notified_by: "驻京工作组".into(),
+                notified_at: ts(base - 86_400),
+                destination_level: Level::National as i32,
+                destination_place: "北京".into(),
+                responsible_org_code: "510422100".into(),
+                officers: vec!["赵六".into()],
+                departed_at: ts(base - 80_000),
+                costs: Some(TripCosts {
+                    transport: "1500.00".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn violated(err: CaptureError) -> Vec<String> {
+        match err {
+            CaptureError::Invalid(v) => v.into_vec().into_iter().map(|f| f.field).collect(),
+            other => panic!("not a validation error: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_trip_under_way_is_drafted_then_closed_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("t.db")).unwrap();
+        let base = now().timestamp();
+
+        // A draft is checked like a trip, and has not returned.
+        let mut returned = under_way();
+        returned.trip.as_mut().unwrap().returned_at = ts(base - 3_600);
+        returned
+            .trip
+            .as_mut()
+            .unwrap()
+            .costs
+            .as_mut()
+            .unwrap()
+            .meals = "1.234".into();
+        assert_eq!(
+            violated(draft_trip(&mut store, returned, now()).unwrap_err()),
+            ["trip.costs.meals", "trip.returned_at"]
+        );
+        let mut said_returned = under_way();
+        said_returned.trip.as_mut().unwrap().outcome = TripOutcome::Returned as i32;
+        let draft = draft_trip(&mut store, said_returned, now()).unwrap();
+        assert_eq!(
+            draft.trip.outcome(),
+            TripOutcome::UnderWay,
+            "a draft is under way"
+        );
+        assert!(store.outbox(&[]).unwrap().is_empty());
+
+        // Closing needs the return and a final outcome; a refused close leaves the draft open.
+        let err = close_trip(&mut store, &draft.id, &TripClosing::default(), now()).unwrap_err();
+        assert_eq!(violated(err), ["trip.outcome", "trip.returned_at"]);
+        let err = close_trip(
+            &mut store,
+            &draft.id,
+            &TripClosing {
+                returned_at: ts(base - 90_000),
+                outcome: TripOutcome::Returned as i32,
+                ..Default::default()
+            },
+            now(),
+        )
+        .unwrap_err();
+        assert_eq!(violated(err), ["trip.returned_at"], "before the departure");
+        assert_eq!(store.trip_drafts().unwrap().len(), 1);
+        assert!(store.outbox(&[]).unwrap().is_empty());
+
+        let closing = TripClosing {
+            returned_at: ts(base - 3_600),
+            arrived_at: ts(base - 40_000),
+            outcome: TripOutcome::HandedOver as i32,
+            lodging: Some(" 320.00 ".into()),
+            report: Some("已移交属地".into()),
+            ..Default::default()
+        };
+        let short = &draft.id[draft.id.len() - 8..];
+        let entry = close_trip(&mut store, short, &closing, now()).unwrap();
+        assert_eq!(entry.kind, "record_return_trip");
+        let Some(Op::RecordReturnTrip(r)) = &entry.operation.op else {
+            panic!("{entry:?}")
+        };
+        let trip = r.trip.clone().unwrap();
+        assert_eq!(trip.outcome(), TripOutcome::HandedOver);
+        assert_eq!(trip.returned_at, ts(base - 3_600));
+        assert_eq!(trip.arrived_at, ts(base - 40_000));
+        assert_eq!(trip.departed_at, ts(base - 80_000), "kept from the draft");
+        let costs = trip.costs.unwrap();
+        assert_eq!(
+            (costs.transport.as_str(), costs.lodging.as_str()),
+            ("1500.00", "320.00")
+        );
+        assert_eq!(trip.report, "已移交属地");
+        assert!(store.trip_drafts().unwrap().is_empty());
+        let err = close_trip(&mut store, &draft.id, &closing, now()).unwrap_err();
+        assert!(
+            matches!(err, CaptureError::Store(StoreError::DraftNotOpen { .. })),
+            "{err}"
+        );
+        assert_eq!(store.outbox(&[]).unwrap().len(), 1, "queued once");
     }
 
     #[test]

@@ -4,10 +4,15 @@
 //! - [`store`]: the local SQLite store of a profile (settings, outbox, local copies, pull cursor);
 //! - [`capture`]: validating and queueing operations with no network;
 //! - [`sync`]: pushing the outbox and pulling the account's scope, exactly once;
-//! - [`edit`] and [`text`]: fixing rejected operations field by field, and what people type.
+//! - [`edit`] and [`text`]: fixing rejected operations field by field, and what people type;
+//! - [`metrics`], [`export`] and [`chart`]: the indicators and the annual report read online, as tables for
+//!   the terminal, CSV, JSON and XLSX, and the chart of visits by level and month.
 
 pub mod capture;
+pub mod chart;
 pub mod edit;
+pub mod export;
+pub mod metrics;
 pub mod store;
 pub mod sync;
 pub mod text;

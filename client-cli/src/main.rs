@@ -14,19 +14,24 @@ use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde_json::json;
 use xinfang_client::{
     Client,
-    capture::{self, CaptureError},
+    capture::{self, CaptureError, TripClosing},
+    chart::Measure,
     edit,
-    store::{OpState, OutboxEntry, Settings, Store},
+    export::{self, Table as DataTable},
+    metrics::{self, ReportOptions},
+    store::{OpState, OutboxEntry, Settings, Store, TripDraft},
     sync::{self, Progress, Stage, SyncError, SyncOptions, SyncSummary},
     text::{self, EnumKind},
 };
 use xinfang_proto::{
-    personal,
+    money, personal,
     v1::{
         AcceptCaseRequest, AssignmentMode, Case, CaseState, DeclineCaseRequest, ExtendCaseRequest,
-        Letter, ListOrgUnitsRequest, MatterInput, ObjectToAssignmentRequest, Petitioner,
+        GetChannelStatisticsRequest, GetIndicatorsRequest, GetVisitStatisticsRequest, Letter,
+        ListOrgUnitsRequest, MatterInput, ObjectToAssignmentRequest, Petitioner,
         RecordEvaluationRequest, RecordReturnTripRequest, RegisterLetterRequest,
-        RegisterVisitRequest, ReplyCaseRequest, ReturnTrip, TripCosts, Visit,
+        RegisterVisitRequest, ReplyCaseRequest, ReturnTrip, TripCosts, TripOutcome, Visit,
+        VisitGrouping,
     },
 };
 
@@ -68,7 +73,7 @@ enum Command {
     Letter(NewCommand<LetterArgs>),
     /// Persuade-and-return trips (劝返).
     #[command(subcommand)]
-    Trip(NewCommand<TripArgs>),
+    Trip(TripCommand),
     /// Steps on a matter of the local copy, queued for the next sync.
     #[command(subcommand)]
     Case(CaseCommand),
@@ -90,6 +95,11 @@ enum Command {
     /// The county's org units (online).
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Indicators, statistics, targets and budget execution, computed by the server (online).
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+    /// The annual performance self-evaluation report (online): Markdown, score table, inconsistencies.
+    Report(ReportArgs),
     /// Print a shell completion script, e.g. `xf completions bash > /etc/bash_completion.d/xf`.
     Completions { shell: clap_complete::Shell },
 }
@@ -239,8 +249,177 @@ struct TripArgs {
     outcome: Option<String>,
     #[arg(long)]
     report: Option<String>,
+    /// Still under way: keep it on this laptop as a draft (not in the outbox) until `xf trip close`.
+    #[arg(long, conflicts_with_all = ["outcome", "returned_at"])]
+    under_way: bool,
     #[command(flatten)]
     person: PersonArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum TripCommand {
+    /// Capture a trip (works offline). With --under-way it stays a local draft until it is closed.
+    New(Box<TripArgs>),
+    /// Close a draft: add the return, the outcome and the final costs, and queue the complete trip.
+    Close(Box<TripCloseArgs>),
+    /// Drop a draft that is not closed (it is kept, marked discarded).
+    Discard {
+        /// The draft's id (or the first or last characters of it), as `xf trips` shows it.
+        draft: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct TripCloseArgs {
+    /// The draft's id (or the first or last characters of it), as `xf trips` shows it.
+    draft: String,
+    /// When the officers were back.
+    #[arg(long)]
+    returned_at: Option<String>,
+    /// returned, not-returned or handed-over.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Only if not given when the draft was made (or to correct it).
+    #[arg(long)]
+    departed_at: Option<String>,
+    #[arg(long)]
+    arrived_at: Option<String>,
+    /// Costs in yuan; each replaces the draft's.
+    #[arg(long)]
+    transport: Option<String>,
+    #[arg(long)]
+    lodging: Option<String>,
+    #[arg(long)]
+    meals: Option<String>,
+    #[arg(long)]
+    other_cost: Option<String>,
+    /// The trip report; `@FILE` reads it from a file.
+    #[arg(long)]
+    report: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct PeriodArgs {
+    /// The year (all of it unless --from / --to narrow it).
+    #[arg(long)]
+    year: Option<i32>,
+    /// First month, e.g. 2020-01.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last month, e.g. 2020-12.
+    #[arg(long)]
+    to: Option<String>,
+}
+
+impl PeriodArgs {
+    fn period(&self) -> Result<xinfang_proto::v1::Period> {
+        metrics::period(self.year, self.from.as_deref(), self.to.as_deref())
+            .map_err(|e| anyhow!("{e}"))
+    }
+}
+
+#[derive(Debug, Args)]
+struct OutputArgs {
+    /// JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Also write the table as CSV (UTF-8; use --xlsx for Excel).
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Also write the table as an XLSX workbook.
+    #[arg(long, value_name = "FILE")]
+    xlsx: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum GroupBy {
+    Level,
+    Township,
+    Month,
+}
+
+#[derive(Debug, Subcommand)]
+enum MetricsCommand {
+    /// Timeliness, participation, satisfaction, backlog, repeat and online rates, with what they are made of.
+    Indicators {
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// An org unit's figures (the responsible unit); default the county.
+        #[arg(long)]
+        org: Option<String>,
+        /// Count matters still pending and not yet due in the on-time completion denominator.
+        #[arg(long)]
+        include_pending: bool,
+        /// Count "basically satisfied" as satisfied.
+        #[arg(long)]
+        basically_satisfied: bool,
+        /// With --json: the matter ids behind each rate.
+        #[arg(long, requires = "json")]
+        ids: bool,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Visit batches and person-visits by level (and township or month), with year over year.
+    Visits {
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// An org unit's figures (the problem place); default the county.
+        #[arg(long)]
+        org: Option<String>,
+        /// A breakdown besides the levels.
+        #[arg(long, value_enum)]
+        group_by: Option<GroupBy>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Letters and online items by channel, reviews and campaign transfers, with year over year.
+    Channels {
+        #[command(flatten)]
+        period: PeriodArgs,
+        #[arg(long)]
+        org: Option<String>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// The year's performance targets: actual, completion and score; --through-month 9 for the mid-year check.
+    Targets {
+        #[arg(long)]
+        year: i32,
+        /// The check's month (9: the September check); default the whole year.
+        #[arg(long, value_parser = clap::value_parser!(i32).range(1..=12))]
+        through_month: Option<i32>,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Budget execution per category and its score.
+    Budget {
+        #[arg(long)]
+        year: i32,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// The year, e.g. 2020.
+    year: i32,
+    /// Write the Markdown here instead of to stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// A workbook: scores, inconsistencies and the year's figures, one sheet each.
+    #[arg(long, value_name = "FILE")]
+    xlsx: Option<PathBuf>,
+    /// A bar chart of visits by level for each month: FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE")]
+    chart: Option<PathBuf>,
+    /// What the chart's bars count: persons (人次) or batches (批次).
+    #[arg(long, default_value = "persons", value_parser = parse_measure)]
+    chart_measure: Measure,
+}
+
+fn parse_measure(s: &str) -> Result<Measure, String> {
+    s.parse()
 }
 
 #[derive(Debug, Args)]
@@ -535,9 +714,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let request = letter_request(&ask, args)?;
             queued(&capture::register_letter(&mut store, request, now)?);
         }
-        Command::Trip(NewCommand::New(args)) => {
-            let request = trip_request(&ask, args)?;
-            queued(&capture::record_trip(&mut store, request, now)?);
+        Command::Trip(TripCommand::New(args)) => {
+            let under_way = args.under_way;
+            let request = trip_request(&ask, *args)?;
+            if under_way {
+                drafted(&capture::draft_trip(&mut store, request, now)?);
+            } else {
+                queued(&capture::record_trip(&mut store, request, now)?);
+            }
+        }
+        Command::Trip(TripCommand::Close(args)) => {
+            let closing = trip_closing(&ask, &store, *args)?;
+            let (draft, closing) = closing;
+            queued(&capture::close_trip(&mut store, &draft, &closing, now)?);
+        }
+        Command::Trip(TripCommand::Discard { draft }) => {
+            let found = store.find_trip_draft(&draft)?;
+            let d = store.discard_trip_draft(&found.id)?;
+            println!("discarded draft {} ({})", short(&d.id), draft_subject(&d));
         }
         Command::Case(command) => case_command(&mut store, &ask, command)?,
         Command::Cases(args) => list_cases(&store, args.json)?,
@@ -553,6 +747,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }),
         )?,
         Command::Sync(args) => return sync_command(&mut store, args).await,
+        Command::Metrics(command) => metrics_command(&store, command).await?,
+        Command::Report(args) => report_command(&store, args).await?,
         Command::Org(OrgCommand::List) => {
             let mut client = Client::for_settings(&settings(&store)?)?;
             let mut page_token = String::new();
@@ -627,6 +823,283 @@ fn queued(entry: &OutboxEntry) {
         entry.kind,
         entry.subject
     );
+}
+
+fn drafted(draft: &TripDraft) {
+    let id = short(&draft.id);
+    println!(
+        "kept draft {id} ({}) on this laptop; it is not in the outbox until \
+         `xf trip close {id} --returned-at … --outcome …`",
+        draft_subject(draft)
+    );
+}
+
+fn draft_subject(draft: &TripDraft) -> String {
+    xinfang_client::store::op_subject(&xinfang_proto::v1::operation::Op::RecordReturnTrip(
+        RecordReturnTripRequest {
+            request_id: String::new(),
+            trip: Some(draft.trip.clone()),
+        },
+    ))
+}
+
+/// The local sum of a draft's costs (the server adds the total when it records the trip).
+fn draft_costs_total(trip: &ReturnTrip) -> String {
+    let Some(c) = &trip.costs else {
+        return String::new();
+    };
+    let mut total = None;
+    for value in [&c.transport, &c.lodging, &c.meals, &c.other] {
+        if let Ok(Some(amount)) = money::optional_amount("cost", value) {
+            total = Some(total.map_or(amount, |t| t + amount));
+        }
+    }
+    total.map(money::format).unwrap_or_default()
+}
+
+/// What `xf trip close` adds to the draft: flags, or questions for what a person at the terminal left out.
+fn trip_closing(ask: &Ask, store: &Store, args: TripCloseArgs) -> Result<(String, TripClosing)> {
+    let draft = store.find_trip_draft(&args.draft)?;
+    if ask.interactive {
+        println!(
+            "closing draft {} ({})",
+            short(&draft.id),
+            draft_subject(&draft)
+        );
+    }
+    let given_time =
+        |value: Option<String>, flag: &str| -> Result<Option<prost_types::Timestamp>> {
+            value
+                .map(|v| text::parse_time(&v, Utc::now()).map_err(|e| anyhow!("--{flag}: {e}")))
+                .transpose()
+        };
+    let returned_at = ask.time(args.returned_at, "Returned at", true)?;
+    let outcome = match args.outcome {
+        Some(o) => EnumKind::TripOutcome
+            .parse(&o)
+            .map_err(|e| anyhow!("--outcome: {e}"))?,
+        None => ask.choice(None, "Outcome", EnumKind::TripOutcome, &["under-way"])?,
+    };
+    let departed_at = if args.departed_at.is_none() && draft.trip.departed_at.is_none() {
+        ask.time(None, "Departed at", true)?
+    } else {
+        given_time(args.departed_at, "departed-at")?
+    };
+    let report = match args.report {
+        Some(r) => Some(read_text_arg(r)?),
+        None if ask.interactive && draft.trip.report.trim().is_empty() => {
+            let r = read_text_arg(ask.optional(None, "Trip report (optional), or @FILE")?)?;
+            (!r.trim().is_empty()).then_some(r)
+        }
+        None => None,
+    };
+    Ok((
+        draft.id.clone(),
+        TripClosing {
+            returned_at,
+            outcome,
+            departed_at,
+            arrived_at: given_time(args.arrived_at, "arrived-at")?,
+            transport: args.transport,
+            lodging: args.lodging,
+            meals: args.meals,
+            other: args.other_cost,
+            report,
+        },
+    ))
+}
+
+/// The table, or its JSON; and the files asked for.
+fn emit(
+    heading: &str,
+    table: &DataTable,
+    json: Option<serde_json::Value>,
+    output: &OutputArgs,
+) -> Result<()> {
+    if let Some(path) = &output.csv {
+        table.write_csv(path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &output.xlsx {
+        export::write_xlsx(path, &[table])?;
+        eprintln!("wrote {}", path.display());
+    }
+    if output.json {
+        print_json(&json.unwrap_or_else(|| table.to_json()))
+    } else {
+        println!("{heading}");
+        println!("{}", table.to_comfy());
+        Ok(())
+    }
+}
+
+fn scope_label(org: &str) -> String {
+    if org.is_empty() {
+        "the county".to_owned()
+    } else {
+        org.to_owned()
+    }
+}
+
+async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
+    let mut client = Client::for_settings(&settings(store)?)?;
+    match command {
+        MetricsCommand::Indicators {
+            period,
+            org,
+            include_pending,
+            basically_satisfied,
+            ids,
+            output,
+        } => {
+            let period = period.period()?;
+            let org = org.unwrap_or_default();
+            let ind = metrics::indicators(
+                &mut client,
+                GetIndicatorsRequest {
+                    period: Some(period),
+                    org_code: org.clone(),
+                    include_pending,
+                    basically_satisfied_counts: basically_satisfied,
+                    include_ids: ids,
+                },
+            )
+            .await?;
+            let heading = format!(
+                "indicators, {}, {}",
+                metrics::period_label(&ind.period.unwrap_or(period)),
+                scope_label(&org)
+            );
+            emit(
+                &heading,
+                &metrics::indicators_table(&ind),
+                Some(metrics::indicators_json(&ind)),
+                &output,
+            )
+        }
+        MetricsCommand::Visits {
+            period,
+            org,
+            group_by,
+            output,
+        } => {
+            let period = period.period()?;
+            let org = org.unwrap_or_default();
+            let grouping = match group_by {
+                None | Some(GroupBy::Level) => VisitGrouping::Level,
+                Some(GroupBy::Township) => VisitGrouping::Township,
+                Some(GroupBy::Month) => VisitGrouping::Month,
+            };
+            let stats = metrics::visits(
+                &mut client,
+                GetVisitStatisticsRequest {
+                    period: Some(period),
+                    org_code: org.clone(),
+                    group_by: grouping as i32,
+                },
+            )
+            .await?;
+            let heading = format!(
+                "visits, {}, {} (previous: the same months a year earlier)",
+                metrics::period_label(&stats.period.unwrap_or(period)),
+                scope_label(&org)
+            );
+            emit(
+                &heading,
+                &metrics::visits_table(&stats, grouping),
+                None,
+                &output,
+            )
+        }
+        MetricsCommand::Channels {
+            period,
+            org,
+            output,
+        } => {
+            let period = period.period()?;
+            let org = org.unwrap_or_default();
+            let stats = metrics::channels(
+                &mut client,
+                GetChannelStatisticsRequest {
+                    period: Some(period),
+                    org_code: org.clone(),
+                },
+            )
+            .await?;
+            let heading = format!(
+                "letters and online items, {}, {}",
+                metrics::period_label(&stats.period.unwrap_or(period)),
+                scope_label(&org)
+            );
+            emit(&heading, &metrics::channels_table(&stats), None, &output)
+        }
+        MetricsCommand::Targets {
+            year,
+            through_month,
+            output,
+        } => {
+            let done = metrics::targets(&mut client, year, through_month.unwrap_or(0)).await?;
+            let heading = match done.through_month {
+                m @ 1..=11 => format!("targets {year}, checked through {year}-{m:02}"),
+                _ => format!("targets {year}"),
+            };
+            emit(&heading, &metrics::targets_table(&done), None, &output)
+        }
+        MetricsCommand::Budget { year, output } => {
+            let money = metrics::budget(&mut client, year).await?;
+            emit(
+                &format!("budget execution {year}"),
+                &metrics::budget_table(&money),
+                None,
+                &output,
+            )
+        }
+    }
+}
+
+async fn report_command(store: &Store, args: ReportArgs) -> Result<()> {
+    let mut client = Client::for_settings(&settings(store)?)?;
+    let options = ReportOptions {
+        year: args.year,
+        markdown: args.out.clone(),
+        xlsx: args.xlsx,
+        chart: args.chart,
+        chart_measure: args.chart_measure,
+    };
+    let out = metrics::report(&mut client, &options).await?;
+    let report = &out.report;
+    // The Markdown goes to stdout unless --out names a file; the summary then goes to stderr.
+    let mut summary = String::new();
+    summary.push_str(&format!(
+        "self-evaluation {}: {} points, grade {}\n",
+        report.year, report.total_score, report.grade
+    ));
+    summary.push_str(&format!("{}\n", metrics::scores_table(report).to_comfy()));
+    if report.inconsistencies.is_empty() {
+        summary.push_str("no inconsistencies found\n");
+    } else {
+        summary.push_str(&format!(
+            "{} inconsistencies:\n",
+            report.inconsistencies.len()
+        ));
+        for (i, note) in report.inconsistencies.iter().enumerate() {
+            summary.push_str(&format!("  {}. {note}\n", i + 1));
+        }
+    }
+    for path in &out.written {
+        summary.push_str(&format!("wrote {}\n", path.display()));
+    }
+    if args.out.is_some() {
+        print!("{summary}");
+    } else {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(report.markdown.as_bytes())?;
+        if !report.markdown.ends_with('\n') {
+            writeln!(stdout)?;
+        }
+        eprint!("{summary}");
+    }
+    Ok(())
 }
 
 /// The last 8 characters of an id: enough to name it (`xf outbox fix 3f9c2a1b`).
@@ -776,7 +1249,11 @@ fn trip_request(ask: &Ask, args: TripArgs) -> Result<RecordReturnTripRequest> {
             case_ids: args.cases,
             departed_at,
             arrived_at: ask.time(args.arrived_at, "Arrived at", false)?,
-            returned_at: ask.time(args.returned_at, "Returned at", false)?,
+            returned_at: if args.under_way {
+                None
+            } else {
+                ask.time(args.returned_at, "Returned at", false)?
+            },
             costs: Some(TripCosts {
                 transport: args.transport.unwrap_or_default(),
                 lodging: args.lodging.unwrap_or_default(),
@@ -1213,12 +1690,30 @@ fn list_letters(store: &Store, json: bool) -> Result<()> {
 
 fn list_trips(store: &Store, json: bool) -> Result<()> {
     let trips = store.trips()?;
+    let drafts = store.trip_drafts()?;
     if json {
-        let items: Vec<_> = trips
+        let mut items: Vec<_> = drafts
+            .iter()
+            .map(|d| {
+                let t = &d.trip;
+                json!({
+                    "draft": true, "draft_id": d.id, "id": "", "number": "", "notified_by": t.notified_by,
+                    "notified_at": text::format_time(t.notified_at.as_ref()),
+                    "destination_level": EnumKind::Level.format(t.destination_level),
+                    "destination_place": t.destination_place, "responsible_org_code": t.responsible_org_code,
+                    "officers": t.officers, "petitioners": names(&t.petitioners), "case_ids": t.case_ids,
+                    "departed_at": text::format_time(t.departed_at.as_ref()),
+                    "returned_at": "",
+                    "outcome": EnumKind::TripOutcome.format(TripOutcome::UnderWay as i32),
+                    "costs_total": draft_costs_total(t),
+                })
+            })
+            .collect();
+        items.extend(trips
             .iter()
             .map(|t| {
                 json!({
-                    "id": t.id, "number": t.number, "notified_by": t.notified_by,
+                    "draft": false, "id": t.id, "number": t.number, "notified_by": t.notified_by,
                     "notified_at": text::format_time(t.notified_at.as_ref()),
                     "destination_level": EnumKind::Level.format(t.destination_level),
                     "destination_place": t.destination_place, "responsible_org_code": t.responsible_org_code,
@@ -1228,8 +1723,7 @@ fn list_trips(store: &Store, json: bool) -> Result<()> {
                     "outcome": EnumKind::TripOutcome.format(t.outcome),
                     "costs_total": t.costs.as_ref().map(|c| c.total.clone()).unwrap_or_default(),
                 })
-            })
-            .collect();
+            }));
         return print_json(&json!(items));
     }
     let mut table = table(&[
@@ -1241,6 +1735,18 @@ fn list_trips(store: &Store, json: bool) -> Result<()> {
         "OUTCOME",
         "COSTS",
     ]);
+    for d in &drafts {
+        let t = &d.trip;
+        table.add_row(vec![
+            format!("draft {}", short(&d.id)),
+            text::format_time(t.notified_at.as_ref()),
+            t.destination_place.clone(),
+            t.responsible_org_code.clone(),
+            t.officers.join(", "),
+            "under-way (draft)".to_owned(),
+            draft_costs_total(t),
+        ]);
+    }
     for t in &trips {
         table.add_row(vec![
             t.number.clone(),
@@ -1257,6 +1763,15 @@ fn list_trips(store: &Store, json: bool) -> Result<()> {
     }
     println!("{table}");
     waiting_note(store, &["record_return_trip"], "trips")?;
+    match drafts.len() {
+        0 => {}
+        1 => {
+            println!("1 draft under way: `xf trip close ID --returned-at … --outcome …` queues it")
+        }
+        n => println!(
+            "{n} drafts under way: `xf trip close ID --returned-at … --outcome …` queues each"
+        ),
+    }
     Ok(())
 }
 

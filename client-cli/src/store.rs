@@ -23,7 +23,10 @@ use xinfang_proto::v1::{
 };
 
 /// The migrations of the local schema, in order: (version, SQL).
-pub const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_trip_drafts.sql")),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -46,6 +49,10 @@ pub enum StoreError {
     Decode(#[from] prost::DecodeError),
     #[error("no operation {0} in the outbox")]
     NoSuchOp(String),
+    #[error("no trip draft {0:?}")]
+    NoSuchDraft(String),
+    #[error("trip draft {id} is {state}: only an open draft is closed or discarded")]
+    DraftNotOpen { id: String, state: DraftState },
     #[error("{0:?} matches more than one {1}; give more characters")]
     Ambiguous(String, &'static str),
     #[error("operation {op_id} is {from}; it cannot become {to}")]
@@ -179,6 +186,53 @@ pub struct Settings {
     pub server: String,
     pub token: String,
     pub ca_path: Option<PathBuf>,
+}
+
+/// Where a trip draft stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DraftState {
+    /// Under way: kept on the laptop, not in the outbox.
+    Open,
+    /// Closed: the complete trip is in the outbox (`op_id`).
+    Closed,
+    /// Dropped by the user before it was closed.
+    Discarded,
+}
+
+impl DraftState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftState::Open => "open",
+            DraftState::Closed => "closed",
+            DraftState::Discarded => "discarded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DraftState> {
+        [DraftState::Open, DraftState::Closed, DraftState::Discarded]
+            .into_iter()
+            .find(|state| state.as_str() == s)
+    }
+}
+
+impl fmt::Display for DraftState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A return trip recorded while under way (`xf trip new --under-way`), waiting for `xf trip close`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripDraft {
+    /// A local UUIDv7; the server never sees it.
+    pub id: String,
+    /// The trip as known so far (outcome UNDER_WAY).
+    pub trip: ReturnTrip,
+    pub state: DraftState,
+    /// Closed: the outbox operation that records the complete trip.
+    pub op_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
 }
 
 /// What recording one push's answers did.
@@ -867,6 +921,107 @@ impl Store {
     }
 
     // ---------------------------------------------------------------------------------------------------
+    // Trip drafts
+
+    /// Keeps a trip under way as a draft (not in the outbox) under a fresh local id. No validation here
+    /// (see [`crate::capture::draft_trip`]).
+    pub fn save_trip_draft(&mut self, trip: &ReturnTrip) -> Result<TripDraft, StoreError> {
+        let id = Uuid::now_v7().to_string();
+        let at = now();
+        self.conn.execute(
+            "INSERT INTO trip_drafts (id, payload, state, created_at, updated_at)
+             VALUES (?1, ?2, 'open', ?3, ?3)",
+            params![id, trip.encode_to_vec(), at],
+        )?;
+        self.trip_draft(&id)?.ok_or(StoreError::NoSuchDraft(id))
+    }
+
+    /// One draft by its id, whatever its state.
+    pub fn trip_draft(&self, id: &str) -> Result<Option<TripDraft>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {DRAFT_COLUMNS} FROM trip_drafts WHERE id = ?1"
+        ))?;
+        let raw = stmt.query_row([id], RawDraft::read).optional()?;
+        raw.map(RawDraft::decode).transpose()
+    }
+
+    /// The open drafts, oldest first.
+    pub fn trip_drafts(&self) -> Result<Vec<TripDraft>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {DRAFT_COLUMNS} FROM trip_drafts WHERE state = 'open' ORDER BY created_at, id"
+        ))?;
+        let raws: Vec<RawDraft> = stmt
+            .query_map([], RawDraft::read)?
+            .collect::<Result<_, _>>()?;
+        raws.into_iter().map(RawDraft::decode).collect()
+    }
+
+    /// The one draft whose id starts or ends with `prefix` (a full id works too), whatever its state.
+    pub fn find_trip_draft(&self, prefix: &str) -> Result<TripDraft, StoreError> {
+        let prefix = prefix.trim();
+        if prefix.is_empty() {
+            return Err(StoreError::NoSuchDraft(String::new()));
+        }
+        if let Some(draft) = self.trip_draft(prefix)? {
+            return Ok(draft);
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM trip_drafts
+             WHERE substr(id, 1, length(?1)) = ?1 OR substr(id, -length(?1)) = ?1 LIMIT 2",
+        )?;
+        let ids: Vec<String> = stmt
+            .query_map([prefix], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        match ids.as_slice() {
+            [one] => self
+                .trip_draft(one)?
+                .ok_or_else(|| StoreError::NoSuchDraft(one.clone())),
+            [] => Err(StoreError::NoSuchDraft(prefix.to_owned())),
+            _ => Err(StoreError::Ambiguous(prefix.to_owned(), "trip draft")),
+        }
+    }
+
+    /// Closes an open draft: queues `op` (the complete trip) and marks the draft closed by it, in one
+    /// transaction, so the trip is queued exactly once. Returns the new outbox entry.
+    pub fn close_trip_draft(
+        &mut self,
+        draft_id: &str,
+        op: Operation,
+    ) -> Result<OutboxEntry, StoreError> {
+        if !matches!(op.op, Some(Op::RecordReturnTrip(_))) {
+            return Err(StoreError::Invalid(
+                "a trip draft is closed by recording the trip".into(),
+            ));
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        open_draft(&tx, draft_id)?;
+        let op_id = insert_op(&tx, op)?;
+        tx.execute(
+            "UPDATE trip_drafts SET state = 'closed', op_id = ?2, updated_at = ?3 WHERE id = ?1",
+            params![draft_id, op_id, now()],
+        )?;
+        tx.commit()?;
+        self.entry(&op_id)?.ok_or(StoreError::NoSuchOp(op_id))
+    }
+
+    /// Drops an open draft (the row stays, `discarded`).
+    pub fn discard_trip_draft(&mut self, draft_id: &str) -> Result<TripDraft, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        open_draft(&tx, draft_id)?;
+        tx.execute(
+            "UPDATE trip_drafts SET state = 'discarded', updated_at = ?2 WHERE id = ?1",
+            params![draft_id, now()],
+        )?;
+        tx.commit()?;
+        self.trip_draft(draft_id)?
+            .ok_or_else(|| StoreError::NoSuchDraft(draft_id.to_owned()))
+    }
+
+    // ---------------------------------------------------------------------------------------------------
     // The sync lock
 
     /// The file whose exclusive lock a sync holds: `<store>.lock` next to the database.
@@ -975,6 +1130,64 @@ impl RawEntry {
             updated_at: self.updated_at,
             attempts: self.attempts,
         })
+    }
+}
+
+const DRAFT_COLUMNS: &str = "id, payload, state, op_id, created_at, updated_at";
+
+/// A draft row as read, before its payload is decoded.
+struct RawDraft {
+    id: String,
+    payload: Vec<u8>,
+    state: String,
+    op_id: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl RawDraft {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawDraft {
+            id: r.get(0)?,
+            payload: r.get(1)?,
+            state: r.get(2)?,
+            op_id: r.get(3)?,
+            created_at: r.get(4)?,
+            updated_at: r.get(5)?,
+        })
+    }
+
+    fn decode(self) -> Result<TripDraft, StoreError> {
+        let state = DraftState::parse(&self.state)
+            .ok_or_else(|| StoreError::Invalid(format!("unknown draft state {:?}", self.state)))?;
+        Ok(TripDraft {
+            trip: ReturnTrip::decode(self.payload.as_slice())?,
+            id: self.id,
+            state,
+            op_id: self.op_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Checks that the draft exists and is open.
+fn open_draft(tx: &Transaction<'_>, id: &str) -> Result<(), StoreError> {
+    let state: Option<String> = tx
+        .query_row("SELECT state FROM trip_drafts WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let state = state.ok_or_else(|| StoreError::NoSuchDraft(id.to_owned()))?;
+    match DraftState::parse(&state) {
+        Some(DraftState::Open) => Ok(()),
+        Some(state) => Err(StoreError::DraftNotOpen {
+            id: id.to_owned(),
+            state,
+        }),
+        None => Err(StoreError::Invalid(format!(
+            "unknown draft state {state:?}"
+        ))),
     }
 }
 
@@ -1438,6 +1651,100 @@ mod tests {
         assert_eq!((t.pulled, t.tombstones), (0, 1));
         assert!(store.cases().unwrap().is_empty());
         assert_eq!(store.cursor().unwrap(), "p2");
+    }
+
+    #[test]
+    fn a_trip_draft_stays_out_of_the_outbox_until_it_is_closed_once() {
+        let (_dir, mut store) = temp_store();
+        let trip = ReturnTrip {
+            destination_place: "北京".into(),
+            responsible_org_code: "510422100".into(),
+            outcome: xinfang_proto::v1::TripOutcome::UnderWay as i32,
+            ..Default::default()
+        };
+        let draft = store.save_trip_draft(&trip).unwrap();
+        let other = store.save_trip_draft(&trip).unwrap();
+        assert_eq!(draft.state, DraftState::Open);
+        assert_eq!(draft.trip, trip);
+        assert!(draft.op_id.is_none());
+        assert!(
+            store.outbox(&[]).unwrap().is_empty(),
+            "a draft is not queued"
+        );
+        assert_eq!(
+            store
+                .trip_drafts()
+                .unwrap()
+                .iter()
+                .map(|d| d.id.as_str())
+                .collect::<Vec<_>>(),
+            [draft.id.as_str(), other.id.as_str()]
+        );
+        assert_eq!(
+            store
+                .find_trip_draft(&draft.id[draft.id.len() - 8..])
+                .unwrap()
+                .id,
+            draft.id
+        );
+        assert!(matches!(
+            store.find_trip_draft("nope"),
+            Err(StoreError::NoSuchDraft(_))
+        ));
+
+        // Only a trip closes a draft.
+        assert!(matches!(
+            store.close_trip_draft(&draft.id, accept("c")),
+            Err(StoreError::Invalid(_))
+        ));
+        let mut done = trip.clone();
+        done.outcome = xinfang_proto::v1::TripOutcome::Returned as i32;
+        let record = |t: &ReturnTrip| Operation {
+            op_id: String::new(),
+            op: Some(Op::RecordReturnTrip(
+                xinfang_proto::v1::RecordReturnTripRequest {
+                    request_id: String::new(),
+                    trip: Some(t.clone()),
+                },
+            )),
+        };
+        let entry = store.close_trip_draft(&draft.id, record(&done)).unwrap();
+        assert_eq!(entry.kind, "record_return_trip");
+        assert_eq!(entry.state, OpState::Pending);
+        let closed = store.trip_draft(&draft.id).unwrap().unwrap();
+        assert_eq!(closed.state, DraftState::Closed);
+        assert_eq!(closed.op_id.as_deref(), Some(entry.op_id.as_str()));
+        // Closed once: a second close queues nothing.
+        assert!(matches!(
+            store.close_trip_draft(&draft.id, record(&done)),
+            Err(StoreError::DraftNotOpen {
+                state: DraftState::Closed,
+                ..
+            })
+        ));
+        assert_eq!(store.outbox(&[]).unwrap().len(), 1);
+        assert_eq!(
+            store.trip_drafts().unwrap().len(),
+            1,
+            "only the open one is listed"
+        );
+
+        let dropped = store.discard_trip_draft(&other.id).unwrap();
+        assert_eq!(dropped.state, DraftState::Discarded);
+        assert!(store.trip_drafts().unwrap().is_empty());
+        assert!(matches!(
+            store.close_trip_draft(&other.id, record(&done)),
+            Err(StoreError::DraftNotOpen {
+                state: DraftState::Discarded,
+                ..
+            })
+        ));
+        assert_eq!(store.outbox(&[]).unwrap().len(), 1);
+        let rows: i64 = store
+            .connection()
+            .query_row("SELECT count(*) FROM trip_drafts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2, "no draft row is deleted");
     }
 
     #[test]

@@ -146,3 +146,87 @@ fn prints_completions() {
     assert!(out.status.success());
     assert!(text(&out.stdout).contains("_xf"));
 }
+
+#[test]
+fn a_trip_under_way_is_a_draft_until_it_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("field.db");
+    let trip = [
+        "trip",
+        "new",
+        "--under-way",
+        "--notified-by",
+        "驻京工作组",
+        "--notified-at",
+        "now",
+        "--departed-at",
+        "now",
+        "--level",
+        "national",
+        "--place",
+        "北京",
+        "--responsible-org",
+        "510422100",
+        "--officer",
+        "赵六",
+        "--transport",
+        "1200.50",
+    ];
+    let out = xf(&db, &trip);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("not in the outbox"));
+    let out = xf(&db, &["outbox", "list", "--json"]);
+    assert_eq!(text(&out.stdout).trim(), "[]");
+
+    let out = xf(&db, &["trips", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["draft"], true);
+    assert_eq!(list[0]["outcome"], "under-way");
+    assert_eq!(list[0]["costs_total"], "1200.50");
+    let draft = list[0]["draft_id"].as_str().unwrap().to_owned();
+    let id = &draft[draft.len() - 8..];
+
+    // A close without the return and the outcome is refused, with the fields to fix.
+    let out = xf(&db, &["trip", "close", id]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("trip.returned_at") && err.contains("trip.outcome"),
+        "{err}"
+    );
+
+    let out = xf(
+        &db,
+        &[
+            "trip",
+            "close",
+            id,
+            "--returned-at",
+            "now",
+            "--outcome",
+            "returned",
+            "--lodging",
+            "300",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = xf(&db, &["outbox", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["kind"], "record_return_trip");
+    let out = xf(&db, &["trips", "--json"]);
+    assert_eq!(text(&out.stdout).trim(), "[]", "the draft is closed");
+    let out = xf(
+        &db,
+        &[
+            "trip",
+            "close",
+            id,
+            "--returned-at",
+            "now",
+            "--outcome",
+            "returned",
+        ],
+    );
+    assert!(!out.status.success(), "a trip is closed once");
+}

@@ -697,6 +697,11 @@ impl NewTrip {
         {
             v.add("trip.returned_at", "before the arrival");
         }
+        if let (Some(Some(d)), Some(Some(r))) = (departed, returned)
+            && r < d
+        {
+            v.add("trip.returned_at", "before the departure");
+        }
         if matches!(arrived, Some(Some(_))) && matches!(departed, Some(None)) {
             v.add("trip.departed_at", "required once the trip has arrived");
         }

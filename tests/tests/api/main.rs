@@ -18,3 +18,4 @@ mod org;
 mod outage;
 mod sync;
 mod tls;
+mod xf_metrics;
