@@ -178,6 +178,11 @@ pub struct Config {
     )]
     pub rate_per_principal: f64,
 
+    /// Serve Prometheus metrics (requests by method and code, latencies, pool use) over HTTP on this address,
+    /// e.g. 127.0.0.1:9464. Unset: no metrics endpoint.
+    #[arg(long, env = "XINFANG_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Size of the database connection pool.
     #[arg(
         long,

@@ -298,6 +298,9 @@ async fn watch_database(
         if draining.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
+        metrics::gauge!("xinfang_db_pool_connections").set(f64::from(pool.size()));
+        metrics::gauge!("xinfang_db_pool_idle").set(pool.num_idle() as f64);
+        metrics::gauge!("xinfang_db_reachable").set(if reachable { 1.0 } else { 0.0 });
         if reachable == serving {
             continue;
         }
@@ -401,6 +404,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             config.listen
         ),
     };
+    if let Some(addr) = config.metrics_listen {
+        crate::telemetry::serve_metrics(addr)?;
+    }
     let keys = PiiKeys::load_or_create(&config.data_key_file())?;
     let database = Database::open(&config).await?;
     let result = async {

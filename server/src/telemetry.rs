@@ -26,3 +26,21 @@ pub fn init(format: LogFormat) {
             .try_init(),
     };
 }
+
+/// Starts the Prometheus endpoint; the request layer and the database watchdog feed it.
+pub fn serve_metrics(addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .install()
+        .map_err(|e| anyhow::anyhow!("starting the metrics endpoint on {addr}: {e}"))?;
+    tracing::info!(%addr, "serving prometheus metrics");
+    Ok(())
+}
+
+/// Records one finished request.
+pub fn record_request(method: &str, code: tonic::Code, seconds: f64) {
+    let method = method.rsplit('/').next().unwrap_or_default().to_owned();
+    metrics::counter!("xinfang_requests_total", "method" => method.clone(), "code" => format!("{code:?}"))
+        .increment(1);
+    metrics::histogram!("xinfang_request_duration_seconds", "method" => method).record(seconds);
+}

@@ -156,6 +156,11 @@ where
                         Err(err) => {
                             let status = Status::from(err);
                             tracing::info!(code = ?status.code(), "rpc rejected");
+                            crate::telemetry::record_request(
+                                &method,
+                                status.code(),
+                                started.elapsed().as_secs_f64(),
+                            );
                             return Ok(status.into_http());
                         }
                     }
@@ -170,6 +175,7 @@ where
                     .and_then(|v| v.parse::<i32>().ok())
                     .map_or(tonic::Code::Ok, tonic::Code::from_i32);
                 let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+                crate::telemetry::record_request(&method, code, elapsed_ms / 1000.0);
                 if open {
                     tracing::debug!(?code, elapsed_ms, "rpc finished");
                 } else {
