@@ -26,6 +26,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         // Services not yet built answer UNIMPLEMENTED instead of forcing empty impls.
         .generate_default_stubs(true)
+        // Malformed requests are INVALID_ARGUMENT, not INTERNAL (see src/codec.rs).
+        .codec_path("crate::codec::Codec")
         .compile_fds(fds)?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 pub mod money;
 pub mod personal;
+pub mod codec;
 pub mod validate;
 
 pub mod v1 {

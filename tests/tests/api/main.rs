@@ -9,6 +9,7 @@ mod client_day;
 mod fixture;
 mod funds;
 mod health;
+mod hostile;
 mod idempotency;
 mod intake;
 mod launcher;
