@@ -2,9 +2,9 @@
 //! descriptor set (for reflection), and [`validate`], the input rules that the server and the offline client
 //! both apply.
 
+pub mod codec;
 pub mod money;
 pub mod personal;
-pub mod codec;
 pub mod validate;
 
 pub mod v1 {
