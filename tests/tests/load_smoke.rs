@@ -1,0 +1,112 @@
+//! The benchmark tools keep working: `xinfang-load suite --smoke` (a tiny generated county, one-second runs
+//! of every scenario and pgbench baseline) in whatever profile the tests are built in. It checks that each
+//! part ran and made no errors, never how fast: timings belong to `suite` in --release (docs/performance.md).
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+#[test]
+fn the_load_suite_runs_every_scenario_and_baseline() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("results.json");
+    let log_path = dir.path().join("suite.log");
+    let log = std::fs::File::create(&log_path).expect("log file");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xinfang-load"))
+        .args([
+            "suite",
+            "--smoke",
+            "--concurrency",
+            "4",
+            "--connections",
+            "2",
+            "--out",
+        ])
+        .arg(&json)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log file"))
+        .stderr(log)
+        .spawn()
+        .expect("starting xinfang-load");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for xinfang-load") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(150) {
+            let _ = child.kill();
+            panic!(
+                "xinfang-load suite --smoke took over 150 s:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        status.success(),
+        "xinfang-load suite --smoke: {status}\n{}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
+
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(&json).expect("results.json")).expect("JSON");
+    assert_eq!(report["generated"]["rows"]["visits"], 2000, "{report:#}");
+    assert_eq!(report["generated"]["rows"]["cases"], 300);
+    let scenarios = report["scenarios"].as_array().expect("scenarios");
+    for name in ["indicators", "register-visit", "push", "mixed", "echo"] {
+        let s = scenarios
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {report:#}"));
+        assert!(
+            s["ok"].as_u64().unwrap_or(0) > 0,
+            "{name} did nothing: {s:#}"
+        );
+        assert_eq!(
+            s["errors"],
+            serde_json::json!({}),
+            "{name} had errors: {s:#}"
+        );
+        assert!(
+            s["server_rss"]["peak_mb"].as_f64().unwrap_or(0.0) > 0.0,
+            "{name}: no server memory figure: {s:#}"
+        );
+    }
+    let indicators = scenarios
+        .iter()
+        .find(|s| s["name"] == "indicators")
+        .unwrap();
+    assert_eq!(
+        indicators["calls"].as_object().map(|c| c.len()),
+        Some(4),
+        "the four indicator calls: {indicators:#}"
+    );
+    let push = scenarios.iter().find(|s| s["name"] == "push").unwrap();
+    assert_eq!(
+        push["items"], 60,
+        "every pushed operation applied: {push:#}"
+    );
+
+    let baselines = report["baselines"].as_array().expect("baselines");
+    for name in [
+        "register-visit",
+        "register-visit-own-counter",
+        "push-batched",
+    ] {
+        let b = baselines
+            .iter()
+            .find(|b| b["name"] == name)
+            .unwrap_or_else(|| panic!("no pgbench {name} in {report:#}"));
+        assert!(b["transactions"].as_u64().unwrap_or(0) > 0, "{b:#}");
+        assert_eq!(b["failed"], 0, "{b:#}");
+    }
+    assert!(
+        report["startup"]["private_cluster_ms"].as_f64().is_some(),
+        "{report:#}"
+    );
+    assert!(!report["explain"].as_array().expect("explain").is_empty());
+    assert!(!report["goals"].as_array().expect("goals").is_empty());
+}
