@@ -130,6 +130,8 @@ impl Tls {
                 if tx.is_closed() {
                     return;
                 }
+                // Small response frames must not wait for delayed ACKs (Nagle).
+                let _ = tcp.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
