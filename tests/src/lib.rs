@@ -231,7 +231,58 @@ async fn start(
     }
 }
 
+/// The rollup tables the indicators read, each as text rows in key order, without rows that fell to zero.
+const ROLLUPS: [(&str, &str); 4] = [
+    ("visit_months", "batches <> 0"),
+    ("letter_months", "letters <> 0"),
+    (
+        "case_deadline_days",
+        "on_time <> 0 OR late <> 0 OR open <> 0",
+    ),
+    (
+        "case_months",
+        "accepted <> 0 OR evaluated <> 0 OR backlog_listed <> 0 OR backlog_resolved <> 0 \
+         OR special_difficult_resolved <> 0",
+    ),
+];
+
+async fn rollup_rows(conn: &mut PgConnection) -> Vec<(String, Vec<String>)> {
+    let mut tables = Vec::new();
+    for (table, nonzero) in ROLLUPS {
+        let rows: Vec<(String,)> = sqlx::query_as(&format!(
+            "SELECT r::text FROM {table} r WHERE {nonzero} ORDER BY 1"
+        ))
+        .fetch_all(&mut *conn)
+        .await
+        .expect("reading a rollup");
+        tables.push((table.to_owned(), rows.into_iter().map(|(r,)| r).collect()));
+    }
+    tables
+}
+
 impl TestApp {
+    /// Asserts that the rollups the triggers kept through every write equal the rollups recomputed from the
+    /// records (`rollups_rebuild()`), and that they are not all empty.
+    pub async fn assert_rollups_match_records(&self) {
+        let mut conn = self.pool.acquire().await.expect("connection");
+        let kept = rollup_rows(&mut conn).await;
+        let mut tx = conn.begin().await.expect("transaction");
+        sqlx::query("SELECT rollups_rebuild()")
+            .execute(&mut *tx)
+            .await
+            .expect("rebuilding the rollups");
+        let rebuilt = rollup_rows(&mut tx).await;
+        // Leave the database as the triggers made it.
+        tx.rollback().await.expect("rollback");
+        assert!(
+            kept.iter().any(|(_, rows)| !rows.is_empty()),
+            "the records left no rollup rows"
+        );
+        for ((table, kept), (_, rebuilt)) in kept.iter().zip(&rebuilt) {
+            assert_eq!(kept, rebuilt, "{table}: kept by triggers vs recomputed");
+        }
+    }
+
     /// A token for a new principal of `role` in org unit `org`.
     pub async fn token(&self, role: Role, org: &str) -> String {
         let mut conn = self.pool.acquire().await.expect("connection");

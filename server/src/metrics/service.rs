@@ -208,9 +208,9 @@ async fn indicators(
         }
         rates.push(r);
     }
-    let ratings = store::ratings(conn, span.from, span.until, org).await?;
-    let counts = store::matter_counts(conn, span.from, span.until, org).await?;
-    let regs = store::registrations(conn, span.from, span.until, org).await?;
+    let ratings = store::ratings(conn, span.from_date, span.until_date, org).await?;
+    let counts = store::matter_counts(conn, span.from_date, span.until_date, org).await?;
+    let regs = store::registrations(conn, span.from_date, span.until_date, org).await?;
     let extra = |n: i64| if basically_counts { n } else { 0 };
     let mut rates = rates.into_iter();
     Ok(Indicators {
@@ -264,15 +264,19 @@ async fn visit_statistics(
     let by_key = |rows: Vec<VisitRow>| -> BTreeMap<String, VisitRow> {
         rows.into_iter().map(|r| (r.key.clone(), r)).collect()
     };
-    let total_cur = store::visits(conn, span.from, span.until, org, VisitKey::All).await?;
-    let total_prev = store::visits(conn, prev.from, prev.until, org, VisitKey::All).await?;
+    let total_cur =
+        store::visits(conn, span.from_date, span.until_date, org, VisitKey::All).await?;
+    let total_prev =
+        store::visits(conn, prev.from_date, prev.until_date, org, VisitKey::All).await?;
     let empty = VisitRow::default();
     let total = visit_figures(
         total_cur.first().unwrap_or(&empty),
         total_prev.first().unwrap_or(&empty),
     );
-    let cur = by_key(store::visits(conn, span.from, span.until, org, VisitKey::Level).await?);
-    let old = by_key(store::visits(conn, prev.from, prev.until, org, VisitKey::Level).await?);
+    let cur =
+        by_key(store::visits(conn, span.from_date, span.until_date, org, VisitKey::Level).await?);
+    let old =
+        by_key(store::visits(conn, prev.from_date, prev.until_date, org, VisitKey::Level).await?);
     let levels = LEVELS
         .iter()
         .map(|level| VisitGroup {
@@ -290,8 +294,8 @@ async fn visit_statistics(
     };
     let mut groups = Vec::new();
     if let Some(key) = key {
-        let cur = by_key(store::visits(conn, span.from, span.until, org, key).await?);
-        let old = by_key(store::visits(conn, prev.from, prev.until, org, key).await?);
+        let cur = by_key(store::visits(conn, span.from_date, span.until_date, org, key).await?);
+        let old = by_key(store::visits(conn, prev.from_date, prev.until_date, org, key).await?);
         let keys: std::collections::BTreeSet<&String> = cur.keys().chain(old.keys()).collect();
         for k in keys {
             groups.push(VisitGroup {
@@ -317,14 +321,16 @@ async fn channel_statistics(
     org: Option<&str>,
 ) -> Result<ChannelStatistics, AppError> {
     let prev = span.previous_year();
-    let cur: BTreeMap<String, i64> = store::letters_by_channel(conn, span.from, span.until, org)
-        .await?
-        .into_iter()
-        .collect();
-    let old: BTreeMap<String, i64> = store::letters_by_channel(conn, prev.from, prev.until, org)
-        .await?
-        .into_iter()
-        .collect();
+    let cur: BTreeMap<String, i64> =
+        store::letters_by_channel(conn, span.from_date, span.until_date, org)
+            .await?
+            .into_iter()
+            .collect();
+    let old: BTreeMap<String, i64> =
+        store::letters_by_channel(conn, prev.from_date, prev.until_date, org)
+            .await?
+            .into_iter()
+            .collect();
     let channels = [
         "letter",
         "phone",
@@ -391,7 +397,8 @@ async fn actual(
     };
     let value = match indicator {
         "county_batches" | "county_person_visits" | "all_batches" | "all_person_visits" => {
-            let rows = store::visits(conn, span.from, span.until, None, VisitKey::Level).await?;
+            let rows =
+                store::visits(conn, span.from_date, span.until_date, None, VisitKey::Level).await?;
             let level = indicator.starts_with("county").then_some("county");
             Some(Decimal::from(visits(
                 &rows,
@@ -400,7 +407,8 @@ async fn actual(
             )))
         }
         "letters_and_online" => {
-            let rows = store::letters_by_channel(conn, span.from, span.until, None).await?;
+            let rows =
+                store::letters_by_channel(conn, span.from_date, span.until_date, None).await?;
             Some(Decimal::from(
                 rows.iter()
                     .filter(|(c, _)| c != "campaign_transfer")
@@ -409,7 +417,7 @@ async fn actual(
             ))
         }
         "special_difficult_resolved" => Some(Decimal::from(
-            store::matter_counts(conn, span.from, span.until, None)
+            store::matter_counts(conn, span.from_date, span.until_date, None)
                 .await?
                 .special_difficult_resolved,
         )),

@@ -1,5 +1,6 @@
-//! SQL of the indicators. Each count is one aggregate over an index range; matter ids are only fetched when a
-//! caller asks for them.
+//! SQL of the indicators. The counts add up the rollups that triggers keep in the writing transaction
+//! (migration `…_rollups.sql`): a county-wide year is a few thousand rows whatever the volume. Matter ids for
+//! drill-through are only fetched when a caller asks for them, from the matters themselves.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -21,6 +22,15 @@ pub enum Deadline {
 }
 
 impl Deadline {
+    /// The `deadline` column of `case_deadline_days`.
+    pub fn rollup_key(self) -> i16 {
+        match self {
+            Deadline::Assign => 1,
+            Deadline::Accept => 2,
+            Deadline::Conclude => 3,
+        }
+    }
+
     fn columns(self) -> (&'static str, String, &'static str) {
         match self {
             Deadline::Assign => (
@@ -52,6 +62,13 @@ pub struct Buckets {
     pub pending: i64,
 }
 
+/// Parameters: from, until (due dates), the day undone steps are overdue from, org or NULL, deadline.
+pub const TIMELINESS_SQL: &str = "SELECT COALESCE(sum(on_time), 0)::int8 AS on_time, COALESCE(sum(late), 0)::int8 AS late, \
+                COALESCE(sum(open) FILTER (WHERE due < $3), 0)::int8 AS overdue, \
+                COALESCE(sum(open) FILTER (WHERE due >= $3), 0)::int8 AS pending \
+         FROM case_deadline_days \
+         WHERE deadline = $5 AND due >= $1 AND due < $2 AND ($4::text IS NULL OR org_code = $4)";
+
 pub async fn timeliness(
     conn: &mut PgConnection,
     deadline: Deadline,
@@ -60,21 +77,14 @@ pub async fn timeliness(
     today: NaiveDate,
     org: Option<&str>,
 ) -> Result<Buckets, sqlx::Error> {
-    let (due, done, org_column) = deadline.columns();
-    sqlx::query_as(&format!(
-        "SELECT count(*) FILTER (WHERE done <= due) AS on_time, \
-                count(*) FILTER (WHERE done > due) AS late, \
-                count(*) FILTER (WHERE done IS NULL AND due < $3) AS overdue, \
-                count(*) FILTER (WHERE done IS NULL AND due >= $3) AS pending \
-         FROM (SELECT {due} AS due, {done} AS done FROM cases \
-               WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4)) t"
-    ))
-    .bind(from)
-    .bind(until)
-    .bind(today)
-    .bind(org)
-    .fetch_one(conn)
-    .await
+    sqlx::query_as(TIMELINESS_SQL)
+        .bind(from)
+        .bind(until)
+        .bind(today)
+        .bind(org)
+        .bind(deadline.rollup_key())
+        .fetch_one(conn)
+        .await
 }
 
 /// The matters of a timeliness rate: (id, counted in the numerator).
@@ -115,29 +125,29 @@ pub struct Ratings {
     pub unit_basically: i64,
 }
 
-// Ratings are xinfang.v1.Rating numbers: 1 satisfied, 2 basically satisfied, 3 unsatisfied, 4 not participated.
+/// Ratings of the matters evaluated whose reply falls in the months `[from, until)`.
+/// Parameters: from, until (months), org or NULL.
+pub const RATINGS_SQL: &str = "SELECT COALESCE(sum(evaluated), 0)::int8 AS evaluated, \
+                COALESCE(sum(office_rated), 0)::int8 AS office_rated, \
+                COALESCE(sum(office_satisfied), 0)::int8 AS office_satisfied, \
+                COALESCE(sum(office_basically), 0)::int8 AS office_basically, \
+                COALESCE(sum(unit_rated), 0)::int8 AS unit_rated, \
+                COALESCE(sum(unit_satisfied), 0)::int8 AS unit_satisfied, \
+                COALESCE(sum(unit_basically), 0)::int8 AS unit_basically \
+         FROM case_months WHERE month >= $1 AND month < $2 AND ($3::text IS NULL OR org_code = $3)";
+
 pub async fn ratings(
     conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
+    from: NaiveDate,
+    until: NaiveDate,
     org: Option<&str>,
 ) -> Result<Ratings, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT count(*) AS evaluated, \
-                count(*) FILTER (WHERE office_rating IN (1, 2, 3)) AS office_rated, \
-                count(*) FILTER (WHERE office_rating = 1) AS office_satisfied, \
-                count(*) FILTER (WHERE office_rating = 2) AS office_basically, \
-                count(*) FILTER (WHERE unit_rating IN (1, 2, 3)) AS unit_rated, \
-                count(*) FILTER (WHERE unit_rating = 1) AS unit_satisfied, \
-                count(*) FILTER (WHERE unit_rating = 2) AS unit_basically \
-         FROM cases WHERE evaluated_at IS NOT NULL AND replied_at >= $1 AND replied_at < $2 \
-           AND ($3::text IS NULL OR responsible_org_code = $3)",
-    )
-    .bind(from)
-    .bind(until)
-    .bind(org)
-    .fetch_one(conn)
-    .await
+    sqlx::query_as(RATINGS_SQL)
+        .bind(from)
+        .bind(until)
+        .bind(org)
+        .fetch_one(conn)
+        .await
 }
 
 #[derive(Debug, Clone, Copy, Default, FromRow)]
@@ -148,27 +158,28 @@ pub struct MatterCounts {
     pub special_difficult_resolved: i64,
 }
 
+/// Matters accepted and special difficult backlog matters resolved in the months `[from, until)`; backlog
+/// matters listed, and resolved, before `until`.
+/// Parameters: from, until (months), org or NULL.
+pub const MATTER_COUNTS_SQL: &str = "SELECT COALESCE(sum(accepted) FILTER (WHERE month >= $1), 0)::int8 AS accepted, \
+                COALESCE(sum(backlog_listed), 0)::int8 AS backlog_listed, \
+                COALESCE(sum(backlog_resolved), 0)::int8 AS backlog_resolved, \
+                COALESCE(sum(special_difficult_resolved) FILTER (WHERE month >= $1), 0)::int8 \
+                    AS special_difficult_resolved \
+         FROM case_months WHERE month < $2 AND ($3::text IS NULL OR org_code = $3)";
+
 pub async fn matter_counts(
     conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
+    from: NaiveDate,
+    until: NaiveDate,
     org: Option<&str>,
 ) -> Result<MatterCounts, sqlx::Error> {
-    // Backlog states (xinfang.v1.BacklogState): 4 resolved, 5 struck off.
-    sqlx::query_as(
-        "SELECT count(*) FILTER (WHERE accepted_at >= $1 AND accepted_at < $2) AS accepted, \
-                count(*) FILTER (WHERE backlog_listed_at < $2) AS backlog_listed, \
-                count(*) FILTER (WHERE backlog_listed_at < $2 AND backlog_resolved_at < $2) AS backlog_resolved, \
-                count(*) FILTER (WHERE special_difficult AND backlog_resolved_at >= $1 \
-                                   AND backlog_resolved_at < $2) AS special_difficult_resolved \
-         FROM cases WHERE ($3::text IS NULL OR responsible_org_code = $3) \
-           AND (accepted_at >= $1 OR backlog_listed_at IS NOT NULL)",
-    )
-    .bind(from)
-    .bind(until)
-    .bind(org)
-    .fetch_one(conn)
-    .await
+    sqlx::query_as(MATTER_COUNTS_SQL)
+        .bind(from)
+        .bind(until)
+        .bind(org)
+        .fetch_one(conn)
+        .await
 }
 
 /// Registrations in the period: all, repeats, and online items (for the repeat rate and online share).
@@ -179,26 +190,28 @@ pub struct Registrations {
     pub online: i64,
 }
 
+/// Parameters: from, until (months), org or NULL.
+pub const REGISTRATIONS_SQL: &str = "SELECT COALESCE(sum(n), 0)::int8 AS total, COALESCE(sum(repeats), 0)::int8 AS repeat, \
+                COALESCE(sum(n) FILTER (WHERE online), 0)::int8 AS online \
+         FROM (SELECT batches AS n, repeat_batches AS repeats, false AS online FROM visit_months \
+                 WHERE month >= $1 AND month < $2 AND ($3::text IS NULL OR org_code = $3) \
+               UNION ALL \
+               SELECT letters, repeats, channel IN ('online', 'leader_mailbox', 'peoples_daily_board') \
+                 FROM letter_months \
+                 WHERE month >= $1 AND month < $2 AND ($3::text IS NULL OR org_code = $3)) r";
+
 pub async fn registrations(
     conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
+    from: NaiveDate,
+    until: NaiveDate,
     org: Option<&str>,
 ) -> Result<Registrations, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT count(*) AS total, count(*) FILTER (WHERE repeat) AS repeat, \
-                count(*) FILTER (WHERE online) AS online \
-         FROM (SELECT repeat, false AS online FROM visits \
-                 WHERE visited_at >= $1 AND visited_at < $2 AND ($3::text IS NULL OR problem_org_code = $3) \
-               UNION ALL \
-               SELECT repeat, channel IN ('online', 'leader_mailbox', 'peoples_daily_board') FROM letters \
-                 WHERE received_at >= $1 AND received_at < $2 AND ($3::text IS NULL OR problem_org_code = $3)) r",
-    )
-    .bind(from)
-    .bind(until)
-    .bind(org)
-    .fetch_one(conn)
-    .await
+    sqlx::query_as(REGISTRATIONS_SQL)
+        .bind(from)
+        .bind(until)
+        .bind(org)
+        .fetch_one(conn)
+        .await
 }
 
 /// Visit figures of one group.
@@ -226,49 +239,52 @@ pub enum VisitKey {
     Month,
 }
 
+/// Parameters: from, until (months), org or NULL.
+pub fn visits_sql(key: VisitKey) -> String {
+    let key = match key {
+        VisitKey::All => "''",
+        VisitKey::Level => "level",
+        VisitKey::Township => "org_code",
+        VisitKey::Month => "to_char(month, 'MM')",
+    };
+    format!(
+        "SELECT {key} AS key, sum(batches)::int8 AS batches, sum(persons)::int8 AS persons, \
+                sum(initial_batches)::int8 AS initial_batches, sum(initial_persons)::int8 AS initial_persons, \
+                sum(repeat_batches)::int8 AS repeat_batches, sum(repeat_persons)::int8 AS repeat_persons, \
+                sum(collective_batches)::int8 AS collective_batches, \
+                sum(collective_persons)::int8 AS collective_persons, \
+                sum(leapfrog_batches)::int8 AS leapfrog_batches, \
+                sum(non_reception_batches)::int8 AS non_reception_batches \
+         FROM visit_months WHERE month >= $1 AND month < $2 AND ($3::text IS NULL OR org_code = $3) \
+         GROUP BY 1 HAVING sum(batches) <> 0 ORDER BY 1"
+    )
+}
+
 pub async fn visits(
     conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
+    from: NaiveDate,
+    until: NaiveDate,
     org: Option<&str>,
     key: VisitKey,
 ) -> Result<Vec<VisitRow>, sqlx::Error> {
-    let key = match key {
-        VisitKey::All => "''".to_owned(),
-        VisitKey::Level => "level".to_owned(),
-        VisitKey::Township => "problem_org_code".to_owned(),
-        VisitKey::Month => "to_char(visited_at AT TIME ZONE 'Asia/Shanghai', 'MM')".to_owned(),
-    };
-    sqlx::query_as(&format!(
-        "SELECT {key} AS key, count(*) AS batches, COALESCE(sum(headcount), 0)::int8 AS persons, \
-                count(*) FILTER (WHERE NOT repeat) AS initial_batches, \
-                COALESCE(sum(headcount) FILTER (WHERE NOT repeat), 0)::int8 AS initial_persons, \
-                count(*) FILTER (WHERE repeat) AS repeat_batches, \
-                COALESCE(sum(headcount) FILTER (WHERE repeat), 0)::int8 AS repeat_persons, \
-                count(*) FILTER (WHERE collective) AS collective_batches, \
-                COALESCE(sum(headcount) FILTER (WHERE collective), 0)::int8 AS collective_persons, \
-                count(*) FILTER (WHERE leapfrog) AS leapfrog_batches, \
-                count(*) FILTER (WHERE non_reception_place) AS non_reception_batches \
-         FROM visits WHERE visited_at >= $1 AND visited_at < $2 AND ($3::text IS NULL OR problem_org_code = $3) \
-         GROUP BY 1 ORDER BY 1"
-    ))
-    .bind(from)
-    .bind(until)
-    .bind(org)
-    .fetch_all(conn)
-    .await
+    sqlx::query_as(&visits_sql(key))
+        .bind(from)
+        .bind(until)
+        .bind(org)
+        .fetch_all(conn)
+        .await
 }
 
 pub async fn letters_by_channel(
     conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
+    from: NaiveDate,
+    until: NaiveDate,
     org: Option<&str>,
 ) -> Result<Vec<(String, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT channel, count(*) FROM letters \
-         WHERE received_at >= $1 AND received_at < $2 AND ($3::text IS NULL OR problem_org_code = $3) \
-         GROUP BY channel ORDER BY channel",
+        "SELECT channel, sum(letters)::int8 FROM letter_months \
+         WHERE month >= $1 AND month < $2 AND ($3::text IS NULL OR org_code = $3) \
+         GROUP BY channel HAVING sum(letters) <> 0 ORDER BY channel",
     )
     .bind(from)
     .bind(until)

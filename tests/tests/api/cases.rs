@@ -348,6 +348,7 @@ async fn the_full_path_by_the_right_roles_ends_final() {
     assert_eq!(get(t, &id).await.state(), CaseState::Final);
     let mut agency = client(&app, Role::Agency, BUREAU).await;
     assert_eq!(code(try_get(&mut agency, &id).await), DENIED);
+    app.assert_rollups_match_records().await;
 }
 
 #[tokio::test]
@@ -536,6 +537,7 @@ async fn deadlines_follow_the_holiday_calendar() {
         ..Default::default()
     };
     assert_eq!(list(c, overdue).await, sorted([&on_time, &late]));
+    app.assert_rollups_match_records().await;
 }
 
 #[tokio::test]
@@ -680,6 +682,7 @@ async fn the_backlog_track() {
     // The backlog is the petition office's: a township clerk does not manage it.
     let mut t = client(&app, Role::TownshipClerk, TOWN_A).await;
     assert_eq!(code(act(&mut t, &id, NOW, Step::MarkBacklog).await), DENIED);
+    app.assert_rollups_match_records().await;
 }
 
 async fn decline(
@@ -763,6 +766,7 @@ async fn declining_by_the_unit_or_by_the_office_at_registration() {
         fields(act(&mut unit, &accepted, days_ago(2), Step::Reply).await),
         ["occurred_at"]
     );
+    app.assert_rollups_match_records().await;
 }
 
 #[tokio::test]

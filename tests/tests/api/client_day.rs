@@ -311,6 +311,7 @@ async fn two_laptops_and_two_townships_work_a_day_offline() {
             .trips;
         assert_eq!(f.store.trips().unwrap().len(), trips.len());
     }
+    app.assert_rollups_match_records().await;
 }
 
 /// xorshift64*: small, deterministic, good enough to pick steps.
@@ -428,5 +429,6 @@ async fn random_interleavings_end_with_each_copy_equal_to_the_server() {
         .await
         .unwrap();
         assert_eq!(twice, 0, "seed {seed}");
+        app.assert_rollups_match_records().await;
     }
 }

@@ -279,4 +279,5 @@ async fn fixture_reproduces_the_2020_report() {
         "the seed's province line is reported as irreproducible: {:?}",
         report.inconsistencies
     );
+    app.assert_rollups_match_records().await;
 }

@@ -301,6 +301,7 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
         .unwrap()
         .into_inner();
     assert!(theirs.trips.is_empty());
+    app.assert_rollups_match_records().await;
 }
 
 #[tokio::test]

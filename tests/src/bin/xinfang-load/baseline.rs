@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{Context, Result, bail};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{NaiveDate, Utc};
 use prost::Message;
 use serde::Serialize;
 use sha2::Digest;
@@ -545,135 +545,55 @@ pub struct Explained {
     pub plan: String,
 }
 
-const LOCAL: &str = "AT TIME ZONE 'Asia/Shanghai')::date";
-
-/// The statements one county-wide or per-township GetIndicators and GetVisitStatistics of `year` run
-/// (copied from `server/src/metrics/store.rs`; keep them in step), with their parameters.
+/// The statements one county-wide or per-township GetIndicators and GetVisitStatistics of `year` run (the
+/// service's own SQL), with their parameters.
 pub async fn explain_indicators(
     pool: &PgPool,
     year: i32,
     township: &str,
 ) -> Result<Vec<Explained>> {
-    let tz = shanghai();
-    let at = |y: i32| {
-        tz.with_ymd_and_hms(y, 1, 1, 0, 0, 0)
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-            .context("year start")
-    };
-    let (from, until) = (at(year)?, at(year + 1)?);
-    let (from_date, until_date) = (
+    use xinfang_server::metrics::store::{self, Deadline, VisitKey};
+    let (from, until) = (
         NaiveDate::from_ymd_opt(year, 1, 1).context("date")?,
         NaiveDate::from_ymd_opt(year + 1, 1, 1).context("date")?,
     );
-    let today = Utc::now().with_timezone(&tz).date_naive().min(until_date);
-    let timeliness = |due: &str, done: &str, org: &str| {
-        format!(
-            "SELECT count(*) FILTER (WHERE done <= due) AS on_time, count(*) FILTER (WHERE done > due) AS late, \
-             count(*) FILTER (WHERE done IS NULL AND due < $3) AS overdue, \
-             count(*) FILTER (WHERE done IS NULL AND due >= $3) AS pending \
-             FROM (SELECT {due} AS due, {done} AS done FROM cases \
-             WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org} = $4)) t"
-        )
-    };
+    let today = Utc::now()
+        .with_timezone(&shanghai())
+        .date_naive()
+        .min(until);
     let dated = [
-        (
-            "timeliness.assign",
-            timeliness(
-                "assign_due",
-                &format!("(COALESCE(first_assigned_at, declined_at) {LOCAL}"),
-                "problem_org_code",
-            ),
-        ),
-        (
-            "timeliness.accept",
-            timeliness(
-                "accept_due",
-                &format!("(COALESCE(accepted_at, declined_at, objected_at) {LOCAL}"),
-                "responsible_org_code",
-            ),
-        ),
-        (
-            "timeliness.conclude",
-            timeliness(
-                "conclude_due",
-                &format!("(replied_at {LOCAL}"),
-                "responsible_org_code",
-            ),
-        ),
+        ("timeliness.assign", Deadline::Assign),
+        ("timeliness.accept", Deadline::Accept),
+        ("timeliness.conclude", Deadline::Conclude),
     ];
-    let visits = |key: &str| {
-        format!(
-            "SELECT {key} AS key, count(*) AS batches, COALESCE(sum(headcount), 0)::int8 AS persons, \
-             count(*) FILTER (WHERE NOT repeat) AS initial_batches, \
-             COALESCE(sum(headcount) FILTER (WHERE NOT repeat), 0)::int8 AS initial_persons, \
-             count(*) FILTER (WHERE repeat) AS repeat_batches, \
-             COALESCE(sum(headcount) FILTER (WHERE repeat), 0)::int8 AS repeat_persons, \
-             count(*) FILTER (WHERE collective) AS collective_batches, \
-             COALESCE(sum(headcount) FILTER (WHERE collective), 0)::int8 AS collective_persons, \
-             count(*) FILTER (WHERE leapfrog) AS leapfrog_batches, \
-             count(*) FILTER (WHERE non_reception_place) AS non_reception_batches \
-             FROM visits WHERE visited_at >= $1 AND visited_at < $2 AND ($3::text IS NULL OR problem_org_code = $3) \
-             GROUP BY 1 ORDER BY 1"
-        )
-    };
-    let timed = [
-        (
-            "ratings",
-            "SELECT count(*) AS evaluated, count(*) FILTER (WHERE office_rating IN (1, 2, 3)) AS office_rated, \
-             count(*) FILTER (WHERE office_rating = 1) AS office_satisfied, \
-             count(*) FILTER (WHERE office_rating = 2) AS office_basically, \
-             count(*) FILTER (WHERE unit_rating IN (1, 2, 3)) AS unit_rated, \
-             count(*) FILTER (WHERE unit_rating = 1) AS unit_satisfied, \
-             count(*) FILTER (WHERE unit_rating = 2) AS unit_basically \
-             FROM cases WHERE evaluated_at IS NOT NULL AND replied_at >= $1 AND replied_at < $2 \
-             AND ($3::text IS NULL OR responsible_org_code = $3)"
-                .to_owned(),
-        ),
-        (
-            "matter_counts",
-            "SELECT count(*) FILTER (WHERE accepted_at >= $1 AND accepted_at < $2) AS accepted, \
-             count(*) FILTER (WHERE backlog_listed_at < $2) AS backlog_listed, \
-             count(*) FILTER (WHERE backlog_listed_at < $2 AND backlog_resolved_at < $2) AS backlog_resolved, \
-             count(*) FILTER (WHERE special_difficult AND backlog_resolved_at >= $1 \
-             AND backlog_resolved_at < $2) AS special_difficult_resolved \
-             FROM cases WHERE ($3::text IS NULL OR responsible_org_code = $3) \
-             AND (accepted_at >= $1 OR backlog_listed_at IS NOT NULL)"
-                .to_owned(),
-        ),
-        (
-            "registrations",
-            "SELECT count(*) AS total, count(*) FILTER (WHERE repeat) AS repeat, \
-             count(*) FILTER (WHERE online) AS online \
-             FROM (SELECT repeat, false AS online FROM visits \
-             WHERE visited_at >= $1 AND visited_at < $2 AND ($3::text IS NULL OR problem_org_code = $3) \
-             UNION ALL SELECT repeat, channel IN ('online', 'leader_mailbox', 'peoples_daily_board') FROM letters \
-             WHERE received_at >= $1 AND received_at < $2 AND ($3::text IS NULL OR problem_org_code = $3)) r"
-                .to_owned(),
-        ),
-        ("visits.all", visits("''")),
-        ("visits.level", visits("level")),
-        ("visits.township", visits("problem_org_code")),
-        (
-            "visits.month",
-            visits("to_char(visited_at AT TIME ZONE 'Asia/Shanghai', 'MM')"),
-        ),
+    let monthly = [
+        ("ratings", store::RATINGS_SQL.to_owned()),
+        ("matter_counts", store::MATTER_COUNTS_SQL.to_owned()),
+        ("registrations", store::REGISTRATIONS_SQL.to_owned()),
+        ("visits.all", store::visits_sql(VisitKey::All)),
+        ("visits.level", store::visits_sql(VisitKey::Level)),
+        ("visits.township", store::visits_sql(VisitKey::Township)),
+        ("visits.month", store::visits_sql(VisitKey::Month)),
     ];
     let mut out = Vec::new();
     let mut conn = pool.acquire().await?;
     for org in [None, Some(township)] {
         let scope = org.map_or("county".to_owned(), |o| format!("township {o}"));
-        for (name, sql) in &dated {
-            let rows: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"))
-                .bind(from_date)
-                .bind(until_date)
-                .bind(today)
-                .bind(org)
-                .fetch_all(&mut *conn)
-                .await?;
+        for (name, deadline) in dated {
+            let rows: Vec<(String,)> = sqlx::query_as(&format!(
+                "EXPLAIN (ANALYZE, BUFFERS) {}",
+                store::TIMELINESS_SQL
+            ))
+            .bind(from)
+            .bind(until)
+            .bind(today)
+            .bind(org)
+            .bind(deadline.rollup_key())
+            .fetch_all(&mut *conn)
+            .await?;
             out.push(explained(name, &scope, rows));
         }
-        for (name, sql) in &timed {
+        for (name, sql) in &monthly {
             let rows: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"))
                 .bind(from)
                 .bind(until)

@@ -836,9 +836,16 @@ pub async fn generate(
     // A database that has been running for a while has been vacuumed and analyzed by autovacuum; a freshly
     // loaded one has not, and the planner would be guessing.
     let vacuum = Instant::now();
+    // COPY ran with triggers off (session_replication_role): the rollups the indicators read are built from
+    // the loaded rows in one pass, with the functions the triggers use.
+    sqlx::query("SELECT rollups_rebuild()")
+        .execute(&plain)
+        .await
+        .context("rebuilding the rollups")?;
     sqlx::query(
         "VACUUM (ANALYZE) petitioners, cases, case_petitioners, case_events, visits, visit_petitioners, \
-         letters, letter_petitioners, registration_counters",
+         letters, letter_petitioners, registration_counters, visit_months, letter_months, \
+         case_deadline_days, case_months",
     )
     .execute(&plain)
     .await
