@@ -27,6 +27,7 @@ use super::{
 };
 use crate::{
     auth::{self, Principal, Role},
+    db::{self, Batch},
     error::AppError,
     idempotency,
     org::store as org_store,
@@ -199,6 +200,7 @@ impl CaseApi {
     #[allow(clippy::too_many_arguments)]
     async fn step<M: Message>(
         &self,
+        batch: Option<&Batch>,
         principal: &Principal,
         method: &'static str,
         request: &M,
@@ -208,7 +210,8 @@ impl CaseApi {
         reason: String,
     ) -> Result<Case, AppError> {
         let key = idempotency::Key::new(principal.id, method, common.request_id, request);
-        let mut tx = self.pool.begin().await?;
+        let mut hold = Batch::hold(batch).await;
+        let mut tx = db::begin(&self.pool, &mut hold).await?;
         if let Some(first) = idempotency::claim::<Case>(&mut tx, &key).await? {
             return Ok(first);
         }
@@ -394,7 +397,16 @@ macro_rules! step_rpc {
             .finish(|| Some((common?, built?)))
             .map_err(AppError::from)?;
         let case = $self
-            .step(principal, $method, $req, common, $actor, action, reason)
+            .step(
+                $request.extensions().get(),
+                principal,
+                $method,
+                $req,
+                common,
+                $actor,
+                action,
+                reason,
+            )
             .await?;
         Ok(Response::new(case))
     }};

@@ -23,12 +23,18 @@ use super::store::{self, FeedScope};
 use crate::{
     auth::{self, Principal, Role},
     cases::CaseApi,
+    db::Batch,
     error::AppError,
     visits::VisitApi,
 };
 
 /// Most operations one Push takes.
 pub const MAX_PUSH: usize = 500;
+/// Operations committed together. Each runs in a savepoint (a subtransaction); beyond 64 in one transaction
+/// PostgreSQL's per-backend subtransaction cache overflows and every snapshot in the cluster gets slower.
+const OPS_PER_TRANSACTION: usize = 50;
+/// Attempts at a chunk whose commit lost a race.
+const COMMIT_ATTEMPTS: u32 = 3;
 const DEFAULT_PULL: u32 = 100;
 /// How long a pull waits, at most, for committed changes behind a running transaction.
 const HORIZON_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
@@ -55,6 +61,14 @@ impl SyncApi {
 fn as_principal<T>(principal: &Principal, message: T) -> Request<T> {
     let mut request = Request::new(message);
     request.extensions_mut().insert(principal.clone());
+    request
+}
+
+/// A pushed operation as the online method would receive it: from this principal, written in the push's
+/// transaction.
+fn in_batch<T>(principal: &Principal, batch: &Batch, message: T) -> Request<T> {
+    let mut request = as_principal(principal, message);
+    request.extensions_mut().insert(batch.clone());
     request
 }
 
@@ -93,19 +107,45 @@ macro_rules! with_op_id {
 }
 
 impl SyncApi {
-    async fn apply(&self, principal: &Principal, op: Operation) -> OpResult {
+    /// Applies operations in one transaction, in order: an operation may depend on an earlier one of the
+    /// same push (a trip naming a matter a visit of the push opened). A commit that loses a race (deadlock or
+    /// serialization failure, at commit when the deferred rollup triggers run) is retried from the start:
+    /// nothing of the attempt remains, so every operation is still applied once.
+    async fn apply_chunk(
+        &self,
+        principal: &Principal,
+        ops: &[Operation],
+    ) -> Result<Vec<OpResult>, AppError> {
+        let mut attempt = 1;
+        loop {
+            let batch = Batch::begin(&self.pool).await?;
+            let mut results = Vec::with_capacity(ops.len());
+            for op in ops {
+                results.push(self.apply(principal, &batch, op.clone()).await);
+            }
+            match batch.commit().await.map_err(AppError::from) {
+                Ok(()) => return Ok(results),
+                Err(AppError::Aborted(_)) if attempt < COMMIT_ATTEMPTS => {
+                    tracing::warn!(
+                        attempt,
+                        ops = ops.len(),
+                        "push commit lost a race, retrying"
+                    );
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn apply(&self, principal: &Principal, batch: &Batch, op: Operation) -> OpResult {
         let op_id = op.op_id.clone();
         let id = match validate::request_id("op_id", &op_id) {
             Ok(id) => id,
             Err(v) => return rejected(&op_id, &Status::from(AppError::from(v))),
         };
-        let before = {
-            let mut conn = match self.pool.acquire().await {
-                Ok(c) => c,
-                Err(e) => return rejected(&op_id, &Status::from(AppError::from(e))),
-            };
-            store::applied_before(&mut conn, principal.id, id).await
-        };
+        // The guard is a temporary: the batch is free again before the online method takes it.
+        let before = store::applied_before(&mut **batch.lock().await, principal.id, id).await;
         let existed = match before {
             Ok(b) => b,
             Err(e) => return rejected(&op_id, &Status::from(AppError::from(e))),
@@ -119,47 +159,47 @@ impl SyncApi {
             let p = principal;
             Ok(match kind {
                 Op::RegisterVisit(r) => op_result::Result::Visit(
-                    v.register_visit(as_principal(p, with_op_id!(r, op_id)?))
+                    v.register_visit(in_batch(p, batch, with_op_id!(r, op_id)?))
                         .await?
                         .into_inner(),
                 ),
                 Op::RegisterLetter(r) => op_result::Result::Letter(
-                    v.register_letter(as_principal(p, with_op_id!(r, op_id)?))
+                    v.register_letter(in_batch(p, batch, with_op_id!(r, op_id)?))
                         .await?
                         .into_inner(),
                 ),
                 Op::RecordReturnTrip(r) => op_result::Result::Trip(
-                    v.record_return_trip(as_principal(p, with_op_id!(r, op_id)?))
+                    v.record_return_trip(in_batch(p, batch, with_op_id!(r, op_id)?))
                         .await?
                         .into_inner(),
                 ),
                 Op::AcceptCase(r) => op_result::Result::Case(
-                    c.accept_case(as_principal(p, with_op_id!(r, op_id)?))
+                    c.accept_case(in_batch(p, batch, with_op_id!(r, op_id)?))
                         .await?
                         .into_inner(),
                 ),
                 Op::DeclineCase(r) => op_result::Result::Case(
-                    c.decline_case(as_principal(p, with_op_id!(r, op_id)?))
+                    c.decline_case(in_batch(p, batch, with_op_id!(r, op_id)?))
                         .await?
                         .into_inner(),
                 ),
                 Op::ObjectToAssignment(r) => op_result::Result::Case(
-                    c.object_to_assignment(as_principal(p, with_op_id!(r, op_id)?))
+                    c.object_to_assignment(in_batch(p, batch, with_op_id!(r, op_id)?))
                         .await?
                         .into_inner(),
                 ),
                 Op::ExtendCase(r) => op_result::Result::Case(
-                    c.extend_case(as_principal(p, with_op_id!(r, op_id)?))
+                    c.extend_case(in_batch(p, batch, with_op_id!(r, op_id)?))
                         .await?
                         .into_inner(),
                 ),
                 Op::ReplyCase(r) => op_result::Result::Case(
-                    c.reply_case(as_principal(p, with_op_id!(r, op_id)?))
+                    c.reply_case(in_batch(p, batch, with_op_id!(r, op_id)?))
                         .await?
                         .into_inner(),
                 ),
                 Op::RecordEvaluation(r) => op_result::Result::Case(
-                    c.record_evaluation(as_principal(p, with_op_id!(r, op_id)?))
+                    c.record_evaluation(in_batch(p, batch, with_op_id!(r, op_id)?))
                         .await?
                         .into_inner(),
                 ),
@@ -301,10 +341,8 @@ impl SyncService for SyncApi {
             .into());
         }
         let mut results = Vec::with_capacity(operations.len());
-        // In order: an operation may depend on an earlier one of the same batch (a trip naming a matter a
-        // visit of the batch opened).
-        for op in operations {
-            results.push(self.apply(&principal, op).await);
+        for chunk in operations.chunks(OPS_PER_TRANSACTION) {
+            results.extend(self.apply_chunk(&principal, chunk).await?);
         }
         let applied = results
             .iter()

@@ -24,6 +24,7 @@ use super::{
 };
 use crate::{
     auth::{self, Principal},
+    db::{self, Batch},
     error::AppError,
     idempotency,
     org::store as org_store,
@@ -548,7 +549,8 @@ impl VisitService for VisitApi {
             request.get_ref(),
         );
         Ok(Response::new(
-            self.apply_visit(principal, &key, &new).await?,
+            self.apply_visit(request.extensions().get(), principal, &key, &new)
+                .await?,
         ))
     }
 
@@ -661,7 +663,8 @@ impl VisitService for VisitApi {
             request.get_ref(),
         );
         Ok(Response::new(
-            self.apply_letter(principal, &key, &new).await?,
+            self.apply_letter(request.extensions().get(), principal, &key, &new)
+                .await?,
         ))
     }
 
@@ -773,7 +776,10 @@ impl VisitService for VisitApi {
             new.request_id,
             request.get_ref(),
         );
-        Ok(Response::new(self.apply_trip(principal, &key, &new).await?))
+        Ok(Response::new(
+            self.apply_trip(request.extensions().get(), principal, &key, &new)
+                .await?,
+        ))
     }
 
     async fn get_return_trip(
@@ -888,11 +894,13 @@ fn next_token<T>(
 impl VisitApi {
     async fn apply_visit(
         &self,
+        batch: Option<&Batch>,
         principal: &Principal,
         key: &idempotency::Key,
         new: &NewVisit,
     ) -> Result<Visit, AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut hold = Batch::hold(batch).await;
+        let mut tx = db::begin(&self.pool, &mut hold).await?;
         if let Some(first) = idempotency::claim::<Visit>(&mut tx, key).await? {
             return Ok(first);
         }
@@ -990,11 +998,13 @@ impl VisitApi {
 
     async fn apply_letter(
         &self,
+        batch: Option<&Batch>,
         principal: &Principal,
         key: &idempotency::Key,
         new: &NewLetter,
     ) -> Result<Letter, AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut hold = Batch::hold(batch).await;
+        let mut tx = db::begin(&self.pool, &mut hold).await?;
         if let Some(first) = idempotency::claim::<Letter>(&mut tx, key).await? {
             return Ok(first);
         }
@@ -1090,11 +1100,13 @@ impl VisitApi {
 
     async fn apply_trip(
         &self,
+        batch: Option<&Batch>,
         principal: &Principal,
         key: &idempotency::Key,
         new: &NewTrip,
     ) -> Result<ReturnTrip, AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut hold = Batch::hold(batch).await;
+        let mut tx = db::begin(&self.pool, &mut hold).await?;
         if let Some(first) = idempotency::claim::<ReturnTrip>(&mut tx, key).await? {
             return Ok(first);
         }
