@@ -4,7 +4,7 @@
 use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -17,7 +17,7 @@ use xinfang_proto::v1::{
 use crate::{
     auth::AuthLayer,
     cases::{CaseApi, model::Workflow},
-    cluster::{Cluster, ClusterOptions},
+    cluster::{Cluster, ClusterOptions, SERVICE_ROLE},
     config::Config,
     db,
     funds::{FundApi, FundConfig},
@@ -35,48 +35,111 @@ pub const DATABASE_NAME: &str = "xinfang";
 
 /// The service's database: a pool, and the private cluster behind it when there is one.
 pub struct Database {
+    /// Logged in as the service's own role when migrations ran as the tables' owner.
     pub pool: PgPool,
     cluster: Option<Cluster>,
 }
 
 impl Database {
-    /// Connects to `DATABASE_URL`, or starts the private cluster under the data directory; then migrates.
+    /// Connects to `DATABASE_URL`, or starts the private cluster under the data directory; then migrates as
+    /// the tables' owner (the private cluster's superuser, or `--migrate-database-url`) and grants the
+    /// service's role what it needs, or, given one URL only, migrates with it as before.
     pub async fn open(config: &Config) -> anyhow::Result<Database> {
-        let (options, cluster) = match &config.database_url {
-            Some(url) => (
-                db::options_from_url(url).context("DATABASE_URL is not a valid postgres URL")?,
-                None,
-            ),
-            None => {
-                let cluster = Cluster::start(&ClusterOptions {
-                    dir: config.data_dir().join("postgres"),
-                    bin_dir: config.pg_bin_dir.clone(),
-                    run_as: config.pg_user.clone(),
-                    durable: true,
-                })
-                .await?;
-                cluster
-                    .ensure_database(DATABASE_NAME)
-                    .await
-                    .context("creating the database")?;
-                (cluster.connect_options(DATABASE_NAME), Some(cluster))
-            }
-        };
-        let pool = match db::pool(options, config.db_max_connections).await {
-            Ok(pool) => pool,
+        let mut cluster = None;
+        match Self::connect(config, &mut cluster).await {
+            Ok(pool) => Ok(Database { pool, cluster }),
             Err(err) => {
                 if let Some(cluster) = cluster {
                     let _ = cluster.stop().await;
                 }
-                return Err(err).context("connecting to the database");
+                Err(err)
+            }
+        }
+    }
+
+    async fn connect(config: &Config, cluster: &mut Option<Cluster>) -> anyhow::Result<PgPool> {
+        let (service_options, mut owner) = match &config.database_url {
+            Some(url) => {
+                let service = db::options_from_url(url)
+                    .context("DATABASE_URL is not a valid postgres URL")?;
+                let owner = match &config.migrate_database_url {
+                    Some(url) => {
+                        let options = db::options_from_url(url)
+                            .context("--migrate-database-url is not a valid postgres URL")?;
+                        Some(
+                            PgConnection::connect_with(&options)
+                                .await
+                                .context("connecting to the database as --migrate-database-url")?,
+                        )
+                    }
+                    None => None,
+                };
+                (service, owner)
+            }
+            None => {
+                let started = cluster.insert(
+                    Cluster::start(&ClusterOptions {
+                        dir: config.data_dir().join("postgres"),
+                        bin_dir: config.pg_bin_dir.clone(),
+                        run_as: config.pg_user.clone(),
+                        durable: true,
+                    })
+                    .await?,
+                );
+                started
+                    .ensure_database(DATABASE_NAME)
+                    .await
+                    .context("creating the database")?;
+                let mut owner = PgConnection::connect_with(&started.connect_options(DATABASE_NAME))
+                    .await
+                    .context("connecting to the database")?;
+                db::ensure_service_role(&mut owner, SERVICE_ROLE)
+                    .await
+                    .context("creating the service's database role")?;
+                (started.service_connect_options(DATABASE_NAME), Some(owner))
             }
         };
-        let database = Database { pool, cluster };
-        if let Err(err) = db::migrate(&database.pool).await {
-            database.close().await;
-            return Err(err).context("applying migrations");
+        if let Some(owner) = owner.as_mut() {
+            db::MIGRATOR
+                .run(&mut *owner)
+                .await
+                .context("applying migrations")?;
         }
-        Ok(database)
+        let pool = db::pool(service_options, config.db_max_connections)
+            .await
+            .context("connecting to the database")?;
+        let mut conn = pool.acquire().await?;
+        let role = db::current_role(&mut conn).await?;
+        match owner {
+            Some(mut owner) => {
+                // One URL given twice is the single-URL case; the grants would revoke the owner's own rights.
+                if db::current_role(&mut owner).await? != role {
+                    db::grant_service_role(&mut owner, &role)
+                        .await
+                        .with_context(|| {
+                            format!("granting the service role {role} its privileges")
+                        })?;
+                }
+                let _ = owner.close().await;
+            }
+            None => {
+                if db::needs_migration(&mut conn).await? {
+                    db::MIGRATOR.run(&mut *conn).await.context(
+                        "applying migrations (as the DATABASE_URL role; when it does not own the tables, \
+                         give the owner's URL as --migrate-database-url)",
+                    )?;
+                }
+            }
+        }
+        if db::can_alter_audit_trail(&mut conn).await? {
+            tracing::warn!(
+                %role,
+                "the service's database role can change the audit trail; give --migrate-database-url \
+                 for the tables' owner and a DATABASE_URL role that owns nothing"
+            );
+        }
+        drop(conn);
+        Ok(pool)
     }
 
     /// Closes the pool and stops the private cluster, if this process started it.

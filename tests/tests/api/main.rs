@@ -6,6 +6,7 @@ mod auth;
 mod cases;
 mod client;
 mod client_day;
+mod db_roles;
 mod fixture;
 mod funds;
 mod health;
