@@ -116,6 +116,17 @@ pub struct Config {
     )]
     pub migrate_database_url: Option<String>,
 
+    /// A read replica of DATABASE_URL for the read-heavy metrics queries (indicators, statistics, target
+    /// completion, budget execution, the self-evaluation report). Unset: they use DATABASE_URL.
+    #[arg(
+        long,
+        env = "XINFANG_READ_DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        requires = "database_url"
+    )]
+    pub read_database_url: Option<String>,
+
     /// Where xinfang keeps its state (private cluster, admin token). Default: `xinfang` under the user's data
     /// directory; /var/lib/xinfang when running as root.
     #[arg(long, env = "XINFANG_DATA_DIR", global = true)]
@@ -268,13 +279,15 @@ mod tests {
     }
 
     #[test]
-    fn the_migrate_url_needs_a_database_url() {
+    fn the_migrate_and_read_urls_need_a_database_url() {
         let cli = Cli::try_parse_from([
             "xinfang-server",
             "--database-url",
             "postgres://app@h/db",
             "--migrate-database-url",
             "postgres://owner@h/db",
+            "--read-database-url",
+            "postgres://app@replica/db",
             "migrate",
         ])
         .unwrap();
@@ -282,15 +295,21 @@ mod tests {
             cli.config.migrate_database_url.as_deref(),
             Some("postgres://owner@h/db")
         );
+        assert_eq!(
+            cli.config.read_database_url.as_deref(),
+            Some("postgres://app@replica/db")
+        );
         // A DATABASE_URL in the environment counts as given.
         if std::env::var_os("DATABASE_URL").is_none() {
-            let err = Cli::try_parse_from([
-                "xinfang-server",
-                "--migrate-database-url",
-                "postgres://owner@h/db",
-            ])
-            .unwrap_err();
-            assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+            for flag in ["--migrate-database-url", "--read-database-url"] {
+                let err =
+                    Cli::try_parse_from(["xinfang-server", flag, "postgres://x@h/db"]).unwrap_err();
+                assert_eq!(
+                    err.kind(),
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    "{flag}"
+                );
+            }
         }
     }
 }

@@ -295,6 +295,7 @@ async fn start(
             workflow: Arc::new(Workflow::china().expect("holiday calendar")),
             relief_cap_per_year: rust_decimal::Decimal::from(30_000),
             limits: test_limits(),
+            read_pool: pools.read.clone(),
         },
         server_tls,
         async {

@@ -107,11 +107,23 @@ async fn an_operator_gives_the_owner_for_migrations_and_the_service_role_for_ser
     );
     database.close().await;
 
-    // Once migrated (a migrate job as the owner), the service role's URL alone is enough to serve.
-    let database = Database::open(&config(&["--database-url", &service_url]))
-        .await
-        .expect("open with the service role only");
+    // Once migrated (a migrate job as the owner), the service role's URL alone is enough to serve; a read
+    // replica's URL opens a second pool.
+    let database = Database::open(&config(&[
+        "--database-url",
+        &service_url,
+        "--read-database-url",
+        &service_url,
+    ]))
+    .await
+    .expect("open with the service role only");
     assert_eq!(role_and_power(&database.pool).await.0, SERVICE_ROLE);
+    let read = database.read_pool.as_ref().expect("a read pool");
+    let visits: i64 = sqlx::query_scalar("SELECT count(*) FROM visits")
+        .fetch_one(read)
+        .await
+        .unwrap();
+    assert_eq!(visits, 0);
     database.close().await;
 
     // The owner's URL alone works as before (with a warning): it can change the trail.

@@ -18,6 +18,7 @@ mod limits;
 mod metrics;
 mod org;
 mod outage;
+mod read_replica;
 mod sync;
 mod tls;
 mod xf_metrics;
