@@ -27,8 +27,11 @@ use nix::{
 use sqlx::{Connection, PgConnection, postgres::PgConnectOptions};
 use tokio::sync::oneshot;
 
-/// The role that owns everything in a private cluster.
+/// The role that owns everything in a private cluster; it runs the migrations.
 pub const SUPERUSER: &str = "xinfang";
+/// The role the service logs in as in a private cluster: it owns nothing and holds the grants of
+/// `xinfang_grant_service_role` (only INSERT and SELECT on the audit trail).
+pub const SERVICE_ROLE: &str = "xinfang_app";
 /// The port only names the socket file (`.s.PGSQL.5432`); nothing listens on TCP.
 const PORT: u16 = 5432;
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -176,6 +179,11 @@ impl Cluster {
             .username(SUPERUSER)
             .database(database)
             .application_name("xinfang")
+    }
+
+    /// Connection options for `database` as the service's own role.
+    pub fn service_connect_options(&self, database: &str) -> PgConnectOptions {
+        self.connect_options(database).username(SERVICE_ROLE)
     }
 
     /// Creates `database` when it does not exist yet.

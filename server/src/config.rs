@@ -104,6 +104,29 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
 
+    /// PostgreSQL as the role that owns the tables, for migrations: with it, DATABASE_URL names the service's
+    /// own role, which gets the service's privileges after each migration and cannot change the audit trail.
+    /// Unset: DATABASE_URL does both (a warning says so when that role can change the audit trail).
+    #[arg(
+        long,
+        env = "XINFANG_MIGRATE_DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        requires = "database_url"
+    )]
+    pub migrate_database_url: Option<String>,
+
+    /// A read replica of DATABASE_URL for the read-heavy metrics queries (indicators, statistics, target
+    /// completion, budget execution, the self-evaluation report). Unset: they use DATABASE_URL.
+    #[arg(
+        long,
+        env = "XINFANG_READ_DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        requires = "database_url"
+    )]
+    pub read_database_url: Option<String>,
+
     /// Where xinfang keeps its state (private cluster, admin token). Default: `xinfang` under the user's data
     /// directory; /var/lib/xinfang when running as root.
     #[arg(long, env = "XINFANG_DATA_DIR", global = true)]
@@ -253,5 +276,40 @@ mod tests {
             cli.command,
             Some(Command::Token(TokenCommand::Issue { .. }))
         ));
+    }
+
+    #[test]
+    fn the_migrate_and_read_urls_need_a_database_url() {
+        let cli = Cli::try_parse_from([
+            "xinfang-server",
+            "--database-url",
+            "postgres://app@h/db",
+            "--migrate-database-url",
+            "postgres://owner@h/db",
+            "--read-database-url",
+            "postgres://app@replica/db",
+            "migrate",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.config.migrate_database_url.as_deref(),
+            Some("postgres://owner@h/db")
+        );
+        assert_eq!(
+            cli.config.read_database_url.as_deref(),
+            Some("postgres://app@replica/db")
+        );
+        // A DATABASE_URL in the environment counts as given.
+        if std::env::var_os("DATABASE_URL").is_none() {
+            for flag in ["--migrate-database-url", "--read-database-url"] {
+                let err =
+                    Cli::try_parse_from(["xinfang-server", flag, "postgres://x@h/db"]).unwrap_err();
+                assert_eq!(
+                    err.kind(),
+                    clap::error::ErrorKind::MissingRequiredArgument,
+                    "{flag}"
+                );
+            }
+        }
     }
 }

@@ -86,3 +86,84 @@ pub async fn begin<'a>(
         None => pool.begin().await,
     }
 }
+
+/// Creates the service's login role when it does not exist: no superuser, no role or database creation, and
+/// it owns nothing, so the privileges [`grant_service_role`] gives are all it has. Roles belong to the
+/// cluster, not to a database, and several processes (or tests) may create it at once.
+pub async fn ensure_service_role(conn: &mut PgConnection, role: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('xinfang.service_role', $1, false)")
+        .bind(role)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::raw_sql(
+        "DO $$ BEGIN \
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = current_setting('xinfang.service_role')) THEN \
+             EXECUTE format('CREATE ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION', \
+                            current_setting('xinfang.service_role')); \
+           END IF; \
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; \
+         END $$",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Gives `role` the service's privileges on the migrated tables (`xinfang_grant_service_role`, defined with
+/// the schema); run by the tables' owner after every migration run.
+pub async fn grant_service_role(conn: &mut PgConnection, role: &str) -> Result<(), sqlx::Error> {
+    let mut tx = sqlx::Connection::begin(conn).await?;
+    // Concurrent GRANTs on one table fail with "tuple concurrently updated": replicas starting together
+    // take turns.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('xinfang.grants'))")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT xinfang_grant_service_role($1)")
+        .bind(role)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
+}
+
+/// The role a connection logs in as.
+pub async fn current_role(conn: &mut PgConnection) -> Result<String, sqlx::Error> {
+    sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(conn)
+        .await
+}
+
+/// Whether the connection's role could change or remove audit rows despite the grants: a superuser, or a
+/// member of the role that owns the audit table.
+pub async fn can_alter_audit_trail(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT r.rolsuper OR pg_has_role(current_user, c.relowner, 'MEMBER') \
+         FROM pg_roles r, pg_class c \
+         WHERE r.rolname = current_user AND c.oid = 'audit_log'::regclass",
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Whether the database lacks a migration of this build or holds one that differs from it. A role that may
+/// not create tables cannot even run the migrator when there is nothing to do, so the service asks first.
+pub async fn needs_migration(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    let applied: Vec<(i64, Vec<u8>)> =
+        match sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
+            .fetch_all(conn)
+            .await
+        {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(err)) if err.code().as_deref() == Some("42P01") => {
+                return Ok(true);
+            }
+            Err(err) => return Err(err),
+        };
+    Ok(MIGRATOR
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .any(|m| {
+            !applied
+                .iter()
+                .any(|(version, checksum)| *version == m.version && *checksum == *m.checksum)
+        }))
+}

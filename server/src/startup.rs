@@ -4,7 +4,7 @@
 use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -17,7 +17,7 @@ use xinfang_proto::v1::{
 use crate::{
     auth::AuthLayer,
     cases::{CaseApi, model::Workflow},
-    cluster::{Cluster, ClusterOptions},
+    cluster::{Cluster, ClusterOptions, SERVICE_ROLE},
     config::Config,
     db,
     funds::{FundApi, FundConfig},
@@ -35,53 +35,140 @@ pub const DATABASE_NAME: &str = "xinfang";
 
 /// The service's database: a pool, and the private cluster behind it when there is one.
 pub struct Database {
+    /// Logged in as the service's own role when migrations ran as the tables' owner.
     pub pool: PgPool,
+    /// The read replica for the metrics queries, when one is configured.
+    pub read_pool: Option<PgPool>,
     cluster: Option<Cluster>,
 }
 
 impl Database {
-    /// Connects to `DATABASE_URL`, or starts the private cluster under the data directory; then migrates.
+    /// Connects to `DATABASE_URL`, or starts the private cluster under the data directory; then migrates as
+    /// the tables' owner (the private cluster's superuser, or `--migrate-database-url`) and grants the
+    /// service's role what it needs, or, given one URL only, migrates with it as before.
     pub async fn open(config: &Config) -> anyhow::Result<Database> {
-        let (options, cluster) = match &config.database_url {
-            Some(url) => (
-                db::options_from_url(url).context("DATABASE_URL is not a valid postgres URL")?,
-                None,
-            ),
-            None => {
-                let cluster = Cluster::start(&ClusterOptions {
-                    dir: config.data_dir().join("postgres"),
-                    bin_dir: config.pg_bin_dir.clone(),
-                    run_as: config.pg_user.clone(),
-                    durable: true,
-                })
-                .await?;
-                cluster
-                    .ensure_database(DATABASE_NAME)
-                    .await
-                    .context("creating the database")?;
-                (cluster.connect_options(DATABASE_NAME), Some(cluster))
-            }
-        };
-        let pool = match db::pool(options, config.db_max_connections).await {
-            Ok(pool) => pool,
+        let mut cluster = None;
+        match Self::connect(config, &mut cluster).await {
+            Ok((pool, read_pool)) => Ok(Database {
+                pool,
+                read_pool,
+                cluster,
+            }),
             Err(err) => {
                 if let Some(cluster) = cluster {
                     let _ = cluster.stop().await;
                 }
-                return Err(err).context("connecting to the database");
+                Err(err)
+            }
+        }
+    }
+
+    async fn connect(
+        config: &Config,
+        cluster: &mut Option<Cluster>,
+    ) -> anyhow::Result<(PgPool, Option<PgPool>)> {
+        let (service_options, mut owner) = match &config.database_url {
+            Some(url) => {
+                let service = db::options_from_url(url)
+                    .context("DATABASE_URL is not a valid postgres URL")?;
+                let owner = match &config.migrate_database_url {
+                    Some(url) => {
+                        let options = db::options_from_url(url)
+                            .context("--migrate-database-url is not a valid postgres URL")?;
+                        Some(
+                            PgConnection::connect_with(&options)
+                                .await
+                                .context("connecting to the database as --migrate-database-url")?,
+                        )
+                    }
+                    None => None,
+                };
+                (service, owner)
+            }
+            None => {
+                let started = cluster.insert(
+                    Cluster::start(&ClusterOptions {
+                        dir: config.data_dir().join("postgres"),
+                        bin_dir: config.pg_bin_dir.clone(),
+                        run_as: config.pg_user.clone(),
+                        durable: true,
+                    })
+                    .await?,
+                );
+                started
+                    .ensure_database(DATABASE_NAME)
+                    .await
+                    .context("creating the database")?;
+                let mut owner = PgConnection::connect_with(&started.connect_options(DATABASE_NAME))
+                    .await
+                    .context("connecting to the database")?;
+                db::ensure_service_role(&mut owner, SERVICE_ROLE)
+                    .await
+                    .context("creating the service's database role")?;
+                (started.service_connect_options(DATABASE_NAME), Some(owner))
             }
         };
-        let database = Database { pool, cluster };
-        if let Err(err) = db::migrate(&database.pool).await {
-            database.close().await;
-            return Err(err).context("applying migrations");
+        if let Some(owner) = owner.as_mut() {
+            db::MIGRATOR
+                .run(&mut *owner)
+                .await
+                .context("applying migrations")?;
         }
-        Ok(database)
+        let pool = db::pool(service_options, config.db_max_connections)
+            .await
+            .context("connecting to the database")?;
+        let mut conn = pool.acquire().await?;
+        let role = db::current_role(&mut conn).await?;
+        match owner {
+            Some(mut owner) => {
+                // One URL given twice is the single-URL case; the grants would revoke the owner's own rights.
+                if db::current_role(&mut owner).await? != role {
+                    db::grant_service_role(&mut owner, &role)
+                        .await
+                        .with_context(|| {
+                            format!("granting the service role {role} its privileges")
+                        })?;
+                }
+                let _ = owner.close().await;
+            }
+            None => {
+                if db::needs_migration(&mut conn).await? {
+                    db::MIGRATOR.run(&mut *conn).await.context(
+                        "applying migrations (as the DATABASE_URL role; when it does not own the tables, \
+                         give the owner's URL as --migrate-database-url)",
+                    )?;
+                }
+            }
+        }
+        if db::can_alter_audit_trail(&mut conn).await? {
+            tracing::warn!(
+                %role,
+                "the service's database role can change the audit trail; give --migrate-database-url \
+                 for the tables' owner and a DATABASE_URL role that owns nothing"
+            );
+        }
+        drop(conn);
+        let read_pool = match &config.read_database_url {
+            Some(url) => {
+                let options = db::options_from_url(url)
+                    .context("--read-database-url is not a valid postgres URL")?;
+                Some(
+                    db::pool(options, config.db_max_connections)
+                        .await
+                        .context("connecting to the read database")?,
+                )
+            }
+            None => None,
+        };
+        Ok((pool, read_pool))
     }
 
     /// Closes the pool and stops the private cluster, if this process started it.
     pub async fn close(self) {
         self.pool.close().await;
+        if let Some(read_pool) = &self.read_pool {
+            read_pool.close().await;
+        }
         if let Some(cluster) = self.cluster
             && let Err(err) = cluster.stop().await
         {
@@ -101,6 +188,8 @@ pub struct ServeOptions {
     pub relief_cap_per_year: rust_decimal::Decimal,
     /// Per-principal request limits.
     pub limits: crate::auth::limits::Limits,
+    /// Where the read-heavy metrics queries go (a read replica); `None`: the main pool.
+    pub read_pool: Option<PgPool>,
 }
 
 impl ServeOptions {
@@ -122,6 +211,7 @@ impl ServeOptions {
                 max_in_flight: config.max_in_flight_per_principal.max(1),
                 rate_per_second: config.rate_per_principal.max(0.1),
             },
+            read_pool: None,
         })
     }
 }
@@ -216,6 +306,7 @@ pub async fn serve(
     let sealer = crate::audit::spawn_sealer(pool.clone());
     let watchdog = tokio::spawn(watch_database(
         pool.clone(),
+        options.read_pool.clone(),
         health.clone(),
         draining.clone(),
     ));
@@ -251,6 +342,7 @@ pub async fn serve(
         .add_service(service!(
             MetricsServiceServer,
             MetricsApi::new(pool.clone())
+                .with_read_pool(options.read_pool.clone().unwrap_or_else(|| pool.clone()))
         ))
         .add_service(service!(
             SyncServiceServer::new,
@@ -284,42 +376,76 @@ pub async fn serve(
 const DATABASE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Health follows the database: NOT_SERVING while it cannot be reached (requests then fail with UNAVAILABLE),
-/// SERVING again once it answers, without a restart. Draining wins over both.
+/// SERVING again once it answers, without a restart. A read replica that cannot be reached takes only
+/// `MetricsService` out: every replica of the service shares it, so taking whole instances out of a balancer
+/// would not help, and the other services do not use it. Draining wins over all.
 async fn watch_database(
     pool: PgPool,
+    read_pool: Option<PgPool>,
     health: tonic_health::server::HealthReporter,
     draining: Arc<std::sync::atomic::AtomicBool>,
 ) {
-    let mut serving = true;
+    let metrics_service = <MetricsServiceServer<MetricsApi> as tonic::server::NamedService>::NAME;
+    // (main, read replica) reachable.
+    let mut serving = (true, true);
     loop {
         tokio::time::sleep(DATABASE_CHECK_INTERVAL).await;
-        let reachable = tokio::time::timeout(
-            Duration::from_secs(2),
-            sqlx::query("SELECT 1").execute(&pool),
-        )
-        .await
-        .is_ok_and(|r| r.is_ok());
+        let reachable = is_reachable(&pool).await;
+        let read_reachable = match &read_pool {
+            Some(read_pool) => is_reachable(read_pool).await,
+            None => reachable,
+        };
         if draining.load(std::sync::atomic::Ordering::SeqCst) {
             return;
         }
         metrics::gauge!("xinfang_db_pool_connections").set(f64::from(pool.size()));
         metrics::gauge!("xinfang_db_pool_idle").set(pool.num_idle() as f64);
         metrics::gauge!("xinfang_db_reachable").set(if reachable { 1.0 } else { 0.0 });
-        if reachable == serving {
+        if let Some(read_pool) = &read_pool {
+            metrics::gauge!("xinfang_db_read_pool_connections").set(f64::from(read_pool.size()));
+            metrics::gauge!("xinfang_db_read_reachable").set(if read_reachable {
+                1.0
+            } else {
+                0.0
+            });
+        }
+        if (reachable, read_reachable) == serving {
             continue;
         }
-        serving = reachable;
-        let status = if reachable {
-            tracing::info!("database reachable again");
-            ServingStatus::Serving
-        } else {
-            tracing::warn!("database unreachable");
-            ServingStatus::NotServing
-        };
+        if reachable != serving.0 {
+            if reachable {
+                tracing::info!("database reachable again");
+            } else {
+                tracing::warn!("database unreachable");
+            }
+        }
+        if read_pool.is_some() && read_reachable != serving.1 {
+            if read_reachable {
+                tracing::info!("read database reachable again");
+            } else {
+                tracing::warn!("read database unreachable");
+            }
+        }
+        serving = (reachable, read_reachable);
         for name in xinfang_proto::SERVICE_NAMES.iter().chain(&[""]) {
+            let up = reachable && (*name != metrics_service || read_reachable);
+            let status = if up {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
             health.set_service_status(*name, status).await;
         }
     }
+}
+
+async fn is_reachable(pool: &PgPool) -> bool {
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(pool),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
 }
 
 /// Seeds the database and, when an administrator was just created, hands its token to the operator:
@@ -418,7 +544,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         serve(
             listener,
             database.pool.clone(),
-            ServeOptions::new(&config, keys)?,
+            ServeOptions {
+                read_pool: database.read_pool.clone(),
+                ..ServeOptions::new(&config, keys)?
+            },
             tls,
             shutdown_signal(),
         )

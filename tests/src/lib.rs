@@ -2,7 +2,8 @@
 //! and returns typed clients.
 //!
 //! Databases come from `DATABASE_URL` when it is set, else from one private cluster per test binary (the
-//! service's own launcher, durability off, under the temp dir), which dies with the binary.
+//! service's own launcher, durability off, under the temp dir), which dies with the binary. Servers run as the
+//! service role (`xinfang_app`, as in production); tests set up and inspect their data as the owner.
 
 pub mod fixture;
 
@@ -19,7 +20,7 @@ use xinfang_client::Client;
 use xinfang_server::{
     auth::{self, Role},
     cases::model::Workflow,
-    cluster::{Cluster, ClusterOptions},
+    cluster::{Cluster, ClusterOptions, SERVICE_ROLE},
     db,
     pii::PiiKeys,
     seed,
@@ -79,8 +80,44 @@ fn test_cluster_dir() -> PathBuf {
     base.join(std::process::id().to_string())
 }
 
-/// A fresh, migrated database of its own.
+/// Connection options of the test database server for `database`, as the role that creates databases and
+/// owns their tables.
+pub fn owner_options(database: &str) -> PgConnectOptions {
+    server_options().clone().database(database)
+}
+
+/// The password of the service role when the tests run on a `DATABASE_URL` server, which may not trust local
+/// connections as the private cluster does.
+const SERVICE_ROLE_PASSWORD: &str = "xinfang_app";
+
+/// Connection options for `database` as the service's own role (`xinfang_app`), which owns nothing.
+pub fn service_options(database: &str) -> PgConnectOptions {
+    let options = owner_options(database).username(SERVICE_ROLE);
+    if std::env::var_os("DATABASE_URL").is_some() {
+        return options.password(SERVICE_ROLE_PASSWORD);
+    }
+    options
+}
+
+/// A fresh, migrated database of its own, as its owner; the service role holds its grants on it.
 pub async fn fresh_database() -> PgPool {
+    let name = empty_database().await;
+    let pool = db::pool(owner_options(&name), 8)
+        .await
+        .expect("connecting to the test database");
+    db::migrate(&pool)
+        .await
+        .expect("migrating the test database");
+    let mut conn = pool.acquire().await.expect("connection");
+    db::grant_service_role(&mut conn, SERVICE_ROLE)
+        .await
+        .expect("granting the service role");
+    drop(conn);
+    pool
+}
+
+/// A new database with nothing in it, and the service role (which exists in the whole cluster); its name.
+pub async fn empty_database() -> String {
     let name = format!("test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = PgConnection::connect_with(server_options())
         .await
@@ -89,40 +126,87 @@ pub async fn fresh_database() -> PgPool {
         .execute(&mut admin)
         .await
         .expect("creating a test database");
+    // Roles belong to the cluster, not to the database: made once per test binary (and idempotently, for
+    // binaries sharing a DATABASE_URL server).
+    static SERVICE_ROLE_READY: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let conn = &mut admin;
+    SERVICE_ROLE_READY
+        .get_or_init(|| async move {
+            db::ensure_service_role(conn, SERVICE_ROLE)
+                .await
+                .expect("creating the service role");
+            if std::env::var_os("DATABASE_URL").is_some() {
+                sqlx::query(&format!(
+                    "ALTER ROLE {SERVICE_ROLE} PASSWORD '{SERVICE_ROLE_PASSWORD}'"
+                ))
+                .execute(conn)
+                .await
+                .expect("setting the service role's password");
+            }
+        })
+        .await;
     let _ = admin.close().await;
-    let pool = db::pool(server_options().clone().database(&name), 8)
+    name
+}
+
+/// A pool on `owner`'s database as the service role.
+pub async fn service_pool(owner: &PgPool) -> PgPool {
+    let database = owner
+        .connect_options()
+        .get_database()
+        .expect("test pools name their database")
+        .to_owned();
+    db::pool(service_options(&database), 8)
         .await
-        .expect("connecting to the test database");
-    db::migrate(&pool)
-        .await
-        .expect("migrating the test database");
-    pool
+        .expect("connecting as the service role")
 }
 
 /// A running server on its own database.
 pub struct TestApp {
     pub address: String,
+    /// The database as its owner, for the tests' own setup and inspection.
     pub pool: PgPool,
+    /// The pool the server runs on: the service role, which cannot change the audit trail.
+    pub service_pool: PgPool,
     pub admin_token: String,
     /// The keys sealing personal data in this app's database.
     pub keys: Arc<PiiKeys>,
     /// Connected with the administrator's token.
     pub client: Client,
+    read_pool: Option<PgPool>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// The pools of a test server.
+#[derive(Clone)]
+struct Pools {
+    owner: PgPool,
+    service: PgPool,
+    read: Option<PgPool>,
+}
+
 pub async fn spawn_app() -> TestApp {
-    let pool = fresh_database().await;
-    let admin_token = seed::run(&pool)
+    spawn_app_reading_from(fresh_database().await, None).await
+}
+
+/// A server on `owner`'s database (from [`fresh_database`]) that sends the read-heavy metrics queries to
+/// `read`, as it would to a read replica.
+pub async fn spawn_app_reading_from(owner: PgPool, read: Option<PgPool>) -> TestApp {
+    let admin_token = seed::run(&owner)
         .await
         .expect("seeding")
         .expect("a fresh database gets an administrator");
     let (_, keys) = PiiKeys::generate().expect("personal-data keys");
-    startup::check_data_key(&pool, &keys)
+    startup::check_data_key(&owner, &keys)
         .await
         .expect("recording the key fingerprint");
-    start_server(pool, admin_token, Arc::new(keys)).await
+    let pools = Pools {
+        service: service_pool(&owner).await,
+        owner,
+        read,
+    };
+    start(pools, admin_token, Arc::new(keys), None).await
 }
 
 /// Limits of test servers: generous, so that loaders and concurrency tests measure the service, not the
@@ -152,34 +236,40 @@ pub async fn with_limits<F: Future<Output = TestApp>>(
     app
 }
 
-/// A server on a database of the caller's (already migrated), seeded here.
+/// A server on a database of the caller's (already migrated), seeded here; the server uses `pool` as it is.
 pub async fn spawn_app_with_pool(pool: PgPool) -> TestApp {
     let admin_token = seed::run(&pool)
         .await
         .expect("seeding")
         .expect("a fresh database gets an administrator");
     let (_, keys) = PiiKeys::generate().expect("personal-data keys");
-    start_server(pool, admin_token, Arc::new(keys)).await
+    let pools = Pools {
+        owner: pool.clone(),
+        service: pool,
+        read: None,
+    };
+    start(pools, admin_token, Arc::new(keys), None).await
 }
 
 /// A server speaking TLS with `tls`, and a client trusting `client` (server CA, and a client certificate for
 /// mTLS) connected with the administrator's token.
 pub async fn spawn_tls_app(tls: Tls, client: ClientTlsConfig) -> TestApp {
-    let pool = fresh_database().await;
-    let admin_token = seed::run(&pool)
+    let owner = fresh_database().await;
+    let admin_token = seed::run(&owner)
         .await
         .expect("seeding")
         .expect("a fresh database gets an administrator");
     let (_, keys) = PiiKeys::generate().expect("personal-data keys");
-    start(pool, admin_token, Arc::new(keys), Some((tls, client))).await
-}
-
-async fn start_server(pool: PgPool, admin_token: String, keys: Arc<PiiKeys>) -> TestApp {
-    start(pool, admin_token, keys, None).await
+    let pools = Pools {
+        service: service_pool(&owner).await,
+        owner,
+        read: None,
+    };
+    start(pools, admin_token, Arc::new(keys), Some((tls, client))).await
 }
 
 async fn start(
-    pool: PgPool,
+    pools: Pools,
     admin_token: String,
     keys: Arc<PiiKeys>,
     tls: Option<(Tls, ClientTlsConfig)>,
@@ -197,7 +287,7 @@ async fn start(
     let (shutdown, stop) = oneshot::channel::<()>();
     let server = tokio::spawn(startup::serve(
         listener,
-        pool.clone(),
+        pools.service.clone(),
         ServeOptions {
             max_message_size: 4 * 1024 * 1024,
             keys: keys.clone(),
@@ -205,6 +295,7 @@ async fn start(
             workflow: Arc::new(Workflow::china().expect("holiday calendar")),
             relief_cap_per_year: rust_decimal::Decimal::from(30_000),
             limits: test_limits(),
+            read_pool: pools.read.clone(),
         },
         server_tls,
         async {
@@ -222,10 +313,12 @@ async fn start(
     let client = Client::from_channel(channel, Some(&admin_token)).expect("client");
     TestApp {
         address,
-        pool,
+        pool: pools.owner,
+        service_pool: pools.service,
         admin_token,
         keys,
         client,
+        read_pool: pools.read,
         shutdown: Some(shutdown),
         server: Some(server),
     }
@@ -309,12 +402,12 @@ impl TestApp {
                 .expect("server task")
                 .expect("server result");
         }
-        start_server(
-            self.pool.clone(),
-            self.admin_token.clone(),
-            self.keys.clone(),
-        )
-        .await
+        let pools = Pools {
+            owner: self.pool.clone(),
+            service: self.service_pool.clone(),
+            read: self.read_pool.clone(),
+        };
+        start(pools, self.admin_token.clone(), self.keys.clone(), None).await
     }
 }
 

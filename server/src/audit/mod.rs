@@ -1,5 +1,6 @@
 //! The tamper-evident audit trail. Mutations and unmasked reads append rows in their own transactions;
-//! [`seal`] chains the rows that are final, in commit-safe order; [`verify`] walks the chain.
+//! [`seal`] chains the rows that are final, in commit-safe order, by appending to `audit_seal`; [`verify`]
+//! walks the chain. The service's database role may only insert and read both tables.
 
 pub mod store;
 
@@ -29,14 +30,25 @@ pub async fn seal(pool: &PgPool) -> Result<usize, AppError> {
     let mut tx = pool.begin().await?;
     // One sealer at a time.
     store::lock_sealer(&mut tx).await?;
-    let (mut seq, mut prev) = store::last_seal(&mut tx).await?;
-    let rows = store::unsealed(&mut tx, 5_000).await?;
+    let last = store::last_seal(&mut tx).await?;
+    let rows = store::unsealed(&mut tx, &last, 5_000).await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let (mut seq, mut prev) = (last.seq, last.hash);
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut prevs = Vec::with_capacity(rows.len());
+    let mut hashes = Vec::with_capacity(rows.len());
     for row in &rows {
         seq += 1;
-        let hash = row_hash(&prev, seq, row);
-        store::set_seal(&mut tx, row.id, seq, &prev, &hash).await?;
-        prev = hash.to_vec();
+        let hash = row_hash(&prev, seq, row).to_vec();
+        ids.push(row.id);
+        seqs.push(seq);
+        prevs.push(std::mem::replace(&mut prev, hash.clone()));
+        hashes.push(hash);
     }
+    store::insert_seals(&mut tx, &ids, &seqs, &prevs, &hashes).await?;
     tx.commit().await?;
     Ok(rows.len())
 }

@@ -62,42 +62,63 @@ pub async fn lock_sealer(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// The last seal: (seq, hash), or (0, empty) before the first.
-pub async fn last_seal(conn: &mut PgConnection) -> Result<(i64, Vec<u8>), sqlx::Error> {
-    let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT seq, hash FROM audit_log WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+/// The last seal: (seq, hash, the sealed row's xid and id), or zeros before the first.
+pub async fn last_seal(conn: &mut PgConnection) -> Result<LastSeal, sqlx::Error> {
+    let row: Option<LastSeal> = sqlx::query_as(
+        "SELECT s.seq, s.hash, a.xid::text::bigint AS xid, a.id FROM audit_seal s \
+         JOIN audit_log a ON a.id = s.audit_id ORDER BY s.seq DESC LIMIT 1",
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.unwrap_or((0, Vec::new())))
+    Ok(row.unwrap_or_default())
 }
 
-/// Unsealed rows whose transactions, and all older ones, have finished, in commit-safe order.
-pub async fn unsealed(conn: &mut PgConnection, limit: i64) -> Result<Vec<AuditRow>, sqlx::Error> {
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct LastSeal {
+    pub seq: i64,
+    pub hash: Vec<u8>,
+    pub xid: i64,
+    pub id: i64,
+}
+
+/// Rows after the last sealed one whose transactions, and all older ones, have finished, in commit-safe order.
+/// Rows of a transaction older than the last sealed one cannot appear later: it had finished when that row was
+/// sealed, and rows are sealed in (xid, id) order.
+pub async fn unsealed(
+    conn: &mut PgConnection,
+    after: &LastSeal,
+    limit: i64,
+) -> Result<Vec<AuditRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, at, principal_id, action, subject, detail FROM audit_log \
-         WHERE seq IS NULL AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY xid, id LIMIT $1",
+         WHERE (xid, id) > ($1::text::xid8, $2) AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
+         ORDER BY xid, id LIMIT $3",
     )
+    .bind(after.xid.to_string())
+    .bind(after.id)
     .bind(limit)
     .fetch_all(conn)
     .await
 }
 
-pub async fn set_seal(
+/// Seals `ids` as `seqs` with their links and hashes, all in one statement.
+pub async fn insert_seals(
     conn: &mut PgConnection,
-    id: i64,
-    seq: i64,
-    prev: &[u8],
-    hash: &[u8],
+    ids: &[i64],
+    seqs: &[i64],
+    prevs: &[Vec<u8>],
+    hashes: &[Vec<u8>],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE audit_log SET seq = $2, prev_hash = $3, hash = $4 WHERE id = $1")
-        .bind(id)
-        .bind(seq)
-        .bind(prev)
-        .bind(hash)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO audit_seal (audit_id, seq, prev_hash, hash) \
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::bytea[])",
+    )
+    .bind(ids)
+    .bind(seqs)
+    .bind(prevs)
+    .bind(hashes)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -111,15 +132,16 @@ pub struct SealedRow {
     pub hash: Vec<u8>,
 }
 
-/// Sealed rows after `seq`, in seal order.
+/// Sealed rows after `seq`, in seal order. A seal whose row is gone drops out of the join and shows as a gap.
 pub async fn sealed_after(
     conn: &mut PgConnection,
     seq: i64,
     limit: i64,
 ) -> Result<Vec<SealedRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, at, principal_id, action, subject, detail, seq, prev_hash, hash FROM audit_log \
-         WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "SELECT a.id, a.at, a.principal_id, a.action, a.subject, a.detail, s.seq, s.prev_hash, s.hash \
+         FROM audit_seal s JOIN audit_log a ON a.id = s.audit_id \
+         WHERE s.seq > $1 ORDER BY s.seq LIMIT $2",
     )
     .bind(seq)
     .bind(limit)

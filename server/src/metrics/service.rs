@@ -36,11 +36,21 @@ pub const PUBLISHED_CSV: &str = include_str!("../../data/published-figures.csv")
 
 pub struct MetricsApi {
     pool: PgPool,
+    /// The read-only RPCs' pool: a read replica when configured, else `pool`. A replica trails the primary by
+    /// its replication lag, which yearly and monthly figures tolerate.
+    read: PgPool,
 }
 
 impl MetricsApi {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            read: pool.clone(),
+            pool,
+        }
+    }
+
+    pub fn with_read_pool(self, read: PgPool) -> Self {
+        Self { read, ..self }
     }
 }
 
@@ -550,7 +560,7 @@ impl MetricsService for MetricsApi {
         let req = request.get_ref();
         let org = scope(principal, &req.org_code)?;
         let span = Span::parse("period", req.period.as_ref()).map_err(AppError::from)?;
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
             indicators(
                 &mut conn,
@@ -575,7 +585,7 @@ impl MetricsService for MetricsApi {
         let group_by = validate::optional_enum::<VisitGrouping>("group_by", req.group_by)
             .map_err(AppError::from)?
             .unwrap_or_default();
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
             visit_statistics(&mut conn, span, org.as_deref(), group_by).await?,
         ))
@@ -589,7 +599,7 @@ impl MetricsService for MetricsApi {
         let req = request.get_ref();
         let org = scope(principal, &req.org_code)?;
         let span = Span::parse("period", req.period.as_ref()).map_err(AppError::from)?;
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
             channel_statistics(&mut conn, span, org.as_deref()).await?,
         ))
@@ -708,7 +718,7 @@ impl MetricsService for MetricsApi {
                 );
             }
         };
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
             target_completion(&mut conn, year, through).await?,
         ))
@@ -721,7 +731,7 @@ impl MetricsService for MetricsApi {
         let principal = auth::principal(&request)?;
         scope(principal, "")?;
         let year = year_field(request.get_ref().year).map_err(AppError::from)?;
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(budget_execution(&mut conn, year).await?))
     }
 
@@ -732,7 +742,7 @@ impl MetricsService for MetricsApi {
         let principal = auth::principal(&request)?;
         scope(principal, "")?;
         let year = year_field(request.get_ref().year).map_err(AppError::from)?;
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
             super::report::generate(&mut conn, year).await?,
         ))
