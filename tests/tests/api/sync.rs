@@ -72,6 +72,26 @@ async fn pull_all(c: &mut Client, cursor: &mut String, page_size: i32) -> Vec<Ch
     }
 }
 
+/// Pulls until `done` holds of everything pulled so far (or 30 s have passed). A pull delivers only changes
+/// older than every transaction still running in the cluster, and these tests share theirs with busy
+/// neighbours: what was just committed may take a moment to come.
+async fn pull_until(
+    c: &mut Client,
+    cursor: &mut String,
+    page_size: i32,
+    done: impl Fn(&[Change]) -> bool,
+) -> Vec<Change> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut out = Vec::new();
+    loop {
+        out.extend(pull_all(c, cursor, page_size).await);
+        if done(&out) || std::time::Instant::now() > deadline {
+            return out;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
         .fetch_one(&app.pool)
@@ -162,7 +182,7 @@ async fn a_pushed_outbox_applies_once_and_a_bad_operation_blocks_nothing() {
 
     // The officer's own records come back in its pull.
     let mut cursor = String::new();
-    let changes = pull_all(&mut officer, &mut cursor, 100).await;
+    let changes = pull_until(&mut officer, &mut cursor, 100, |c| c.len() >= 2).await;
     let kinds: HashSet<&str> = changes
         .iter()
         .map(|c| match &c.item {
@@ -229,7 +249,7 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
     assign(case_b.clone(), "510422101", "").await;
 
     let mut cursor_a = String::new();
-    let first = pull_all(&mut a, &mut cursor_a, 1).await;
+    let first = pull_until(&mut a, &mut cursor_a, 1, |c| c.len() >= 2).await;
     let cases: Vec<String> = first
         .iter()
         .filter_map(|c| match &c.item {
@@ -248,7 +268,7 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
 
     // The county moves matter A to township B.
     assign(case_a.clone(), "510422101", "属地错误，应由红格镇办理").await;
-    let after = pull_all(&mut a, &mut cursor_a, 10).await;
+    let after = pull_until(&mut a, &mut cursor_a, 10, |c| !c.is_empty()).await;
     assert_eq!(after.len(), 1);
     let Some(change::Item::Tombstone(t)) = &after[0].item else {
         panic!("a tombstone, got {after:?}");
@@ -259,7 +279,12 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
     );
 
     let mut cursor_b = String::new();
-    let at_b = pull_all(&mut b, &mut cursor_b, 100).await;
+    let has_a = |changes: &[Change]| {
+        changes.iter().any(|c| {
+            matches!(&c.item, Some(change::Item::Case(cc)) if cc.case.as_ref().is_some_and(|x| x.id == case_a))
+        })
+    };
+    let at_b = pull_until(&mut b, &mut cursor_b, 100, has_a).await;
     let arrived = at_b
         .iter()
         .find_map(|c| match &c.item {
@@ -311,10 +336,6 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
     assert_eq!(pushed.results[0].outcome(), OpOutcome::Applied);
 
     // The county sees every change, once per page walk, whatever the page size.
-    let mut c1 = String::new();
-    let small = pull_all(&mut county, &mut c1, 1).await;
-    let mut c2 = String::new();
-    let big = pull_all(&mut county, &mut c2, 500).await;
     let ids = |changes: &[Change]| -> HashSet<String> {
         changes
             .iter()
@@ -325,6 +346,18 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
             })
             .collect()
     };
+    // B's acceptance is the last change: both walks wait for it.
+    let accepted_by_b = |changes: &[Change]| {
+        changes.iter().any(|c| {
+            matches!(&c.item, Some(change::Item::Case(cc))
+                if cc.case.as_ref().is_some_and(|x| x.id == case_a)
+                    && cc.history.last().is_some_and(|e| e.action == "accepted"))
+        })
+    };
+    let mut c1 = String::new();
+    let small = pull_until(&mut county, &mut c1, 1, accepted_by_b).await;
+    let mut c2 = String::new();
+    let big = pull_until(&mut county, &mut c2, 500, accepted_by_b).await;
     assert_eq!(ids(&small), ids(&big));
     assert_eq!(ids(&big).len(), 4, "two matters and two visits");
     let status = county
