@@ -197,3 +197,81 @@ async fn an_agency_system_authenticates_by_its_client_certificate() {
         .await
         .unwrap();
 }
+
+/// `deploy/smoke_check.py` (Python grpcio, descriptors from reflection) against `address`; its exit status
+/// and its output.
+async fn python_check(address: &str, pki: &Pki, extra: &[&str]) -> (bool, String) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/smoke_check.py");
+    let host_port = address.trim_start_matches("https://");
+    let ca = pki.dir.path().join("ca.pem");
+    let output = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(host_port)
+        .arg("--ca")
+        .arg(&ca)
+        .args(["--server-name", "localhost"])
+        .args(extra)
+        .output()
+        .await
+        .expect("python3 runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !text.contains("ModuleNotFoundError"),
+        "Python grpcio is missing: pip install grpcio grpcio-health-checking grpcio-reflection \
+         (.ci/run does)\n{text}"
+    );
+    (output.status.success(), text)
+}
+
+#[tokio::test]
+async fn a_python_grpcio_client_calls_over_tls_and_mtls() {
+    let (pki, ca) = Pki::new();
+    let app = spawn_tls_app(pki.server(true), pki.client()).await;
+    let mut conn = app.pool.acquire().await.unwrap();
+    let (agency, _) =
+        xinfang_server::auth::issue_token(&mut conn, Role::Agency, "510422XF", "12345 hotline")
+            .await
+            .unwrap();
+    xinfang_server::auth::bind_certificate(&mut conn, &agency, "hotline.panzhihua.gov.cn")
+        .await
+        .unwrap();
+    drop(conn);
+    let (cert, key) = leaf(&ca, &["hotline.panzhihua.gov.cn"]);
+    let (cert_file, key_file) = (
+        pki.dir.path().join("agency.pem"),
+        pki.dir.path().join("agency.key"),
+    );
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+
+    // A token over TLS, the server verified against the bureau's CA.
+    let (ok, out) = python_check(&app.address, &pki, &["--token", &app.admin_token]).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("ok: health: SERVING"), "{out}");
+    assert!(out.contains("ok: ListOrgUnits: OK"), "{out}");
+    // An agency system by its client certificate alone.
+    let (ok, out) = python_check(
+        &app.address,
+        &pki,
+        &[
+            "--cert",
+            cert_file.to_str().unwrap(),
+            "--key",
+            key_file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(ok, "{out}");
+    // Neither: UNAUTHENTICATED, and the checker reports it when it expected success.
+    let (ok, out) = python_check(&app.address, &pki, &["--expect", "UNAUTHENTICATED"]).await;
+    assert!(ok, "{out}");
+    let (ok, out) = python_check(&app.address, &pki, &[]).await;
+    assert!(
+        !ok && out.contains("FAILED: ListOrgUnits: UNAUTHENTICATED"),
+        "{out}"
+    );
+}
