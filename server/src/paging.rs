@@ -38,6 +38,23 @@ pub fn decode(token: &str, filter: &str) -> Result<Option<String>, FieldViolatio
     Ok(Some(last_key.to_owned()))
 }
 
+/// Ends a page read with one row more than `page_size` (which tells whether another page exists without a
+/// count): drops the extra row and returns the token of the next page, empty on the last one.
+pub fn next_page<T>(
+    rows: &mut Vec<T>,
+    page_size: u32,
+    filter: &str,
+    key: impl Fn(&T) -> String,
+) -> String {
+    if rows.len() <= page_size as usize {
+        return String::new();
+    }
+    rows.truncate(page_size as usize);
+    rows.last()
+        .map(|last| encode(filter, &key(last)))
+        .unwrap_or_default()
+}
+
 /// The sort key of lists ordered newest first by a time and an id.
 pub fn time_key(at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> String {
     format!("{}|{id}", at.timestamp_micros())
@@ -62,6 +79,17 @@ pub fn parse_time_key(key: &str) -> Option<(chrono::DateTime<chrono::Utc>, uuid:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_page_read_with_one_extra_row() {
+        let mut rows = vec![1, 2, 3];
+        let token = next_page(&mut rows, 2, "f", |r| r.to_string());
+        assert_eq!(rows, [1, 2]);
+        assert_eq!(decode(&token, "f").unwrap().as_deref(), Some("2"));
+        let mut last = vec![1, 2];
+        assert_eq!(next_page(&mut last, 2, "f", |r| r.to_string()), "");
+        assert_eq!(last, [1, 2]);
+    }
 
     #[test]
     fn round_trip() {

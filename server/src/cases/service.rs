@@ -345,21 +345,7 @@ fn common(
         uuid::Uuid::parse_str(case_id)
             .map_err(|_| validate::FieldViolation::new("case_id", "must be a matter id (UUID)")),
     );
-    let occurred = v.check(validate::occurred_at(
-        "occurred_at",
-        occurred_at,
-        clock.now.timestamp(),
-    ));
-    let occurred_at = occurred.and_then(|ts| time::from_proto(&ts));
-    if let Some(at) = occurred_at
-        && !clock.history
-        && at < clock.now - chrono::Duration::days(crate::visits::model::RECENT_DAYS)
-    {
-        v.add(
-            "occurred_at",
-            "more than a year ago: loading history is for county clerks",
-        );
-    }
+    let occurred_at = clock.occurred(v, "occurred_at", occurred_at);
     Some(Common {
         request_id: request_id?,
         case_id: case_id?,
@@ -513,14 +499,9 @@ impl CaseService for CaseApi {
         let mut rows = store::list(&mut conn, &filter, i64::from(page_size) + 1)
             .await
             .map_err(AppError::from)?;
-        let next_page_token = if rows.len() > page_size as usize {
-            rows.truncate(page_size as usize);
-            rows.last()
-                .map(|r| paging::encode(&filter_key, &paging::time_key(r.registered_at, r.id)))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = paging::next_page(&mut rows, page_size, &filter_key, |r| {
+            paging::time_key(r.registered_at, r.id)
+        });
         let now = Utc::now();
         Ok(Response::new(ListCasesResponse {
             cases: rows.iter().map(|r| self.to_proto(r, now)).collect(),
@@ -821,14 +802,8 @@ impl CaseService for CaseApi {
         let mut rows = store::events(&mut conn, case_id, after, i64::from(page_size) + 1)
             .await
             .map_err(AppError::from)?;
-        let next_page_token = if rows.len() > page_size as usize {
-            rows.truncate(page_size as usize);
-            rows.last()
-                .map(|r| paging::encode(&filter_key, &r.id.to_string()))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token =
+            paging::next_page(&mut rows, page_size, &filter_key, |r| r.id.to_string());
         let events = rows
             .into_iter()
             .map(|e| CaseEvent {

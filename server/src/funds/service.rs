@@ -224,35 +224,13 @@ fn common(
 ) -> Option<Common> {
     let request_id = v.check(validate::request_id("request_id", request_id));
     let id = v.check(intake::uuid_field("fund_request_id", id));
-    let occurred_at = occurred(v, occurred_at, clock);
+    let occurred_at = clock.occurred(v, "occurred_at", occurred_at);
     Some(Common {
         request_id: request_id?,
         id: id?,
         etag: (!etag.is_empty()).then(|| etag.to_owned()),
         occurred_at: occurred_at?,
     })
-}
-
-fn occurred(
-    v: &mut Violations,
-    occurred_at: Option<&prost_types::Timestamp>,
-    clock: Clock,
-) -> Option<DateTime<Utc>> {
-    let at = v
-        .check(validate::occurred_at(
-            "occurred_at",
-            occurred_at,
-            clock.now.timestamp(),
-        ))
-        .and_then(|ts| time::from_proto(&ts))?;
-    if !clock.history && at < clock.now - chrono::Duration::days(intake::RECENT_DAYS) {
-        v.add(
-            "occurred_at",
-            "more than a year ago: loading history is for county clerks",
-        );
-        return None;
-    }
-    Some(at)
 }
 
 fn clock(principal: &Principal) -> Clock {
@@ -447,7 +425,8 @@ impl FundService for FundApi {
         if matches!(from, Some(Some(_))) && amount.is_some_and(|a| a.is_sign_negative()) {
             v.add("amount", "a reallocation moves a positive amount");
         }
-        let occurred_at = occurred(&mut v, req.occurred_at.as_ref(), clock(principal));
+        let occurred_at =
+            clock(principal).occurred(&mut v, "occurred_at", req.occurred_at.as_ref());
         let (request_id, year, category, document, amount, from, occurred_at) = v
             .finish(|| {
                 Some((
@@ -589,14 +568,9 @@ impl FundService for FundApi {
         )
         .await
         .map_err(AppError::from)?;
-        let next_page_token = if rows.len() > page_size as usize {
-            rows.truncate(page_size as usize);
-            rows.last()
-                .map(|r| paging::encode(&filter_key, &format!("{}|{}", r.year, r.category)))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = paging::next_page(&mut rows, page_size, &filter_key, |r| {
+            format!("{}|{}", r.year, r.category)
+        });
         Ok(Response::new(ListBudgetsResponse {
             budgets: budgets_to_proto(&mut conn, &rows).await?,
             next_page_token,
@@ -674,7 +648,8 @@ impl FundService for FundApi {
                 attachments.push(serde_json::json!({ "name": name, "sha256": hash }));
             }
         }
-        let occurred_at = occurred(&mut v, req.occurred_at.as_ref(), clock(principal));
+        let occurred_at =
+            clock(principal).occurred(&mut v, "occurred_at", req.occurred_at.as_ref());
         let parsed = v
             .finish(|| {
                 Some((
@@ -1079,14 +1054,9 @@ impl FundService for FundApi {
         let mut rows = store::list_requests(&mut conn, &filter, i64::from(page_size) + 1)
             .await
             .map_err(AppError::from)?;
-        let next_page_token = if rows.len() > page_size as usize {
-            rows.truncate(page_size as usize);
-            rows.last()
-                .map(|r| paging::encode(&filter_key, &paging::time_key(r.submitted_at, r.id)))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token = paging::next_page(&mut rows, page_size, &filter_key, |r| {
+            paging::time_key(r.submitted_at, r.id)
+        });
         Ok(Response::new(ListFundRequestsResponse {
             fund_requests: requests_to_proto(&mut conn, &rows).await?,
             next_page_token,

@@ -81,14 +81,8 @@ impl OrgService for OrgApi {
         let mut rows = store::list(&mut conn, &filter, i64::from(page_size) + 1)
             .await
             .map_err(AppError::from)?;
-        let next_page_token = if rows.len() > page_size as usize {
-            rows.truncate(page_size as usize);
-            rows.last()
-                .map(|last| paging::encode(&filter_key, &last.code))
-                .unwrap_or_default()
-        } else {
-            String::new()
-        };
+        let next_page_token =
+            paging::next_page(&mut rows, page_size, &filter_key, |last| last.code.clone());
         Ok(Response::new(ListOrgUnitsResponse {
             org_units: rows.into_iter().map(to_proto).collect(),
             next_page_token,

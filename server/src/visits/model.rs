@@ -351,6 +351,34 @@ pub struct Clock {
     pub history: bool,
 }
 
+impl Clock {
+    /// The time of `field` (absent: now): a valid timestamp, not in the future, and not more than a year
+    /// back unless the caller loads history. Every dated write (intake, matter steps, fund steps) judges it
+    /// here.
+    pub fn occurred(
+        self,
+        v: &mut Violations,
+        field: &str,
+        value: Option<&prost_types::Timestamp>,
+    ) -> Option<DateTime<Utc>> {
+        let checked = v.check(validate::occurred_at(field, value, self.now.timestamp()))?;
+        match crate::time::from_proto(&checked) {
+            Some(t) if !self.history && t < self.now - chrono::Duration::days(RECENT_DAYS) => {
+                v.add(
+                    field,
+                    "more than a year ago: loading history is for county clerks",
+                );
+                None
+            }
+            Some(t) => Some(t),
+            None => {
+                v.add(field, "out of range");
+                None
+            }
+        }
+    }
+}
+
 fn timestamp(
     v: &mut Violations,
     field: &str,
@@ -358,30 +386,13 @@ fn timestamp(
     clock: Clock,
     required: bool,
 ) -> Option<Option<DateTime<Utc>>> {
-    let now = clock.now;
     match value {
         None if required => {
             v.add(field, "required");
             None
         }
         None => Some(None),
-        Some(ts) => {
-            let checked = v.check(validate::occurred_at(field, Some(ts), now.timestamp()))?;
-            match crate::time::from_proto(&checked) {
-                Some(t) if !clock.history && t < now - chrono::Duration::days(RECENT_DAYS) => {
-                    v.add(
-                        field,
-                        "more than a year ago: loading history is for county clerks",
-                    );
-                    None
-                }
-                Some(t) => Some(Some(t)),
-                None => {
-                    v.add(field, "out of range");
-                    None
-                }
-            }
-        }
+        Some(ts) => clock.occurred(v, field, Some(ts)).map(Some),
     }
 }
 
@@ -773,6 +784,37 @@ impl NewTrip {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dated_writes_are_judged_by_the_clock() {
+        let now = Utc::now();
+        let at = |days_ago: i64| prost_types::Timestamp {
+            seconds: (now - chrono::Duration::days(days_ago)).timestamp(),
+            nanos: 0,
+        };
+        let desk = Clock {
+            now,
+            history: false,
+        };
+        let loader = Clock { now, history: true };
+        let mut v = Violations::new();
+        assert!(desk.occurred(&mut v, "t", Some(&at(3))).is_some());
+        assert!(v.is_empty());
+        assert!(desk.occurred(&mut v, "t", Some(&at(400))).is_none());
+        assert!(desk.occurred(&mut v, "t", Some(&at(-2))).is_none());
+        assert_eq!(
+            desk.occurred(&mut v, "t", None),
+            Some(chrono::SubsecRound::trunc_subsecs(now, 0))
+        );
+        assert_eq!(
+            v.into_vec().len(),
+            2,
+            "a year back and tomorrow are each named"
+        );
+        let mut v = Violations::new();
+        assert!(loader.occurred(&mut v, "t", Some(&at(400))).is_some());
+        assert!(v.is_empty());
+    }
 
     #[test]
     fn collective_at_the_threshold() {

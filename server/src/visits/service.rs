@@ -623,7 +623,7 @@ impl VisitService for VisitApi {
             store::list_visits(&mut conn, &scope, &filter, i64::from(args.page_size) + 1)
                 .await
                 .map_err(AppError::from)?;
-        let next_page_token = next_token(&mut rows, args.page_size, &filter_key, |r| {
+        let next_page_token = paging::next_page(&mut rows, args.page_size, &filter_key, |r| {
             paging::time_key(r.visited_at, r.id)
         });
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -737,7 +737,7 @@ impl VisitService for VisitApi {
             store::list_letters(&mut conn, &scope, &filter, i64::from(args.page_size) + 1)
                 .await
                 .map_err(AppError::from)?;
-        let next_page_token = next_token(&mut rows, args.page_size, &filter_key, |r| {
+        let next_page_token = paging::next_page(&mut rows, args.page_size, &filter_key, |r| {
             paging::time_key(r.received_at, r.id)
         });
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -862,7 +862,7 @@ impl VisitService for VisitApi {
         let mut rows = store::list_trips(&mut conn, &scope, &filter, i64::from(args.page_size) + 1)
             .await
             .map_err(AppError::from)?;
-        let next_page_token = next_token(&mut rows, args.page_size, &filter_key, |r| {
+        let next_page_token = paging::next_page(&mut rows, args.page_size, &filter_key, |r| {
             paging::time_key(r.sort_at, r.id)
         });
         let trips = self
@@ -873,22 +873,6 @@ impl VisitService for VisitApi {
             next_page_token,
         }))
     }
-}
-
-/// Trims the extra row fetched to learn whether another page exists, and encodes its token.
-fn next_token<T>(
-    rows: &mut Vec<T>,
-    page_size: u32,
-    filter_key: &str,
-    key: impl Fn(&T) -> String,
-) -> String {
-    if rows.len() <= page_size as usize {
-        return String::new();
-    }
-    rows.truncate(page_size as usize);
-    rows.last()
-        .map(|last| paging::encode(filter_key, &key(last)))
-        .unwrap_or_default()
 }
 
 impl VisitApi {
