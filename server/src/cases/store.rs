@@ -179,20 +179,6 @@ pub async fn update(
 }
 
 /// Sets the due dates of a matter intake just opened.
-pub async fn set_schedule(
-    conn: &mut PgConnection,
-    id: Uuid,
-    schedule: &model::Schedule,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE cases SET next_due = $2, assign_due = $3 WHERE id = $1")
-        .bind(id)
-        .bind(schedule.next_due)
-        .bind(schedule.assign_due)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 pub struct NewEvent<'a> {
     pub case_id: Uuid,
     pub action: &'a str,

@@ -211,6 +211,8 @@ async fn open_or_link_matter(
         Some(id) => (id, "repeat_linked"),
         None => {
             let id = Uuid::now_v7();
+            let record = case_model::CaseRecord::registered(registered_at);
+            let schedule = case_model::schedule(&record, &workflow.facts(registered_at));
             store::insert_case(
                 conn,
                 &store::NewCase {
@@ -221,12 +223,11 @@ async fn open_or_link_matter(
                     content: &matter.content,
                     demands: &matter.demands,
                     registered_at,
+                    assign_due: schedule.assign_due,
+                    next_due: schedule.next_due,
                 },
             )
             .await?;
-            let record = case_model::CaseRecord::registered(registered_at);
-            let schedule = case_model::schedule(&record, &workflow.facts(registered_at));
-            case_store::set_schedule(conn, id, &schedule).await?;
             (id, "registered")
         }
     };

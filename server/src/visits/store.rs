@@ -1,7 +1,7 @@
 //! SQL of intake: petitioners, matters opened by registrations, visits, letters, trips, and the audit of
 //! unmasked reads.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
@@ -234,12 +234,16 @@ pub struct NewCase<'a> {
     pub content: &'a str,
     pub demands: &'a str,
     pub registered_at: DateTime<Utc>,
+    /// Due dates from `cases::model::schedule`, written with the row so that it is inserted once.
+    pub assign_due: Option<NaiveDate>,
+    pub next_due: Option<NaiveDate>,
 }
 
 pub async fn insert_case(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at, \
+                            assign_due, next_due) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(c.id)
     .bind(c.number)
@@ -248,6 +252,8 @@ pub async fn insert_case(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(),
     .bind(c.content)
     .bind(c.demands)
     .bind(c.registered_at)
+    .bind(c.assign_due)
+    .bind(c.next_due)
     .execute(conn)
     .await?;
     Ok(())

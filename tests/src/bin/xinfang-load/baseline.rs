@@ -155,12 +155,10 @@ pub fn register_visit_script(per_client_counter: bool) -> String {
     ));
     s.push_str("\\if :found = 0\n");
     s.push_str(&format!(
-        "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at) \
-         VALUES (gen_random_uuid(), :number, {cat}, {org}, :content, :demands, now()) RETURNING id AS case_id \\gset\n"
+        "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at, \
+         assign_due, next_due) VALUES (gen_random_uuid(), :number, {cat}, {org}, :content, :demands, now(), \
+         current_date + 15, current_date + 15) RETURNING id AS case_id \\gset\n"
     ));
-    s.push_str(
-        "UPDATE cases SET next_due = current_date + 15, assign_due = current_date + 15 WHERE id = :case_id;\n",
-    );
     s.push_str("\\endif\n");
     s.push_str(
         "INSERT INTO case_petitioners (case_id, petitioner_id) SELECT :case_id::uuid, pid \
