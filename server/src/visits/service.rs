@@ -947,38 +947,43 @@ impl VisitApi {
             Some(principal.id),
         )
         .await?;
-        // The stored first result never holds personal data in clear: a retry gets the masked form.
-        let (mut masked, _) =
-            load_petitioners(&mut tx, &self.keys, Links::Visit, &[row.id], Reveal::Masked).await?;
-        let stored = visit_to_proto(&row, masked.remove(&row.id).unwrap_or_default());
-        idempotency::save(&mut tx, key, &stored).await?;
-        let response = self
-            .reveal_for(&mut tx, principal, Links::Visit, row.id, "RegisterVisit")
-            .await?
-            .map(|people| visit_to_proto(&row, people))
-            .unwrap_or(stored);
+        let (masked, shown) = self
+            .written_petitioners(&mut tx, principal, Links::Visit, row.id, "RegisterVisit")
+            .await?;
+        idempotency::save(&mut tx, key, &visit_to_proto(&row, masked)).await?;
+        let response = visit_to_proto(&row, shown);
         tx.commit().await?;
         tracing::info!(visit = %row.id, case = %case_id, repeat = row.repeat, collective = row.collective,
             leapfrog = row.leapfrog, "visit registered");
         Ok(response)
     }
 
-    /// The petitioners of one record in full, audited, when the principal's role sees them; else `None`.
-    async fn reveal_for(
+    /// The petitioners of a record just written, read once: masked, for the stored first result (a retry
+    /// never gets personal data in clear from it), and as the principal's role sees them, audited when in
+    /// full.
+    async fn written_petitioners(
         &self,
         conn: &mut PgConnection,
         principal: &Principal,
         links: Links,
         owner: Uuid,
         method: &str,
-    ) -> Result<Option<Vec<Petitioner>>, AppError> {
+    ) -> Result<(Vec<Petitioner>, Vec<Petitioner>), AppError> {
+        let rows = store::petitioners_of(conn, links, &[owner]).await?;
+        let convert = |reveal| -> Result<Vec<Petitioner>, AppError> {
+            rows.iter()
+                .map(|r| petitioner_to_proto(&self.keys, r, reveal))
+                .collect()
+        };
+        let masked = convert(Reveal::Masked)?;
         if Reveal::for_principal(principal) == Reveal::Masked {
-            return Ok(None);
+            return Ok((masked.clone(), masked));
         }
-        let (mut people, revealed) =
-            load_petitioners(conn, &self.keys, links, &[owner], Reveal::Full).await?;
+        let mut revealed: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        revealed.sort_unstable();
+        revealed.dedup();
         store::record_pii_reads(conn, principal.id, &revealed, method).await?;
-        Ok(Some(people.remove(&owner).unwrap_or_default()))
+        Ok((masked, convert(Reveal::Full)?))
     }
 
     async fn apply_letter(
@@ -1062,21 +1067,11 @@ impl VisitApi {
             Some(principal.id),
         )
         .await?;
-        let (mut masked, _) = load_petitioners(
-            &mut tx,
-            &self.keys,
-            Links::Letter,
-            &[row.id],
-            Reveal::Masked,
-        )
-        .await?;
-        let stored = letter_to_proto(&row, masked.remove(&row.id).unwrap_or_default());
-        idempotency::save(&mut tx, key, &stored).await?;
-        let response = self
-            .reveal_for(&mut tx, principal, Links::Letter, row.id, "RegisterLetter")
-            .await?
-            .map(|people| letter_to_proto(&row, people))
-            .unwrap_or(stored);
+        let (masked, shown) = self
+            .written_petitioners(&mut tx, principal, Links::Letter, row.id, "RegisterLetter")
+            .await?;
+        idempotency::save(&mut tx, key, &letter_to_proto(&row, masked)).await?;
+        let response = letter_to_proto(&row, shown);
         tx.commit().await?;
         tracing::info!(letter = %row.id, case = %case_id, repeat = row.repeat, channel = %row.channel,
             "letter registered");
@@ -1164,19 +1159,11 @@ impl VisitApi {
             feed(&mut tx, "case", *case, None, Some(principal.id)).await?;
         }
         let cases: Vec<String> = new.case_ids.iter().map(Uuid::to_string).collect();
-        let (mut masked, _) =
-            load_petitioners(&mut tx, &self.keys, Links::Trip, &[row.id], Reveal::Masked).await?;
-        let stored = trip_to_proto(
-            &row,
-            masked.remove(&row.id).unwrap_or_default(),
-            cases.clone(),
-        );
-        idempotency::save(&mut tx, key, &stored).await?;
-        let response = self
-            .reveal_for(&mut tx, principal, Links::Trip, row.id, "RecordReturnTrip")
-            .await?
-            .map(|people| trip_to_proto(&row, people, cases))
-            .unwrap_or(stored);
+        let (masked, shown) = self
+            .written_petitioners(&mut tx, principal, Links::Trip, row.id, "RecordReturnTrip")
+            .await?;
+        idempotency::save(&mut tx, key, &trip_to_proto(&row, masked, cases.clone())).await?;
+        let response = trip_to_proto(&row, shown, cases);
         tx.commit().await?;
         tracing::info!(trip = %row.id, outcome = %row.outcome, "return trip recorded");
         Ok(response)

@@ -190,17 +190,8 @@ pub fn register_visit_script(per_client_counter: bool) -> String {
         "INSERT INTO feed (kind, entity_id, org_code, previous_org_code, owner, reason) \
          VALUES ('visit', :v_id, {org}, NULL, :principal, '');\n"
     ));
-    // The masked petitioners for the stored first result, the result, then the full ones for the clerk.
-    s.push_str(petitioners_of);
-    s.push_str(
-        "UPDATE idempotency_keys SET response = decode(:resp, 'hex') WHERE principal_id = :principal \
-         AND request_id = :rid;\n",
-    );
-    // `idempotency::save` enters every applied mutation in the audit trail.
-    s.push_str(
-        "INSERT INTO audit_log (principal_id, action, subject, detail) \
-         VALUES (:principal, 'RegisterVisit', :rid, :resp_hash);\n",
-    );
+    // The petitioners, read once (masked for the stored first result, in full for the clerk), the clerk's
+    // reads of personal data, then the stored result.
     s.push_str(petitioners_of);
     s.push_str(
         "INSERT INTO pii_reads (principal_id, petitioner_id, method) SELECT :principal::uuid, pid, \
@@ -209,6 +200,15 @@ pub fn register_visit_script(per_client_counter: bool) -> String {
     s.push_str(
         "INSERT INTO audit_log (principal_id, action, subject, detail) SELECT :principal::uuid, 'pii_read', \
          subject, 'RegisterVisit' FROM unnest(:pids::text[]) AS t(subject);\n",
+    );
+    s.push_str(
+        "UPDATE idempotency_keys SET response = decode(:resp, 'hex') WHERE principal_id = :principal \
+         AND request_id = :rid;\n",
+    );
+    // `idempotency::save` enters every applied mutation in the audit trail.
+    s.push_str(
+        "INSERT INTO audit_log (principal_id, action, subject, detail) \
+         VALUES (:principal, 'RegisterVisit', :rid, :resp_hash);\n",
     );
     s.push_str("COMMIT;\n");
     s
