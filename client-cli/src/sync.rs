@@ -6,7 +6,8 @@
 //!   transaction per batch. A push whose answer is lost (connection cut, laptop dies) leaves them `sent`;
 //!   the next sync pushes them again and the server answers DUPLICATE with the first result, so every
 //!   operation applies exactly once.
-//! - UNAVAILABLE (and DEADLINE_EXCEEDED) are retried with exponential backoff, a bounded number of times.
+//! - UNAVAILABLE, DEADLINE_EXCEEDED and a connection cut mid-call are retried with exponential backoff, a
+//!   bounded number of times.
 //! - The pull goes from the stored cursor until the server says there is no more; each page and the cursor
 //!   after it are saved in one transaction, so a resumed pull sees every change once.
 
@@ -172,9 +173,28 @@ pub fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
     initial.saturating_mul(factor).min(max)
 }
 
-/// Codes of a whole call worth trying again.
-fn retryable(code: Code) -> bool {
-    matches!(code, Code::Unavailable | Code::DeadlineExceeded)
+/// Failures of a whole call worth trying again.
+fn retryable(status: &Status) -> bool {
+    match status.code() {
+        Code::Unavailable | Code::DeadlineExceeded => true,
+        // A connection cut in the middle of a call (the server killed, a proxy restarted) reaches tonic as
+        // a transport error that it reports as UNKNOWN (broken pipe) or CANCELLED (connection closed), not
+        // UNAVAILABLE. Push and pull are idempotent, so sending the call again is safe; the same codes
+        // answered by the server itself are not retried.
+        Code::Unknown | Code::Cancelled => is_transport_error(status),
+        _ => false,
+    }
+}
+
+fn is_transport_error(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if error.is::<tonic::transport::Error>() {
+            return true;
+        }
+        source = error.source();
+    }
+    false
 }
 
 type Report<'a> = dyn FnMut(Progress) + Send + 'a;
@@ -241,7 +261,7 @@ async fn push<R: Remote>(
             attempt += 1;
             match remote.push(request.clone()).await {
                 Ok(response) => break response,
-                Err(status) if retryable(status.code()) && attempt < options.max_attempts => {
+                Err(status) if retryable(&status) && attempt < options.max_attempts => {
                     let wait = backoff(attempt, options.initial_backoff, options.max_backoff);
                     progress(Progress::Retrying {
                         stage: Stage::Push,
@@ -292,7 +312,7 @@ async fn pull<R: Remote>(
             attempt += 1;
             match remote.pull(request.clone()).await {
                 Ok(page) => break page,
-                Err(status) if retryable(status.code()) && attempt < options.max_attempts => {
+                Err(status) if retryable(&status) && attempt < options.max_attempts => {
                     let wait = backoff(attempt, options.initial_backoff, options.max_backoff);
                     progress(Progress::Retrying {
                         stage: Stage::Pull,
@@ -422,6 +442,8 @@ mod tests {
         unavailable_calls: usize,
         /// Pushes that apply their operations but whose answer is lost.
         lost_answers: usize,
+        /// Pushes that apply their operations and then fail with this status (a connection cut).
+        cut_answers: Vec<Status>,
         pushes: usize,
         feed: Vec<Change>,
     }
@@ -473,6 +495,9 @@ mod tests {
             if self.lost_answers > 0 {
                 self.lost_answers -= 1;
                 return Err(Status::internal("connection reset"));
+            }
+            if let Some(status) = self.cut_answers.pop() {
+                return Err(status);
             }
             Ok(PushResponse { results })
         }
@@ -600,6 +625,53 @@ mod tests {
         let states: Vec<OpState> = store.outbox(&[]).unwrap().iter().map(|e| e.state).collect();
         use OpState::*;
         assert_eq!(states, [Duplicate, Duplicate, Applied, Applied, Applied]);
+    }
+
+    /// What a push gets from a server that dies in the middle of the call: it takes the connection, reads
+    /// the request and closes the socket without an answer.
+    async fn transport_error() -> Status {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let mut buf = [0u8; 4096];
+                let _ = socket.readable().await;
+                let _ = socket.try_read(&mut buf);
+            }
+        });
+        let mut client = Client::connect_lazy(&address, None).unwrap();
+        Remote::push(&mut client, PushRequest::default())
+            .await
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_connection_cut_in_the_middle_of_a_push_is_retried() {
+        let cut = transport_error().await;
+        assert!(
+            matches!(cut.code(), Code::Unknown | Code::Cancelled),
+            "{cut:?}"
+        );
+        assert!(retryable(&cut), "{cut:?}");
+        assert!(!retryable(&Status::unknown("a handler's own error")));
+        assert!(!retryable(&Status::cancelled("cancelled by the server")));
+        assert!(!retryable(&Status::internal("connection reset")));
+
+        let (_dir, mut store) = store_with(&["c1", "c2", "c3"]);
+        let mut server = FakeServer {
+            cut_answers: vec![cut.clone(), cut],
+            ..FakeServer::default()
+        };
+        let mut options = fast();
+        options.max_attempts = 4;
+        let summary = run(&mut store, &mut server, &options, &mut |_| {})
+            .await
+            .unwrap();
+        // The first batch applied twice on the server before its answers got through: duplicates.
+        assert_eq!((summary.applied, summary.duplicates), (1, 2));
+        assert!(store.sendable().unwrap().is_empty());
+        assert!(server.apply_count.values().all(|n| *n >= 1));
+        assert_eq!(server.applied.len(), 3);
     }
 
     #[tokio::test]

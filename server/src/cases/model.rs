@@ -409,6 +409,26 @@ pub fn apply(
             message: format!("before the matter's previous step ({})", local_date(last)),
         });
     }
+    // The backlog track keeps its own order too: a backlog case is not worked on or resolved before it was
+    // listed (or again before it was resolved). Its instants stay out of `last_step_at`, so that the
+    // matter's own steps may still be recorded for days before a listing.
+    if matches!(
+        action,
+        Action::MarkBacklog { .. } | Action::ResolveBacklog { .. }
+    ) && let Some(last) = [record.backlog_listed_at, record.backlog_resolved_at]
+        .into_iter()
+        .flatten()
+        .max()
+        && facts.at < last
+    {
+        return Err(Refusal::Input {
+            field: "occurred_at",
+            message: format!(
+                "before the backlog case's previous step ({})",
+                local_date(last)
+            ),
+        });
+    }
     let state = effective_state(record, facts, today);
     let mut next = record.clone();
     let name = match action {
@@ -1359,6 +1379,74 @@ mod tests {
                 (CaseState::Declined, ground as i32)
             );
         }
+    }
+
+    /// Found by the `case_workflow` fuzz target: a backlog step dated before the listing was taken, leaving
+    /// a case resolving (or resolved) before it was a backlog case.
+    #[test]
+    fn backlog_steps_are_not_dated_before_the_listing() {
+        let r = at_state(CaseState::Accepted);
+        let listed = step(
+            &r,
+            Action::MarkBacklog {
+                leader: Some("副县长".into()),
+                special_difficult: Some(true),
+            },
+            at(2020, 6, 10),
+        )
+        .unwrap();
+        let resolve = |step_: BacklogState, resolution| Action::ResolveBacklog {
+            step: step_,
+            resolution,
+        };
+        let early = step(
+            &listed,
+            resolve(BacklogState::Resolved, BacklogResolution::Agreement),
+            at(2020, 6, 9),
+        )
+        .unwrap_err();
+        assert_eq!(reason(early), "occurred_at");
+        let relisted = Action::MarkBacklog {
+            leader: None,
+            special_difficult: None,
+        };
+        assert_eq!(
+            reason(step(&listed, relisted.clone(), at(2020, 6, 9)).unwrap_err()),
+            "occurred_at"
+        );
+        let resolved = step(
+            &listed,
+            resolve(BacklogState::Resolved, BacklogResolution::Agreement),
+            at(2020, 6, 12),
+        )
+        .unwrap();
+        assert_eq!(
+            reason(
+                step(
+                    &resolved,
+                    resolve(BacklogState::StruckOff, BacklogResolution::Unspecified),
+                    at(2020, 6, 11)
+                )
+                .unwrap_err()
+            ),
+            "occurred_at"
+        );
+        step(
+            &resolved,
+            resolve(BacklogState::StruckOff, BacklogResolution::Unspecified),
+            at(2020, 6, 12),
+        )
+        .unwrap();
+        // The matter's own steps are judged by the matter's steps only.
+        let replied = step(
+            &listed,
+            Action::Reply {
+                opinion: "意见书".into(),
+                completion_report: None,
+            },
+            at(2020, 6, 9),
+        );
+        assert!(replied.is_ok(), "{replied:?}");
     }
 
     #[test]
