@@ -143,14 +143,26 @@ CREATE FUNCTION case_month_facts(c cases) RETURNS TABLE (
     GROUP BY f.month
 $$;
 
--- Adds (sign 1) or takes away (sign -1) one row's contribution.
-CREATE FUNCTION visit_months_add(v visits, sign int) RETURNS void LANGUAGE sql AS $$
+-- The triggers take away the old row's contribution (sign -1) and add the new one's (sign 1) in one
+-- statement per rollup, netted per key (an INSERT ... ON CONFLICT may not touch a row twice). The statements
+-- live in PL/pgSQL so that their plans are cached for the session: a SQL function's body would be planned
+-- again at every call, inside the commit of every registration.
+CREATE FUNCTION visit_months_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND (SELECT f FROM visit_facts(OLD) f) IS NOT DISTINCT FROM (SELECT f FROM visit_facts(NEW) f) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO visit_months AS m
-    SELECT f.month, f.org_code, f.level, sign * f.batches, sign * f.persons, sign * f.initial_batches,
-           sign * f.initial_persons, sign * f.repeat_batches, sign * f.repeat_persons,
-           sign * f.collective_batches, sign * f.collective_persons, sign * f.leapfrog_batches,
-           sign * f.non_reception_batches
-    FROM visit_facts(v) f
+    SELECT f.month, f.org_code, f.level, sum(r.sign * f.batches), sum(r.sign * f.persons),
+           sum(r.sign * f.initial_batches), sum(r.sign * f.initial_persons), sum(r.sign * f.repeat_batches),
+           sum(r.sign * f.repeat_persons), sum(r.sign * f.collective_batches),
+           sum(r.sign * f.collective_persons), sum(r.sign * f.leapfrog_batches),
+           sum(r.sign * f.non_reception_batches)
+    FROM (SELECT -1 AS sign, OLD AS v WHERE TG_OP <> 'INSERT'
+          UNION ALL SELECT 1, NEW WHERE TG_OP <> 'DELETE') r
+    CROSS JOIN LATERAL visit_facts(r.v) f
+    GROUP BY 1, 2, 3
     ON CONFLICT (month, org_code, level) DO UPDATE SET
         batches = m.batches + EXCLUDED.batches, persons = m.persons + EXCLUDED.persons,
         initial_batches = m.initial_batches + EXCLUDED.initial_batches,
@@ -160,28 +172,58 @@ CREATE FUNCTION visit_months_add(v visits, sign int) RETURNS void LANGUAGE sql A
         collective_batches = m.collective_batches + EXCLUDED.collective_batches,
         collective_persons = m.collective_persons + EXCLUDED.collective_persons,
         leapfrog_batches = m.leapfrog_batches + EXCLUDED.leapfrog_batches,
-        non_reception_batches = m.non_reception_batches + EXCLUDED.non_reception_batches
+        non_reception_batches = m.non_reception_batches + EXCLUDED.non_reception_batches;
+    RETURN NULL;
+END
 $$;
 
-CREATE FUNCTION letter_months_add(l letters, sign int) RETURNS void LANGUAGE sql AS $$
+CREATE FUNCTION letter_months_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND (SELECT f FROM letter_facts(OLD) f) IS NOT DISTINCT FROM (SELECT f FROM letter_facts(NEW) f) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO letter_months AS m
-    SELECT f.month, f.org_code, f.channel, sign * f.letters, sign * f.repeats FROM letter_facts(l) f
+    SELECT f.month, f.org_code, f.channel, sum(r.sign * f.letters), sum(r.sign * f.repeats)
+    FROM (SELECT -1 AS sign, OLD AS l WHERE TG_OP <> 'INSERT'
+          UNION ALL SELECT 1, NEW WHERE TG_OP <> 'DELETE') r
+    CROSS JOIN LATERAL letter_facts(r.l) f
+    GROUP BY 1, 2, 3
     ON CONFLICT (month, org_code, channel) DO UPDATE SET
-        letters = m.letters + EXCLUDED.letters, repeats = m.repeats + EXCLUDED.repeats
+        letters = m.letters + EXCLUDED.letters, repeats = m.repeats + EXCLUDED.repeats;
+    RETURN NULL;
+END
 $$;
 
-CREATE FUNCTION case_rollups_add(c cases, sign int) RETURNS void LANGUAGE sql AS $$
+-- Most steps of a matter change nothing the rollups count (state, version, next_due, supervision): those
+-- updates cost the comparison only.
+CREATE FUNCTION case_rollups_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE'
+       AND ARRAY(SELECT f::text FROM case_deadline_facts(OLD) f)
+           = ARRAY(SELECT f::text FROM case_deadline_facts(NEW) f)
+       AND ARRAY(SELECT f::text FROM case_month_facts(OLD) f)
+           = ARRAY(SELECT f::text FROM case_month_facts(NEW) f) THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO case_deadline_days AS d
-    SELECT f.deadline, f.due, f.org_code, sign * f.on_time, sign * f.late, sign * f.open
-    FROM case_deadline_facts(c) f
+    SELECT f.deadline, f.due, f.org_code, sum(r.sign * f.on_time), sum(r.sign * f.late), sum(r.sign * f.open)
+    FROM (SELECT -1 AS sign, OLD AS c WHERE TG_OP <> 'INSERT'
+          UNION ALL SELECT 1, NEW WHERE TG_OP <> 'DELETE') r
+    CROSS JOIN LATERAL case_deadline_facts(r.c) f
+    GROUP BY 1, 2, 3
     ON CONFLICT (deadline, due, org_code) DO UPDATE SET
         on_time = d.on_time + EXCLUDED.on_time, late = d.late + EXCLUDED.late, open = d.open + EXCLUDED.open;
     INSERT INTO case_months AS m
-    SELECT f.month, f.org_code, sign * f.accepted, sign * f.evaluated, sign * f.office_rated,
-           sign * f.office_satisfied, sign * f.office_basically, sign * f.unit_rated, sign * f.unit_satisfied,
-           sign * f.unit_basically, sign * f.backlog_listed, sign * f.backlog_resolved,
-           sign * f.special_difficult_resolved
-    FROM case_month_facts(c) f
+    SELECT f.month, f.org_code, sum(r.sign * f.accepted), sum(r.sign * f.evaluated),
+           sum(r.sign * f.office_rated), sum(r.sign * f.office_satisfied), sum(r.sign * f.office_basically),
+           sum(r.sign * f.unit_rated), sum(r.sign * f.unit_satisfied), sum(r.sign * f.unit_basically),
+           sum(r.sign * f.backlog_listed), sum(r.sign * f.backlog_resolved),
+           sum(r.sign * f.special_difficult_resolved)
+    FROM (SELECT -1 AS sign, OLD AS c WHERE TG_OP <> 'INSERT'
+          UNION ALL SELECT 1, NEW WHERE TG_OP <> 'DELETE') r
+    CROSS JOIN LATERAL case_month_facts(r.c) f
+    GROUP BY 1, 2
     ON CONFLICT (month, org_code) DO UPDATE SET
         accepted = m.accepted + EXCLUDED.accepted, evaluated = m.evaluated + EXCLUDED.evaluated,
         office_rated = m.office_rated + EXCLUDED.office_rated,
@@ -192,42 +234,7 @@ CREATE FUNCTION case_rollups_add(c cases, sign int) RETURNS void LANGUAGE sql AS
         unit_basically = m.unit_basically + EXCLUDED.unit_basically,
         backlog_listed = m.backlog_listed + EXCLUDED.backlog_listed,
         backlog_resolved = m.backlog_resolved + EXCLUDED.backlog_resolved,
-        special_difficult_resolved = m.special_difficult_resolved + EXCLUDED.special_difficult_resolved
-$$;
-
-CREATE FUNCTION visit_months_keep() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' AND (SELECT f FROM visit_facts(OLD) f) IS NOT DISTINCT FROM (SELECT f FROM visit_facts(NEW) f) THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'INSERT' THEN PERFORM visit_months_add(OLD, -1); END IF;
-    IF TG_OP <> 'DELETE' THEN PERFORM visit_months_add(NEW, 1); END IF;
-    RETURN NULL;
-END
-$$;
-
-CREATE FUNCTION letter_months_keep() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'UPDATE' AND (SELECT f FROM letter_facts(OLD) f) IS NOT DISTINCT FROM (SELECT f FROM letter_facts(NEW) f) THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'INSERT' THEN PERFORM letter_months_add(OLD, -1); END IF;
-    IF TG_OP <> 'DELETE' THEN PERFORM letter_months_add(NEW, 1); END IF;
-    RETURN NULL;
-END
-$$;
-
--- Most steps of a matter change nothing the rollups count (state, version, next_due, supervision): those
--- updates cost one comparison.
-CREATE FUNCTION case_rollups_keep() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'UPDATE'
-       AND ARRAY(SELECT f::text FROM case_deadline_facts(OLD) f) = ARRAY(SELECT f::text FROM case_deadline_facts(NEW) f)
-       AND ARRAY(SELECT f::text FROM case_month_facts(OLD) f) = ARRAY(SELECT f::text FROM case_month_facts(NEW) f) THEN
-        RETURN NULL;
-    END IF;
-    IF TG_OP <> 'INSERT' THEN PERFORM case_rollups_add(OLD, -1); END IF;
-    IF TG_OP <> 'DELETE' THEN PERFORM case_rollups_add(NEW, 1); END IF;
+        special_difficult_resolved = m.special_difficult_resolved + EXCLUDED.special_difficult_resolved;
     RETURN NULL;
 END
 $$;

@@ -151,7 +151,7 @@ pub fn register_visit_script(per_client_counter: bool) -> String {
     s.push_str(&format!(
         "INSERT INTO registration_counters (prefix, year, last) VALUES ({prefix}, :year, 1) \
          ON CONFLICT (prefix, year) DO UPDATE SET last = registration_counters.last + 1 \
-         RETURNING prefix || '510422-' || year || '-' || lpad(last::text, 6, '0') AS number \\gset\n"
+         RETURNING prefix || '510422-' || year || '-' || lpad(last::text, greatest(6, length(last::text)), '0') AS number \\gset\n"
     ));
     s.push_str("\\if :found = 0\n");
     s.push_str(&format!(
@@ -217,7 +217,7 @@ pub fn register_visit_script(per_client_counter: bool) -> String {
 /// A Push of `:batch` visits done set-based: one transaction, one statement per table.
 pub fn push_script() -> String {
     let id = |tag: &str| format!("md5('{tag}' || :base || '-' || i)::uuid");
-    let number = "'XF510422-' || :year || '-' || lpad((:base + i)::text, 6, '0')";
+    let number = "'XF510422-' || :year || '-' || lpad((:base + i)::text, greatest(6, length((:base + i)::text)), '0')";
     let (cat, org) = (
         format!("{}[1 + i % {}]", cats(), CATEGORIES.len()),
         format!(
