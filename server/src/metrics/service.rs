@@ -119,6 +119,12 @@ impl Span {
         Some(Span::new(at(start)?, at(end)?))
     }
 
+    /// Whole months in the period.
+    fn months(&self) -> i32 {
+        let month_index = |d: NaiveDate| d.year() * 12 + d.month0() as i32;
+        month_index(self.until_date) - month_index(self.from_date)
+    }
+
     fn previous_year(&self) -> Span {
         let back = |t: DateTime<Utc>| {
             t.with_timezone(&shanghai())
@@ -585,6 +591,15 @@ impl MetricsService for MetricsApi {
         let group_by = validate::optional_enum::<VisitGrouping>("group_by", req.group_by)
             .map_err(AppError::from)?
             .unwrap_or_default();
+        // Month groups are keyed by the month of the year ("03"): a longer period would add up different
+        // years' months under one key.
+        if group_by == VisitGrouping::Month && span.months() > 12 {
+            return Err(AppError::invalid(
+                "group_by",
+                "by month covers a period of at most 12 months; ask for each year",
+            )
+            .into());
+        }
         let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
             visit_statistics(&mut conn, span, org.as_deref(), group_by).await?,

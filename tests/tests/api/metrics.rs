@@ -199,6 +199,40 @@ async fn indicators_answer_by_scope_and_refuse_bad_periods() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
+    // Month groups are months of the year: 12 months, across a year's end, are fine; 13 would merge two
+    // Julys under one key.
+    let months = |end_year, end_month| GetVisitStatisticsRequest {
+        period: Some(Period {
+            start: Some(YearMonth {
+                year: 2019,
+                month: 7,
+            }),
+            end: Some(YearMonth {
+                year: end_year,
+                month: end_month,
+            }),
+        }),
+        group_by: xinfang_proto::v1::VisitGrouping::Month as i32,
+        ..Default::default()
+    };
+    let twelve = admin
+        .metrics
+        .get_visit_statistics(months(2020, 6))
+        .await
+        .expect("twelve months by month")
+        .into_inner();
+    let keys: Vec<&str> = twelve.groups.iter().map(|g| g.key.as_str()).collect();
+    assert!(
+        keys.windows(2).all(|w| w[0] < w[1]),
+        "one group per month: {keys:?}"
+    );
+    let status = admin
+        .metrics
+        .get_visit_statistics(months(2020, 7))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("12 months"), "{status:?}");
 
     let clerk = app.token(Role::TownshipClerk, "510422100").await;
     let mut township = app.client_with(Some(&clerk));
