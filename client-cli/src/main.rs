@@ -26,12 +26,12 @@ use xinfang_client::{
 use xinfang_proto::{
     money, personal,
     v1::{
-        AcceptCaseRequest, AssignmentMode, Case, CaseState, DeclineCaseRequest, ExtendCaseRequest,
-        GetChannelStatisticsRequest, GetIndicatorsRequest, GetVisitStatisticsRequest, Letter,
-        ListOrgUnitsRequest, MatterInput, ObjectToAssignmentRequest, Petitioner,
-        RecordEvaluationRequest, RecordReturnTripRequest, RegisterLetterRequest,
-        RegisterVisitRequest, ReplyCaseRequest, ReturnTrip, TripCosts, TripOutcome, Visit,
-        VisitGrouping,
+        AcceptCaseRequest, AssignmentMode, Case, CaseState, ClaimType, DeclineCaseRequest,
+        ExtendCaseRequest, GetChannelStatisticsRequest, GetIndicatorsRequest,
+        GetVisitStatisticsRequest, Letter, ListOrgUnitsRequest, MatterInput,
+        ObjectToAssignmentRequest, Petitioner, RecordEvaluationRequest, RecordReturnTripRequest,
+        RegisterLetterRequest, RegisterVisitRequest, ReplyCaseRequest, ReturnTrip, TripCosts,
+        TripOutcome, Visit, VisitGrouping,
     },
 };
 
@@ -157,6 +157,9 @@ struct MatterArgs {
     /// Link to this existing matter (同人+同事 confirmed).
     #[arg(long)]
     link_case: Option<String>,
+    /// An accusation (检举控告) against this org unit: it never handles or sees the matter.
+    #[arg(long, value_name = "ORG")]
+    accuses: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -1167,6 +1170,12 @@ fn matter(ask: &Ask, args: MatterArgs) -> Result<MatterInput> {
         category: ask.text(args.category, "Category code (e.g. land, labor)", true)?,
         problem_org_code: ask.text(args.problem_org, "Problem org unit (e.g. 510422100)", true)?,
         link_case_id: args.link_case.unwrap_or_default(),
+        claim_type: if args.accuses.is_some() {
+            ClaimType::Accusation as i32
+        } else {
+            ClaimType::Unspecified as i32
+        },
+        accused_org_code: args.accuses.unwrap_or_default(),
     })
 }
 

@@ -975,7 +975,7 @@ fn registration(plan: &Plan, intake: &Intake) -> Registration {
         demands: demands.into(),
         category: category.into(),
         problem_org_code: place.into(),
-        link_case_id: String::new(),
+        ..MatterInput::default()
     };
     match intake.kind {
         Kind::Visit { level, headcount } => {

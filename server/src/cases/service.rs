@@ -193,6 +193,8 @@ impl CaseApi {
             }),
             etag: row.version.to_string(),
             update_time: ts(Some(row.updated_at)),
+            claim_type: i32::from(row.claim_type),
+            accused_org_code: row.accused_org_code.clone().unwrap_or_default(),
         }
     }
 
@@ -229,6 +231,13 @@ impl CaseApi {
         }
         if let Action::Assign { unit, .. } = &action {
             check_unit(&mut tx, unit).await?;
+            // Informants' materials are never passed to those they report on (2022 Regulations, Art 30).
+            if row.accused_org_code.as_deref() == Some(unit.as_str()) {
+                return Err(AppError::precondition(
+                    "ACCUSED_UNIT",
+                    "an accusation is never assigned to the unit it accuses",
+                ));
+            }
         }
         let before = row.record();
         let facts = self.workflow.facts(common.occurred_at);

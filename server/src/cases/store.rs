@@ -49,6 +49,8 @@ pub struct CaseRow {
     pub backlog_resolved_at: Option<DateTime<Utc>>,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
+    pub claim_type: i16,
+    pub accused_org_code: Option<String>,
 }
 
 const COLUMNS: &str = "id, number, state, category_code, problem_org_code, content, demands, registered_at, \
@@ -57,7 +59,7 @@ const COLUMNS: &str = "id, number, state, category_code, problem_org_code, conte
     reply_opinion, completion_report, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
     review_decided_at, review_outcome, supervised, supervision_level, supervision_method, backlog_state, \
     backlog_leader, special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, version, \
-    updated_at";
+    updated_at, claim_type, accused_org_code";
 
 impl CaseRow {
     pub fn record(&self) -> CaseRecord {

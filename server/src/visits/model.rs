@@ -7,7 +7,7 @@ use uuid::Uuid;
 use xinfang_proto::{
     money, personal,
     v1::{
-        LetterChannel, Level, MatterInput, Petitioner, RecordReturnTripRequest,
+        ClaimType, LetterChannel, Level, MatterInput, Petitioner, RecordReturnTripRequest,
         RegisterLetterRequest, RegisterVisitRequest, TripOutcome,
     },
     validate::{self, FieldViolation, Violations},
@@ -291,6 +291,10 @@ pub struct NewMatter {
     pub category: String,
     pub problem_org_code: String,
     pub link_case_id: Option<Uuid>,
+    /// `xinfang.v1.ClaimType` number.
+    pub claim_type: i16,
+    /// Accusations only: the unit accused.
+    pub accused_org_code: Option<String>,
 }
 
 fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<NewMatter> {
@@ -325,7 +329,33 @@ fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<Ne
         ))
         .map(Some)
     };
+    let claim_type = v
+        .check(validate::optional_enum::<ClaimType>(
+            &format!("{field}.claim_type"),
+            m.claim_type,
+        ))
+        .map(|c| c.unwrap_or_default());
+    let accused_field = format!("{field}.accused_org_code");
+    let accused_org_code = match (claim_type, m.accused_org_code.is_empty()) {
+        (Some(ClaimType::Accusation), true) => {
+            v.add(
+                accused_field,
+                "required for an accusation: the unit accused",
+            );
+            None
+        }
+        (Some(ClaimType::Accusation), false) => v
+            .check(validate::org_code(&accused_field, &m.accused_org_code))
+            .map(Some),
+        (_, true) => Some(None),
+        (_, false) => {
+            v.add(accused_field, "only an accusation names an accused unit");
+            None
+        }
+    };
     Some(NewMatter {
+        claim_type: claim_type? as i16,
+        accused_org_code: accused_org_code?,
         content: content?,
         demands: demands?,
         category: category?,

@@ -173,6 +173,14 @@ async fn check_matter(
         }
         Some(o) => model::competent_rank(&o.kind),
     };
+    if let Some(accused) = &matter.accused_org_code
+        && org_store::get(conn, accused).await?.is_none()
+    {
+        v.add(
+            format!("{field}.accused_org_code"),
+            "no org unit has this code",
+        );
+    }
     if let Some(link) = matter.link_case_id
         && !store::case_exists(conn, link).await?
     {
@@ -225,6 +233,8 @@ async fn open_or_link_matter(
                     registered_at,
                     assign_due: schedule.assign_due,
                     next_due: schedule.next_due,
+                    claim_type: matter.claim_type,
+                    accused_org_code: matter.accused_org_code.as_deref(),
                 },
             )
             .await?;
@@ -314,7 +324,14 @@ async fn load_petitioners(
     Ok((by_owner, revealed))
 }
 
-fn matter_to_proto(content: &str, demands: &str, category: &str, org: &str) -> MatterInput {
+fn matter_to_proto(
+    content: &str,
+    demands: &str,
+    category: &str,
+    org: &str,
+    claim_type: i16,
+    accused: Option<&str>,
+) -> MatterInput {
     MatterInput {
         content: content.to_owned(),
         demands: demands.to_owned(),
@@ -322,6 +339,8 @@ fn matter_to_proto(content: &str, demands: &str, category: &str, org: &str) -> M
         problem_org_code: org.to_owned(),
         // The matter is in `classification.case_id`; echoing it here would turn a copied record into a link.
         link_case_id: String::new(),
+        claim_type: i32::from(claim_type),
+        accused_org_code: accused.unwrap_or_default().to_owned(),
     }
 }
 
@@ -340,6 +359,8 @@ fn visit_to_proto(row: &store::VisitRow, petitioners: Vec<Petitioner>) -> Visit 
             &row.demands,
             &row.category_code,
             &row.problem_org_code,
+            row.claim_type,
+            row.accused_org_code.as_deref(),
         )),
         collective: row.collective,
         leapfrog: row.leapfrog,
@@ -366,6 +387,8 @@ fn letter_to_proto(row: &store::LetterRow, petitioners: Vec<Petitioner>) -> Lett
             &row.demands,
             &row.category_code,
             &row.problem_org_code,
+            row.claim_type,
+            row.accused_org_code.as_deref(),
         )),
         anonymous: row.anonymous,
         classification: Some(Classification {
@@ -418,15 +441,18 @@ fn trip_to_proto(
 }
 
 /// May `principal` read a record owned by `org` and registered by `registrar`?
+/// Whether the principal may see a record about `org`; `accused` is the unit an accusation accuses, whose
+/// clerks never see it.
 fn check_scope(
     principal: &Principal,
     kind: RecordKind,
     org: &str,
+    accused: Option<&str>,
     registrar: Uuid,
 ) -> Result<(), AppError> {
     let allowed = match model::scope(principal, kind) {
         Scope::All => true,
-        Scope::Org(code) => code == org,
+        Scope::Org(code) => code == org && accused != Some(code.as_str()),
         Scope::Own(id) => id == registrar,
         Scope::None => false,
     };
@@ -455,6 +481,7 @@ fn list_scope(
             if requested_org.is_some_and(|r| r != code) {
                 return Ok(None);
             }
+            scope.hide_accusations_against = Some(code.clone());
             scope.org = Some(code);
         }
         Scope::Own(id) => scope.registered_by = Some(id),
@@ -570,6 +597,7 @@ impl VisitService for VisitApi {
             principal,
             RecordKind::Visit,
             &row.problem_org_code,
+            row.accused_org_code.as_deref(),
             row.registered_by,
         )?;
         let reveal = Reveal::for_principal(principal);
@@ -684,6 +712,7 @@ impl VisitService for VisitApi {
             principal,
             RecordKind::Letter,
             &row.problem_org_code,
+            row.accused_org_code.as_deref(),
             row.registered_by,
         )?;
         let reveal = Reveal::for_principal(principal);
@@ -798,6 +827,7 @@ impl VisitService for VisitApi {
             principal,
             RecordKind::Trip,
             &row.responsible_org_code,
+            None,
             row.recorded_by,
         )?;
         let trips = self
@@ -935,18 +965,13 @@ impl VisitApi {
                 demands: new.matter.demands.clone(),
                 registered_by: principal.id,
                 recorded_at: Utc::now(),
+                claim_type: new.matter.claim_type,
+                accused_org_code: new.matter.accused_org_code.clone(),
             },
         )
         .await?;
         store::link_petitioners(&mut tx, Links::Visit, row.id, &petitioners).await?;
-        feed(
-            &mut tx,
-            "visit",
-            row.id,
-            Some(&row.problem_org_code),
-            Some(principal.id),
-        )
-        .await?;
+        feed(&mut tx, "visit", row.id, row.feed_org(), Some(principal.id)).await?;
         let (masked, shown) = self
             .written_petitioners(&mut tx, principal, Links::Visit, row.id, "RegisterVisit")
             .await?;
@@ -1055,6 +1080,8 @@ impl VisitApi {
                 demands: new.matter.demands.clone(),
                 registered_by: principal.id,
                 recorded_at: Utc::now(),
+                claim_type: new.matter.claim_type,
+                accused_org_code: new.matter.accused_org_code.clone(),
             },
         )
         .await?;
@@ -1063,7 +1090,7 @@ impl VisitApi {
             &mut tx,
             "letter",
             row.id,
-            Some(&row.problem_org_code),
+            row.feed_org(),
             Some(principal.id),
         )
         .await?;

@@ -237,13 +237,15 @@ pub struct NewCase<'a> {
     /// Due dates from `cases::model::schedule`, written with the row so that it is inserted once.
     pub assign_due: Option<NaiveDate>,
     pub next_due: Option<NaiveDate>,
+    pub claim_type: i16,
+    pub accused_org_code: Option<&'a str>,
 }
 
 pub async fn insert_case(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at, \
-                            assign_due, next_due) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                            assign_due, next_due, claim_type, accused_org_code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(c.id)
     .bind(c.number)
@@ -254,6 +256,8 @@ pub async fn insert_case(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(),
     .bind(c.registered_at)
     .bind(c.assign_due)
     .bind(c.next_due)
+    .bind(c.claim_type)
+    .bind(c.accused_org_code)
     .execute(conn)
     .await?;
     Ok(())
@@ -302,6 +306,8 @@ pub struct ListScope {
     pub until: Option<DateTime<Utc>>,
     /// Continue after this (time, id), newest first.
     pub after: Option<(DateTime<Utc>, Uuid)>,
+    /// Leave out accusations against this unit (the scope of its own clerks).
+    pub hide_accusations_against: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -323,18 +329,37 @@ pub struct VisitRow {
     pub demands: String,
     pub registered_by: Uuid,
     pub recorded_at: DateTime<Utc>,
+    pub claim_type: i16,
+    pub accused_org_code: Option<String>,
+}
+
+impl VisitRow {
+    /// The unit whose clerks the record is fed to: its problem place, unless it is the unit accused.
+    pub fn feed_org(&self) -> Option<&str> {
+        feed_org(&self.problem_org_code, self.accused_org_code.as_deref())
+    }
+}
+
+impl LetterRow {
+    pub fn feed_org(&self) -> Option<&str> {
+        feed_org(&self.problem_org_code, self.accused_org_code.as_deref())
+    }
+}
+
+fn feed_org<'a>(problem_org: &'a str, accused: Option<&str>) -> Option<&'a str> {
+    (accused != Some(problem_org)).then_some(problem_org)
 }
 
 const VISIT_COLUMNS: &str = "id, number, case_id, visited_at, level, non_reception_place, place_name, \
     headcount, collective, repeat, leapfrog, category_code, problem_org_code, content, demands, \
-    registered_by, recorded_at";
+    registered_by, recorded_at, claim_type, accused_org_code";
 
 pub async fn insert_visit(conn: &mut PgConnection, v: &VisitRow) -> Result<VisitRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO visits (id, number, case_id, visited_at, level, non_reception_place, place_name, \
              headcount, collective, repeat, leapfrog, category_code, problem_org_code, content, demands, \
-             registered_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             registered_by, claim_type, accused_org_code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
          RETURNING {VISIT_COLUMNS}"
     ))
     .bind(v.id)
@@ -353,6 +378,8 @@ pub async fn insert_visit(conn: &mut PgConnection, v: &VisitRow) -> Result<Visit
     .bind(&v.content)
     .bind(&v.demands)
     .bind(v.registered_by)
+    .bind(v.claim_type)
+    .bind(&v.accused_org_code)
     .fetch_one(conn)
     .await
 }
@@ -391,6 +418,7 @@ pub async fn list_visits(
            AND ($9::bool IS NULL OR repeat = $9) \
            AND ($10::bool IS NULL OR collective = $10) \
            AND ($11::bool IS NULL OR leapfrog = $11) \
+           AND ($13::text IS NULL OR accused_org_code IS DISTINCT FROM $13) \
          ORDER BY visited_at DESC, id DESC LIMIT $12"
     ))
     .bind(&scope.org)
@@ -405,6 +433,7 @@ pub async fn list_visits(
     .bind(filter.collective)
     .bind(filter.leapfrog)
     .bind(limit)
+    .bind(&scope.hide_accusations_against)
     .fetch_all(conn)
     .await
 }
@@ -426,10 +455,13 @@ pub struct LetterRow {
     pub demands: String,
     pub registered_by: Uuid,
     pub recorded_at: DateTime<Utc>,
+    pub claim_type: i16,
+    pub accused_org_code: Option<String>,
 }
 
 const LETTER_COLUMNS: &str = "id, number, case_id, channel, source_reference, campaign, received_at, \
-    anonymous, repeat, category_code, problem_org_code, content, demands, registered_by, recorded_at";
+    anonymous, repeat, category_code, problem_org_code, content, demands, registered_by, recorded_at, \
+    claim_type, accused_org_code";
 
 pub async fn insert_letter(
     conn: &mut PgConnection,
@@ -437,8 +469,9 @@ pub async fn insert_letter(
 ) -> Result<LetterRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO letters (id, number, case_id, channel, source_reference, campaign, received_at, \
-             anonymous, repeat, category_code, problem_org_code, content, demands, registered_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             anonymous, repeat, category_code, problem_org_code, content, demands, registered_by, claim_type, \
+             accused_org_code) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
          RETURNING {LETTER_COLUMNS}"
     ))
     .bind(l.id)
@@ -455,6 +488,8 @@ pub async fn insert_letter(
     .bind(&l.content)
     .bind(&l.demands)
     .bind(l.registered_by)
+    .bind(l.claim_type)
+    .bind(&l.accused_org_code)
     .fetch_one(conn)
     .await
 }
@@ -505,6 +540,7 @@ pub async fn list_letters(
            AND ($5::timestamptz IS NULL OR (received_at, id) < ($5, $6)) \
            AND ($7::text IS NULL OR channel = $7) \
            AND ($8::bool IS NULL OR repeat = $8) \
+           AND ($10::text IS NULL OR accused_org_code IS DISTINCT FROM $10) \
          ORDER BY received_at DESC, id DESC LIMIT $9"
     ))
     .bind(&scope.org)
@@ -516,6 +552,7 @@ pub async fn list_letters(
     .bind(&filter.channel)
     .bind(filter.repeat)
     .bind(limit)
+    .bind(&scope.hide_accusations_against)
     .fetch_all(conn)
     .await
 }

@@ -73,6 +73,7 @@ async fn open_matter(clerk: &mut Client, visited_at: At, org: &str) -> String {
             category: "labor".into(),
             problem_org_code: org.into(),
             link_case_id: String::new(),
+            ..Default::default()
         }),
         ..Default::default()
     };

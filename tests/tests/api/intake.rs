@@ -38,7 +38,7 @@ fn matter(category: &str, org: &str) -> MatterInput {
         demands: "要求支付工资".into(),
         category: category.into(),
         problem_org_code: org.into(),
-        link_case_id: String::new(),
+        ..MatterInput::default()
     }
 }
 
@@ -861,4 +861,198 @@ async fn county_wide_roles_cannot_be_issued_for_a_township() {
             .unwrap_err();
         assert!(err.to_string().contains("org"), "{role}: {err}");
     }
+}
+
+/// 检举控告: the unit an accusation accuses never sees it (the visit, the letter, their lists, the sync feed)
+/// and is never assigned it; the county and another unit work it as usual.
+#[tokio::test]
+async fn an_accusation_is_kept_from_the_unit_it_accuses() {
+    use xinfang_proto::v1::{
+        AssignCaseRequest, AssignmentMode, ClaimType, GetCaseRequest, GetLetterRequest,
+        ListLettersRequest, PullRequest,
+    };
+    const ACCUSED: &str = "510422100";
+    const OTHER: &str = "510422101";
+    let app = spawn_app().await;
+    let mut county = clerk(&app).await;
+    let accusation = MatterInput {
+        claim_type: ClaimType::Accusation as i32,
+        accused_org_code: ACCUSED.into(),
+        ..matter("politics_law", ACCUSED)
+    };
+
+    // Bad input is named: an accusation needs its accused unit; nothing else may name one.
+    let status = register(
+        &mut county,
+        visit(
+            Level::County,
+            1,
+            vec![person("张三", ZHANG, "", false)],
+            MatterInput {
+                accused_org_code: String::new(),
+                ..accusation.clone()
+            },
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(fields(&status), ["visit.matter.accused_org_code"]);
+    let status = register(
+        &mut county,
+        visit(
+            Level::County,
+            1,
+            vec![person("张三", ZHANG, "", false)],
+            MatterInput {
+                accused_org_code: ACCUSED.into(),
+                ..matter("labor", ACCUSED)
+            },
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&status), ["visit.matter.accused_org_code"]);
+
+    let v = register(
+        &mut county,
+        visit(
+            Level::County,
+            1,
+            vec![person("张三", ZHANG, "", false)],
+            accusation.clone(),
+        ),
+    )
+    .await
+    .unwrap();
+    let m = v.matter.clone().unwrap();
+    assert_eq!(
+        (m.claim_type(), m.accused_org_code.as_str()),
+        (ClaimType::Accusation, ACCUSED)
+    );
+    let letter = register_letter(
+        &mut county,
+        Letter {
+            channel: LetterChannel::Letter as i32,
+            received_at: ts(now_secs() - 600),
+            petitioners: vec![person("张三", ZHANG, "", false)],
+            matter: Some(accusation.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // An ordinary visit about the same township, for contrast.
+    let plain = register(
+        &mut county,
+        visit(
+            Level::County,
+            1,
+            vec![person("李四", LI, "", false)],
+            matter("labor", ACCUSED),
+        ),
+    )
+    .await
+    .unwrap();
+
+    let accused_token = app.token(Role::TownshipClerk, ACCUSED).await;
+    let mut accused = app.client_with(Some(&accused_token));
+    let status = accused
+        .visits
+        .get_visit(GetVisitRequest { id: v.id.clone() })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let status = accused
+        .visits
+        .get_letter(GetLetterRequest {
+            id: letter.id.clone(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    let listed: Vec<String> = accused
+        .visits
+        .list_visits(ListVisitsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .visits
+        .into_iter()
+        .map(|v| v.id)
+        .collect();
+    assert_eq!(
+        listed,
+        std::slice::from_ref(&plain.id),
+        "only the ordinary visit"
+    );
+    let letters = accused
+        .visits
+        .list_letters(ListLettersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .letters;
+    assert!(letters.is_empty());
+    // The feed never names the accusation's records to the accused unit.
+    let fed: Vec<(String, String)> =
+        sqlx::query_as("SELECT kind, entity_id::text FROM feed WHERE org_code = $1")
+            .bind(ACCUSED)
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert!(
+        fed.iter().all(|(_, id)| *id != v.id && *id != letter.id),
+        "{fed:?}"
+    );
+    let pulled = accused
+        .sync
+        .pull(PullRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(pulled.changes.iter().all(|c| {
+        !format!("{:?}", c.item).contains(&v.id) && !format!("{:?}", c.item).contains(&letter.id)
+    }));
+
+    // It is never assigned to the accused unit; another unit takes it and sees it.
+    let case_id = v.classification.unwrap().case_id;
+    let assign = |unit: &str| AssignCaseRequest {
+        request_id: request_id(),
+        case_id: case_id.clone(),
+        mode: AssignmentMode::Forward as i32,
+        responsible_org_code: unit.into(),
+        ..Default::default()
+    };
+    let status = county.cases.assign_case(assign(ACCUSED)).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "ACCUSED_UNIT"
+    );
+    let case = county
+        .cases
+        .assign_case(assign(OTHER))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (case.claim_type(), case.accused_org_code.as_str()),
+        (ClaimType::Accusation, ACCUSED)
+    );
+    let other_token = app.token(Role::TownshipClerk, OTHER).await;
+    let mut other = app.client_with(Some(&other_token));
+    other
+        .cases
+        .get_case(GetCaseRequest {
+            id: case_id.clone(),
+        })
+        .await
+        .expect("the assigned unit reads the accusation");
+    let status = accused
+        .cases
+        .get_case(GetCaseRequest { id: case_id })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
 }

@@ -334,6 +334,7 @@ pub async fn prepare(pool: &PgPool, keys: &PiiKeys, year: i32) -> Result<Vec<(St
             category: "labor".into(),
             problem_org_code: "510422100".into(),
             link_case_id: String::new(),
+            ..Default::default()
         }),
         classification: Some(xinfang_proto::v1::Classification {
             case_id: uuid::Uuid::now_v7().to_string(),

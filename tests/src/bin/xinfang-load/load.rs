@@ -371,6 +371,7 @@ impl Requests {
                     category: m.category.to_owned(),
                     problem_org_code: m.org.to_owned(),
                     link_case_id: String::new(),
+                    ..Default::default()
                 },
                 people: vec![petitioner(w.person(m.index, 0), m.org_name, collective)],
             };
@@ -395,6 +396,7 @@ impl Requests {
                 category: category.to_owned(),
                 problem_org_code: org.to_owned(),
                 link_case_id: String::new(),
+                ..Default::default()
             },
             people: (0..persons)
                 .map(|i| petitioner(new_person(), place, collective && i == 0))
