@@ -207,6 +207,34 @@ fn check_read(principal: &Principal, row: &RequestRow) -> Result<(), AppError> {
 }
 
 /// The fields every step request carries.
+/// One step of a fund request's chain: the fields every step carries (request id, fund request id, etag,
+/// time), the step's own fields from `$build`, which records its violations in `$v` and gives the change and
+/// comment, then [`FundApi::step`]. Every violation of the message is reported at once.
+macro_rules! fund_step_rpc {
+    ($self:ident, $request:ident, $method:literal, |$v:ident, $req:ident| $build:block) => {{
+        let principal = auth::principal(&$request)?;
+        let $req = $request.get_ref();
+        let mut $v = Violations::new();
+        let common = common(
+            &mut $v,
+            &$req.request_id,
+            &$req.fund_request_id,
+            &$req.etag,
+            $req.occurred_at.as_ref(),
+            clock(principal),
+        );
+        let built: Option<(Change, String)> = $build;
+        let (common, (change, comment)) = $v
+            .finish(|| Some((common?, built?)))
+            .map_err(AppError::from)?;
+        Ok(Response::new(
+            $self
+                .step(principal, $method, $req, common, change, comment)
+                .await?,
+        ))
+    }};
+}
+
 struct Common {
     request_id: Uuid,
     id: Uuid,
@@ -811,141 +839,74 @@ impl FundService for FundApi {
         &self,
         request: Request<RecordBureauDecisionRequest>,
     ) -> Result<Response<FundRequest>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.get_ref();
-        let mut v = Violations::new();
-        let c = common(
-            &mut v,
-            &req.request_id,
-            &req.fund_request_id,
-            &req.etag,
-            req.occurred_at.as_ref(),
-            clock(principal),
-        );
-        let adjusted = if req.adjusted_amount.is_empty() {
-            Some(None)
-        } else {
-            v.check(money::positive_amount(
-                "adjusted_amount",
-                &req.adjusted_amount,
-            ))
-            .map(Some)
-        };
-        let reference = v.check(validate::required_text(
-            "meeting_reference",
-            &req.meeting_reference,
-            100,
-        ));
-        let date = v.check(date_from_proto("meeting_date", req.meeting_date.as_ref()));
-        let comment = optional_comment(&mut v, &req.comment);
-        let (c, adjusted, reference, date, comment) = v
-            .finish(|| Some((c?, adjusted?, reference?, date?, comment?)))
-            .map_err(AppError::from)?;
-        let change = Change::Decision {
-            approve: req.approve,
-            adjusted,
-            meeting_reference: reference,
-            meeting_date: date,
-        };
-        Ok(Response::new(
-            self.step(principal, "RecordBureauDecision", req, c, change, comment)
-                .await?,
-        ))
+        fund_step_rpc!(self, request, "RecordBureauDecision", |v, req| {
+            let adjusted = if req.adjusted_amount.is_empty() {
+                Some(None)
+            } else {
+                v.check(money::positive_amount(
+                    "adjusted_amount",
+                    &req.adjusted_amount,
+                ))
+                .map(Some)
+            };
+            let reference = v.check(validate::required_text(
+                "meeting_reference",
+                &req.meeting_reference,
+                100,
+            ));
+            let date = v.check(date_from_proto("meeting_date", req.meeting_date.as_ref()));
+            let comment = optional_comment(&mut v, &req.comment);
+            (|| {
+                let change = Change::Decision {
+                    approve: req.approve,
+                    adjusted: adjusted?,
+                    meeting_reference: reference?,
+                    meeting_date: date?,
+                };
+                Some((change, comment?))
+            })()
+        })
     }
 
     async fn approve_fund_request(
         &self,
         request: Request<ApproveFundRequestRequest>,
     ) -> Result<Response<FundRequest>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.get_ref();
-        let mut v = Violations::new();
-        let c = common(
-            &mut v,
-            &req.request_id,
-            &req.fund_request_id,
-            &req.etag,
-            req.occurred_at.as_ref(),
-            clock(principal),
-        );
-        let comment = optional_comment(&mut v, &req.comment);
-        let (c, comment) = v.finish(|| Some((c?, comment?))).map_err(AppError::from)?;
-        Ok(Response::new(
-            self.step(
-                principal,
-                "ApproveFundRequest",
-                req,
-                c,
-                Change::Approve,
-                comment,
-            )
-            .await?,
-        ))
+        fund_step_rpc!(self, request, "ApproveFundRequest", |v, req| {
+            optional_comment(&mut v, &req.comment).map(|comment| (Change::Approve, comment))
+        })
     }
 
     async fn reject_fund_request(
         &self,
         request: Request<RejectFundRequestRequest>,
     ) -> Result<Response<FundRequest>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.get_ref();
-        let mut v = Violations::new();
-        let c = common(
-            &mut v,
-            &req.request_id,
-            &req.fund_request_id,
-            &req.etag,
-            req.occurred_at.as_ref(),
-            clock(principal),
-        );
-        let comment = v.check(validate::required_multiline("comment", &req.comment, 2000));
-        let (c, comment) = v.finish(|| Some((c?, comment?))).map_err(AppError::from)?;
-        Ok(Response::new(
-            self.step(
-                principal,
-                "RejectFundRequest",
-                req,
-                c,
-                Change::Reject,
-                comment,
-            )
-            .await?,
-        ))
+        fund_step_rpc!(self, request, "RejectFundRequest", |v, req| {
+            v.check(validate::required_multiline("comment", &req.comment, 2000))
+                .map(|comment| (Change::Reject, comment))
+        })
     }
 
     async fn disburse_fund_request(
         &self,
         request: Request<DisburseFundRequestRequest>,
     ) -> Result<Response<FundRequest>, Status> {
-        let principal = auth::principal(&request)?;
-        let req = request.get_ref();
-        let mut v = Violations::new();
-        let c = common(
-            &mut v,
-            &req.request_id,
-            &req.fund_request_id,
-            &req.etag,
-            req.occurred_at.as_ref(),
-            clock(principal),
-        );
-        let method = v.check(model::payment_method(req.method));
-        let voucher = v.check(validate::required_text(
-            "voucher_number",
-            &req.voucher_number,
-            100,
-        ));
-        let comment = optional_comment(&mut v, &req.comment);
-        let (c, method, voucher, comment) = v
-            .finish(|| Some((c?, method?, voucher?, comment?)))
-            .map_err(AppError::from)?;
-        let change = Change::Disburse {
-            method: method as i16,
-            voucher,
-        };
-        Ok(Response::new(
-            self.step(principal, "DisburseFundRequest", req, c, change, comment)
-                .await?,
-        ))
+        fund_step_rpc!(self, request, "DisburseFundRequest", |v, req| {
+            let method = v.check(model::payment_method(req.method));
+            let voucher = v.check(validate::required_text(
+                "voucher_number",
+                &req.voucher_number,
+                100,
+            ));
+            let comment = optional_comment(&mut v, &req.comment);
+            (|| {
+                let change = Change::Disburse {
+                    method: method? as i16,
+                    voucher: voucher?,
+                };
+                Some((change, comment?))
+            })()
+        })
     }
 
     async fn get_fund_request(
