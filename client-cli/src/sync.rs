@@ -177,6 +177,9 @@ pub fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
 fn retryable(status: &Status) -> bool {
     match status.code() {
         Code::Unavailable | Code::DeadlineExceeded => true,
+        // A whole push or pull is ABORTED only when it kept losing races to concurrent writers (a stale etag
+        // rejects one operation, never the call); the server rolled it back, so it can be sent again.
+        Code::Aborted => true,
         // A connection cut in the middle of a call (the server killed, a proxy restarted) reaches tonic as
         // a transport error that it reports as UNKNOWN (broken pipe) or CANCELLED (connection closed), not
         // UNAVAILABLE. Push and pull are idempotent, so sending the call again is safe; the same codes
@@ -656,6 +659,7 @@ mod tests {
         assert!(!retryable(&Status::unknown("a handler's own error")));
         assert!(!retryable(&Status::cancelled("cancelled by the server")));
         assert!(!retryable(&Status::internal("connection reset")));
+        assert!(retryable(&Status::aborted("concurrent update, retry")));
 
         let (_dir, mut store) = store_with(&["c1", "c2", "c3"]);
         let mut server = FakeServer {

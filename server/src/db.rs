@@ -8,6 +8,8 @@ use sqlx::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use crate::error::AppError;
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 pub fn options_from_url(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
@@ -84,6 +86,33 @@ pub async fn begin<'a>(
             conn.begin().await
         }
         None => pool.begin().await,
+    }
+}
+
+/// How often a write that keeps losing races is tried before the caller gets ABORTED.
+pub const RACE_ATTEMPTS: u32 = 3;
+
+/// Runs `write`, and runs it again when it lost a race to a concurrent transaction (a deadlock or a
+/// serialization failure): PostgreSQL rolled all of it back, so the caller still gets exactly one outcome.
+/// A write inside a batch is not retried here: the batch holds locks from earlier writes that took part in
+/// the race, so only the batch's owner can start it again.
+pub async fn retry_lost_races<T, F, Fut>(batch: Option<&Batch>, mut write: F) -> Result<T, AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, AppError>>,
+{
+    if batch.is_some() {
+        return write().await;
+    }
+    let mut attempt = 1;
+    loop {
+        match write().await {
+            Err(AppError::LostRace) if attempt < RACE_ATTEMPTS => {
+                tracing::warn!(attempt, "write lost a race, running it again");
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
     }
 }
 

@@ -13,6 +13,10 @@ use xinfang_proto::validate::{FieldViolation, Violations};
 /// `ErrorInfo.domain` of every error xinfang returns.
 pub const ERROR_DOMAIN: &str = "xinfang.v1";
 
+/// `ErrorInfo.reason` of an ABORTED that only lost a race: the same call sent again may succeed, unlike a
+/// stale etag.
+pub const LOST_RACE: &str = "LOST_RACE";
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Bad input, field by field. Nothing was changed.
@@ -33,9 +37,13 @@ pub enum AppError {
     PermissionDenied(String),
     #[error("{0}")]
     Unauthenticated(String),
-    /// A stale etag or a lost race; the caller may re-read and retry.
+    /// A stale etag: the caller must read again before it decides.
     #[error("{0}")]
     Aborted(String),
+    /// The transaction lost a race to a concurrent one (deadlock, serialization failure) and left nothing
+    /// behind; running it again is safe, and [`crate::db::retry_lost_races`] does.
+    #[error("{LOST_RACE}: concurrent update, retry")]
+    LostRace,
     /// A per-principal limit; the caller should slow down and retry.
     #[error("{0}")]
     ResourceExhausted(String),
@@ -97,7 +105,7 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::Database(db) => match db.code().as_deref() {
                 Some(code) if is_unavailable(code) => Self::Unavailable(err),
                 // serialization_failure, deadlock_detected: a lost race, safe to retry.
-                Some("40001" | "40P01") => Self::Aborted("concurrent update, retry".into()),
+                Some("40001" | "40P01") => Self::LostRace,
                 // A unique constraint that guards a business rule lost a race the service checked for
                 // first; the loser gets the same answer the check would have given.
                 Some("23505") => match db.constraint().and_then(unique_rule) {
@@ -131,6 +139,11 @@ impl From<AppError> for Status {
             AppError::PermissionDenied(message) => Status::permission_denied(message),
             AppError::Unauthenticated(message) => Status::unauthenticated(message),
             AppError::Aborted(message) => Status::aborted(message),
+            AppError::LostRace => {
+                let details =
+                    ErrorDetails::with_error_info(LOST_RACE, ERROR_DOMAIN, HashMap::new());
+                Status::with_error_details(Code::Aborted, "concurrent update, retry", details)
+            }
             AppError::ResourceExhausted(message) => Status::resource_exhausted(message),
             AppError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
@@ -184,6 +197,16 @@ mod tests {
         )));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret_table"));
+    }
+
+    #[test]
+    fn a_lost_race_is_aborted_and_says_so() {
+        let status = Status::from(AppError::LostRace);
+        assert_eq!(status.code(), Code::Aborted);
+        let info = status.get_error_details().error_info().cloned().unwrap();
+        assert_eq!(info.reason, LOST_RACE);
+        let stale = Status::from(AppError::Aborted("the matter changed".into()));
+        assert!(stale.get_error_details().error_info().is_none());
     }
 
     #[test]

@@ -334,6 +334,7 @@ async fn check_unit(conn: &mut PgConnection, code: &str) -> Result<(), AppError>
 }
 
 /// The fields every step request carries.
+#[derive(Clone)]
 struct Common {
     request_id: Uuid,
     case_id: Uuid,
@@ -391,18 +392,20 @@ macro_rules! step_rpc {
         let (common, (action, reason)) = $v
             .finish(|| Some((common?, built?)))
             .map_err(AppError::from)?;
-        let case = $self
-            .step(
-                $request.extensions().get(),
+        let batch = $request.extensions().get();
+        let case = db::retry_lost_races(batch, || {
+            $self.step(
+                batch,
                 principal,
                 $method,
                 $req,
-                common,
+                common.clone(),
                 $actor,
-                action,
-                reason,
+                action.clone(),
+                reason.clone(),
             )
-            .await?;
+        })
+        .await?;
         Ok(Response::new(case))
     }};
 }

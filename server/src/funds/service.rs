@@ -26,6 +26,7 @@ use super::{
 };
 use crate::{
     auth::{self, Principal, Role},
+    db,
     error::AppError,
     idempotency,
     org::store as org_store,
@@ -227,14 +228,22 @@ macro_rules! fund_step_rpc {
         let (common, (change, comment)) = $v
             .finish(|| Some((common?, built?)))
             .map_err(AppError::from)?;
-        Ok(Response::new(
-            $self
-                .step(principal, $method, $req, common, change, comment)
-                .await?,
-        ))
+        let fund = db::retry_lost_races(None, || {
+            $self.step(
+                principal,
+                $method,
+                $req,
+                common.clone(),
+                change.clone(),
+                comment.clone(),
+            )
+        })
+        .await?;
+        Ok(Response::new(fund))
     }};
 }
 
+#[derive(Clone)]
 struct Common {
     request_id: Uuid,
     id: Uuid,
@@ -269,6 +278,7 @@ fn clock(principal: &Principal) -> Clock {
 }
 
 /// What a step changes besides the state.
+#[derive(Clone)]
 enum Change {
     Decision {
         approve: bool,

@@ -23,8 +23,8 @@ use super::store::{self, FeedScope};
 use crate::{
     auth::{self, Principal, Role},
     cases::CaseApi,
-    db::Batch,
-    error::AppError,
+    db::{self, Batch},
+    error::{AppError, LOST_RACE},
     visits::VisitApi,
 };
 
@@ -33,8 +33,6 @@ pub const MAX_PUSH: usize = 500;
 /// Operations committed together. Each runs in a savepoint (a subtransaction); beyond 64 in one transaction
 /// PostgreSQL's per-backend subtransaction cache overflows and every snapshot in the cluster gets slower.
 const OPS_PER_TRANSACTION: usize = 50;
-/// Attempts at a chunk whose commit lost a race.
-const COMMIT_ATTEMPTS: u32 = 3;
 const DEFAULT_PULL: u32 = 100;
 /// How long a pull waits, at most, for committed changes behind a running transaction.
 const HORIZON_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
@@ -108,34 +106,31 @@ macro_rules! with_op_id {
 
 impl SyncApi {
     /// Applies operations in one transaction, in order: an operation may depend on an earlier one of the
-    /// same push (a trip naming a matter a visit of the push opened). A commit that loses a race (deadlock or
-    /// serialization failure, at commit when the deferred rollup triggers run) is retried from the start:
-    /// nothing of the attempt remains, so every operation is still applied once.
+    /// same push (a trip naming a matter a visit of the push opened). When an operation or the commit (where
+    /// the deferred rollup triggers run) loses a race, a deadlock or a serialization failure, the chunk is
+    /// rolled back and applied again from the start: the locks its earlier operations hold were part of the
+    /// race, and nothing of the attempt remains, so every operation is still applied once. A chunk that keeps
+    /// losing fails the push with ABORTED, which the client sends again.
     async fn apply_chunk(
         &self,
         principal: &Principal,
         ops: &[Operation],
     ) -> Result<Vec<OpResult>, AppError> {
-        let mut attempt = 1;
-        loop {
+        db::retry_lost_races(None, || async {
             let batch = Batch::begin(&self.pool).await?;
             let mut results = Vec::with_capacity(ops.len());
             for op in ops {
-                results.push(self.apply(principal, &batch, op.clone()).await);
-            }
-            match batch.commit().await.map_err(AppError::from) {
-                Ok(()) => return Ok(results),
-                Err(AppError::Aborted(_)) if attempt < COMMIT_ATTEMPTS => {
-                    tracing::warn!(
-                        attempt,
-                        ops = ops.len(),
-                        "push commit lost a race, retrying"
-                    );
-                    attempt += 1;
+                let result = self.apply(principal, &batch, op.clone()).await;
+                if result.reason == LOST_RACE {
+                    // Dropping the batch rolls it back.
+                    return Err(AppError::LostRace);
                 }
-                Err(e) => return Err(e),
+                results.push(result);
             }
-        }
+            batch.commit().await?;
+            Ok(results)
+        })
+        .await
     }
 
     async fn apply(&self, principal: &Principal, batch: &Batch, op: Operation) -> OpResult {

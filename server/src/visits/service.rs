@@ -84,8 +84,8 @@ async fn store_petitioners(
         .iter()
         .map(|p| p.id_number.as_deref().map(|n| keys.match_hash(n).to_vec()))
         .collect();
-    // Upserts lock rows; taking them in one global order (by hash) keeps two registrations that share people
-    // from deadlocking each other.
+    // Inserting a new person waits for a concurrent transaction inserting the same one; taking people in one
+    // global order (by hash) keeps two registrations that share them from deadlocking each other.
     let mut order: Vec<usize> = (0..people.len()).collect();
     order.sort_by(|a, b| hashes[*a].cmp(&hashes[*b]));
     let mut ids = vec![(Uuid::nil(), false); people.len()];
@@ -576,10 +576,10 @@ impl VisitService for VisitApi {
             new.request_id,
             request.get_ref(),
         );
-        Ok(Response::new(
-            self.apply_visit(request.extensions().get(), principal, &key, &new)
-                .await?,
-        ))
+        let batch = request.extensions().get();
+        let stored =
+            db::retry_lost_races(batch, || self.apply_visit(batch, principal, &key, &new)).await?;
+        Ok(Response::new(stored))
     }
 
     async fn get_visit(
@@ -691,10 +691,10 @@ impl VisitService for VisitApi {
             new.request_id,
             request.get_ref(),
         );
-        Ok(Response::new(
-            self.apply_letter(request.extensions().get(), principal, &key, &new)
-                .await?,
-        ))
+        let batch = request.extensions().get();
+        let stored =
+            db::retry_lost_races(batch, || self.apply_letter(batch, principal, &key, &new)).await?;
+        Ok(Response::new(stored))
     }
 
     async fn get_letter(
@@ -806,10 +806,10 @@ impl VisitService for VisitApi {
             new.request_id,
             request.get_ref(),
         );
-        Ok(Response::new(
-            self.apply_trip(request.extensions().get(), principal, &key, &new)
-                .await?,
-        ))
+        let batch = request.extensions().get();
+        let stored =
+            db::retry_lost_races(batch, || self.apply_trip(batch, principal, &key, &new)).await?;
+        Ok(Response::new(stored))
     }
 
     async fn get_return_trip(

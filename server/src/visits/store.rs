@@ -62,16 +62,24 @@ pub struct PetitionerRecord<'a> {
 
 /// Inserts the person, or finds the one already holding this ID number and leaves their record as it is:
 /// a later registration, perhaps by a role that may not edit people, never rewrites it. Returns the id.
+///
+/// A person registered before is found, not updated, so the row is never locked: a registration waiting
+/// for the register's counter holds no lock a batch of pushed operations (which holds the counter from its
+/// first registration on) could want later.
 pub async fn upsert_petitioner(
     conn: &mut PgConnection,
     p: &PetitionerRecord<'_>,
 ) -> Result<Uuid, sqlx::Error> {
-    sqlx::query_scalar(
-        "INSERT INTO petitioners (id, name, id_hash, id_number_enc, id_number_masked, phone_enc, \
-                                  phone_masked, address_enc) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-         ON CONFLICT (id_hash) DO UPDATE SET id_hash = petitioners.id_hash \
-         RETURNING id",
+    let id = sqlx::query_scalar(
+        "WITH inserted AS ( \
+             INSERT INTO petitioners (id, name, id_hash, id_number_enc, id_number_masked, phone_enc, \
+                                      phone_masked, address_enc) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (id_hash) DO NOTHING \
+             RETURNING id) \
+         SELECT id FROM inserted \
+         UNION ALL \
+         SELECT id FROM petitioners WHERE id_hash = $3 AND NOT EXISTS (SELECT 1 FROM inserted)",
     )
     .bind(p.id)
     .bind(p.name)
@@ -81,8 +89,19 @@ pub async fn upsert_petitioner(
     .bind(&p.phone_enc)
     .bind(&p.phone_masked)
     .bind(&p.address_enc)
-    .fetch_one(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    match id {
+        Some(id) => Ok(id),
+        // The conflicting row was committed by a concurrent registration after this statement's snapshot
+        // was taken; the next statement's snapshot (read committed) sees it.
+        None => {
+            sqlx::query_scalar("SELECT id FROM petitioners WHERE id_hash = $1")
+                .bind(p.id_hash)
+                .fetch_one(conn)
+                .await
+        }
+    }
 }
 
 #[derive(Debug, Clone, FromRow)]

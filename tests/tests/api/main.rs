@@ -18,6 +18,7 @@ mod limits;
 mod metrics;
 mod org;
 mod outage;
+mod races;
 mod read_replica;
 mod sync;
 mod tls;

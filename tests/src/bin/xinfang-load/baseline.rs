@@ -83,10 +83,13 @@ fn upsert(hash_expr: &str, first: bool) -> String {
             .to_owned()
     };
     format!(
-        "INSERT INTO petitioners (id, name, id_hash, id_number_enc, id_number_masked, phone_enc, phone_masked, \
-         address_enc) VALUES (gen_random_uuid(), '王明', {hash_expr}, decode(:enc_id, 'hex'), '510422********0123', \
-         decode(:enc_phone, 'hex'), '139****5678', decode(:enc_addr, 'hex')) ON CONFLICT (id_hash) DO UPDATE SET \
-         id_hash = petitioners.id_hash RETURNING {returning} \\gset\n"
+        "WITH inserted AS (INSERT INTO petitioners (id, name, id_hash, id_number_enc, id_number_masked, phone_enc, \
+         phone_masked, address_enc) VALUES (gen_random_uuid(), '王明', {hash_expr}, decode(:enc_id, 'hex'), \
+         '510422********0123', decode(:enc_phone, 'hex'), '139****5678', decode(:enc_addr, 'hex')) \
+         ON CONFLICT (id_hash) DO NOTHING RETURNING id, id_hash), \
+         found AS (SELECT id, id_hash FROM inserted UNION ALL SELECT id, id_hash FROM petitioners \
+         WHERE id_hash = {hash_expr} AND NOT EXISTS (SELECT 1 FROM inserted)) \
+         SELECT {returning} FROM found \\gset\n"
     )
 }
 
