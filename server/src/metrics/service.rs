@@ -174,6 +174,14 @@ fn visit_figures(cur: &VisitRow, prev: &VisitRow) -> VisitFigures {
     }
 }
 
+/// How the drill-through ids of [`indicators`] are listed: `None` leaves them out; a unit's own clerk
+/// (`hide_accusations_against`) never gets the ids of accusations against that unit, which the counts
+/// still include.
+#[derive(Debug, Clone, Copy)]
+struct Ids<'a> {
+    hide_accusations_against: Option<&'a str>,
+}
+
 /// Every indicator of a period.
 async fn indicators(
     conn: &mut PgConnection,
@@ -181,7 +189,7 @@ async fn indicators(
     org: Option<&str>,
     include_pending: bool,
     basically_counts: bool,
-    include_ids: bool,
+    ids: Option<Ids<'_>>,
 ) -> Result<Indicators, AppError> {
     let today = Utc::now().with_timezone(&shanghai()).date_naive();
     // A deadline inside the period that is not met by the period's end (or by today, for a period still
@@ -203,7 +211,7 @@ async fn indicators(
         let buckets =
             store::timeliness(conn, deadline, span.from_date, span.until_date, cutoff, org).await?;
         let mut r = timely(buckets, pending);
-        if include_ids {
+        if let Some(ids) = ids {
             for (id, ok) in store::timeliness_ids(
                 conn,
                 deadline,
@@ -212,6 +220,7 @@ async fn indicators(
                 cutoff,
                 org,
                 pending,
+                ids.hide_accusations_against,
             )
             .await?
             {
@@ -438,7 +447,7 @@ async fn actual(
                 .special_difficult_resolved,
         )),
         other => {
-            let ind = indicators(conn, span, None, false, false, false).await?;
+            let ind = indicators(conn, span, None, false, false, None).await?;
             let r = match other {
                 "timely_acceptance_office" => ind.timely_acceptance_office,
                 "timely_acceptance_unit" => ind.timely_acceptance_unit,
@@ -574,7 +583,10 @@ impl MetricsService for MetricsApi {
                 org.as_deref(),
                 req.include_pending,
                 req.basically_satisfied_counts,
-                req.include_ids,
+                req.include_ids.then(|| Ids {
+                    hide_accusations_against: (principal.role == Role::TownshipClerk)
+                        .then_some(principal.org_code.as_str()),
+                }),
             )
             .await?,
         ))
@@ -780,7 +792,7 @@ pub(super) async fn year_figures(
 ) -> Result<YearFigures, AppError> {
     let span = Span::year(year, 12).ok_or_else(|| AppError::invalid("year", "out of range"))?;
     Ok(YearFigures {
-        indicators: indicators(conn, span, None, false, false, false).await?,
+        indicators: indicators(conn, span, None, false, false, None).await?,
         visits: visit_statistics(conn, span, None, VisitGrouping::Level).await?,
         channels: channel_statistics(conn, span, None).await?,
         targets: target_completion(conn, year, 12).await?,

@@ -96,12 +96,14 @@ pub async fn timeliness_ids(
     today: NaiveDate,
     org: Option<&str>,
     include_pending: bool,
+    hide_accusations_against: Option<&str>,
 ) -> Result<Vec<(Uuid, bool)>, sqlx::Error> {
     let (due, done, org_column) = deadline.columns();
     sqlx::query_as(&format!(
         "SELECT id, COALESCE(done <= due, false) FROM \
            (SELECT id, {due} AS due, {done} AS done FROM cases \
-            WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4)) t \
+            WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4) \
+              AND ($6::text IS NULL OR accused_org_code IS DISTINCT FROM $6)) t \
          WHERE done IS NOT NULL OR due < $3 OR $5 ORDER BY id"
     ))
     .bind(from)
@@ -109,6 +111,7 @@ pub async fn timeliness_ids(
     .bind(today)
     .bind(org)
     .bind(include_pending)
+    .bind(hide_accusations_against)
     .fetch_all(conn)
     .await
 }

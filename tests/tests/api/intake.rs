@@ -867,9 +867,10 @@ async fn county_wide_roles_cannot_be_issued_for_a_township() {
 /// and is never assigned it; the county and another unit work it as usual.
 #[tokio::test]
 async fn an_accusation_is_kept_from_the_unit_it_accuses() {
+    use chrono::Datelike;
     use xinfang_proto::v1::{
-        AssignCaseRequest, AssignmentMode, ClaimType, GetCaseRequest, GetLetterRequest,
-        ListLettersRequest, PullRequest,
+        AssignCaseRequest, AssignmentMode, ClaimType, GetCaseRequest, GetIndicatorsRequest,
+        GetLetterRequest, Indicators, ListLettersRequest, Period, PullRequest, YearMonth,
     };
     const ACCUSED: &str = "510422100";
     const OTHER: &str = "510422101";
@@ -1051,8 +1052,51 @@ async fn an_accusation_is_kept_from_the_unit_it_accuses() {
         .expect("the assigned unit reads the accusation");
     let status = accused
         .cases
-        .get_case(GetCaseRequest { id: case_id })
+        .get_case(GetCaseRequest {
+            id: case_id.clone(),
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
+
+    // The office's timely assignment, drilled through for the accused township: the county sees the
+    // accusation's id among the matters about that township; the township's own clerk does not.
+    let this_year = chrono::Utc::now().year();
+    let drill = GetIndicatorsRequest {
+        period: Some(Period {
+            start: Some(YearMonth {
+                year: this_year,
+                month: 1,
+            }),
+            end: Some(YearMonth {
+                year: this_year,
+                month: 12,
+            }),
+        }),
+        org_code: ACCUSED.into(),
+        include_ids: true,
+        ..Default::default()
+    };
+    let assigned_ids = |ind: Indicators| {
+        let r = ind.timely_acceptance_office.unwrap();
+        [r.numerator_case_ids, r.other_case_ids].concat()
+    };
+    let county_ids = assigned_ids(
+        county
+            .metrics
+            .get_indicators(drill.clone())
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert!(county_ids.contains(&case_id), "{county_ids:?}");
+    let township_ids = assigned_ids(
+        accused
+            .metrics
+            .get_indicators(drill)
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    assert!(!township_ids.contains(&case_id), "{township_ids:?}");
 }
