@@ -485,6 +485,10 @@ enum CaseCommand {
         /// 交办 matters: the completion report (办结报告); `@FILE` reads it from a file.
         #[arg(long)]
         report: Option<String>,
+        /// Publish the opinion for the petitioner's evaluation: unrated when the window closes, the matter
+        /// counts as 未参评.
+        #[arg(long)]
+        publish: bool,
     },
     /// 评价: the petitioner's ratings.
     Evaluate {
@@ -1416,6 +1420,7 @@ fn case_command(store: &mut Store, ask: &Ask, command: CaseCommand) -> Result<()
             step,
             opinion,
             report,
+            publish,
         } => {
             let (case_id, case) = step_target(store, &step, "reply")?;
             let (occurred_at, etag) = step_common(&step)?;
@@ -1439,6 +1444,7 @@ fn case_command(store: &mut Store, ask: &Ask, command: CaseCommand) -> Result<()
                     occurred_at,
                     opinion,
                     completion_report,
+                    publish_for_evaluation: publish,
                 },
                 now,
             )?

@@ -321,6 +321,7 @@ pub fn indicators_table(ind: &Indicators) -> Table {
         ),
         ("matters_accepted", "受理事项", ind.matters_accepted),
         ("evaluations", "评价事项", ind.evaluations),
+        ("evaluations_lapsed", "逾期未参评", ind.evaluations_lapsed),
     ] {
         t.push(vec![key.into(), name.into(), Cell::Int(n)]);
     }
@@ -795,7 +796,7 @@ mod tests {
             ..Default::default()
         };
         let t = indicators_table(&ind);
-        assert_eq!(t.rows.len(), 13);
+        assert_eq!(t.rows.len(), 14);
         assert_eq!(
             t.row("timely_acceptance_office").unwrap(),
             [

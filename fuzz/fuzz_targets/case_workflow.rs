@@ -39,7 +39,7 @@ enum Act {
     Decline(u8),
     Object,
     Extend(u8),
-    Reply(bool),
+    Reply(bool, bool),
     Evaluate(u8, u8),
     RequestReview,
     DecideReview(u8),
@@ -93,9 +93,10 @@ fn action(act: &Act, today: NaiveDate) -> Action {
             approved_by: "县信访局".into(),
             reason: "情况复杂".into(),
         },
-        Act::Reply(report) => Action::Reply {
+        Act::Reply(report, publish) => Action::Reply {
             opinion: "意见书".into(),
             completion_report: report.then(|| "办结报告".to_owned()),
+            publish_for_evaluation: publish,
         },
         Act::Evaluate(o, u) => Action::Evaluate {
             office: pick::<Rating>(o),

@@ -170,7 +170,8 @@ pub struct Config {
 
     /// Deadline day counts as JSON, e.g. `{"assign_days": 15, "accept_days": 15, "conclude_days": 60,
     /// "max_extension_days": 30, "review_request_days": 30, "review_decision_days": 30,
-    /// "objection_working_days": 5}`; missing keys keep these defaults (《信访工作条例》 2022).
+    /// "objection_working_days": 5, "evaluation_days": 30}`; missing keys keep these defaults (《信访工作条例》
+    /// 2022; the evaluation window is the bureau's choice).
     #[arg(long, env = "XINFANG_DEADLINE_RULES", global = true)]
     pub deadline_rules: Option<String>,
 

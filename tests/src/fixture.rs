@@ -15,10 +15,10 @@
 //!   after that (timely acceptance 437/437 for both parties, 437 accepted in 2020). The 424 opened by
 //!   15 October have their conclusion due in 2020: 416 are replied 20–45 days after acceptance, 8 are replied
 //!   85–89 days after it (on-time completion 416/424). The 13 opened from 10 November on have their
-//!   conclusion due in 2021 (replied 40 days after acceptance). Of the 424, 87 are evaluated a week after the
-//!   reply (see [`rating`]) and 3 have a 复查 requested and decided. The 412 matters of 2019 are opened by
-//!   30 September and concluded on time in 2019, four with a 复查; none has a deadline in 2020, and none is
-//!   evaluated.
+//!   conclusion due in 2021 (replied 40 days after acceptance). Of the 424, 87 are published for evaluation
+//!   and evaluated a week after the reply (see [`rating`]); the rest are outside the scope of evaluation. 3
+//!   have a 复查 requested and decided. The 412 matters of 2019 are opened by 30 September and concluded on
+//!   time in 2019, four with a 复查; none has a deadline in 2020, and none is evaluated.
 //! - Repeats come 3 or more days after the matter they repeat; in 2020 half repeat 2019 matters (the backlog
 //!   cases' petitioners in January), half repeat matters opened earlier in 2020.
 //! - Backlog: four 2019 matters are listed in March 2020 as special difficult backlog cases with a leader,
@@ -1113,6 +1113,9 @@ async fn handle(staff: Staff, case_id: String, unit: &'static str, s: Steps) -> 
             case_id: case_id.clone(),
             occurred_at: at(s.reply, 0),
             opinion: "经调查核实，已依法依规作出处理，并书面告知信访人。".into(),
+            // The 87 evaluated matters are the ones published for evaluation; the rest are outside its
+            // scope, so none lapses into 未参评 and participation stays 86 / 87.
+            publish_for_evaluation: s.evaluation.is_some(),
             ..Default::default()
         })
         .await

@@ -264,6 +264,9 @@ pub struct DeadlineRules {
     pub review_decision_days: u32,
     /// Receiving unit objects that the matter is outside its remit; working days.
     pub objection_working_days: u32,
+    /// Petitioner rates an opinion published for evaluation, counted from the reply. The length is not
+    /// fixed by any text we found (domain.md §2.1); 30 days matches the review window.
+    pub evaluation_days: u32,
 }
 
 impl Default for DeadlineRules {
@@ -276,6 +279,7 @@ impl Default for DeadlineRules {
             review_request_days: 30,
             review_decision_days: 30,
             objection_working_days: 5,
+            evaluation_days: 30,
         }
     }
 }
@@ -473,6 +477,7 @@ mod tests {
                 review_request_days: 30,
                 review_decision_days: 30,
                 objection_working_days: 5,
+                evaluation_days: 30,
             }
         );
     }

@@ -32,6 +32,8 @@ pub struct CaseRecord {
     pub replied_at: Option<DateTime<Utc>>,
     pub reply_opinion: Option<String>,
     pub completion_report: Option<String>,
+    /// The reply published the opinion for the petitioner's evaluation: a rating is due within the window.
+    pub evaluation_published: bool,
     pub office_rating: i32,
     pub unit_rating: i32,
     pub evaluated_at: Option<DateTime<Utc>>,
@@ -75,6 +77,7 @@ impl CaseRecord {
             replied_at: None,
             reply_opinion: None,
             completion_report: None,
+            evaluation_published: false,
             office_rating: 0,
             unit_rating: 0,
             evaluated_at: None,
@@ -149,6 +152,7 @@ pub enum Action {
     Reply {
         opinion: String,
         completion_report: Option<String>,
+        publish_for_evaluation: bool,
     },
     Evaluate {
         office: Rating,
@@ -256,6 +260,7 @@ pub struct Schedule {
     pub assign_due: Option<NaiveDate>,
     pub accept_due: Option<NaiveDate>,
     pub conclude_due: Option<NaiveDate>,
+    pub evaluation_due: Option<NaiveDate>,
 }
 
 pub fn schedule(record: &CaseRecord, facts: &Facts<'_>) -> Schedule {
@@ -265,6 +270,7 @@ pub fn schedule(record: &CaseRecord, facts: &Facts<'_>) -> Schedule {
         assign_due: set.assign.map(|d| d.due),
         accept_due: set.accept.map(|d| d.due),
         conclude_due: set.conclude.map(|d| d.due),
+        evaluation_due: set.evaluation.map(|d| d.due),
     }
 }
 
@@ -369,6 +375,17 @@ pub fn conclude_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate>
         facts.calendar,
         local_date(accepted),
         days,
+        facts.policy,
+    ))
+}
+
+/// The last day to rate a matter published for evaluation; `None` when it was not published.
+pub fn evaluation_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
+    let replied = record.replied_at.filter(|_| record.evaluation_published)?;
+    Some(calendar::due_date(
+        facts.calendar,
+        local_date(replied),
+        facts.rules.evaluation_days,
         facts.policy,
     ))
 }
@@ -581,6 +598,7 @@ pub fn apply(
         Action::Reply {
             opinion,
             completion_report,
+            publish_for_evaluation,
         } => {
             if state != CaseState::Accepted {
                 return Err(wrong_state(
@@ -603,6 +621,7 @@ pub fn apply(
                 });
             }
             next.completion_report = completion_report.clone();
+            next.evaluation_published = *publish_for_evaluation;
             next.state = CaseState::Replied;
             next.replied_at = Some(facts.at);
             next.reply_opinion = Some(opinion.clone());
@@ -619,6 +638,20 @@ pub fn apply(
                 return Err(refuse(
                     "EVALUATION_ALREADY_RECORDED",
                     "the ratings of this matter are recorded already",
+                ));
+            }
+            // After the window a published matter counts as 未参评 already; saying so explicitly is all that
+            // may still be recorded.
+            let lapsed = [*office, *unit] != [Rating::NotParticipated; 2];
+            if let Some(due) = evaluation_due(record, facts)
+                && lapsed
+                && local_date(facts.at) > due
+            {
+                return Err(refuse(
+                    "EVALUATION_WINDOW_CLOSED",
+                    format!(
+                        "the evaluation window closed on {due}; the matter counts as 未参评 (not evaluated)"
+                    ),
                 ));
             }
             next.office_rating = *office as i32;
@@ -791,18 +824,8 @@ pub struct DeadlineSet {
     pub conclude: Option<DeadlineStatus>,
     pub review_request: Option<DeadlineStatus>,
     pub review_decision: Option<DeadlineStatus>,
-}
-
-impl DeadlineSet {
-    pub fn all(&self) -> [Option<DeadlineStatus>; 5] {
-        [
-            self.assign,
-            self.accept,
-            self.conclude,
-            self.review_request,
-            self.review_decision,
-        ]
-    }
+    /// The petitioner's, not the bureau's: it never makes a matter overdue.
+    pub evaluation: Option<DeadlineStatus>,
 }
 
 fn status(due: NaiveDate, done_at: Option<DateTime<Utc>>, today: NaiveDate) -> DeadlineStatus {
@@ -846,6 +869,9 @@ pub fn deadlines(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> De
     }
     if let Some(conclude) = conclude_due(record, facts) {
         set.conclude = Some(status(conclude, record.replied_at, today));
+    }
+    if let Some(evaluation) = evaluation_due(record, facts) {
+        set.evaluation = Some(status(evaluation, record.evaluated_at, today));
     }
     let requested_after = |base: DateTime<Utc>| record.review_requested_at.filter(|r| *r >= base);
     match (record.review_kind, record.state) {
@@ -948,6 +974,7 @@ mod tests {
                 Action::Reply {
                     opinion: "意见书".into(),
                     completion_report: None,
+                    publish_for_evaluation: false,
                 },
                 at(2020, 7, 1),
             ),
@@ -1017,6 +1044,7 @@ mod tests {
                     Action::Reply {
                         opinion: "x".into(),
                         completion_report: None,
+                        publish_for_evaluation: false,
                     },
                     at(2020, 6, 2)
                 )
@@ -1032,6 +1060,7 @@ mod tests {
                     Action::Reply {
                         opinion: "x".into(),
                         completion_report: None,
+                        publish_for_evaluation: false,
                     },
                     at(2020, 6, 3)
                 )
@@ -1251,6 +1280,56 @@ mod tests {
     }
 
     #[test]
+    fn a_published_matter_is_rated_within_its_window_or_counts_as_not_evaluated() {
+        let accepted = at_state(CaseState::Accepted);
+        let reply = |publish| Action::Reply {
+            opinion: "意见书".into(),
+            completion_report: None,
+            publish_for_evaluation: publish,
+        };
+        let rate = |office, unit| Action::Evaluate { office, unit };
+        // Replied 2020-09-04 (Friday): 30 days end on 2020-10-04, inside the National Day holiday
+        // (10-01..10-08), so the window runs to Friday 2020-10-09.
+        let published = step(&accepted, reply(true), at(2020, 9, 4)).unwrap();
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        let f = facts(&cal, &rules, at(2020, 9, 4));
+        let window = deadlines(&published, &f, local_date(at(2020, 10, 10)))
+            .evaluation
+            .unwrap();
+        assert_eq!(
+            (window.due, window.timeliness),
+            (
+                NaiveDate::from_ymd_opt(2020, 10, 9).unwrap(),
+                Timeliness::Overdue
+            )
+        );
+        assert_eq!(schedule(&published, &f).evaluation_due, Some(window.due));
+
+        let satisfied = rate(Rating::Satisfied, Rating::Satisfied);
+        let rated = step(&published, satisfied.clone(), at(2020, 10, 9)).unwrap();
+        assert_eq!(rated.state, CaseState::Evaluated);
+        let late = step(&published, satisfied.clone(), at(2020, 10, 10)).unwrap_err();
+        assert_eq!(reason(late), "EVALUATION_WINDOW_CLOSED");
+        // Recording what the closed window means is still allowed.
+        let lapsed = step(
+            &published,
+            rate(Rating::NotParticipated, Rating::NotParticipated),
+            at(2020, 10, 12),
+        )
+        .unwrap();
+        assert_eq!(lapsed.office_rating, Rating::NotParticipated as i32);
+
+        // Outside the scope of evaluation there is no window: a rating is taken whenever it comes.
+        let unpublished = step(&accepted, reply(false), at(2020, 9, 4)).unwrap();
+        assert_eq!(
+            deadlines(&unpublished, &f, local_date(at(2021, 1, 1))).evaluation,
+            None
+        );
+        assert!(step(&unpublished, satisfied, at(2020, 12, 1)).is_ok());
+    }
+
+    #[test]
     fn a_step_is_not_dated_before_the_previous_one() {
         let assigned = at_state(CaseState::Assigned); // assigned 2020-06-02
         assert_eq!(
@@ -1285,6 +1364,7 @@ mod tests {
         let reply = |report: Option<&str>| Action::Reply {
             opinion: "意见书".into(),
             completion_report: report.map(str::to_owned),
+            publish_for_evaluation: false,
         };
         assert_eq!(
             reason(step(&accepted, reply(None), at(2020, 7, 1)).unwrap_err()),
@@ -1443,6 +1523,7 @@ mod tests {
             Action::Reply {
                 opinion: "意见书".into(),
                 completion_report: None,
+                publish_for_evaluation: false,
             },
             at(2020, 6, 9),
         );

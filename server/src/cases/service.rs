@@ -190,6 +190,7 @@ impl CaseApi {
                 conclude: deadline_to_proto(set.conclude),
                 review_request: deadline_to_proto(set.review_request),
                 review_decision: deadline_to_proto(set.review_decision),
+                evaluation: deadline_to_proto(set.evaluation),
             }),
             etag: row.version.to_string(),
             update_time: ts(Some(row.updated_at)),
@@ -642,6 +643,7 @@ impl CaseService for CaseApi {
                     Action::Reply {
                         opinion,
                         completion_report,
+                        publish_for_evaluation: req.publish_for_evaluation,
                     },
                     String::new(),
                 )

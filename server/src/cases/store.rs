@@ -31,6 +31,7 @@ pub struct CaseRow {
     pub replied_at: Option<DateTime<Utc>>,
     pub reply_opinion: Option<String>,
     pub completion_report: Option<String>,
+    pub evaluation_published: bool,
     pub office_rating: i16,
     pub unit_rating: i16,
     pub evaluated_at: Option<DateTime<Utc>>,
@@ -56,7 +57,7 @@ pub struct CaseRow {
 const COLUMNS: &str = "id, number, state, category_code, problem_org_code, content, demands, registered_at, \
     responsible_org_code, assignment_mode, handling_deadline, first_assigned_at, assigned_at, accepted_at, \
     declined_at, objected_at, decline_ground, extension_days, extension_approved_by, extension_reason, replied_at, \
-    reply_opinion, completion_report, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
+    reply_opinion, completion_report, evaluation_published, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
     review_decided_at, review_outcome, supervised, supervision_level, supervision_method, backlog_state, \
     backlog_leader, special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, version, \
     updated_at, claim_type, accused_org_code";
@@ -81,6 +82,7 @@ impl CaseRow {
             replied_at: self.replied_at,
             reply_opinion: self.reply_opinion.clone(),
             completion_report: self.completion_report.clone(),
+            evaluation_published: self.evaluation_published,
             office_rating: i32::from(self.office_rating),
             unit_rating: i32::from(self.unit_rating),
             evaluated_at: self.evaluated_at,
@@ -136,7 +138,8 @@ pub async fn update(
              supervision_method = $25, backlog_state = $26, backlog_leader = $27, special_difficult = $28, \
              backlog_resolution = $29, next_due = $30, objected_at = $31, backlog_listed_at = $32, \
              backlog_resolved_at = $33, assign_due = $34, accept_due = $35, conclude_due = $36, \
-             completion_report = $37, version = version + 1, updated_at = now() \
+             completion_report = $37, evaluation_published = $38, evaluation_due = $39, \
+             version = version + 1, updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -176,6 +179,8 @@ pub async fn update(
     .bind(schedule.accept_due)
     .bind(schedule.conclude_due)
     .bind(&r.completion_report)
+    .bind(r.evaluation_published)
+    .bind(schedule.evaluation_due)
     .fetch_one(conn)
     .await
 }

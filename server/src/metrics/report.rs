@@ -345,7 +345,16 @@ pub async fn generate(
         );
     }
     line!(out, "");
-    line!(out, "参与满意度评价{}件。", ind.evaluations);
+    if ind.evaluations_lapsed > 0 {
+        line!(
+            out,
+            "参与满意度评价{}件，另有{}件评价期满未参评。",
+            ind.evaluations,
+            ind.evaluations_lapsed
+        );
+    } else {
+        line!(out, "参与满意度评价{}件。", ind.evaluations);
+    }
     line!(out, "");
     if !fig.targets.results.is_empty() {
         line!(

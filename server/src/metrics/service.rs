@@ -218,9 +218,11 @@ async fn indicators(
                 span.from_date,
                 span.until_date,
                 cutoff,
-                org,
-                pending,
-                ids.hide_accusations_against,
+                store::IdFilter {
+                    org,
+                    include_pending: pending,
+                    hide_accusations_against: ids.hide_accusations_against,
+                },
             )
             .await?
             {
@@ -234,6 +236,9 @@ async fn indicators(
         rates.push(r);
     }
     let ratings = store::ratings(conn, span.from_date, span.until_date, org).await?;
+    let lapsed = store::lapsed_evaluations(conn, span.from, span.until, today, org).await?;
+    // 应评价: the recorded evaluations and the published matters whose window closed unrated.
+    let due_evaluation = ratings.evaluated + lapsed;
     let counts = store::matter_counts(conn, span.from_date, span.until_date, org).await?;
     let regs = store::registrations(conn, span.from_date, span.until_date, org).await?;
     let extra = |n: i64| if basically_counts { n } else { 0 };
@@ -244,12 +249,12 @@ async fn indicators(
         timely_acceptance_office: rates.next(),
         timely_acceptance_unit: rates.next(),
         on_time_completion: rates.next(),
-        participation_office: Some(rate(ratings.office_rated, ratings.evaluated)),
+        participation_office: Some(rate(ratings.office_rated, due_evaluation)),
         satisfaction_office: Some(rate(
             ratings.office_satisfied + extra(ratings.office_basically),
             ratings.office_rated,
         )),
-        participation_unit: Some(rate(ratings.unit_rated, ratings.evaluated)),
+        participation_unit: Some(rate(ratings.unit_rated, due_evaluation)),
         satisfaction_unit: Some(rate(
             ratings.unit_satisfied + extra(ratings.unit_basically),
             ratings.unit_rated,
@@ -260,6 +265,7 @@ async fn indicators(
         online_share: Some(rate(regs.online, regs.total)),
         matters_accepted: counts.accepted,
         evaluations: ratings.evaluated,
+        evaluations_lapsed: lapsed,
     })
 }
 

@@ -150,7 +150,7 @@ async fn act_with(c: &mut Client, id: &str, etag: &str, at: At, step: Step<'_>) 
         }).await,
         Step::Reply => c.reply_case(ReplyCaseRequest {
             request_id, case_id, etag, occurred_at, opinion: "经调查，已督促企业支付工资。".into(),
-            completion_report: String::new(),
+            completion_report: String::new(), publish_for_evaluation: false,
         }).await,
         Step::Evaluate => c.record_evaluation(RecordEvaluationRequest {
             request_id, case_id, etag, occurred_at,

@@ -259,3 +259,160 @@ async fn indicators_answer_by_scope_and_refuse_bad_periods() {
         .await
         .expect("its own unit's figures");
 }
+
+#[tokio::test]
+async fn a_published_matter_left_unrated_counts_as_not_evaluated() {
+    use tonic_types::StatusExt;
+    use xinfang_proto::v1::{
+        AcceptCaseRequest, AssignCaseRequest, AssignmentMode, GetCaseRequest, Rating,
+        RecordEvaluationRequest, ReplyCaseRequest, Timeliness,
+    };
+    let app = spawn_app().await;
+    let mut admin = app.client.clone();
+    // Three matters replied on 2024-04-10: one published and rated within its window, one published and
+    // never rated (its window closed on 2024-05-10), one outside the scope of evaluation.
+    let mut ids = Vec::new();
+    for (i, publish) in [true, true, false].into_iter().enumerate() {
+        let visit = admin
+            .visits
+            .register_visit(RegisterVisitRequest {
+                request_id: request_id(),
+                visit: Some(Visit {
+                    visited_at: at(2024, 3, 1 + i as u32),
+                    level: Level::County as i32,
+                    place_name: "接待大厅".into(),
+                    headcount: 1,
+                    petitioners: vec![Petitioner {
+                        name: "某人".into(),
+                        ..Default::default()
+                    }],
+                    matter: Some(MatterInput {
+                        content: "工资".into(),
+                        demands: "支付".into(),
+                        category: "labor".into(),
+                        problem_org_code: "510422100".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let case_id = visit.classification.unwrap().case_id;
+        admin
+            .cases
+            .assign_case(AssignCaseRequest {
+                request_id: request_id(),
+                case_id: case_id.clone(),
+                occurred_at: at(2024, 3, 5),
+                mode: AssignmentMode::Forward as i32,
+                responsible_org_code: "510422100".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        admin
+            .cases
+            .accept_case(AcceptCaseRequest {
+                request_id: request_id(),
+                case_id: case_id.clone(),
+                occurred_at: at(2024, 3, 6),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        admin
+            .cases
+            .reply_case(ReplyCaseRequest {
+                request_id: request_id(),
+                case_id: case_id.clone(),
+                occurred_at: at(2024, 4, 10),
+                opinion: "已督促企业支付工资。".into(),
+                publish_for_evaluation: publish,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        ids.push(case_id);
+    }
+    let evaluate = |case_id: &str, rating: Rating, on| RecordEvaluationRequest {
+        request_id: request_id(),
+        case_id: case_id.to_owned(),
+        occurred_at: on,
+        office_rating: rating as i32,
+        unit_rating: rating as i32,
+        ..Default::default()
+    };
+    admin
+        .cases
+        .record_evaluation(evaluate(&ids[0], Rating::Satisfied, at(2024, 4, 20)))
+        .await
+        .unwrap();
+
+    let lapsed = admin
+        .cases
+        .get_case(GetCaseRequest { id: ids[1].clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    let window = lapsed.deadlines.unwrap().evaluation.unwrap();
+    assert_eq!(window.timeliness(), Timeliness::Overdue);
+    let indicators = |admin: &mut xinfang_client::Client| {
+        let mut admin = admin.clone();
+        async move {
+            admin
+                .metrics
+                .get_indicators(GetIndicatorsRequest {
+                    period: year(2024),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let before = indicators(&mut admin).await;
+    let participation = before.participation_office.clone().unwrap();
+    assert_eq!(
+        (
+            before.evaluations,
+            before.evaluations_lapsed,
+            participation.numerator,
+            participation.denominator
+        ),
+        (1, 1, 1, 2),
+        "the unrated published matter is 未参评; the unpublished one is out of scope"
+    );
+    assert_eq!(participation.percent, "50.00");
+
+    // A rating that comes after the window is refused, and changes nothing; saying 未参评 is taken.
+    let status = admin
+        .cases
+        .record_evaluation(evaluate(&ids[1], Rating::Satisfied, None))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert_eq!(
+        status.get_error_details().error_info().unwrap().reason,
+        "EVALUATION_WINDOW_CLOSED"
+    );
+    assert_eq!(indicators(&mut admin).await, before);
+    admin
+        .cases
+        .record_evaluation(evaluate(&ids[1], Rating::NotParticipated, None))
+        .await
+        .unwrap();
+    let after = indicators(&mut admin).await;
+    let participation = after.participation_office.unwrap();
+    assert_eq!(
+        (
+            after.evaluations,
+            after.evaluations_lapsed,
+            participation.numerator,
+            participation.denominator
+        ),
+        (2, 0, 1, 2)
+    );
+    app.assert_rollups_match_records().await;
+}
