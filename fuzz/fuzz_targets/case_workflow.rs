@@ -43,6 +43,8 @@ enum Act {
     Evaluate(u8, u8),
     RequestReview,
     DecideReview(u8),
+    /// 听证: first day this many days back, lasting 1 + n % 5 days.
+    Hearing(u8, u8),
     Supervise(u8, u8),
     MarkBacklog(Option<u8>, Option<bool>),
     ResolveBacklog(u8, u8),
@@ -114,6 +116,13 @@ fn action(act: &Act, today: NaiveDate) -> Action {
             leader: leader.map(|n| format!("副县长{n}")),
             special_difficult: special,
         },
+        Act::Hearing(back, length) => {
+            let first_day = today - Duration::days(i64::from(back));
+            Action::Hearing {
+                first_day,
+                last_day: first_day + Duration::days(i64::from(length % 5)),
+            }
+        }
         Act::ResolveBacklog(step, resolution) => Action::ResolveBacklog {
             step: match step % 3 {
                 0 => BacklogState::Resolving,
@@ -193,6 +202,14 @@ fn invariants(r: &CaseRecord) {
     if r.evaluated_at.is_some() {
         assert!(r.replied_at.is_some() && r.office_rating != 0 && r.unit_rating != 0);
     }
+    if r.evaluation_published {
+        assert!(r.replied_at.is_some(), "{r:?}");
+    }
+    assert!(r.hearing_days >= 0, "{r:?}");
+    assert_eq!(r.hearing_days > 0, r.hearing_until.is_some(), "{r:?}");
+    if r.hearing_days > 0 {
+        assert!(r.review_kind == 2, "{r:?}");
+    }
     if let (Some(first), Some(last)) = (r.first_assigned_at, r.assigned_at) {
         assert!(first <= last, "{r:?}");
     }
@@ -258,6 +275,7 @@ fn event_of(action: &Action, name: &str) -> bool {
         Action::Evaluate { .. } => name == "evaluated",
         Action::RequestReview => name == "review_requested",
         Action::DecideReview { .. } => name == "review_decided",
+        Action::Hearing { .. } => name == "hearing_recorded",
         Action::Supervise { .. } => name == "supervised",
         Action::MarkBacklog { .. } => matches!(name, "backlog_listed" | "backlog_updated"),
         Action::ResolveBacklog { .. } => {

@@ -78,6 +78,7 @@ pub const ACCESS: &[(&str, &[Role])] = &[
     ("/xinfang.v1.CaseService/RecordEvaluation", COUNTY_OFFICE),
     ("/xinfang.v1.CaseService/RequestReview", COUNTY_OFFICE),
     ("/xinfang.v1.CaseService/DecideReview", COUNTY_OFFICE),
+    ("/xinfang.v1.CaseService/RecordHearing", COUNTY_OFFICE),
     ("/xinfang.v1.CaseService/SuperviseCase", COUNTY_OFFICE),
     ("/xinfang.v1.CaseService/MarkBacklog", COUNTY_OFFICE),
     ("/xinfang.v1.CaseService/ResolveBacklog", COUNTY_OFFICE),

@@ -41,6 +41,10 @@ pub struct CaseRecord {
     pub review_requested_at: Option<DateTime<Utc>>,
     pub review_decided_at: Option<DateTime<Utc>>,
     pub review_outcome: i32,
+    /// Days of 听证 during the 复核 under way, not counted in its decision deadline, and the latest one's
+    /// last day.
+    pub hearing_days: i32,
+    pub hearing_until: Option<NaiveDate>,
     pub supervised: bool,
     pub supervision_level: i32,
     pub supervision_method: i32,
@@ -85,6 +89,8 @@ impl CaseRecord {
             review_requested_at: None,
             review_decided_at: None,
             review_outcome: 0,
+            hearing_days: 0,
+            hearing_until: None,
             supervised: false,
             supervision_level: 0,
             supervision_method: 0,
@@ -161,6 +167,10 @@ pub enum Action {
     RequestReview,
     DecideReview {
         outcome: ReviewOutcome,
+    },
+    Hearing {
+        first_day: NaiveDate,
+        last_day: NaiveDate,
     },
     Supervise {
         level: Level,
@@ -375,6 +385,18 @@ pub fn conclude_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate>
         facts.calendar,
         local_date(accepted),
         days,
+        facts.policy,
+    ))
+}
+
+/// The decision due date of the review under way: 30 days from the request, plus the days of any 听证.
+pub fn review_decision_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
+    let requested = record.review_requested_at?;
+    let paused = u32::try_from(record.hearing_days).unwrap_or(0);
+    Some(calendar::due_date(
+        facts.calendar,
+        local_date(requested),
+        facts.rules.review_decision_days.saturating_add(paused),
         facts.policy,
     ))
 }
@@ -693,6 +715,8 @@ pub fn apply(
             next.review_requested_at = Some(facts.at);
             next.review_decided_at = None;
             next.review_outcome = 0;
+            next.hearing_days = 0;
+            next.hearing_until = None;
             "review_requested"
         }
         Action::DecideReview { outcome } => {
@@ -707,6 +731,60 @@ pub fn apply(
                 CaseState::Reviewed
             };
             "review_decided"
+        }
+        Action::Hearing {
+            first_day,
+            last_day,
+        } => {
+            if record.state != CaseState::ReviewRequested || record.review_kind < 2 {
+                return Err(refuse(
+                    "HEARING_NOT_IN_SECOND_REVIEW",
+                    "a hearing pauses a 复核 under way, nothing else",
+                ));
+            }
+            let requested = record.review_requested_at.map(local_date);
+            if requested.is_some_and(|r| *first_day < r) {
+                return Err(Refusal::Input {
+                    field: "first_day",
+                    message: "the hearing starts after the 复核 was requested".into(),
+                });
+            }
+            if last_day < first_day {
+                return Err(Refusal::Input {
+                    field: "last_day",
+                    message: "the hearing ends on or after its first day".into(),
+                });
+            }
+            if *last_day > local_date(facts.at) {
+                return Err(Refusal::Input {
+                    field: "last_day",
+                    message:
+                        "a hearing is recorded once held: its last day is not after occurred_at"
+                            .into(),
+                });
+            }
+            if let Some(until) = record.hearing_until
+                && *first_day <= until
+            {
+                return Err(refuse(
+                    "HEARING_OVERLAPS",
+                    format!("the previous hearing ran until {until}; its days are paused already"),
+                ));
+            }
+            if let Some(due) = review_decision_due(record, facts)
+                && *first_day > due
+            {
+                return Err(refuse(
+                    "HEARING_TOO_LATE",
+                    format!("the 复核 decision was due on {due}; a later hearing pauses nothing"),
+                ));
+            }
+            let days = (*last_day - *first_day).num_days() + 1;
+            next.hearing_days = record
+                .hearing_days
+                .saturating_add(i32::try_from(days).unwrap_or(i32::MAX));
+            next.hearing_until = Some(*last_day);
+            "hearing_recorded"
         }
         Action::Supervise { level, method } => {
             match state {
@@ -895,13 +973,12 @@ pub fn deadlines(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> De
         }
         _ => {}
     }
-    if let Some(requested) = record.review_requested_at {
+    if let (Some(requested), Some(due)) = (
+        record.review_requested_at,
+        review_decision_due(record, facts),
+    ) {
         let decided = record.review_decided_at.filter(|d| *d >= requested);
-        set.review_decision = Some(status(
-            due(requested, facts.rules.review_decision_days),
-            decided,
-            today,
-        ));
+        set.review_decision = Some(status(due, decided, today));
     }
     set
 }
@@ -1327,6 +1404,86 @@ mod tests {
             None
         );
         assert!(step(&unpublished, satisfied, at(2020, 12, 1)).is_ok());
+    }
+
+    #[test]
+    fn a_hearing_pauses_the_second_review_deadline() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let hearing = |first, last| Action::Hearing {
+            first_day: first,
+            last_day: last,
+        };
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        let decision_due = |r: &CaseRecord| {
+            deadlines(r, &facts(&cal, &rules, at(2020, 8, 1)), d(2020, 8, 1))
+                .review_decision
+                .unwrap()
+                .due
+        };
+        // 复核 requested 2020-08-01: the decision is due 2020-08-31 (Monday).
+        let second = step(
+            &at_state(CaseState::Reviewed),
+            Action::RequestReview,
+            at(2020, 8, 1),
+        )
+        .unwrap();
+        assert_eq!(decision_due(&second), d(2020, 8, 31));
+        let heard = step(
+            &second,
+            hearing(d(2020, 8, 10), d(2020, 8, 12)),
+            at(2020, 8, 13),
+        )
+        .unwrap();
+        assert_eq!(
+            (heard.hearing_days, heard.hearing_until),
+            (3, Some(d(2020, 8, 12)))
+        );
+        assert_eq!(decision_due(&heard), d(2020, 9, 3));
+
+        let refused = |r: &CaseRecord, action, when| reason(step(r, action, when).unwrap_err());
+        assert_eq!(
+            refused(
+                &second,
+                hearing(d(2020, 7, 31), d(2020, 8, 2)),
+                at(2020, 8, 3)
+            ),
+            "first_day"
+        );
+        assert_eq!(
+            refused(
+                &second,
+                hearing(d(2020, 8, 10), d(2020, 8, 20)),
+                at(2020, 8, 13)
+            ),
+            "last_day"
+        );
+        assert_eq!(
+            refused(
+                &heard,
+                hearing(d(2020, 8, 12), d(2020, 8, 14)),
+                at(2020, 8, 15)
+            ),
+            "HEARING_OVERLAPS"
+        );
+        assert_eq!(
+            refused(
+                &heard,
+                hearing(d(2020, 9, 4), d(2020, 9, 4)),
+                at(2020, 9, 5)
+            ),
+            "HEARING_TOO_LATE"
+        );
+        // A 复查 is decided in its 30 days; only the 复核 holds hearings.
+        let first = at_state(CaseState::ReviewRequested);
+        assert_eq!(
+            refused(
+                &first,
+                hearing(d(2020, 7, 12), d(2020, 7, 12)),
+                at(2020, 7, 13)
+            ),
+            "HEARING_NOT_IN_SECOND_REVIEW"
+        );
     }
 
     #[test]

@@ -14,9 +14,9 @@ use xinfang_proto::{
         Case, CaseEvent, CaseState, Deadline, Deadlines, DecideReviewRequest, DeclineCaseRequest,
         DeclineGround, ExtendCaseRequest, GetCaseRequest, Level, ListCaseEventsRequest,
         ListCaseEventsResponse, ListCasesRequest, ListCasesResponse, MarkBacklogRequest,
-        ObjectToAssignmentRequest, Rating, RecordEvaluationRequest, ReplyCaseRequest,
-        RequestReviewRequest, ResolveBacklogRequest, ReviewOutcome, SuperviseCaseRequest,
-        SupervisionMethod, case_service_server::CaseService,
+        ObjectToAssignmentRequest, Rating, RecordEvaluationRequest, RecordHearingRequest,
+        ReplyCaseRequest, RequestReviewRequest, ResolveBacklogRequest, ReviewOutcome,
+        SuperviseCaseRequest, SupervisionMethod, case_service_server::CaseService,
     },
     validate::{self, Violations},
 };
@@ -177,6 +177,8 @@ impl CaseApi {
             review_requested_at: ts(row.review_requested_at),
             review_decided_at: ts(row.review_decided_at),
             review_outcome: record.review_outcome,
+            hearing_days: record.hearing_days,
+            hearing_until: record.hearing_until.map(date_to_proto),
             supervised: row.supervised,
             supervision_level: record.supervision_level,
             supervision_method: record.supervision_method,
@@ -693,6 +695,36 @@ impl CaseService for CaseApi {
             outcome
                 .zip(opinion)
                 .map(|(outcome, opinion)| (Action::DecideReview { outcome }, opinion))
+        })
+    }
+
+    async fn record_hearing(
+        &self,
+        request: Request<RecordHearingRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "RecordHearing", Actor::County, |v, req| {
+            let mut day = |field, d: &Option<xinfang_proto::v1::Date>| match d {
+                Some(d) => v.check(date_from_proto(field, d)),
+                None => {
+                    v.add(field, "required");
+                    None
+                }
+            };
+            let first_day = day("first_day", &req.first_day);
+            let last_day = day("last_day", &req.last_day);
+            let note = optional_reason(&mut v, "note", &req.note);
+            first_day
+                .zip(last_day)
+                .zip(note)
+                .map(|((first_day, last_day), note)| {
+                    (
+                        Action::Hearing {
+                            first_day,
+                            last_day,
+                        },
+                        note,
+                    )
+                })
         })
     }
 

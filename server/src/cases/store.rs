@@ -39,6 +39,8 @@ pub struct CaseRow {
     pub review_requested_at: Option<DateTime<Utc>>,
     pub review_decided_at: Option<DateTime<Utc>>,
     pub review_outcome: i16,
+    pub hearing_days: i32,
+    pub hearing_until: Option<NaiveDate>,
     pub supervised: bool,
     pub supervision_level: i16,
     pub supervision_method: i16,
@@ -58,7 +60,7 @@ const COLUMNS: &str = "id, number, state, category_code, problem_org_code, conte
     responsible_org_code, assignment_mode, handling_deadline, first_assigned_at, assigned_at, accepted_at, \
     declined_at, objected_at, decline_ground, extension_days, extension_approved_by, extension_reason, replied_at, \
     reply_opinion, completion_report, evaluation_published, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
-    review_decided_at, review_outcome, supervised, supervision_level, supervision_method, backlog_state, \
+    review_decided_at, review_outcome, hearing_days, hearing_until, supervised, supervision_level, supervision_method, backlog_state, \
     backlog_leader, special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, version, \
     updated_at, claim_type, accused_org_code";
 
@@ -90,6 +92,8 @@ impl CaseRow {
             review_requested_at: self.review_requested_at,
             review_decided_at: self.review_decided_at,
             review_outcome: i32::from(self.review_outcome),
+            hearing_days: self.hearing_days,
+            hearing_until: self.hearing_until,
             supervised: self.supervised,
             supervision_level: i32::from(self.supervision_level),
             supervision_method: i32::from(self.supervision_method),
@@ -139,7 +143,7 @@ pub async fn update(
              backlog_resolution = $29, next_due = $30, objected_at = $31, backlog_listed_at = $32, \
              backlog_resolved_at = $33, assign_due = $34, accept_due = $35, conclude_due = $36, \
              completion_report = $37, evaluation_published = $38, evaluation_due = $39, \
-             version = version + 1, updated_at = now() \
+             hearing_days = $40, hearing_until = $41, version = version + 1, updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -181,6 +185,8 @@ pub async fn update(
     .bind(&r.completion_report)
     .bind(r.evaluation_published)
     .bind(schedule.evaluation_due)
+    .bind(r.hearing_days)
+    .bind(r.hearing_until)
     .fetch_one(conn)
     .await
 }

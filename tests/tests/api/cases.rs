@@ -12,9 +12,9 @@ use xinfang_proto::v1::{
     AcceptCaseRequest, AssignCaseRequest, AssignmentMode, BacklogResolution, BacklogState, Case,
     CaseEvent, CaseState, Date, Deadline, DecideReviewRequest, ExtendCaseRequest, GetCaseRequest,
     Level, ListCaseEventsRequest, ListCasesRequest, MarkBacklogRequest, MatterInput,
-    ObjectToAssignmentRequest, Petitioner, Rating, RecordEvaluationRequest, RegisterVisitRequest,
-    ReplyCaseRequest, RequestReviewRequest, ResolveBacklogRequest, ReviewKind, ReviewOutcome,
-    SuperviseCaseRequest, SupervisionMethod, Timeliness, Visit,
+    ObjectToAssignmentRequest, Petitioner, Rating, RecordEvaluationRequest, RecordHearingRequest,
+    RegisterVisitRequest, ReplyCaseRequest, RequestReviewRequest, ResolveBacklogRequest,
+    ReviewKind, ReviewOutcome, SuperviseCaseRequest, SupervisionMethod, Timeliness, Visit,
 };
 use xinfang_server::auth::Role;
 use xinfang_tests::{TestApp, now_secs, request_id, spawn_app};
@@ -43,6 +43,15 @@ fn shanghai(y: i32, m: u32, d: u32) -> At {
         .unwrap()
         .with_ymd_and_hms(y, m, d, 9, 0, 0);
     ts(at.unwrap().timestamp())
+}
+
+/// The bureau's calendar day `days` back.
+fn local_day(days: i64) -> Option<Date> {
+    use chrono::Datelike;
+    let day = (chrono::Utc::now() - chrono::Duration::days(days))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .date_naive();
+    date(day.year(), day.month() as i32, day.day() as i32)
 }
 
 fn date(year: i32, month: i32, day: i32) -> Option<Date> {
@@ -110,6 +119,8 @@ enum Step<'a> {
     Evaluate,
     RequestReview,
     DecideReview,
+    /// 听证 from the first to the last of these days back.
+    Hearing(i64, i64),
     Supervise(Level),
     MarkBacklog,
     Resolve(BacklogState, BacklogResolution),
@@ -162,6 +173,10 @@ async fn act_with(c: &mut Client, id: &str, etag: &str, at: At, step: Step<'_>) 
         Step::DecideReview => c.decide_review(DecideReviewRequest {
             request_id, case_id, etag, occurred_at,
             outcome: ReviewOutcome::Upheld as i32, opinion: "维持原处理意见".into(),
+        }).await,
+        Step::Hearing(first, last) => c.record_hearing(RecordHearingRequest {
+            request_id, case_id, etag, occurred_at,
+            first_day: local_day(first), last_day: local_day(last), note: "县信访局听证室".into(),
         }).await,
         Step::Supervise(level) => c.supervise_case(SuperviseCaseRequest {
             request_id, case_id, etag, occurred_at, level: level as i32,
@@ -312,12 +327,29 @@ async fn the_full_path_by_the_right_roles_ends_final() {
     let case = done(c, &id, days_ago(15), Step::RequestReview).await;
     assert_eq!(case.state(), CaseState::ReviewRequested);
     assert_eq!(case.review_kind(), ReviewKind::First);
+    let refused = act(c, &id, days_ago(12), Step::Hearing(13, 12)).await;
+    assert_eq!(reason(refused), "HEARING_NOT_IN_SECOND_REVIEW");
     let case = done(c, &id, days_ago(10), Step::DecideReview).await;
     assert_eq!(case.state(), CaseState::Reviewed);
     assert_eq!(case.review_outcome(), ReviewOutcome::Upheld);
     let case = done(c, &id, days_ago(5), Step::RequestReview).await;
     assert_eq!(case.state(), CaseState::ReviewRequested);
     assert_eq!(case.review_kind(), ReviewKind::Second);
+    // A two-day 听证 moves the 复核 decision deadline by two days; a second one may not reuse its days.
+    let before = due(case.deadlines.unwrap().review_decision).0.unwrap();
+    let case = done(c, &id, days_ago(2), Step::Hearing(4, 3)).await;
+    assert_eq!((case.hearing_days, case.hearing_until), (2, local_day(3)));
+    let after = due(case.deadlines.unwrap().review_decision).0.unwrap();
+    let day =
+        |d: &Date| chrono::NaiveDate::from_ymd_opt(d.year, d.month as u32, d.day as u32).unwrap();
+    assert!(
+        (day(&after) - day(&before)).num_days() >= 2,
+        "{before:?} → {after:?}"
+    );
+    let refused = act(c, &id, days_ago(2), Step::Hearing(3, 2)).await;
+    assert_eq!(reason(refused), "HEARING_OVERLAPS");
+    let refused = act(c, &id, days_ago(2), Step::Hearing(2, 3)).await;
+    assert_eq!(fields(refused), ["last_day"]);
     let case = done(c, &id, days_ago(1), Step::DecideReview).await;
     assert_eq!(case.state(), CaseState::Final);
     let refused = act(c, &id, NOW, Step::RequestReview).await;
@@ -333,6 +365,7 @@ async fn the_full_path_by_the_right_roles_ends_final() {
         "review_requested",
         "review_decided",
         "review_requested",
+        "hearing_recorded",
         "review_decided",
     ];
     assert_eq!(actions(c, &id).await, expected);
