@@ -176,6 +176,7 @@ fn field<'a>(op: &'a mut Op, path: &str) -> Option<Field<'a>> {
         Op::ReplyCase(r) => match segments.as_slice() {
             ["opinion"] => Some(Field::Text(&mut r.opinion)),
             ["completion_report"] => Some(Field::Text(&mut r.completion_report)),
+            ["publish_for_evaluation"] => Some(Field::Bool(&mut r.publish_for_evaluation)),
             _ => step(&segments, &mut r.case_id, &mut r.etag, &mut r.occurred_at),
         },
         Op::RecordEvaluation(r) => match segments.as_slice() {
@@ -357,5 +358,8 @@ mod tests {
             "经调查，诉求合理，予以支持。"
         );
         assert!(get(&reply, "ground").is_err());
+        set(&mut reply, "publish_for_evaluation", "yes", now()).unwrap();
+        let Op::ReplyCase(r) = &reply else { panic!() };
+        assert!(r.publish_for_evaluation);
     }
 }
