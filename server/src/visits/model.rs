@@ -297,6 +297,31 @@ pub struct NewMatter {
     pub accused_org_code: Option<String>,
 }
 
+/// What a matter is claimed as: `xinfang.v1.ClaimType` number and, for an accusation, the unit accused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub claim_type: i16,
+    pub accused_org_code: Option<String>,
+}
+
+impl NewMatter {
+    /// The claim a registration records. One that repeats an accusation is about the same thing (同人同事),
+    /// so it stays an accusation against the same unit, kept from that unit like the first, unless the desk
+    /// registered it as an accusation of its own.
+    pub fn claim(&self, linked: Option<&Claim>) -> Claim {
+        let accusation = ClaimType::Accusation as i16;
+        match linked {
+            Some(first) if self.claim_type != accusation && first.claim_type == accusation => {
+                first.clone()
+            }
+            _ => Claim {
+                claim_type: self.claim_type,
+                accused_org_code: self.accused_org_code.clone(),
+            },
+        }
+    }
+}
+
 fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<NewMatter> {
     let Some(m) = m else {
         v.add(field, "required");
@@ -814,6 +839,46 @@ impl NewTrip {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_repeat_of_an_accusation_stays_one() {
+        let accusation = ClaimType::Accusation as i16;
+        let plain = NewMatter {
+            content: "又来反映".into(),
+            demands: "查处".into(),
+            category: "politics_law".into(),
+            problem_org_code: "510422100".into(),
+            link_case_id: None,
+            claim_type: ClaimType::Petition as i16,
+            accused_org_code: None,
+        };
+        let first = Claim {
+            claim_type: accusation,
+            accused_org_code: Some("510422100".into()),
+        };
+        assert_eq!(plain.claim(Some(&first)), first);
+        // Initial, or repeating a matter that is no accusation: the registration's own claim.
+        let own = Claim {
+            claim_type: plain.claim_type,
+            accused_org_code: None,
+        };
+        assert_eq!(plain.claim(None), own);
+        let complaint = Claim {
+            claim_type: ClaimType::Suggestion as i16,
+            accused_org_code: None,
+        };
+        assert_eq!(plain.claim(Some(&complaint)), own);
+        // An accusation of its own keeps the unit the desk named.
+        let other = NewMatter {
+            claim_type: accusation,
+            accused_org_code: Some("510422101".into()),
+            ..plain.clone()
+        };
+        assert_eq!(
+            other.claim(Some(&first)).accused_org_code.as_deref(),
+            Some("510422101")
+        );
+    }
 
     #[test]
     fn dated_writes_are_judged_by_the_clock() {

@@ -140,6 +140,8 @@ async fn feed(
 struct MatterLink {
     case_id: Option<Uuid>,
     competent_rank: i32,
+    /// What the registration is claimed as, given the matter it repeats.
+    claim: model::Claim,
 }
 
 async fn check_matter(
@@ -181,24 +183,39 @@ async fn check_matter(
             "no org unit has this code",
         );
     }
-    if let Some(link) = matter.link_case_id
-        && !store::case_exists(conn, link).await?
-    {
-        v.add(format!("{field}.link_case_id"), "no matter has this id");
-    }
+    let linked = match matter.link_case_id {
+        Some(id) => {
+            let linked = store::linked_matter(conn, id).await?;
+            if linked.is_none() {
+                v.add(format!("{field}.link_case_id"), "no matter has this id");
+            }
+            linked
+        }
+        None => None,
+    };
     if !v.is_empty() {
         return Err(v.into());
     }
-    let case_id = match matter.link_case_id {
-        Some(link) => Some(link),
+    let linked = match linked {
+        Some(l) => Some(l),
         None => {
             store::find_repeat_case(conn, hashes, &matter.category, &matter.problem_org_code)
                 .await?
         }
     };
+    let claim = matter.claim(
+        linked
+            .as_ref()
+            .map(|l| model::Claim {
+                claim_type: l.claim_type,
+                accused_org_code: l.accused_org_code.clone(),
+            })
+            .as_ref(),
+    );
     Ok(MatterLink {
-        case_id,
+        case_id: linked.map(|l| l.id),
         competent_rank,
+        claim,
     })
 }
 
@@ -965,8 +982,8 @@ impl VisitApi {
                 demands: new.matter.demands.clone(),
                 registered_by: principal.id,
                 recorded_at: Utc::now(),
-                claim_type: new.matter.claim_type,
-                accused_org_code: new.matter.accused_org_code.clone(),
+                claim_type: link.claim.claim_type,
+                accused_org_code: link.claim.accused_org_code.clone(),
             },
         )
         .await?;
@@ -1080,8 +1097,8 @@ impl VisitApi {
                 demands: new.matter.demands.clone(),
                 registered_by: principal.id,
                 recorded_at: Utc::now(),
-                claim_type: new.matter.claim_type,
-                accused_org_code: new.matter.accused_org_code.clone(),
+                claim_type: link.claim.claim_type,
+                accused_org_code: link.claim.accused_org_code.clone(),
             },
         )
         .await?;

@@ -203,17 +203,25 @@ pub async fn record_pii_reads(
 
 /// The earliest matter that shares a petitioner (by ID-number hash) and has the same category and
 /// problem place: what makes a registration a repeat (同人+同事).
+/// A matter a registration links to, with what it is claimed as.
+#[derive(Debug, Clone, FromRow)]
+pub struct LinkedMatter {
+    pub id: Uuid,
+    pub claim_type: i16,
+    pub accused_org_code: Option<String>,
+}
+
 pub async fn find_repeat_case(
     conn: &mut PgConnection,
     id_hashes: &[Vec<u8>],
     category: &str,
     problem_org: &str,
-) -> Result<Option<Uuid>, sqlx::Error> {
+) -> Result<Option<LinkedMatter>, sqlx::Error> {
     if id_hashes.is_empty() {
         return Ok(None);
     }
-    sqlx::query_scalar(
-        "SELECT c.id FROM petitioners p \
+    sqlx::query_as(
+        "SELECT c.id, c.claim_type, c.accused_org_code FROM petitioners p \
          JOIN case_petitioners cp ON cp.petitioner_id = p.id \
          JOIN cases c ON c.id = cp.case_id \
          WHERE p.id_hash = ANY($1) AND c.category_code = $2 AND c.problem_org_code = $3 \
@@ -224,6 +232,17 @@ pub async fn find_repeat_case(
     .bind(problem_org)
     .fetch_optional(conn)
     .await
+}
+
+/// The matter `id`, which a registration names as the one it repeats.
+pub async fn linked_matter(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<LinkedMatter>, sqlx::Error> {
+    sqlx::query_as("SELECT id, claim_type, accused_org_code FROM cases WHERE id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn case_exists(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {

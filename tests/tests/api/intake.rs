@@ -956,14 +956,39 @@ async fn an_accusation_is_kept_from_the_unit_it_accuses() {
     .await
     .unwrap();
 
+    // The same person back about the same thing, registered without saying so: the service links it to the
+    // accusation, and it is an accusation against the same unit.
+    let repeat = register(
+        &mut county,
+        visit(
+            Level::County,
+            1,
+            vec![person("张三", ZHANG, "", false)],
+            matter("politics_law", ACCUSED),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        repeat.classification.clone().unwrap().case_id,
+        v.classification.clone().unwrap().case_id
+    );
+    let m = repeat.matter.clone().unwrap();
+    assert_eq!(
+        (m.claim_type(), m.accused_org_code.as_str()),
+        (ClaimType::Accusation, ACCUSED)
+    );
+
     let accused_token = app.token(Role::TownshipClerk, ACCUSED).await;
     let mut accused = app.client_with(Some(&accused_token));
-    let status = accused
-        .visits
-        .get_visit(GetVisitRequest { id: v.id.clone() })
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::PermissionDenied);
+    for id in [&v.id, &repeat.id] {
+        let status = accused
+            .visits
+            .get_visit(GetVisitRequest { id: id.clone() })
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::PermissionDenied);
+    }
     let status = accused
         .visits
         .get_letter(GetLetterRequest {
@@ -1003,7 +1028,8 @@ async fn an_accusation_is_kept_from_the_unit_it_accuses() {
             .await
             .unwrap();
     assert!(
-        fed.iter().all(|(_, id)| *id != v.id && *id != letter.id),
+        fed.iter()
+            .all(|(_, id)| *id != v.id && *id != repeat.id && *id != letter.id),
         "{fed:?}"
     );
     let pulled = accused
