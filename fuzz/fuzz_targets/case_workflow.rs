@@ -369,6 +369,8 @@ fuzz_target!(|input: Input| {
                                 | "days"
                                 | "completion_report"
                                 | "resolution"
+                                | "first_day"
+                                | "last_day"
                         ),
                         "{field}"
                     );
