@@ -14,12 +14,21 @@ pub fn from_proto(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?)
 }
 
+/// The instant a day begins in the bureau's time zone (Asia/Shanghai, UTC+8); `None` out of chrono's range.
+pub fn bureau_midnight(day: chrono::NaiveDate) -> Option<DateTime<Utc>> {
+    use chrono::TimeZone;
+    crate::visits::model::shanghai()
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .single()
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// `[start, end)` of an inclusive month range, in the bureau's time zone (Asia/Shanghai, UTC+8).
 pub fn period_bounds(
     field: &str,
     period: &xinfang_proto::v1::Period,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), xinfang_proto::validate::FieldViolation> {
-    use chrono::{NaiveDate, TimeZone};
+    use chrono::NaiveDate;
     use xinfang_proto::validate::FieldViolation;
 
     let month_start = |ym: Option<&xinfang_proto::v1::YearMonth>, which: &str| {
@@ -46,12 +55,8 @@ pub fn period_bounds(
     let after_end = end
         .checked_add_months(chrono::Months::new(1))
         .ok_or_else(|| FieldViolation::new(format!("{field}.end"), "out of range"))?;
-    let tz = crate::visits::model::shanghai();
     let at = |d: NaiveDate| {
-        tz.from_local_datetime(&d.and_time(chrono::NaiveTime::MIN))
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| FieldViolation::new(field.to_owned(), "out of range"))
+        bureau_midnight(d).ok_or_else(|| FieldViolation::new(field.to_owned(), "out of range"))
     };
     Ok((at(start)?, at(after_end)?))
 }

@@ -104,19 +104,16 @@ impl Span {
     }
 
     fn year(year: i32, through_month: u32) -> Option<Span> {
-        let tz = shanghai();
         let start = NaiveDate::from_ymd_opt(year, 1, 1)?;
         let end = if through_month >= 12 {
             NaiveDate::from_ymd_opt(year + 1, 1, 1)?
         } else {
             NaiveDate::from_ymd_opt(year, through_month + 1, 1)?
         };
-        let at = |d: NaiveDate| {
-            d.and_hms_opt(0, 0, 0)
-                .and_then(|t| t.and_local_timezone(tz).single())
-                .map(|t| t.with_timezone(&Utc))
-        };
-        Some(Span::new(at(start)?, at(end)?))
+        Some(Span::new(
+            time::bureau_midnight(start)?,
+            time::bureau_midnight(end)?,
+        ))
     }
 
     /// Whole months in the period.

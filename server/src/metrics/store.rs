@@ -163,6 +163,11 @@ pub async fn ratings(
 /// Matters replied in `[from, until)` and published for evaluation whose window closed unrated before
 /// `today`: 未参评 without anybody recording it. They are few (a partial index holds only the published,
 /// unrated ones), so they are counted from the matters themselves.
+/// Parameters: from, until (instants), today, org or NULL.
+pub const LAPSED_SQL: &str = "SELECT count(*) FROM cases \
+         WHERE evaluation_published AND evaluated_at IS NULL AND replied_at >= $1 AND replied_at < $2 \
+           AND evaluation_due < $3 AND ($4::text IS NULL OR responsible_org_code = $4)";
+
 pub async fn lapsed_evaluations(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
@@ -170,17 +175,13 @@ pub async fn lapsed_evaluations(
     today: NaiveDate,
     org: Option<&str>,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM cases \
-         WHERE evaluation_published AND evaluated_at IS NULL AND replied_at >= $1 AND replied_at < $2 \
-           AND evaluation_due < $3 AND ($4::text IS NULL OR responsible_org_code = $4)",
-    )
-    .bind(from)
-    .bind(until)
-    .bind(today)
-    .bind(org)
-    .fetch_one(conn)
-    .await
+    sqlx::query_scalar(LAPSED_SQL)
+        .bind(from)
+        .bind(until)
+        .bind(today)
+        .bind(org)
+        .fetch_one(conn)
+        .await
 }
 
 #[derive(Debug, Clone, Copy, Default, FromRow)]

@@ -19,6 +19,7 @@ use tokio::process::Command;
 use xinfang_server::{
     auth::{self, Role},
     pii::{Field, PiiKeys},
+    time,
     visits::model::shanghai,
 };
 
@@ -595,6 +596,17 @@ pub async fn explain_indicators(
             .await?;
             out.push(explained(name, &scope, rows));
         }
+        // The lapsed evaluations count the matters themselves (a partial index), by reply instant, as of
+        // today: a window may close after the period.
+        let rows: Vec<(String,)> =
+            sqlx::query_as(&format!("EXPLAIN (ANALYZE, BUFFERS) {}", store::LAPSED_SQL))
+                .bind(time::bureau_midnight(from).context("midnight")?)
+                .bind(time::bureau_midnight(until).context("midnight")?)
+                .bind(Utc::now().with_timezone(&shanghai()).date_naive())
+                .bind(org)
+                .fetch_all(&mut *conn)
+                .await?;
+        out.push(explained("evaluations.lapsed", &scope, rows));
         for (name, sql) in &monthly {
             let rows: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"))
                 .bind(from)

@@ -286,9 +286,11 @@ fn lifecycle(w: &World, m: &world::Matter, now: DateTime<Utc>) -> Life {
                         rec.completion_report = Some("已按交办要求办结".to_owned());
                     }
                     events.push(("replied", replied));
-                    if r(11) < 0.45
-                        && let Some(evaluated) = step(replied + days(pick(12, 3, 10), 0))
-                    {
+                    // Published for evaluation: the 45 % that are rated (within their window), and as many
+                    // again of the rest, which lapse into 未参评 when the window closes.
+                    let rated = r(11) < 0.45;
+                    rec.evaluation_published = rated || r(24) < 0.45;
+                    if rated && let Some(evaluated) = step(replied + days(pick(12, 3, 10), 0)) {
                         let rating = |k: u64| match (r(k) * 100.0) as u32 {
                             0..=69 => 1,
                             70..=84 => 2,
@@ -611,7 +613,7 @@ pub async fn generate(
              reply_opinion, completion_report, office_rating, unit_rating, evaluated_at, review_kind, \
              review_requested_at, review_decided_at, review_outcome, backlog_state, backlog_leader, \
              special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, next_due, \
-             assign_due, accept_due, conclude_due, updated_at",
+             assign_due, accept_due, conclude_due, evaluation_published, evaluation_due, updated_at",
         )
         .await?;
         let mut serials = serials0.clone();
@@ -683,6 +685,8 @@ pub async fn generate(
                 .opt_date(schedule.assign_due)
                 .opt_date(schedule.accept_due)
                 .opt_date(schedule.conclude_due)
+                .bool(r.evaluation_published)
+                .opt_date(schedule.evaluation_due)
                 .ts(updated)
                 .end();
             cases.flush_if_full().await?;
