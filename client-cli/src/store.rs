@@ -254,15 +254,17 @@ pub struct PageTally {
     pub tombstones: usize,
 }
 
-/// Per-op rejection codes that mean "try again later", not "fix me".
-pub fn is_transient(code: i32) -> bool {
-    matches!(
-        tonic::Code::from_i32(code),
+/// Per-op rejections that mean "try again later", not "fix me". ABORTED is a stale etag (read the matter
+/// again and decide), unless the server says it only lost a race (`LOST_RACE`; a server that retries its
+/// races itself never sends that for one operation, but an older one may).
+pub fn is_transient(code: i32, reason: &str) -> bool {
+    match tonic::Code::from_i32(code) {
         tonic::Code::Unavailable
-            | tonic::Code::Aborted
-            | tonic::Code::DeadlineExceeded
-            | tonic::Code::ResourceExhausted
-    )
+        | tonic::Code::DeadlineExceeded
+        | tonic::Code::ResourceExhausted => true,
+        tonic::Code::Aborted => reason == "LOST_RACE",
+        _ => false,
+    }
 }
 
 /// The kind of an operation, as stored in `outbox.kind`.
@@ -665,7 +667,7 @@ impl Store {
                     )?;
                 }
                 Ok(OpOutcome::Rejected) => {
-                    let state = if is_transient(r.code) {
+                    let state = if is_transient(r.code, &r.reason) {
                         tally.deferred += 1;
                         OpState::Pending
                     } else {
@@ -1333,6 +1335,21 @@ mod tests {
     use xinfang_proto::v1::{AcceptCaseRequest, CaseState, Tombstone};
 
     use super::*;
+
+    #[test]
+    fn a_stale_etag_waits_for_the_user_and_a_lost_race_for_the_next_sync() {
+        let aborted = tonic::Code::Aborted as i32;
+        assert!(
+            !is_transient(aborted, ""),
+            "a stale etag needs the matter read again"
+        );
+        assert!(is_transient(aborted, "LOST_RACE"));
+        assert!(is_transient(tonic::Code::Unavailable as i32, ""));
+        assert!(!is_transient(
+            tonic::Code::FailedPrecondition as i32,
+            "CASE_FINAL"
+        ));
+    }
 
     fn temp_store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

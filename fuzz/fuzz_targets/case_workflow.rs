@@ -151,6 +151,8 @@ fn steps_at(r: &CaseRecord) -> Vec<DateTime<Utc>> {
         r.evaluated_at,
         r.review_requested_at,
         r.review_decided_at,
+        r.hearing_until
+            .and_then(xinfang_server::time::bureau_midnight),
     ]
     .into_iter()
     .flatten()

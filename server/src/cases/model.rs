@@ -34,6 +34,9 @@ pub struct CaseRecord {
     pub completion_report: Option<String>,
     /// The reply published the opinion for the petitioner's evaluation: a rating is due within the window.
     pub evaluation_published: bool,
+    /// The window's last day, fixed when the opinion was published: a later change of `evaluation_days` or
+    /// of the holiday calendar does not move it, so the indicators and the refusal agree.
+    pub evaluation_due: Option<NaiveDate>,
     pub office_rating: i32,
     pub unit_rating: i32,
     pub evaluated_at: Option<DateTime<Utc>>,
@@ -82,6 +85,7 @@ impl CaseRecord {
             reply_opinion: None,
             completion_report: None,
             evaluation_published: false,
+            evaluation_due: None,
             office_rating: 0,
             unit_rating: 0,
             evaluated_at: None,
@@ -401,17 +405,6 @@ pub fn review_decision_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<Nai
     ))
 }
 
-/// The last day to rate a matter published for evaluation; `None` when it was not published.
-pub fn evaluation_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
-    let replied = record.replied_at.filter(|_| record.evaluation_published)?;
-    Some(calendar::due_date(
-        facts.calendar,
-        local_date(replied),
-        facts.rules.evaluation_days,
-        facts.policy,
-    ))
-}
-
 /// When the latest recorded step of the matter happened: a new step may not be dated before it.
 fn last_step_at(r: &CaseRecord) -> Option<DateTime<Utc>> {
     [
@@ -424,6 +417,8 @@ fn last_step_at(r: &CaseRecord) -> Option<DateTime<Utc>> {
         r.evaluated_at,
         r.review_requested_at,
         r.review_decided_at,
+        // A hearing is recorded once held: nothing after it is dated before its last day.
+        r.hearing_until.and_then(crate::time::bureau_midnight),
     ]
     .into_iter()
     .flatten()
@@ -644,6 +639,14 @@ pub fn apply(
             }
             next.completion_report = completion_report.clone();
             next.evaluation_published = *publish_for_evaluation;
+            next.evaluation_due = publish_for_evaluation.then(|| {
+                calendar::due_date(
+                    facts.calendar,
+                    local_date(facts.at),
+                    facts.rules.evaluation_days,
+                    facts.policy,
+                )
+            });
             next.state = CaseState::Replied;
             next.replied_at = Some(facts.at);
             next.reply_opinion = Some(opinion.clone());
@@ -665,7 +668,7 @@ pub fn apply(
             // After the window a published matter counts as 未参评 already; saying so explicitly is all that
             // may still be recorded.
             let lapsed = [*office, *unit] != [Rating::NotParticipated; 2];
-            if let Some(due) = evaluation_due(record, facts)
+            if let Some(due) = record.evaluation_due
                 && lapsed
                 && local_date(facts.at) > due
             {
@@ -742,11 +745,13 @@ pub fn apply(
                     "a hearing pauses a 复核 under way, nothing else",
                 ));
             }
+            // The 30 days count from the day after the request; a hearing on the request day would pause
+            // a day that is not counted.
             let requested = record.review_requested_at.map(local_date);
-            if requested.is_some_and(|r| *first_day < r) {
+            if requested.is_some_and(|r| *first_day <= r) {
                 return Err(Refusal::Input {
                     field: "first_day",
-                    message: "the hearing starts after the 复核 was requested".into(),
+                    message: "the hearing starts after the day the 复核 was requested".into(),
                 });
             }
             if last_day < first_day {
@@ -948,7 +953,7 @@ pub fn deadlines(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> De
     if let Some(conclude) = conclude_due(record, facts) {
         set.conclude = Some(status(conclude, record.replied_at, today));
     }
-    if let Some(evaluation) = evaluation_due(record, facts) {
+    if let Some(evaluation) = record.evaluation_due {
         set.evaluation = Some(status(evaluation, record.evaluated_at, today));
     }
     let requested_after = |base: DateTime<Utc>| record.review_requested_at.filter(|r| *r >= base);
@@ -1382,6 +1387,18 @@ mod tests {
             )
         );
         assert_eq!(schedule(&published, &f).evaluation_due, Some(window.due));
+        // Fixed at publication: a longer window configured later does not reopen it.
+        let longer = DeadlineRules {
+            evaluation_days: 60,
+            ..DeadlineRules::default()
+        };
+        let later = facts(&cal, &longer, at(2020, 10, 10));
+        assert_eq!(
+            deadlines(&published, &later, local_date(at(2020, 10, 10)))
+                .evaluation
+                .map(|w| w.due),
+            Some(window.due)
+        );
 
         let satisfied = rate(Rating::Satisfied, Rating::Satisfied);
         let rated = step(&published, satisfied.clone(), at(2020, 10, 9)).unwrap();
@@ -1450,6 +1467,15 @@ mod tests {
             ),
             "first_day"
         );
+        // The request day itself is not one of the 30 counted days: nothing to pause.
+        assert_eq!(
+            refused(
+                &second,
+                hearing(d(2020, 8, 1), d(2020, 8, 1)),
+                at(2020, 8, 3)
+            ),
+            "first_day"
+        );
         assert_eq!(
             refused(
                 &second,
@@ -1458,6 +1484,15 @@ mod tests {
             ),
             "last_day"
         );
+        // Nor is the 复核 decided during the hearing that paused it.
+        let decide = Action::DecideReview {
+            outcome: ReviewOutcome::Upheld,
+        };
+        assert_eq!(
+            refused(&heard, decide.clone(), at(2020, 8, 11)),
+            "occurred_at"
+        );
+        assert!(step(&heard, decide, at(2020, 8, 12)).is_ok());
         assert_eq!(
             refused(
                 &heard,

@@ -32,6 +32,7 @@ pub struct CaseRow {
     pub reply_opinion: Option<String>,
     pub completion_report: Option<String>,
     pub evaluation_published: bool,
+    pub evaluation_due: Option<NaiveDate>,
     pub office_rating: i16,
     pub unit_rating: i16,
     pub evaluated_at: Option<DateTime<Utc>>,
@@ -58,9 +59,10 @@ pub struct CaseRow {
 
 const COLUMNS: &str = "id, number, state, category_code, problem_org_code, content, demands, registered_at, \
     responsible_org_code, assignment_mode, handling_deadline, first_assigned_at, assigned_at, accepted_at, \
-    declined_at, objected_at, decline_ground, extension_days, extension_approved_by, extension_reason, replied_at, \
-    reply_opinion, completion_report, evaluation_published, office_rating, unit_rating, evaluated_at, review_kind, review_requested_at, \
-    review_decided_at, review_outcome, hearing_days, hearing_until, supervised, supervision_level, supervision_method, backlog_state, \
+    declined_at, objected_at, decline_ground, extension_days, extension_approved_by, extension_reason, \
+    replied_at, reply_opinion, completion_report, evaluation_published, evaluation_due, office_rating, \
+    unit_rating, evaluated_at, review_kind, review_requested_at, review_decided_at, review_outcome, \
+    hearing_days, hearing_until, supervised, supervision_level, supervision_method, backlog_state, \
     backlog_leader, special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, version, \
     updated_at, claim_type, accused_org_code";
 
@@ -85,6 +87,7 @@ impl CaseRow {
             reply_opinion: self.reply_opinion.clone(),
             completion_report: self.completion_report.clone(),
             evaluation_published: self.evaluation_published,
+            evaluation_due: self.evaluation_due,
             office_rating: i32::from(self.office_rating),
             unit_rating: i32::from(self.unit_rating),
             evaluated_at: self.evaluated_at,

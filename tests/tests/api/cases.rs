@@ -335,17 +335,29 @@ async fn the_full_path_by_the_right_roles_ends_final() {
     let case = done(c, &id, days_ago(5), Step::RequestReview).await;
     assert_eq!(case.state(), CaseState::ReviewRequested);
     assert_eq!(case.review_kind(), ReviewKind::Second);
-    // A two-day 听证 moves the 复核 decision deadline by two days; a second one may not reuse its days.
+    // A two-day 听证 is not counted in the 复核's 30 days: the deadline is 32 days from the request (a last
+    // day on a non-working day still moves to the next working day); a second hearing may not reuse its days.
+    let requested = case.review_requested_at.unwrap();
+    let requested = chrono::DateTime::from_timestamp(requested.seconds, 0).unwrap();
+    let rules = xinfang_server::cases::model::Workflow::china().unwrap();
+    let expected = |days: u32| {
+        let d = xinfang_server::cases::calendar::due_date(
+            &rules.calendar,
+            xinfang_server::cases::model::local_date(requested),
+            days,
+            rules.policy,
+        );
+        date(d.year(), d.month() as i32, d.day() as i32).unwrap()
+    };
     let before = due(case.deadlines.unwrap().review_decision).0.unwrap();
+    assert_eq!(before, expected(30));
     let case = done(c, &id, days_ago(2), Step::Hearing(4, 3)).await;
     assert_eq!((case.hearing_days, case.hearing_until), (2, local_day(3)));
     let after = due(case.deadlines.unwrap().review_decision).0.unwrap();
-    let day =
-        |d: &Date| chrono::NaiveDate::from_ymd_opt(d.year, d.month as u32, d.day as u32).unwrap();
-    assert!(
-        (day(&after) - day(&before)).num_days() >= 2,
-        "{before:?} → {after:?}"
-    );
+    assert_eq!(after, expected(32));
+    // The 复核 is not decided before the hearing it paused for.
+    let refused = act(c, &id, days_ago(4), Step::DecideReview).await;
+    assert_eq!(fields(refused), ["occurred_at"]);
     let refused = act(c, &id, days_ago(2), Step::Hearing(3, 2)).await;
     assert_eq!(reason(refused), "HEARING_OVERLAPS");
     let refused = act(c, &id, days_ago(2), Step::Hearing(2, 3)).await;

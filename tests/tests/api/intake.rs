@@ -867,7 +867,6 @@ async fn county_wide_roles_cannot_be_issued_for_a_township() {
 /// and is never assigned it; the county and another unit work it as usual.
 #[tokio::test]
 async fn an_accusation_is_kept_from_the_unit_it_accuses() {
-    use chrono::Datelike;
     use xinfang_proto::v1::{
         AssignCaseRequest, AssignmentMode, ClaimType, GetCaseRequest, GetIndicatorsRequest,
         GetLetterRequest, Indicators, ListLettersRequest, Period, PullRequest, YearMonth,
@@ -1086,8 +1085,14 @@ async fn an_accusation_is_kept_from_the_unit_it_accuses() {
     assert_eq!(status.code(), Code::PermissionDenied);
 
     // The office's timely assignment, drilled through for the accused township: the county sees the
-    // accusation's id among the matters about that township; the township's own clerk does not.
-    let this_year = chrono::Utc::now().year();
+    // accusation's id among the matters about that township; the township's own clerk does not. The
+    // period is the year of the assignment deadline (late in December it is next year's).
+    let this_year = case
+        .deadlines
+        .and_then(|d| d.assign)
+        .and_then(|a| a.due)
+        .expect("an assignment deadline")
+        .year;
     let drill = GetIndicatorsRequest {
         period: Some(Period {
             start: Some(YearMonth {

@@ -19,7 +19,10 @@ use uuid::Uuid;
 use xinfang_proto::v1::{AssignmentMode, BacklogState, CaseState};
 use xinfang_server::{
     auth::{self, Role},
-    cases::model::{self as case_model, CaseRecord, Workflow},
+    cases::{
+        calendar,
+        model::{self as case_model, CaseRecord, Workflow},
+    },
     pii::{Field, PiiKeys},
     visits::model::register_year,
 };
@@ -639,7 +642,20 @@ pub async fn generate(
                     .end();
             }
             petitioners.flush_if_full().await?;
-            let life = lifecycle(&w, &m, now);
+            let mut life = lifecycle(&w, &m, now);
+            // The window is fixed when the opinion is published, by the service's own rules.
+            if let Some(replied) = life
+                .record
+                .replied_at
+                .filter(|_| life.record.evaluation_published)
+            {
+                life.record.evaluation_due = Some(calendar::due_date(
+                    &workflow.calendar,
+                    case_model::local_date(replied),
+                    workflow.rules.evaluation_days,
+                    workflow.policy,
+                ));
+            }
             let r = &life.record;
             let schedule = case_model::schedule(r, &workflow.facts(now));
             let number = serials.next(m.registered_at);
