@@ -204,7 +204,7 @@ fn invariants(r: &CaseRecord) {
     if r.evaluated_at.is_some() {
         assert!(r.replied_at.is_some() && r.office_rating != 0 && r.unit_rating != 0);
     }
-    if r.evaluation_published {
+    if r.evaluation_due.is_some() {
         assert!(r.replied_at.is_some(), "{r:?}");
     }
     assert!(r.hearing_days >= 0, "{r:?}");

@@ -32,10 +32,9 @@ pub struct CaseRecord {
     pub replied_at: Option<DateTime<Utc>>,
     pub reply_opinion: Option<String>,
     pub completion_report: Option<String>,
-    /// The reply published the opinion for the petitioner's evaluation: a rating is due within the window.
-    pub evaluation_published: bool,
-    /// The window's last day, fixed when the opinion was published: a later change of `evaluation_days` or
-    /// of the holiday calendar does not move it, so the indicators and the refusal agree.
+    /// Set when the reply published the opinion for the petitioner's evaluation: the window's last day,
+    /// fixed then, so a later change of `evaluation_days` or of the holiday calendar does not move it and the
+    /// indicators and the refusal agree.
     pub evaluation_due: Option<NaiveDate>,
     pub office_rating: i32,
     pub unit_rating: i32,
@@ -84,7 +83,6 @@ impl CaseRecord {
             replied_at: None,
             reply_opinion: None,
             completion_report: None,
-            evaluation_published: false,
             evaluation_due: None,
             office_rating: 0,
             unit_rating: 0,
@@ -274,7 +272,6 @@ pub struct Schedule {
     pub assign_due: Option<NaiveDate>,
     pub accept_due: Option<NaiveDate>,
     pub conclude_due: Option<NaiveDate>,
-    pub evaluation_due: Option<NaiveDate>,
 }
 
 pub fn schedule(record: &CaseRecord, facts: &Facts<'_>) -> Schedule {
@@ -284,7 +281,6 @@ pub fn schedule(record: &CaseRecord, facts: &Facts<'_>) -> Schedule {
         assign_due: set.assign.map(|d| d.due),
         accept_due: set.accept.map(|d| d.due),
         conclude_due: set.conclude.map(|d| d.due),
-        evaluation_due: set.evaluation.map(|d| d.due),
     }
 }
 
@@ -638,7 +634,6 @@ pub fn apply(
                 });
             }
             next.completion_report = completion_report.clone();
-            next.evaluation_published = *publish_for_evaluation;
             next.evaluation_due = publish_for_evaluation.then(|| {
                 calendar::due_date(
                     facts.calendar,
@@ -1386,7 +1381,7 @@ mod tests {
                 Timeliness::Overdue
             )
         );
-        assert_eq!(schedule(&published, &f).evaluation_due, Some(window.due));
+        assert_eq!(published.evaluation_due, Some(window.due));
         // Fixed at publication: a longer window configured later does not reopen it.
         let longer = DeadlineRules {
             evaluation_days: 60,

@@ -31,7 +31,6 @@ pub struct CaseRow {
     pub replied_at: Option<DateTime<Utc>>,
     pub reply_opinion: Option<String>,
     pub completion_report: Option<String>,
-    pub evaluation_published: bool,
     pub evaluation_due: Option<NaiveDate>,
     pub office_rating: i16,
     pub unit_rating: i16,
@@ -60,7 +59,7 @@ pub struct CaseRow {
 const COLUMNS: &str = "id, number, state, category_code, problem_org_code, content, demands, registered_at, \
     responsible_org_code, assignment_mode, handling_deadline, first_assigned_at, assigned_at, accepted_at, \
     declined_at, objected_at, decline_ground, extension_days, extension_approved_by, extension_reason, \
-    replied_at, reply_opinion, completion_report, evaluation_published, evaluation_due, office_rating, \
+    replied_at, reply_opinion, completion_report, evaluation_due, office_rating, \
     unit_rating, evaluated_at, review_kind, review_requested_at, review_decided_at, review_outcome, \
     hearing_days, hearing_until, supervised, supervision_level, supervision_method, backlog_state, \
     backlog_leader, special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, version, \
@@ -86,7 +85,6 @@ impl CaseRow {
             replied_at: self.replied_at,
             reply_opinion: self.reply_opinion.clone(),
             completion_report: self.completion_report.clone(),
-            evaluation_published: self.evaluation_published,
             evaluation_due: self.evaluation_due,
             office_rating: i32::from(self.office_rating),
             unit_rating: i32::from(self.unit_rating),
@@ -145,8 +143,8 @@ pub async fn update(
              supervision_method = $25, backlog_state = $26, backlog_leader = $27, special_difficult = $28, \
              backlog_resolution = $29, next_due = $30, objected_at = $31, backlog_listed_at = $32, \
              backlog_resolved_at = $33, assign_due = $34, accept_due = $35, conclude_due = $36, \
-             completion_report = $37, evaluation_published = $38, evaluation_due = $39, \
-             hearing_days = $40, hearing_until = $41, version = version + 1, updated_at = now() \
+             completion_report = $37, evaluation_due = $38, hearing_days = $39, \
+             hearing_until = $40, version = version + 1, updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -186,8 +184,7 @@ pub async fn update(
     .bind(schedule.accept_due)
     .bind(schedule.conclude_due)
     .bind(&r.completion_report)
-    .bind(r.evaluation_published)
-    .bind(schedule.evaluation_due)
+    .bind(r.evaluation_due)
     .bind(r.hearing_days)
     .bind(r.hearing_until)
     .fetch_one(conn)

@@ -165,7 +165,7 @@ pub async fn ratings(
 /// unrated ones), so they are counted from the matters themselves.
 /// Parameters: from, until (instants), today, org or NULL.
 pub const LAPSED_SQL: &str = "SELECT count(*) FROM cases \
-         WHERE evaluation_published AND evaluated_at IS NULL AND replied_at >= $1 AND replied_at < $2 \
+         WHERE evaluation_due IS NOT NULL AND evaluated_at IS NULL AND replied_at >= $1 AND replied_at < $2 \
            AND evaluation_due < $3 AND ($4::text IS NULL OR responsible_org_code = $4)";
 
 pub async fn lapsed_evaluations(

@@ -30,6 +30,43 @@ fn at(year: i32, month: u32, day: u32) -> Option<prost_types::Timestamp> {
     })
 }
 
+/// Registers one visit about unpaid wages in 510422100 and returns it.
+async fn register(
+    admin: &mut xinfang_client::Client,
+    visited_at: Option<prost_types::Timestamp>,
+    level: Level,
+    headcount: i32,
+    id_number: &str,
+) -> Visit {
+    admin
+        .visits
+        .register_visit(RegisterVisitRequest {
+            request_id: request_id(),
+            visit: Some(Visit {
+                visited_at,
+                level: level as i32,
+                place_name: "接待大厅".into(),
+                headcount,
+                petitioners: vec![Petitioner {
+                    name: "某人".into(),
+                    id_number: id_number.into(),
+                    ..Default::default()
+                }],
+                matter: Some(MatterInput {
+                    content: "工资".into(),
+                    demands: "支付".into(),
+                    category: "labor".into(),
+                    problem_org_code: "510422100".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+}
+
 #[tokio::test]
 async fn visit_statistics_by_level_with_year_over_year() {
     let app = spawn_app().await;
@@ -47,36 +84,18 @@ async fn visit_statistics_by_level_with_year_over_year() {
     ];
     for (i, (y, level, headcount, id_number)) in plan.iter().enumerate() {
         let id_number = if id_number.is_empty() {
-            String::new()
+            ""
         } else {
-            "11010519491231002X".to_owned()
+            "11010519491231002X"
         };
-        admin
-            .visits
-            .register_visit(RegisterVisitRequest {
-                request_id: request_id(),
-                visit: Some(Visit {
-                    visited_at: at(*y, 3, 1 + i as u32),
-                    level: *level as i32,
-                    place_name: "接待大厅".into(),
-                    headcount: *headcount,
-                    petitioners: vec![Petitioner {
-                        name: "某人".into(),
-                        id_number,
-                        ..Default::default()
-                    }],
-                    matter: Some(MatterInput {
-                        content: "工资".into(),
-                        demands: "支付".into(),
-                        category: "labor".into(),
-                        problem_org_code: "510422100".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .unwrap();
+        register(
+            &mut admin,
+            at(*y, 3, 1 + i as u32),
+            *level,
+            *headcount,
+            id_number,
+        )
+        .await;
     }
     let stats = admin
         .metrics
@@ -273,32 +292,7 @@ async fn a_published_matter_left_unrated_counts_as_not_evaluated() {
     // never rated (its window closed on 2024-05-10), one outside the scope of evaluation.
     let mut ids = Vec::new();
     for (i, publish) in [true, true, false].into_iter().enumerate() {
-        let visit = admin
-            .visits
-            .register_visit(RegisterVisitRequest {
-                request_id: request_id(),
-                visit: Some(Visit {
-                    visited_at: at(2024, 3, 1 + i as u32),
-                    level: Level::County as i32,
-                    place_name: "接待大厅".into(),
-                    headcount: 1,
-                    petitioners: vec![Petitioner {
-                        name: "某人".into(),
-                        ..Default::default()
-                    }],
-                    matter: Some(MatterInput {
-                        content: "工资".into(),
-                        demands: "支付".into(),
-                        category: "labor".into(),
-                        problem_org_code: "510422100".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let visit = register(&mut admin, at(2024, 3, 1 + i as u32), Level::County, 1, "").await;
         let case_id = visit.classification.unwrap().case_id;
         admin
             .cases

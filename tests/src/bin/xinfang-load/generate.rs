@@ -228,7 +228,7 @@ fn days(d: i64, hours: i64) -> Duration {
     Duration::days(d) + Duration::hours(hours)
 }
 
-fn lifecycle(w: &World, m: &world::Matter, now: DateTime<Utc>) -> Life {
+fn lifecycle(w: &World, workflow: &Workflow, m: &world::Matter, now: DateTime<Utc>) -> Life {
     let r = |k: u64| unit(hash(w.seed, S_LIFE + k, m.index));
     let pick = |k: u64, lo: i64, hi: i64| lo + (r(k) * (hi - lo + 1) as f64) as i64;
     let t0 = m.registered_at;
@@ -292,7 +292,15 @@ fn lifecycle(w: &World, m: &world::Matter, now: DateTime<Utc>) -> Life {
                     // Published for evaluation: the 45 % that are rated (within their window), and as many
                     // again of the rest, which lapse into 未参评 when the window closes.
                     let rated = r(11) < 0.45;
-                    rec.evaluation_published = rated || r(24) < 0.45;
+                    if rated || r(24) < 0.45 {
+                        // The window is fixed at publication, by the service's own rules.
+                        rec.evaluation_due = Some(calendar::due_date(
+                            &workflow.calendar,
+                            case_model::local_date(replied),
+                            workflow.rules.evaluation_days,
+                            workflow.policy,
+                        ));
+                    }
                     if rated && let Some(evaluated) = step(replied + days(pick(12, 3, 10), 0)) {
                         let rating = |k: u64| match (r(k) * 100.0) as u32 {
                             0..=69 => 1,
@@ -616,7 +624,7 @@ pub async fn generate(
              reply_opinion, completion_report, office_rating, unit_rating, evaluated_at, review_kind, \
              review_requested_at, review_decided_at, review_outcome, backlog_state, backlog_leader, \
              special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, next_due, \
-             assign_due, accept_due, conclude_due, evaluation_published, evaluation_due, updated_at",
+             assign_due, accept_due, conclude_due, evaluation_due, updated_at",
         )
         .await?;
         let mut serials = serials0.clone();
@@ -642,20 +650,7 @@ pub async fn generate(
                     .end();
             }
             petitioners.flush_if_full().await?;
-            let mut life = lifecycle(&w, &m, now);
-            // The window is fixed when the opinion is published, by the service's own rules.
-            if let Some(replied) = life
-                .record
-                .replied_at
-                .filter(|_| life.record.evaluation_published)
-            {
-                life.record.evaluation_due = Some(calendar::due_date(
-                    &workflow.calendar,
-                    case_model::local_date(replied),
-                    workflow.rules.evaluation_days,
-                    workflow.policy,
-                ));
-            }
+            let life = lifecycle(&w, &workflow, &m, now);
             let r = &life.record;
             let schedule = case_model::schedule(r, &workflow.facts(now));
             let number = serials.next(m.registered_at);
@@ -701,8 +696,7 @@ pub async fn generate(
                 .opt_date(schedule.assign_due)
                 .opt_date(schedule.accept_due)
                 .opt_date(schedule.conclude_due)
-                .bool(r.evaluation_published)
-                .opt_date(schedule.evaluation_due)
+                .opt_date(r.evaluation_due)
                 .ts(updated)
                 .end();
             cases.flush_if_full().await?;
@@ -764,7 +758,7 @@ pub async fn generate(
         s.case_petitioners.flush_if_full().await?;
         s.event(case_id, "registered", registrar, m.registered_at, &number)
             .await?;
-        for (action, at) in lifecycle(&w, &m, now).events {
+        for (action, at) in lifecycle(&w, &workflow, &m, now).events {
             s.event(case_id, action, registrar, at, "").await?;
         }
         let reg = Registration {
