@@ -931,5 +931,4 @@ mod tests {
         assert_eq!(register_year(t), 2021);
         assert_eq!(today_yyyymmdd(t), 20210101);
     }
-
 }
