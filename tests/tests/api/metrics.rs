@@ -3,9 +3,9 @@
 
 use tonic::Code;
 use xinfang_proto::v1::{
-    GetIndicatorsRequest, GetTargetCompletionRequest, GetVisitStatisticsRequest, Level,
-    MatterInput, Period, Petitioner, RegisterVisitRequest, SetTargetRequest, Target,
-    TargetDirection, Visit, YearMonth,
+    GenerateSelfEvaluationReportRequest, GetIndicatorsRequest, GetTargetCompletionRequest,
+    GetVisitStatisticsRequest, Level, MatterInput, Period, Petitioner, RegisterVisitRequest,
+    SetTargetRequest, Target, TargetDirection, Visit, YearMonth,
 };
 use xinfang_server::auth::Role;
 use xinfang_tests::{request_id, spawn_app};
@@ -409,4 +409,49 @@ async fn a_published_matter_left_unrated_counts_as_not_evaluated() {
         (2, 0, 1, 2)
     );
     app.assert_rollups_match_records().await;
+}
+
+/// Every percentage is rounded once, half up, from its own numerator and denominator: 11 county batches in
+/// 2019 and 5 in 2020 are a change of −54.5454…%, "-54.55" with two places and "下降54.5%" with one, never
+/// "54.6" (which is −54.55 rounded again).
+#[tokio::test]
+async fn the_report_rounds_each_percentage_once() {
+    let app = spawn_app().await;
+    let mut admin = app.client.clone();
+    for (y, n) in [(2019, 11), (2020, 5)] {
+        for i in 0..n {
+            register(&mut admin, at(y, 4, 1 + i), Level::County, 1, "").await;
+        }
+    }
+    let stats = admin
+        .metrics
+        .get_visit_statistics(GetVisitStatisticsRequest {
+            period: year(2020),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let county = stats.levels.iter().find(|l| l.key == "county").unwrap();
+    let batches = county.figures.clone().unwrap().batches.unwrap();
+    assert_eq!(
+        (
+            batches.value,
+            batches.previous,
+            batches.yoy_percent.as_str()
+        ),
+        (5, 11, "-54.55")
+    );
+    let report = admin
+        .metrics
+        .generate_self_evaluation_report(GenerateSelfEvaluationReportRequest { year: 2020 })
+        .await
+        .unwrap()
+        .into_inner();
+    let md = &report.markdown;
+    assert!(
+        md.contains("同比批次下降54.5%、人次下降54.5%"),
+        "one rounding from 5/11:\n{md}"
+    );
+    assert!(!md.contains("54.6"), "no second rounding:\n{md}");
 }
