@@ -6,28 +6,61 @@ use xinfang_proto::v1::{CapFormula, TargetDirection};
 
 const HUNDRED: Decimal = Decimal::ONE_HUNDRED;
 
-fn round2(d: Decimal) -> Decimal {
-    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+/// Half up (四舍五入, away from zero for a negative change), the way the bureau's reports round.
+fn round_at(d: Decimal, places: u32) -> Decimal {
+    d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// `numerator / denominator` as an exact fraction (1 = 100 %); `None` on an empty base. Means and target
+/// completions start from this, never from a rounded percentage.
+pub fn fraction(numerator: i64, denominator: i64) -> Option<Decimal> {
+    if denominator == 0 {
+        return None;
+    }
+    Some(Decimal::from(numerator) / Decimal::from(denominator))
+}
+
+/// `numerator / denominator` in percent, rounded once to `places` from the two counts; `None` on an empty
+/// base. The API (two places) and the report (one or two) both print through this, so they agree digit
+/// for digit: 83/85 is 97.65 at two places and 97.6 at one, never 97.7 (97.65 rounded again).
+/// `docs/indicators.md`, "Rounding".
+pub fn percent_at(numerator: i64, denominator: i64, places: u32) -> Option<Decimal> {
+    if denominator == 0 {
+        return None;
+    }
+    Some(round_at(
+        Decimal::from(numerator) * HUNDRED / Decimal::from(denominator),
+        places,
+    ))
 }
 
 /// `numerator / denominator` in percent with two places; `None` on an empty base.
 pub fn percent(numerator: i64, denominator: i64) -> Option<Decimal> {
-    if denominator == 0 {
+    percent_at(numerator, denominator, 2)
+}
+
+/// [`percent_at`] as text with exactly `places` decimals; empty on an empty base.
+pub fn percent_text(numerator: i64, denominator: i64, places: u32) -> String {
+    percent_at(numerator, denominator, places)
+        .map(|p| fixed(p, places))
+        .unwrap_or_default()
+}
+
+/// The change from `previous` to `current` in percent (同比 or 环比), rounded once to `places` from the two
+/// counts; `None` when the base is zero.
+pub fn change_at(current: i64, previous: i64, places: u32) -> Option<Decimal> {
+    if previous == 0 {
         return None;
     }
-    Some(round2(
-        Decimal::from(numerator) * HUNDRED / Decimal::from(denominator),
+    Some(round_at(
+        Decimal::from(current - previous) * HUNDRED / Decimal::from(previous),
+        places,
     ))
 }
 
 /// Year-over-year change in percent with two places; `None` when the base is zero.
 pub fn yoy(current: i64, previous: i64) -> Option<Decimal> {
-    if previous == 0 {
-        return None;
-    }
-    Some(round2(
-        Decimal::from(current - previous) * HUNDRED / Decimal::from(previous),
-    ))
+    change_at(current, previous, 2)
 }
 
 /// A decimal printed with `places` decimals, as the bureau's reports print them.
@@ -89,12 +122,31 @@ pub fn on_pace(
     }
 }
 
-/// Budget execution score: 10 × min(disbursed ÷ appropriated, 1).
+/// Budget execution score: 10 × min(disbursed ÷ appropriated, 1), unrounded: the report adds it to the
+/// other parts and rounds the total once.
 pub fn execution_score(appropriated: Decimal, disbursed: Decimal) -> Decimal {
     if appropriated.is_zero() {
         return Decimal::ZERO;
     }
-    round2(Decimal::TEN * (disbursed / appropriated).min(Decimal::ONE))
+    Decimal::TEN * (disbursed / appropriated).min(Decimal::ONE)
+}
+
+/// `part / whole` of two amounts in percent, rounded once to `places`; `None` when `whole` is zero.
+pub fn share_at(part: Decimal, whole: Decimal, places: u32) -> Option<Decimal> {
+    if whole.is_zero() {
+        return None;
+    }
+    Some(round_at(part * HUNDRED / whole, places))
+}
+
+/// The mean of the fractions that have a base (1 = 100 %), from the counts; `None` when none has.
+pub fn mean_fraction(rates: &[(i64, i64)]) -> Option<Decimal> {
+    let values: Vec<Decimal> = rates.iter().filter_map(|&(n, d)| fraction(n, d)).collect();
+    if values.is_empty() {
+        return None;
+    }
+    let sum: Decimal = values.iter().sum();
+    Some(sum / Decimal::from(values.len() as i64))
 }
 
 /// 优 90–100, 良 80–89, 中 60–79, 差 below 60.
@@ -155,6 +207,10 @@ mod tests {
         Decimal::from_str(s).unwrap()
     }
 
+    fn round2(x: Decimal) -> Decimal {
+        round_at(x, 2)
+    }
+
     #[test]
     fn rates_of_the_seed() {
         assert_eq!(percent(416, 424), Some(d("98.11")));
@@ -164,6 +220,32 @@ mod tests {
         assert_eq!(percent(1, 0), None);
         assert_eq!(fixed(d("98.85"), 1), "98.9");
         assert_eq!(fixed(d("97.67"), 1), "97.7");
+    }
+
+    #[test]
+    fn every_percentage_is_rounded_once_from_its_counts() {
+        // 83/85 = 97.647…: two places 97.65, one place 97.6 (97.65 rounded again would be 97.7).
+        assert_eq!(percent_at(83, 85, 2), Some(d("97.65")));
+        assert_eq!(percent_at(83, 85, 1), Some(d("97.6")));
+        assert_eq!(percent_text(83, 85, 1), "97.6");
+        assert_eq!(percent_text(83, 85, 2), "97.65");
+        assert_eq!(percent_text(86, 87, 1), "98.9");
+        assert_eq!(percent_text(1, 0, 1), "");
+        // Half up: 1/8 = 12.5 % → 13 at no places; a fall is rounded away from zero like a rise.
+        assert_eq!(percent_at(1, 8, 0), Some(d("13")));
+        assert_eq!(change_at(5, 11, 1), Some(d("-54.5")));
+        assert_eq!(change_at(5, 11, 2), Some(d("-54.55")));
+        assert_eq!(change_at(17, 11, 1), Some(d("54.5")));
+        assert_eq!(change_at(7, 8, 1), Some(d("-12.5")));
+        assert_eq!(change_at(7, 8, 0), Some(d("-13")));
+        assert_eq!(change_at(3, 0, 1), None);
+        assert_eq!(share_at(d("83"), d("85"), 1), Some(d("97.6")));
+        // A mean starts from the fractions: (83/85 + 1) / 2, not from 97.65 and 100.
+        assert_eq!(
+            mean_fraction(&[(83, 85), (1, 1), (0, 0)]).map(|m| round_at(m * HUNDRED, 3)),
+            Some(d("98.824"))
+        );
+        assert_eq!(mean_fraction(&[(0, 0)]), None);
     }
 
     #[test]
@@ -227,6 +309,7 @@ mod tests {
     fn execution_and_grades() {
         assert_eq!(execution_score(d("795300"), d("795300")), d("10"));
         assert_eq!(execution_score(d("100"), d("50")), d("5"));
+        assert_eq!(round2(execution_score(d("3"), d("1"))), d("3.33"));
         assert_eq!(execution_score(Decimal::ZERO, Decimal::ZERO), Decimal::ZERO);
         assert_eq!(grade(d("95")), "优");
         assert_eq!(grade(d("89.99")), "良");

@@ -20,19 +20,20 @@ macro_rules! line {
     ($out:expr, $($arg:tt)*) => { write_line($out, format_args!($($arg)*)) };
 }
 
-/// "下降37.0%" / "上升12.5%" / "无上年同期数据" with the given decimals.
+/// "下降37.0%" / "上升12.5%" / "上年同期为零，不计同比" with the given decimals, rounded once from the two
+/// counts (never from the API's two-place text: docs/indicators.md, "Rounding").
 fn change(f: &Figure, places: u32) -> String {
-    match Decimal::from_str(&f.yoy_percent) {
-        Ok(p) if p.is_sign_negative() => format!("下降{}%", model::fixed(-p, places)),
-        Ok(p) => format!("上升{}%", model::fixed(p, places)),
-        Err(_) => "上年同期为零，不计同比".to_owned(),
+    match model::change_at(f.value, f.previous, places) {
+        Some(p) if p.is_sign_negative() => format!("下降{}%", model::fixed(-p, places)),
+        Some(p) => format!("上升{}%", model::fixed(p, places)),
+        None => "上年同期为零，不计同比".to_owned(),
     }
 }
 
 fn pct(rate: &Option<Rate>, places: u32) -> String {
     match rate
         .as_ref()
-        .and_then(|r| Decimal::from_str(&r.percent).ok())
+        .and_then(|r| model::percent_at(r.numerator, r.denominator, places))
     {
         Some(p) => format!("{}%", model::fixed(p, places)),
         None => "—（分母为零）".to_owned(),
@@ -109,8 +110,7 @@ fn reconcile(fig: &YearFigures, year: i32, notes: &mut Vec<String>) {
                 row.label, row.value, computed.value
             ));
         }
-        let computed_pct = Decimal::from_str(&computed.yoy_percent)
-            .ok()
+        let computed_pct = model::change_at(computed.value, computed.previous, row.places)
             .map(|p| model::fixed(p, row.places));
         if computed_pct.as_deref() != Some(model::fixed(printed, row.places).as_str()) {
             notes.push(format!(
@@ -123,17 +123,13 @@ fn reconcile(fig: &YearFigures, year: i32, notes: &mut Vec<String>) {
     }
 }
 
-/// Mean of the percentages that have a base, as a fraction; `None` when none has.
+/// Mean of the rates that have a base, as a fraction from their counts; `None` when none has.
 fn mean_rate(rates: &[&Option<Rate>]) -> Option<Decimal> {
-    let values: Vec<Decimal> = rates
+    let counts: Vec<(i64, i64)> = rates
         .iter()
-        .filter_map(|r| r.as_ref().and_then(|r| Decimal::from_str(&r.percent).ok()))
+        .map(|r| r.as_ref().map_or((0, 0), |r| (r.numerator, r.denominator)))
         .collect();
-    if values.is_empty() {
-        return None;
-    }
-    let sum: Decimal = values.iter().sum();
-    Some(sum / Decimal::from(values.len() as i64) / Decimal::ONE_HUNDRED)
+    model::mean_fraction(&counts)
 }
 
 pub async fn generate(
@@ -163,18 +159,24 @@ pub async fn generate(
             notes.push(format!("{name}的分母为零，该比率不计。"));
         }
     }
-    let budget_score = Decimal::from_str(&fig.budget.score).unwrap_or_default();
-    let output_score = Decimal::from_str(&fig.targets.output_score).unwrap_or_default();
-    if fig.targets.results.is_empty() {
+    // Scores from the amounts and completions themselves; only the printed figures are rounded.
+    let amount = |s: &str| Decimal::from_str(s).unwrap_or_default();
+    let budget_score = model::execution_score(
+        amount(&fig.budget.appropriated),
+        amount(&fig.budget.disbursed),
+    );
+    let output_score = fig.targets.total;
+    let targets = &fig.targets.completion;
+    if targets.results.is_empty() {
         notes.push("未设定年度绩效目标，产出指标不得分。".into());
     }
-    for r in &fig.targets.results {
+    for (r, completion) in targets.results.iter().zip(&fig.targets.fractions) {
         let Some(t) = &r.target else { continue };
-        if r.completion_percent.is_empty() {
+        let Some(completion) = completion else {
             notes.push(format!("目标“{}”无法计算实际值。", t.name));
-        } else if Decimal::from_str(&r.completion_percent).unwrap_or_default()
-            < Decimal::ONE_HUNDRED
-        {
+            continue;
+        };
+        if *completion < Decimal::ONE {
             notes.push(format!(
                 "目标“{}”未完成：目标值{}，实际{}，完成率{}%。",
                 t.name, t.value, r.actual, r.completion_percent
@@ -356,13 +358,13 @@ pub async fn generate(
         line!(out, "参与满意度评价{}件。", ind.evaluations);
     }
     line!(out, "");
-    if !fig.targets.results.is_empty() {
+    if !targets.results.is_empty() {
         line!(
             out,
             "| 绩效目标 | 指标性质 | 目标值 | 实际完成值 | 完成率 | 得分 |"
         );
         line!(out, "|---|---|---:|---:|---:|---:|");
-        for r in &fig.targets.results {
+        for r in &targets.results {
             let Some(t) = &r.target else { continue };
             let sign = match t.direction {
                 1 => "≤",

@@ -1,6 +1,6 @@
 //! `xinfang.v1.MetricsService`.
 
-use std::{collections::BTreeMap, fmt::Write as _, str::FromStr};
+use std::{collections::BTreeMap, fmt::Write as _};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -140,7 +140,7 @@ fn rate(numerator: i64, denominator: i64) -> Rate {
     Rate {
         numerator,
         denominator,
-        percent: percent_text(model::percent(numerator, denominator)),
+        percent: model::percent_text(numerator, denominator, 2),
         ..Rate::default()
     }
 }
@@ -459,7 +459,10 @@ async fn actual(
                 "satisfaction_unit" => ind.satisfaction_unit,
                 _ => None,
             };
-            r.and_then(|r| Decimal::from_str(&r.percent).ok())
+            // The exact percentage: completion and score start from the counts, not from the rate's
+            // two-place text (docs/indicators.md, "Rounding").
+            r.and_then(|r| model::fraction(r.numerator, r.denominator))
+                .map(|f| f * Decimal::ONE_HUNDRED)
         }
     };
     Ok(value)
@@ -480,12 +483,21 @@ fn target_to_proto(t: &store::TargetRow) -> Target {
     }
 }
 
+/// The completion of a year's targets: the response, and the unrounded figures the report checks and adds
+/// up (a completion of 99.996 % prints as "100.00" but is not met).
+pub(super) struct TargetScores {
+    pub completion: TargetCompletion,
+    /// Per result, in order: the completion as a fraction (1 = met), `None` without an actual value.
+    pub fractions: Vec<Option<Decimal>>,
+    pub total: Decimal,
+}
+
 /// Completion of every target of a year through a month (12: the whole year).
 async fn target_completion(
     conn: &mut PgConnection,
     year: i32,
     through_month: u32,
-) -> Result<TargetCompletion, AppError> {
+) -> Result<TargetScores, AppError> {
     let span =
         Span::year(year, through_month).ok_or_else(|| AppError::invalid("year", "out of range"))?;
     let targets = store::targets(conn, year).await?;
@@ -499,6 +511,7 @@ async fn target_completion(
     };
     let elapsed = Decimal::from(through_month.min(12)) / Decimal::from(12);
     let mut results = Vec::new();
+    let mut fractions = Vec::new();
     let mut total = Decimal::ZERO;
     for t in &targets {
         let direction = TargetDirection::try_from(i32::from(t.direction)).unwrap_or_default();
@@ -508,26 +521,48 @@ async fn target_completion(
                 target: Some(target_to_proto(t)),
                 ..TargetResult::default()
             });
+            fractions.push(None);
             continue;
         };
         let completion = model::completion(direction, t.value, actual, formula);
         let score = model::target_score(t.weight.unwrap_or(share), completion);
         total += score;
+        fractions.push(Some(completion));
         results.push(TargetResult {
             target: Some(target_to_proto(t)),
-            actual: actual.normalize().to_string(),
+            actual: if is_rate(&t.indicator) {
+                model::fixed(actual, 2)
+            } else {
+                actual.normalize().to_string()
+            },
             completion_percent: model::fixed(completion * Decimal::ONE_HUNDRED, 2),
             score: model::fixed(score, 2),
             pace_percent: model::fixed(elapsed * Decimal::ONE_HUNDRED, 2),
             on_pace: model::on_pace(direction, t.value, actual, elapsed),
         });
     }
-    Ok(TargetCompletion {
-        year,
-        through_month: through_month as i32,
-        results,
-        output_score: model::fixed(total, 2),
+    Ok(TargetScores {
+        completion: TargetCompletion {
+            year,
+            through_month: through_month as i32,
+            results,
+            output_score: model::fixed(total, 2),
+        },
+        fractions,
+        total,
     })
+}
+
+/// Whether a target indicator is a rate (a percentage) rather than a count.
+fn is_rate(indicator: &str) -> bool {
+    matches!(
+        indicator,
+        "timely_acceptance_office"
+            | "timely_acceptance_unit"
+            | "on_time_completion"
+            | "satisfaction_office"
+            | "satisfaction_unit"
+    )
 }
 
 async fn budget_execution(conn: &mut PgConnection, year: i32) -> Result<BudgetExecution, AppError> {
@@ -535,11 +570,9 @@ async fn budget_execution(conn: &mut PgConnection, year: i32) -> Result<BudgetEx
     let appropriated: Decimal = rows.iter().map(|r| r.appropriated).sum();
     let disbursed: Decimal = rows.iter().map(|r| r.disbursed).sum();
     let pct = |a: Decimal, d: Decimal| {
-        if a.is_zero() {
-            String::new()
-        } else {
-            model::fixed(d * Decimal::ONE_HUNDRED / a, 2)
-        }
+        model::share_at(d, a, 2)
+            .map(|p| model::fixed(p, 2))
+            .unwrap_or_default()
     };
     Ok(BudgetExecution {
         year,
@@ -750,7 +783,9 @@ impl MetricsService for MetricsApi {
         };
         let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
-            target_completion(&mut conn, year, through).await?,
+            target_completion(&mut conn, year, through)
+                .await?
+                .completion,
         ))
     }
 
@@ -784,7 +819,7 @@ pub(super) struct YearFigures {
     pub indicators: Indicators,
     pub visits: VisitStatistics,
     pub channels: ChannelStatistics,
-    pub targets: TargetCompletion,
+    pub targets: TargetScores,
     pub budget: BudgetExecution,
     pub documents: Vec<(String, String, Decimal)>,
 }
