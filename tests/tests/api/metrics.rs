@@ -455,3 +455,124 @@ async fn the_report_rounds_each_percentage_once() {
     );
     assert!(!md.contains("54.6"), "no second rounding:\n{md}");
 }
+
+/// A matter registered on `on` (a 2024 day), forwarded to 510422100 four days later, accepted the day after
+/// and replied on 10 April 2024 (published for evaluation or not).
+async fn replied_matter(
+    admin: &mut xinfang_client::Client,
+    on: Option<prost_types::Timestamp>,
+    publish: bool,
+) -> String {
+    use xinfang_proto::v1::{
+        AcceptCaseRequest, AssignCaseRequest, AssignmentMode, ReplyCaseRequest,
+    };
+    let visit = register(admin, on, Level::County, 1, "").await;
+    let case_id = visit.classification.unwrap().case_id;
+    admin
+        .cases
+        .assign_case(AssignCaseRequest {
+            request_id: request_id(),
+            case_id: case_id.clone(),
+            occurred_at: at(2024, 3, 5),
+            mode: AssignmentMode::Forward as i32,
+            responsible_org_code: "510422100".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    admin
+        .cases
+        .accept_case(AcceptCaseRequest {
+            request_id: request_id(),
+            case_id: case_id.clone(),
+            occurred_at: at(2024, 3, 6),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    admin
+        .cases
+        .reply_case(ReplyCaseRequest {
+            request_id: request_id(),
+            case_id: case_id.clone(),
+            occurred_at: at(2024, 4, 10),
+            opinion: "已督促企业支付工资。".into(),
+            publish_for_evaluation: publish,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    case_id
+}
+
+/// A review requested on `requested` and decided (upheld) on `decided`: the first is a 复查, the one after
+/// it a 复核.
+async fn review(
+    admin: &mut xinfang_client::Client,
+    case_id: &str,
+    requested: Option<prost_types::Timestamp>,
+    decided: Option<prost_types::Timestamp>,
+) {
+    use xinfang_proto::v1::{DecideReviewRequest, RequestReviewRequest, ReviewOutcome};
+    admin
+        .cases
+        .request_review(RequestReviewRequest {
+            request_id: request_id(),
+            case_id: case_id.to_owned(),
+            occurred_at: requested,
+            reason: "不服".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    admin
+        .cases
+        .decide_review(DecideReviewRequest {
+            request_id: request_id(),
+            case_id: case_id.to_owned(),
+            occurred_at: decided,
+            outcome: ReviewOutcome::Upheld as i32,
+            opinion: "维持原处理意见。".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// 复查 (first review) and 复核 (second review) are counted apart: one matter with both, one with a 复查
+/// only, gives two 复查 and one 复核, in the API and in the report.
+#[tokio::test]
+async fn first_and_second_reviews_are_counted_apart() {
+    use xinfang_proto::v1::GetChannelStatisticsRequest;
+    let app = spawn_app().await;
+    let mut admin = app.client.clone();
+    let both = replied_matter(&mut admin, at(2024, 3, 1), false).await;
+    let first_only = replied_matter(&mut admin, at(2024, 3, 2), false).await;
+    review(&mut admin, &both, at(2024, 4, 20), at(2024, 5, 10)).await;
+    review(&mut admin, &both, at(2024, 5, 20), at(2024, 6, 10)).await;
+    review(&mut admin, &first_only, at(2024, 4, 21), at(2024, 5, 11)).await;
+
+    let channels = admin
+        .metrics
+        .get_channel_statistics(GetChannelStatisticsRequest {
+            period: year(2024),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        channels.reviews.as_ref().map(|f| f.value),
+        Some(2),
+        "reviews are the 复查 alone"
+    );
+    let report = admin
+        .metrics
+        .generate_self_evaluation_report(GenerateSelfEvaluationReportRequest { year: 2024 })
+        .await
+        .unwrap()
+        .into_inner();
+    let md = &report.markdown;
+    assert!(md.contains("复查2件"), "{md}");
+    assert!(md.contains("复核1件"), "{md}");
+}
