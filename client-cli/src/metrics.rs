@@ -453,6 +453,7 @@ pub fn channels_table(stats: &ChannelStatistics) -> Table {
     }
     add("total", "letters_and_online", &stats.letters_and_online);
     add("total", "reviews", &stats.reviews);
+    add("total", "second_reviews", &stats.second_reviews);
     add("total", "campaign_transfers", &stats.campaign_transfers);
     t
 }
@@ -889,6 +890,7 @@ mod tests {
             "{csv}"
         );
         assert!(csv.contains("\ntotal,reviews,0,0,\n"), "{csv}");
+        assert!(csv.contains("\ntotal,second_reviews,0,0,\n"), "{csv}");
 
         let done = TargetCompletion {
             year: 2020,

@@ -305,12 +305,16 @@ pub async fn generate(
         letters.value,
         change(&letters, 2)
     );
+    // 复查 and 复核 are separate counts (docs/indicators.md, "复查 and 复核").
     let reviews = value(&fig.channels.reviews);
+    let second = value(&fig.channels.second_reviews);
     line!(
         out,
-        "复查{}件，同比{}；",
+        "复查{}件，同比{}；复核{}件，同比{}；",
         reviews.value,
-        change(&reviews, 0)
+        change(&reviews, 0),
+        second.value,
+        change(&second, 0)
     );
     let campaign = value(&fig.channels.campaign_transfers);
     line!(

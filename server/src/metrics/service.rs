@@ -359,6 +359,8 @@ async fn channel_statistics(
             .await?
             .into_iter()
             .collect();
+    let reviews = store::reviews(conn, span.from, span.until, org).await?;
+    let reviews_before = store::reviews(conn, prev.from, prev.until, org).await?;
     let channels = [
         "letter",
         "phone",
@@ -386,10 +388,8 @@ async fn channel_statistics(
             })
             .collect(),
         letters_and_online: Some(figure(sum_letters(&cur), sum_letters(&old))),
-        reviews: Some(figure(
-            store::reviews(conn, span.from, span.until, org).await?,
-            store::reviews(conn, prev.from, prev.until, org).await?,
-        )),
+        reviews: Some(figure(reviews.first, reviews_before.first)),
+        second_reviews: Some(figure(reviews.second, reviews_before.second)),
         campaign_transfers: Some(figure(
             get(&cur, "campaign_transfer"),
             get(&old, "campaign_transfer"),

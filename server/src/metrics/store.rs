@@ -327,17 +327,28 @@ pub async fn letters_by_channel(
     .await
 }
 
-/// Review requests (复查 and 复核) made in the period, from the history.
+/// Review requests made in a period, from the history: 复查 (first reviews) and 复核 (second reviews).
+#[derive(Debug, Clone, Copy, Default, FromRow)]
+pub struct Reviews {
+    pub first: i64,
+    pub second: i64,
+}
+
+/// Each `review_requested` event records the kind the request started (`review_kind` in the changed
+/// fields: 1 复查, 2 复核); an event without it falls back to the matter's kind now, which is the same
+/// unless a later review followed. docs/indicators.md, "复查 and 复核".
 pub async fn reviews(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     org: Option<&str>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM case_events e JOIN cases c ON c.id = e.case_id \
-         WHERE e.action = 'review_requested' AND e.occurred_at >= $1 AND e.occurred_at < $2 \
-           AND ($3::text IS NULL OR c.problem_org_code = $3)",
+) -> Result<Reviews, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE kind <= 1) AS first, count(*) FILTER (WHERE kind >= 2) AS second \
+         FROM (SELECT COALESCE((e.after ->> 'review_kind')::int, c.review_kind) AS kind \
+               FROM case_events e JOIN cases c ON c.id = e.case_id \
+               WHERE e.action = 'review_requested' AND e.occurred_at >= $1 AND e.occurred_at < $2 \
+                 AND ($3::text IS NULL OR c.problem_org_code = $3)) r",
     )
     .bind(from)
     .bind(until)

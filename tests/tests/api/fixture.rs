@@ -161,7 +161,12 @@ async fn fixture_reproduces_the_2020_report() {
         .expect("channel statistics")
         .into_inner();
     assert_eq!(figure(&channels.letters_and_online), (343, 389, "-11.83"));
-    assert_eq!(figure(&channels.reviews), (3, 4, "-25.00"));
+    assert_eq!(
+        figure(&channels.reviews),
+        (3, 4, "-25.00"),
+        "复查3件，同比下降25%"
+    );
+    assert_eq!(figure(&channels.second_reviews), (0, 0, ""), "no 复核");
     assert_eq!(figure(&channels.campaign_transfers), (17, 0, ""));
     let by_channel: BTreeMap<&str, (i64, i64)> = channels
         .channels

@@ -566,6 +566,11 @@ async fn first_and_second_reviews_are_counted_apart() {
         Some(2),
         "reviews are the 复查 alone"
     );
+    assert_eq!(
+        channels.second_reviews.as_ref().map(|f| f.value),
+        Some(1),
+        "复核 on its own"
+    );
     let report = admin
         .metrics
         .generate_self_evaluation_report(GenerateSelfEvaluationReportRequest { year: 2024 })
