@@ -306,6 +306,35 @@ mod tests {
     }
 
     #[test]
+    fn targets_of_zero() {
+        let (at_most, at_least) = (TargetDirection::AtMost, TargetDirection::AtLeast);
+        for formula in [CapFormula::Ratio, CapFormula::Deviation] {
+            // A cap of zero is met by zero only; anything above it is the formula's limit as the target
+            // goes to zero: target ÷ actual → 0, 1 − (actual − target) ÷ target → −∞, floored at 0.
+            assert_eq!(completion(at_most, d("0"), d("0"), formula), Decimal::ONE);
+            assert_eq!(completion(at_most, d("0"), d("3"), formula), Decimal::ZERO);
+        }
+        // At least zero is met by anything.
+        assert_eq!(
+            completion(at_least, d("0"), d("0"), CapFormula::Ratio),
+            Decimal::ONE
+        );
+        assert_eq!(
+            completion(at_least, d("0"), d("5"), CapFormula::Ratio),
+            Decimal::ONE
+        );
+        let exactly = TargetDirection::Exactly;
+        assert_eq!(
+            completion(exactly, d("0"), d("0"), CapFormula::Ratio),
+            Decimal::ONE
+        );
+        assert_eq!(
+            completion(exactly, d("0"), d("2"), CapFormula::Ratio),
+            Decimal::ZERO
+        );
+    }
+
+    #[test]
     fn execution_and_grades() {
         assert_eq!(execution_score(d("795300"), d("795300")), d("10"));
         assert_eq!(execution_score(d("100"), d("50")), d("5"));

@@ -581,3 +581,202 @@ async fn first_and_second_reviews_are_counted_apart() {
     assert!(md.contains("复查2件"), "{md}");
     assert!(md.contains("复核1件"), "{md}");
 }
+
+fn target(indicator: &str, direction: TargetDirection, value: &str, weight: &str) -> Target {
+    Target {
+        year: 2024,
+        indicator: indicator.into(),
+        direction: direction as i32,
+        value: value.into(),
+        weight: weight.into(),
+        name: indicator.into(),
+        ..Default::default()
+    }
+}
+
+async fn set_target(
+    admin: &mut xinfang_client::Client,
+    t: Target,
+) -> Result<xinfang_proto::v1::Target, tonic::Status> {
+    admin
+        .metrics
+        .set_target(SetTargetRequest {
+            request_id: request_id(),
+            target: Some(t),
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+fn bad_field(status: &tonic::Status) -> String {
+    use tonic_types::StatusExt;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    status
+        .get_details_bad_request()
+        .map(|b| b.field_violations[0].field.clone())
+        .unwrap_or_default()
+}
+
+/// Weights are shares (0–100) of the 50 output points and a year's may add up to at most 100; a target of
+/// zero is met by nothing (≤) or anything (≥); a negative target is refused.
+#[tokio::test]
+async fn target_weights_and_zero_targets() {
+    use xinfang_proto::v1::{CapFormula, ListTargetsRequest};
+    let app = spawn_app().await;
+    let mut admin = app.client.clone();
+    // 2024: two county batches of one person each.
+    for day in [1, 2] {
+        register(&mut admin, at(2024, 3, day), Level::County, 1, "").await;
+    }
+    let at_most = TargetDirection::AtMost;
+    let at_least = TargetDirection::AtLeast;
+    for (t, field) in [
+        (
+            target("county_batches", at_most, "10", "101"),
+            "target.weight",
+        ),
+        (target("county_batches", at_most, "-1", ""), "target.value"),
+        (
+            target("satisfaction_office", at_least, "101", ""),
+            "target.value",
+        ),
+    ] {
+        let status = set_target(&mut admin, t).await.unwrap_err();
+        assert_eq!(bad_field(&status), field);
+    }
+    set_target(&mut admin, target("county_batches", at_most, "10", "60"))
+        .await
+        .unwrap();
+    // 60 + 50 would be 110 points in a hundred: refused, and nothing changes.
+    let status = set_target(
+        &mut admin,
+        target("county_person_visits", at_most, "0", "50"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad_field(&status), "target.weight");
+    assert!(status.message().contains("110"), "{status:?}");
+    let listed = admin
+        .metrics
+        .list_targets(ListTargetsRequest { year: 2024 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.targets.len(), 1);
+    // Setting a target again replaces its own weight: 60 → 50 leaves room for 50.
+    set_target(&mut admin, target("county_batches", at_most, "10", "50"))
+        .await
+        .unwrap();
+    // A cap of zero with two batches is missed, also by the deviation formula (which divides by the target).
+    set_target(
+        &mut admin,
+        Target {
+            cap_formula: CapFormula::Deviation as i32,
+            ..target("county_person_visits", at_most, "0", "30")
+        },
+    )
+    .await
+    .unwrap();
+    // At least zero resolved cases is met by none.
+    set_target(
+        &mut admin,
+        target("special_difficult_resolved", at_least, "0", "20"),
+    )
+    .await
+    .unwrap();
+    let done = admin
+        .metrics
+        .get_target_completion(GetTargetCompletionRequest {
+            year: 2024,
+            through_month: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let by: std::collections::BTreeMap<&str, (&str, &str, &str)> = done
+        .results
+        .iter()
+        .map(|r| {
+            (
+                r.target.as_ref().unwrap().indicator.as_str(),
+                (
+                    r.actual.as_str(),
+                    r.completion_percent.as_str(),
+                    r.score.as_str(),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        by["county_batches"],
+        ("2", "100.00", "25.00"),
+        "weight 50: half of the 50 points"
+    );
+    assert_eq!(by["county_person_visits"], ("2", "0.00", "0.00"));
+    assert_eq!(by["special_difficult_resolved"], ("0", "100.00", "10.00"));
+    assert_eq!(done.output_score, "35.00");
+}
+
+/// The mid-year check prorates counts by the days of the year gone (182 of 366 by the end of June 2024) and
+/// compares rates as rates: a timely-acceptance rate of 50 % is not on pace for a target of 95 %.
+#[tokio::test]
+async fn the_mid_year_check_prorates_counts_by_days_and_not_rates() {
+    use xinfang_proto::v1::{AssignCaseRequest, AssignmentMode};
+    let app = spawn_app().await;
+    let mut admin = app.client.clone();
+    // Two county batches in March 2024: one assigned in time, one a month late.
+    for (day, assigned) in [(1, at(2024, 3, 5)), (2, at(2024, 4, 10))] {
+        let visit = register(&mut admin, at(2024, 3, day), Level::County, 1, "").await;
+        admin
+            .cases
+            .assign_case(AssignCaseRequest {
+                request_id: request_id(),
+                case_id: visit.classification.unwrap().case_id,
+                occurred_at: assigned,
+                mode: AssignmentMode::Forward as i32,
+                responsible_org_code: "510422100".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    set_target(
+        &mut admin,
+        target(
+            "timely_acceptance_office",
+            TargetDirection::AtLeast,
+            "95",
+            "",
+        ),
+    )
+    .await
+    .unwrap();
+    // Four batches a year is 1.99 by the end of June: two are past the pace.
+    set_target(
+        &mut admin,
+        target("county_batches", TargetDirection::AtMost, "4", ""),
+    )
+    .await
+    .unwrap();
+    let done = admin
+        .metrics
+        .get_target_completion(GetTargetCompletionRequest {
+            year: 2024,
+            through_month: 6,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let by: std::collections::BTreeMap<&str, (&str, &str, bool)> = done
+        .results
+        .iter()
+        .map(|r| {
+            (
+                r.target.as_ref().unwrap().indicator.as_str(),
+                (r.actual.as_str(), r.pace_percent.as_str(), r.on_pace),
+            )
+        })
+        .collect();
+    assert_eq!(by["timely_acceptance_office"], ("50.00", "49.73", false));
+    assert_eq!(by["county_batches"], ("2", "49.73", false));
+}
