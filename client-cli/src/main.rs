@@ -1046,10 +1046,17 @@ async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
             output,
         } => {
             let done = metrics::targets(&mut client, year, through_month.unwrap_or(0)).await?;
-            let heading = match done.through_month {
+            let mut heading = match done.through_month {
                 m @ 1..=11 => format!("targets {year}, checked through {year}-{m:02}"),
                 _ => format!("targets {year}"),
             };
+            if !done.weights_balanced && !done.results.is_empty() {
+                heading.push_str(&if done.weight_total == "100.00" {
+                    " (the set weights leave nothing for the targets without one)".to_owned()
+                } else {
+                    format!(" (the weights add up to {}, not 100)", done.weight_total)
+                });
+            }
             emit(&heading, &metrics::targets_table(&done), None, &output)
         }
         MetricsCommand::Budget { year, output } => {

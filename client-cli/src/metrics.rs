@@ -467,7 +467,9 @@ fn direction(d: i32) -> &'static str {
     }
 }
 
-/// Targets with their actual value, completion, score and (for a month's check) pace; then the output score.
+/// Targets with the weight they score by (their own, or an equal share of what the set weights leave) and
+/// the points it is worth, their actual value, completion, score and (for a month's check) pace; then the
+/// output score, beside the weights' total.
 pub fn targets_table(done: &TargetCompletion) -> Table {
     let mut t = Table::new(
         "targets",
@@ -476,7 +478,8 @@ pub fn targets_table(done: &TargetCompletion) -> Table {
             ("name", "NAME"),
             ("direction", "DIR"),
             ("target", "TARGET"),
-            ("weight", "WEIGHT"),
+            ("weight", "WEIGHT %"),
+            ("points", "POINTS"),
             ("actual", "ACTUAL"),
             ("completion_percent", "COMPLETION %"),
             ("score", "SCORE"),
@@ -492,7 +495,8 @@ pub fn targets_table(done: &TargetCompletion) -> Table {
             target.name.into(),
             direction(target.direction).into(),
             Cell::decimal(&target.value),
-            Cell::decimal(&target.weight),
+            Cell::decimal(&r.effective_weight),
+            Cell::decimal(&r.points),
             Cell::decimal(&r.actual),
             Cell::decimal(&r.completion_percent),
             Cell::decimal(&r.score),
@@ -509,6 +513,7 @@ pub fn targets_table(done: &TargetCompletion) -> Table {
         "产出指标得分".into(),
         Cell::Empty,
         Cell::Empty,
+        Cell::decimal(&done.weight_total),
         Cell::decimal("50"),
         Cell::Empty,
         Cell::Empty,
@@ -908,18 +913,22 @@ mod tests {
                 score: "50.00".into(),
                 pace_percent: "75.00".into(),
                 on_pace: true,
+                effective_weight: "100.00".into(),
+                points: "50.00".into(),
             }],
             output_score: "50.00".into(),
+            weight_total: "100.00".into(),
+            weights_balanced: true,
         };
         let csv = targets_table(&done).to_csv();
         assert!(
             csv.contains(
-                "\ncounty_person_visits,预计上访人次,≤,2000,,1500,100.00,50.00,75.00,yes\n"
+                "\ncounty_person_visits,预计上访人次,≤,2000,100.00,50.00,1500,100.00,50.00,75.00,yes\n"
             ),
             "{csv}"
         );
         assert!(
-            csv.contains("\noutput_score,产出指标得分,,,50,,,50.00,,\n"),
+            csv.contains("\noutput_score,产出指标得分,,,100.00,50,,,50.00,,\n"),
             "{csv}"
         );
 

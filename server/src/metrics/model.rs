@@ -1,6 +1,7 @@
 //! Indicator arithmetic as pure functions: rates, year-over-year changes, target completion and scores, the
 //! self-evaluation grade, and the reconciliation of published figures.
 
+use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use xinfang_proto::v1::{CapFormula, TargetDirection};
 
@@ -69,7 +70,10 @@ pub fn fixed(d: Decimal, places: u32) -> String {
     format!("{rounded:.prec$}", prec = places as usize)
 }
 
-/// Completion of a target as a fraction (1 = met), by the rules of 财预〔2020〕10号 as domain.md §4.2 reads them.
+/// Completion of a target as a fraction (1 = met), by the rules of 财预〔2020〕10号 (full points when met,
+/// in proportion when missed). Targets are never negative (SetTarget refuses them). A target of zero:
+/// "at most 0" is met by 0 only and anything above scores 0, the limit of both cap formulas as the target
+/// goes to zero; "at least 0" is met by anything. docs/indicators.md, "Targets".
 pub fn completion(
     direction: TargetDirection,
     target: Decimal,
@@ -78,16 +82,19 @@ pub fn completion(
 ) -> Decimal {
     let ratio = |a: Decimal, b: Decimal| if b.is_zero() { Decimal::ZERO } else { a / b };
     match direction {
+        TargetDirection::AtLeast if target <= Decimal::ZERO => Decimal::ONE,
         TargetDirection::AtLeast => ratio(actual, target),
         TargetDirection::AtMost => {
             if actual <= target {
                 Decimal::ONE
+            } else if target <= Decimal::ZERO {
+                Decimal::ZERO
             } else {
                 match cap_formula {
                     CapFormula::Deviation => {
-                        (Decimal::ONE - ratio(actual - target, target)).max(Decimal::ZERO)
+                        (Decimal::ONE - (actual - target) / target).max(Decimal::ZERO)
                     }
-                    _ => ratio(target, actual),
+                    _ => target / actual,
                 }
             }
         }
@@ -102,23 +109,125 @@ pub fn completion(
     }
 }
 
-/// The score of a target: its weight times its completion, never more than the weight. Unrounded, so that
-/// shares of the 50 points (50 ÷ 3 each) add up to exactly 50; round the total for display.
-pub fn target_score(weight: Decimal, completion: Decimal) -> Decimal {
-    weight * completion.min(Decimal::ONE)
+/// The points the targets share: the output part (产出指标) of the self-evaluation.
+pub const OUTPUT_POINTS: Decimal = Decimal::from_parts(50, 0, 0, false, 0);
+
+/// The weights the targets of a year score by, in percent of [`OUTPUT_POINTS`]: a target's own weight when
+/// set, and for the others an equal share of what the set weights leave of 100 (none when they leave
+/// nothing). docs/indicators.md, "Targets".
+pub fn effective_weights(weights: &[Option<Decimal>]) -> Vec<Decimal> {
+    let set: Decimal = weights.iter().flatten().sum();
+    let unset = weights.iter().filter(|w| w.is_none()).count();
+    let share = if unset == 0 {
+        Decimal::ZERO
+    } else {
+        (HUNDRED - set).max(Decimal::ZERO) / Decimal::from(unset as i64)
+    };
+    weights.iter().map(|w| w.unwrap_or(share)).collect()
 }
 
-/// Mid-year check: is the actual on pace to meet the target by year end, given the share of the year gone?
+/// The points a target of `weight` percent is worth: 50 × weight ÷ 100.
+pub fn target_points(weight: Decimal) -> Decimal {
+    OUTPUT_POINTS * weight / HUNDRED
+}
+
+/// Why a target may not take `weight` when the year's other targets have set `others` between them: each
+/// weight is 0–100, and targets are set one at a time, so a year's set weights may add up to at most 100
+/// (GetTargetCompletion and the report flag a year that does not reach exactly 100).
+pub fn weight_refusal(weight: Decimal, others: Decimal) -> Option<String> {
+    if weight < Decimal::ZERO || weight > HUNDRED {
+        return Some("a share of the output points in percent, 0 to 100".into());
+    }
+    let total = weight + others;
+    (total > HUNDRED).then(|| {
+        format!(
+            "the year's weights would add up to {} (the other targets have {}); at most 100",
+            total.normalize(),
+            others.normalize()
+        )
+    })
+}
+
+/// What is wrong with a year's weights, in Chinese for the report; `None` when the weights the targets
+/// score by add up to exactly 100 and every target has some.
+pub fn weights_problem(weights: &[Option<Decimal>]) -> Option<String> {
+    if weights.is_empty() {
+        return None;
+    }
+    let effective = effective_weights(weights);
+    let total: Decimal = effective.iter().sum();
+    let set: Vec<String> = weights
+        .iter()
+        .flatten()
+        .map(|w| w.normalize().to_string())
+        .collect();
+    if total != HUNDRED {
+        return Some(format!(
+            "各项绩效目标的权重合计为{}，应为100（已设定的权重：{}）。",
+            fixed(total, 2),
+            if set.is_empty() {
+                "无".to_owned()
+            } else {
+                set.join("、")
+            }
+        ));
+    }
+    let starved = weights
+        .iter()
+        .zip(&effective)
+        .filter(|(w, e)| w.is_none() && e.is_zero())
+        .count();
+    (starved > 0).then(|| {
+        format!(
+            "已设定的权重（{}）合计已达100，{starved}项未设权重的目标分值为零。",
+            set.join("、")
+        )
+    })
+}
+
+/// The score of a target: its points times its completion, never more than its points. Unrounded, so that
+/// shares of the 50 points (50 ÷ 3 each) add up to exactly 50; round the total for display.
+pub fn target_score(points: Decimal, completion: Decimal) -> Decimal {
+    points * completion.min(Decimal::ONE)
+}
+
+/// The share of `year` gone by the end of `through_month`, by days: 182 of 366 by the end of June 2024.
+pub fn elapsed_share(year: i32, through_month: u32) -> Decimal {
+    let start = NaiveDate::from_ymd_opt(year, 1, 1);
+    let next_year = NaiveDate::from_ymd_opt(year + 1, 1, 1);
+    let through = if through_month >= 12 {
+        next_year
+    } else {
+        NaiveDate::from_ymd_opt(year, through_month.max(1) + 1, 1)
+    };
+    match (start, through, next_year) {
+        (Some(start), Some(through), Some(end)) => {
+            let gone = (through - start).num_days();
+            let days = (end - start).num_days();
+            Decimal::from(gone) / Decimal::from(days)
+        }
+        _ => Decimal::ONE,
+    }
+}
+
+/// Mid-year check: is the actual on pace to meet the target by year end, given the share of the year gone
+/// ([`elapsed_share`])? A count grows through the year, so its target is prorated; a rate is a rate of the
+/// months so far and is compared with the target as it is. An exact count is on pace while it has not
+/// passed the target. docs/indicators.md, "Targets".
 pub fn on_pace(
     direction: TargetDirection,
     target: Decimal,
     actual: Decimal,
     elapsed: Decimal,
+    is_rate: bool,
 ) -> bool {
+    let pace = if is_rate { target } else { target * elapsed };
     match direction {
-        TargetDirection::AtMost => actual <= target * elapsed,
-        TargetDirection::AtLeast => actual >= target * elapsed,
-        TargetDirection::Exactly | TargetDirection::Unspecified => true,
+        TargetDirection::AtMost => actual <= pace,
+        TargetDirection::AtLeast => actual >= pace,
+        TargetDirection::Exactly if is_rate => actual == target,
+        TargetDirection::Exactly => actual <= target,
+        TargetDirection::Unspecified => true,
     }
 }
 
@@ -296,13 +405,75 @@ mod tests {
             d("0.75")
         );
         assert_eq!(target_score(d("16.67"), d("1.2")), d("16.67"));
+        assert_eq!(
+            completion(at_most, d("2000"), d("2300"), CapFormula::Unspecified),
+            completion(at_most, d("2000"), d("2300"), CapFormula::Ratio)
+        );
         let third = Decimal::from(50) / Decimal::from(3);
         assert_eq!(
             round2(target_score(third, Decimal::ONE) * Decimal::from(3)),
             d("50")
         );
-        assert!(on_pace(at_most, d("2000"), d("1400"), d("0.75")));
-        assert!(!on_pace(at_most, d("2000"), d("1600"), d("0.75")));
+        assert!(on_pace(at_most, d("2000"), d("1400"), d("0.75"), false));
+        assert!(!on_pace(at_most, d("2000"), d("1600"), d("0.75"), false));
+    }
+
+    #[test]
+    fn the_mid_year_check() {
+        // Days, not months: 182 of 366 days by the end of June 2024, 273 of 365 by September 2021.
+        assert_eq!(round2(elapsed_share(2024, 6) * HUNDRED), d("49.73"));
+        assert_eq!(round2(elapsed_share(2021, 9) * HUNDRED), d("74.79"));
+        assert_eq!(elapsed_share(2020, 12), Decimal::ONE);
+        let half = elapsed_share(2024, 6);
+        let (at_most, at_least) = (TargetDirection::AtMost, TargetDirection::AtLeast);
+        // Counts are prorated: 4 a year is 1.99 by June.
+        assert!(!on_pace(at_most, d("4"), d("2"), half, false));
+        assert!(on_pace(at_most, d("4"), d("1"), half, false));
+        assert!(on_pace(at_least, d("4"), d("2"), half, false));
+        // Rates are not: 50 % is behind a target of 95 % whatever the month, 96 % is ahead.
+        assert!(!on_pace(at_least, d("95"), d("50"), half, true));
+        assert!(on_pace(at_least, d("95"), d("96"), half, true));
+        assert!(!on_pace(at_most, d("5"), d("6"), half, true));
+        // Exactly: a rate must be it, a count must not have passed it.
+        let exactly = TargetDirection::Exactly;
+        assert!(on_pace(exactly, d("10"), d("3"), half, false));
+        assert!(!on_pace(exactly, d("10"), d("11"), half, false));
+        assert!(!on_pace(exactly, d("100"), d("99"), half, true));
+    }
+
+    #[test]
+    fn weights_share_the_output_points() {
+        let w = |s: &str| Some(d(s));
+        // Unweighted targets share what the set weights leave.
+        assert_eq!(
+            effective_weights(&[w("40"), None, None]),
+            vec![d("40"), d("30"), d("30")]
+        );
+        assert_eq!(effective_weights(&[w("100"), None]), vec![d("100"), d("0")]);
+        assert_eq!(target_points(d("60")), d("30"));
+        let third = effective_weights(&[None, None, None]);
+        assert_eq!(
+            round2(third.iter().map(|w| target_points(*w)).sum::<Decimal>()),
+            d("50")
+        );
+        // 0–100 each, at most 100 together.
+        assert!(weight_refusal(d("101"), Decimal::ZERO).is_some());
+        assert!(weight_refusal(d("-1"), Decimal::ZERO).is_some());
+        assert!(weight_refusal(d("50"), d("50")).is_none());
+        let why = weight_refusal(d("50"), d("60")).unwrap();
+        assert!(why.contains("110") && why.contains("60"), "{why}");
+        // A year whose weights do not reach 100, or leave unweighted targets nothing, is flagged.
+        assert_eq!(weights_problem(&[]), None);
+        assert_eq!(weights_problem(&[None, None]), None);
+        assert_eq!(weights_problem(&[w("40"), None]), None);
+        assert_eq!(weights_problem(&[w("40"), w("60")]), None);
+        let short = weights_problem(&[w("60"), w("30")]).unwrap();
+        assert!(
+            short.contains("90.00") && short.contains("60、30"),
+            "{short}"
+        );
+        let starved = weights_problem(&[w("100"), None]).unwrap();
+        assert!(starved.contains("1项"), "{starved}");
     }
 
     #[test]

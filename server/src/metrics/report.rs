@@ -170,6 +170,9 @@ pub async fn generate(
     if targets.results.is_empty() {
         notes.push("未设定年度绩效目标，产出指标不得分。".into());
     }
+    if let Some(why) = model::weights_problem(&fig.targets.weights) {
+        notes.push(why);
+    }
     for (r, completion) in targets.results.iter().zip(&fig.targets.fractions) {
         let Some(t) = &r.target else { continue };
         let Some(completion) = completion else {

@@ -489,6 +489,8 @@ pub(super) struct TargetScores {
     pub completion: TargetCompletion,
     /// Per result, in order: the completion as a fraction (1 = met), `None` without an actual value.
     pub fractions: Vec<Option<Decimal>>,
+    /// The weights as set, in order (`None`: an equal share of the rest).
+    pub weights: Vec<Option<Decimal>>,
     pub total: Decimal,
 }
 
@@ -501,31 +503,29 @@ async fn target_completion(
     let span =
         Span::year(year, through_month).ok_or_else(|| AppError::invalid("year", "out of range"))?;
     let targets = store::targets(conn, year).await?;
-    let fifty = Decimal::from(50);
-    let unweighted = targets.iter().filter(|t| t.weight.is_none()).count();
-    let weighted: Decimal = targets.iter().filter_map(|t| t.weight).sum();
-    let share = if unweighted == 0 {
-        Decimal::ZERO
-    } else {
-        ((fifty - weighted).max(Decimal::ZERO)) / Decimal::from(unweighted as i64)
-    };
-    let elapsed = Decimal::from(through_month.min(12)) / Decimal::from(12);
+    let weights: Vec<Option<Decimal>> = targets.iter().map(|t| t.weight).collect();
+    let effective = model::effective_weights(&weights);
+    let weight_total: Decimal = effective.iter().sum();
+    let elapsed = model::elapsed_share(year, through_month);
     let mut results = Vec::new();
     let mut fractions = Vec::new();
     let mut total = Decimal::ZERO;
-    for t in &targets {
+    for (t, &weight) in targets.iter().zip(&effective) {
+        let points = model::target_points(weight);
         let direction = TargetDirection::try_from(i32::from(t.direction)).unwrap_or_default();
         let formula = CapFormula::try_from(i32::from(t.cap_formula)).unwrap_or_default();
         let Some(actual) = actual(conn, &t.indicator, span).await? else {
             results.push(TargetResult {
                 target: Some(target_to_proto(t)),
+                effective_weight: model::fixed(weight, 2),
+                points: model::fixed(points, 2),
                 ..TargetResult::default()
             });
             fractions.push(None);
             continue;
         };
         let completion = model::completion(direction, t.value, actual, formula);
-        let score = model::target_score(t.weight.unwrap_or(share), completion);
+        let score = model::target_score(points, completion);
         total += score;
         fractions.push(Some(completion));
         results.push(TargetResult {
@@ -538,7 +538,9 @@ async fn target_completion(
             completion_percent: model::fixed(completion * Decimal::ONE_HUNDRED, 2),
             score: model::fixed(score, 2),
             pace_percent: model::fixed(elapsed * Decimal::ONE_HUNDRED, 2),
-            on_pace: model::on_pace(direction, t.value, actual, elapsed),
+            on_pace: model::on_pace(direction, t.value, actual, elapsed, is_rate(&t.indicator)),
+            effective_weight: model::fixed(weight, 2),
+            points: model::fixed(points, 2),
         });
     }
     Ok(TargetScores {
@@ -547,8 +549,11 @@ async fn target_completion(
             through_month: through_month as i32,
             results,
             output_score: model::fixed(total, 2),
+            weight_total: model::fixed(weight_total, 2),
+            weights_balanced: model::weights_problem(&weights).is_none(),
         },
         fractions,
+        weights,
         total,
     })
 }
@@ -696,11 +701,28 @@ impl MetricsService for MetricsApi {
             "target.direction",
             t.direction,
         ));
-        let value = v.check(money::amount("target.value", &t.value));
+        // Never negative (money::amount refuses a sign); a rate is a percentage.
+        let value = v
+            .check(money::amount("target.value", &t.value))
+            .and_then(|value| {
+                if is_rate(&t.indicator) && value > Decimal::ONE_HUNDRED {
+                    v.add("target.value", "a rate target is a percentage, 0 to 100");
+                    None
+                } else {
+                    Some(value)
+                }
+            });
         let weight = if t.weight.is_empty() {
             Some(None)
         } else {
-            v.check(money::amount("target.weight", &t.weight)).map(Some)
+            v.check(money::amount("target.weight", &t.weight))
+                .and_then(|w| match model::weight_refusal(w, Decimal::ZERO) {
+                    Some(why) => {
+                        v.add("target.weight", why);
+                        None
+                    }
+                    None => Some(Some(w)),
+                })
         };
         let formula = match CapFormula::try_from(t.cap_formula) {
             Ok(CapFormula::Unspecified) => Some(CapFormula::Ratio),
@@ -738,6 +760,19 @@ impl MetricsService for MetricsApi {
         let mut tx = self.pool.begin().await.map_err(AppError::from)?;
         if let Some(first) = idempotency::claim::<Target>(&mut tx, &key).await? {
             return Ok(Response::new(first));
+        }
+        // Targets are set one at a time, so the year's weights are checked together under a lock of the
+        // year: two concurrent SetTargets cannot each see room for their weight and add up past 100.
+        if let Some(weight) = row.weight {
+            store::lock_target_year(&mut tx, row.year)
+                .await
+                .map_err(AppError::from)?;
+            let others = store::other_weights(&mut tx, row.year, &row.indicator)
+                .await
+                .map_err(AppError::from)?;
+            if let Some(why) = model::weight_refusal(weight, others) {
+                return Err(AppError::invalid("target.weight", why).into());
+            }
         }
         let saved = store::upsert_target(&mut tx, &row)
             .await

@@ -391,6 +391,30 @@ pub async fn upsert_target(
     .await
 }
 
+/// Serializes the weight checks of one year's targets until the transaction ends (SetTarget).
+pub async fn lock_target_year(conn: &mut PgConnection, year: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('xinfang.targets'), $1)")
+        .bind(year)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The weights set by the year's targets other than `indicator`, added up.
+pub async fn other_weights(
+    conn: &mut PgConnection,
+    year: i32,
+    indicator: &str,
+) -> Result<Decimal, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(sum(weight), 0) FROM targets WHERE year = $1 AND indicator <> $2",
+    )
+    .bind(year)
+    .bind(indicator)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn targets(conn: &mut PgConnection, year: i32) -> Result<Vec<TargetRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT year, indicator, direction, value, weight, cap_formula, name FROM targets \

@@ -715,6 +715,48 @@ async fn target_weights_and_zero_targets() {
     assert_eq!(by["county_person_visits"], ("2", "0.00", "0.00"));
     assert_eq!(by["special_difficult_resolved"], ("0", "100.00", "10.00"));
     assert_eq!(done.output_score, "35.00");
+    // 50 + 30 + 20: the year's weights are complete.
+    assert_eq!(
+        (done.weight_total.as_str(), done.weights_balanced),
+        ("100.00", true)
+    );
+    let points: Vec<&str> = done.results.iter().map(|r| r.points.as_str()).collect();
+    assert_eq!(points, ["25.00", "15.00", "10.00"]);
+
+    // A year whose weights stop at 90 is flagged, with the weights, by GetTargetCompletion and the report.
+    set_target(
+        &mut admin,
+        target("special_difficult_resolved", at_least, "0", "10"),
+    )
+    .await
+    .unwrap();
+    let done = admin
+        .metrics
+        .get_target_completion(GetTargetCompletionRequest {
+            year: 2024,
+            through_month: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (done.weight_total.as_str(), done.weights_balanced),
+        ("90.00", false)
+    );
+    let report = admin
+        .metrics
+        .generate_self_evaluation_report(GenerateSelfEvaluationReportRequest { year: 2024 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        report
+            .inconsistencies
+            .iter()
+            .any(|n| n.contains("权重合计为90.00") && n.contains("50、30、10")),
+        "{:?}",
+        report.inconsistencies
+    );
 }
 
 /// The mid-year check prorates counts by the days of the year gone (182 of 366 by the end of June 2024) and

@@ -227,7 +227,7 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     );
     assert!(line.contains(",9,88.89,44.44,"), "8 of 9: {line}");
     assert!(
-        csv.contains("\noutput_score,产出指标得分,,,50,,,44.44,"),
+        csv.contains("\noutput_score,产出指标得分,,,100.00,50,,,44.44,"),
         "{csv}"
     );
     let money = metrics::budget(&mut client, 2020).await.unwrap();
