@@ -150,6 +150,7 @@ fn figure(value: i64, previous: i64) -> Figure {
         value,
         previous,
         yoy_percent: percent_text(model::yoy(value, previous)),
+        ..Figure::default()
     }
 }
 
@@ -263,6 +264,7 @@ async fn indicators(
         matters_accepted: counts.accepted,
         evaluations: ratings.evaluated,
         evaluations_lapsed: lapsed,
+        previous_period: None,
     })
 }
 
@@ -340,6 +342,7 @@ async fn visit_statistics(
         total: Some(total),
         levels,
         groups,
+        previous_period: None,
     })
 }
 
@@ -394,6 +397,7 @@ async fn channel_statistics(
             get(&cur, "campaign_transfer"),
             get(&old, "campaign_transfer"),
         )),
+        previous_period: None,
     })
 }
 

@@ -822,3 +822,106 @@ async fn the_mid_year_check_prorates_counts_by_days_and_not_rates() {
     assert_eq!(by["timely_acceptance_office"], ("50.00", "49.73", false));
     assert_eq!(by["county_batches"], ("2", "49.73", false));
 }
+
+/// 环比: every figure and rate also compares with the preceding period of the same length, the month before
+/// for a month (February for March 2024), beside 同比 (March 2023).
+#[tokio::test]
+async fn every_figure_and_rate_has_its_period_on_period_change() {
+    use xinfang_proto::v1::{GetChannelStatisticsRequest, VisitGrouping};
+    let app = spawn_app().await;
+    let mut admin = app.client.clone();
+    // March 2023: 1 batch; February 2024: 2; March 2024: 3.
+    register(&mut admin, at(2023, 3, 1), Level::County, 1, "").await;
+    for day in [1, 2] {
+        register(&mut admin, at(2024, 2, day), Level::County, 1, "").await;
+    }
+    for day in [1, 2, 3] {
+        register(&mut admin, at(2024, 3, day), Level::County, 1, "").await;
+    }
+    let march = Some(Period {
+        start: Some(YearMonth {
+            year: 2024,
+            month: 3,
+        }),
+        end: Some(YearMonth {
+            year: 2024,
+            month: 3,
+        }),
+    });
+    let stats = admin
+        .metrics
+        .get_visit_statistics(GetVisitStatisticsRequest {
+            period: march,
+            group_by: VisitGrouping::Month as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let february = Some(Period {
+        start: Some(YearMonth {
+            year: 2024,
+            month: 2,
+        }),
+        end: Some(YearMonth {
+            year: 2024,
+            month: 2,
+        }),
+    });
+    assert_eq!(stats.previous_period, february);
+    let batches = stats.total.unwrap().batches.unwrap();
+    assert_eq!(
+        (
+            batches.value,
+            batches.previous,
+            batches.yoy_percent.as_str(),
+            batches.previous_period,
+            batches.pop_percent.as_str()
+        ),
+        (3, 1, "200.00", 2, "50.00")
+    );
+    // The month group "03" compares with February too.
+    let group = stats.groups[0].figures.clone().unwrap().batches.unwrap();
+    assert_eq!(
+        (group.previous_period, group.pop_percent.as_str()),
+        (2, "50.00")
+    );
+    let channels = admin
+        .metrics
+        .get_channel_statistics(GetChannelStatisticsRequest {
+            period: march,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(channels.previous_period, february);
+
+    // Rates: the repeat rate is 0 of 3 in March and 0 of 2 in February (a change of 0 points), the
+    // assignment rate has no base in either month.
+    let ind = admin
+        .metrics
+        .get_indicators(GetIndicatorsRequest {
+            period: march,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ind.previous_period, february);
+    let repeat = ind.repeat_rate.unwrap();
+    let pop = repeat.previous_period.unwrap();
+    assert_eq!(
+        (
+            pop.numerator,
+            pop.denominator,
+            pop.percent.as_str(),
+            pop.change_points.as_str()
+        ),
+        (0, 2, "0.00", "0.00")
+    );
+    let yoy = repeat.previous_year.unwrap();
+    assert_eq!((yoy.denominator, yoy.change_points.as_str()), (1, "0.00"));
+    let none = ind.on_time_completion.unwrap().previous_period.unwrap();
+    assert_eq!((none.denominator, none.change_points.as_str()), (0, ""));
+}
