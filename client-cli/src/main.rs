@@ -973,9 +973,13 @@ async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
             )
             .await?;
             let heading = format!(
-                "indicators, {}, {}",
+                "indicators, {}, {} (环比 against {}; changes in percentage points)",
                 metrics::period_label(&ind.period.unwrap_or(period)),
-                scope_label(&org)
+                scope_label(&org),
+                ind.previous_period
+                    .as_ref()
+                    .map(metrics::period_label)
+                    .unwrap_or_default()
             );
             emit(
                 &heading,
@@ -1007,9 +1011,14 @@ async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
             )
             .await?;
             let heading = format!(
-                "visits, {}, {} (previous: the same months a year earlier)",
+                "visits, {}, {} (previous: the same months a year earlier; previous period, 环比: {})",
                 metrics::period_label(&stats.period.unwrap_or(period)),
-                scope_label(&org)
+                scope_label(&org),
+                stats
+                    .previous_period
+                    .as_ref()
+                    .map(metrics::period_label)
+                    .unwrap_or_default()
             );
             emit(
                 &heading,
@@ -1034,9 +1043,14 @@ async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
             )
             .await?;
             let heading = format!(
-                "letters and online items, {}, {}",
+                "letters and online items, {}, {} (环比 against {})",
                 metrics::period_label(&stats.period.unwrap_or(period)),
-                scope_label(&org)
+                scope_label(&org),
+                stats
+                    .previous_period
+                    .as_ref()
+                    .map(metrics::period_label)
+                    .unwrap_or_default()
             );
             emit(&heading, &metrics::channels_table(&stats), None, &output)
         }

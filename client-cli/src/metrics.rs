@@ -290,8 +290,9 @@ pub fn rates(ind: &Indicators) -> [(&'static str, &'static str, Option<&Rate>); 
     ]
 }
 
-/// Indicators: one row per rate (numerator, denominator, percent; no percent on an empty base), then the
-/// counts (in the numerator column alone).
+/// Indicators: one row per rate (numerator, denominator, percent; no percent on an empty base), with the
+/// rate of the preceding period of equal length and the change to it in percentage points (环比), and the
+/// same for the same months a year earlier (同比); then the counts (in the numerator column alone).
 pub fn indicators_table(ind: &Indicators) -> Table {
     let mut t = Table::new(
         "indicators",
@@ -301,16 +302,26 @@ pub fn indicators_table(ind: &Indicators) -> Table {
             ("numerator", "NUMERATOR"),
             ("denominator", "DENOMINATOR"),
             ("percent", "PERCENT"),
+            ("previous_period_percent", "PREV PERIOD %"),
+            ("pop_points", "环比 PTS"),
+            ("previous_year_percent", "A YEAR EARLIER %"),
+            ("yoy_points", "同比 PTS"),
         ],
     );
     for (key, name, rate) in rates(ind) {
         let r = rate.cloned().unwrap_or_default();
+        let pp = r.previous_period.clone().unwrap_or_default();
+        let py = r.previous_year.clone().unwrap_or_default();
         t.push(vec![
             key.into(),
             name.into(),
             Cell::Int(r.numerator),
             Cell::Int(r.denominator),
             Cell::decimal(&r.percent),
+            Cell::decimal(&pp.percent),
+            Cell::decimal(&pp.change_points),
+            Cell::decimal(&py.percent),
+            Cell::decimal(&py.change_points),
         ]);
     }
     for (key, name, n) in [
@@ -378,43 +389,49 @@ fn visit_figures(f: &VisitFigures) -> [&Option<Figure>; 10] {
     ]
 }
 
-/// A figure's cells: value, previous, year-over-year percent (empty on a zero base).
-fn figure_cells(f: &Option<Figure>) -> [Cell; 3] {
+/// A figure's cells: value, the same months a year earlier and the change in percent (同比), the preceding
+/// period and the change to it (环比); no change on a zero base.
+fn figure_cells(f: &Option<Figure>) -> [Cell; 5] {
     let f = f.clone().unwrap_or_default();
     [
         Cell::Int(f.value),
         Cell::Int(f.previous),
         Cell::decimal(&f.yoy_percent),
+        Cell::Int(f.previous_period),
+        Cell::decimal(&f.pop_percent),
     ]
 }
+
+/// The columns of [`figure_cells`].
+const FIGURE_COLUMNS: [(&str, &str); 5] = [
+    ("value", "VALUE"),
+    ("previous", "PREVIOUS"),
+    ("yoy_percent", "YOY %"),
+    ("previous_period", "PREV PERIOD"),
+    ("pop_percent", "环比 %"),
+];
 
 /// Visit statistics, one row per breakdown, key and figure: the total, each level, then the groups asked
 /// for (`group_by`: `township` or `month`).
 pub fn visits_table(stats: &VisitStatistics, group_by: VisitGrouping) -> Table {
-    let mut t = Table::new(
-        "visits",
-        &[
-            ("breakdown", "BREAKDOWN"),
-            ("key", "KEY"),
-            ("figure", "FIGURE"),
-            ("name", "NAME"),
-            ("value", "VALUE"),
-            ("previous", "PREVIOUS"),
-            ("yoy_percent", "YOY %"),
-        ],
-    );
+    let mut columns = vec![
+        ("breakdown", "BREAKDOWN"),
+        ("key", "KEY"),
+        ("figure", "FIGURE"),
+        ("name", "NAME"),
+    ];
+    columns.extend(FIGURE_COLUMNS);
+    let mut t = Table::new("visits", &columns);
     let mut add = |breakdown: &str, key: &str, figures: &VisitFigures| {
         for ((figure, name), f) in VISIT_FIGURES.iter().zip(visit_figures(figures)) {
-            let [value, previous, yoy] = figure_cells(f);
-            t.push(vec![
+            let mut row = vec![
                 breakdown.into(),
                 key.into(),
                 (*figure).into(),
                 (*name).into(),
-                value,
-                previous,
-                yoy,
-            ]);
+            ];
+            row.extend(figure_cells(f));
+            t.push(row);
         }
     };
     add("total", "all", &stats.total.clone().unwrap_or_default());
@@ -434,19 +451,13 @@ pub fn visits_table(stats: &VisitStatistics, group_by: VisitGrouping) -> Table {
 
 /// Letters and online items by channel, then the totals the report uses.
 pub fn channels_table(stats: &ChannelStatistics) -> Table {
-    let mut t = Table::new(
-        "channels",
-        &[
-            ("kind", "KIND"),
-            ("item", "ITEM"),
-            ("value", "VALUE"),
-            ("previous", "PREVIOUS"),
-            ("yoy_percent", "YOY %"),
-        ],
-    );
+    let mut columns = vec![("kind", "KIND"), ("item", "ITEM")];
+    columns.extend(FIGURE_COLUMNS);
+    let mut t = Table::new("channels", &columns);
     let mut add = |kind: &str, item: &str, f: &Option<Figure>| {
-        let [value, previous, yoy] = figure_cells(f);
-        t.push(vec![kind.into(), item.into(), value, previous, yoy]);
+        let mut row = vec![kind.into(), item.into()];
+        row.extend(figure_cells(f));
+        t.push(row);
     };
     for c in &stats.channels {
         add("channel", &c.channel, &c.items);
@@ -761,6 +772,7 @@ mod tests {
             value,
             previous,
             yoy_percent: yoy.into(),
+            ..Default::default()
         })
     }
 
@@ -795,7 +807,15 @@ mod tests {
     #[test]
     fn indicators_show_numerator_denominator_and_percent() {
         let ind = Indicators {
-            timely_acceptance_office: rate(52, 53, "98.11"),
+            timely_acceptance_office: Some(Rate {
+                previous_period: Some(xinfang_proto::v1::RateComparison {
+                    numerator: 9,
+                    denominator: 10,
+                    percent: "90.00".into(),
+                    change_points: "8.11".into(),
+                }),
+                ..rate(52, 53, "98.11").unwrap()
+            }),
             on_time_completion: rate(0, 0, ""),
             special_difficult_resolved: 4,
             matters_accepted: 120,
@@ -810,18 +830,25 @@ mod tests {
                 Cell::text("信访部门及时受理率"),
                 Cell::Int(52),
                 Cell::Int(53),
-                Cell::Decimal("98.11".into())
+                Cell::Decimal("98.11".into()),
+                Cell::Decimal("90.00".into()),
+                Cell::Decimal("8.11".into()),
+                Cell::Empty,
+                Cell::Empty,
             ]
         );
         let csv = t.to_csv();
-        assert!(csv.starts_with("indicator,name,numerator,denominator,percent\n"));
+        assert!(csv.starts_with(
+            "indicator,name,numerator,denominator,percent,previous_period_percent,pop_points,\
+             previous_year_percent,yoy_points\n"
+        ));
         assert!(
-            csv.contains("\non_time_completion,按期办结率,0,0,\n"),
+            csv.contains("\non_time_completion,按期办结率,0,0,,,,,\n"),
             "{csv}"
         );
-        assert!(csv.contains("\nspecial_difficult_resolved,化解特殊疑难积案,4,,\n"));
+        assert!(csv.contains("\nspecial_difficult_resolved,化解特殊疑难积案,4,,,,,,\n"));
         // Missing rates show as zero over zero, with no percent.
-        assert!(csv.contains("\nonline_share,网上信访占比,0,0,\n"));
+        assert!(csv.contains("\nonline_share,网上信访占比,0,0,,,,,\n"));
         let json = indicators_json(&ind);
         assert_eq!(json[0]["percent"], "98.11");
         assert!(json[0].get("numerator_case_ids").is_none());
@@ -848,7 +875,11 @@ mod tests {
         };
         let stats = VisitStatistics {
             total: Some(VisitFigures {
-                batches: fig(4, 4, "0.00"),
+                batches: Some(Figure {
+                    previous_period: 2,
+                    pop_percent: "100.00".into(),
+                    ..fig(4, 4, "0.00").unwrap()
+                }),
                 ..Default::default()
             }),
             levels: vec![VisitGroup {
@@ -865,15 +896,20 @@ mod tests {
         assert_eq!(t.rows.len(), 30, "10 figures × (total, county, March)");
         let csv = t.to_csv();
         assert!(
-            csv.starts_with("breakdown,key,figure,name,value,previous,yoy_percent\n"),
+            csv.starts_with(
+                "breakdown,key,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
+            ),
             "{csv}"
         );
-        assert!(csv.contains("\ntotal,all,batches,批次,4,4,0.00\n"), "{csv}");
-        assert!(csv.contains("\nlevel,county,batches,批次,3,4,-25.00\n"));
-        assert!(csv.contains("\nlevel,county,persons,人次,9,8,12.50\n"));
-        assert!(csv.contains("\nmonth,2020-03,persons,人次,9,8,12.50\n"));
+        assert!(
+            csv.contains("\ntotal,all,batches,批次,4,4,0.00,2,100.00\n"),
+            "{csv}"
+        );
+        assert!(csv.contains("\nlevel,county,batches,批次,3,4,-25.00,0,\n"));
+        assert!(csv.contains("\nlevel,county,persons,人次,9,8,12.50,0,\n"));
+        assert!(csv.contains("\nmonth,2020-03,persons,人次,9,8,12.50,0,\n"));
         // A figure the server left out is zero with no change.
-        assert!(csv.contains("\nlevel,county,leapfrog_batches,越级访批次,0,0,\n"));
+        assert!(csv.contains("\nlevel,county,leapfrog_batches,越级访批次,0,0,,0,\n"));
         let text = t.to_comfy().to_string();
         assert!(text.contains("YOY %") && text.contains("-25.00"), "{text}");
     }
@@ -889,13 +925,13 @@ mod tests {
             ..Default::default()
         };
         let csv = channels_table(&chan).to_csv();
-        assert!(csv.contains("\nchannel,online,7,0,\n"), "{csv}");
+        assert!(csv.contains("\nchannel,online,7,0,,0,\n"), "{csv}");
         assert!(
-            csv.contains("\ntotal,letters_and_online,7,5,40.00\n"),
+            csv.contains("\ntotal,letters_and_online,7,5,40.00,0,\n"),
             "{csv}"
         );
-        assert!(csv.contains("\ntotal,reviews,0,0,\n"), "{csv}");
-        assert!(csv.contains("\ntotal,second_reviews,0,0,\n"), "{csv}");
+        assert!(csv.contains("\ntotal,reviews,0,0,,0,\n"), "{csv}");
+        assert!(csv.contains("\ntotal,second_reviews,0,0,,0,\n"), "{csv}");
 
         let done = TargetCompletion {
             year: 2020,

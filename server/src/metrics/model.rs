@@ -59,6 +59,21 @@ pub fn change_at(current: i64, previous: i64, places: u32) -> Option<Decimal> {
     ))
 }
 
+/// How far the rate `now` (numerator, denominator) is from the rate `then`, in percentage points, rounded
+/// once to `places` from the four counts; `None` when either has an empty base. 90/100 against 8/10 is
+/// +10.00 points. docs/indicators.md, "环比".
+pub fn points_change(now: (i64, i64), then: (i64, i64), places: u32) -> Option<Decimal> {
+    if now.1 == 0 || then.1 == 0 {
+        return None;
+    }
+    let cross =
+        Decimal::from(now.0) * Decimal::from(then.1) - Decimal::from(then.0) * Decimal::from(now.1);
+    Some(round_at(
+        cross * HUNDRED / (Decimal::from(now.1) * Decimal::from(then.1)),
+        places,
+    ))
+}
+
 /// Year-over-year change in percent with two places; `None` when the base is zero.
 pub fn yoy(current: i64, previous: i64) -> Option<Decimal> {
     change_at(current, previous, 2)
@@ -355,6 +370,12 @@ mod tests {
             Some(d("98.824"))
         );
         assert_eq!(mean_fraction(&[(0, 0)]), None);
+        // Rates change by percentage points, rounded once: 83/85 against 1/3 is 97.647… − 33.333….
+        assert_eq!(points_change((83, 85), (1, 3), 2), Some(d("64.31")));
+        assert_eq!(points_change((90, 100), (8, 10), 2), Some(d("10.00")));
+        assert_eq!(points_change((1, 3), (2, 3), 1), Some(d("-33.3")));
+        assert_eq!(points_change((1, 3), (0, 0), 2), None);
+        assert_eq!(points_change((0, 0), (1, 3), 2), None);
     }
 
     #[test]

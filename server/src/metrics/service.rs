@@ -13,9 +13,9 @@ use xinfang_proto::{
         GenerateSelfEvaluationReportRequest, GetBudgetExecutionRequest,
         GetChannelStatisticsRequest, GetIndicatorsRequest, GetTargetCompletionRequest,
         GetVisitStatisticsRequest, Indicators, ListTargetsRequest, ListTargetsResponse, Period,
-        Rate, ScoreLine, SelfEvaluationReport, SetTargetRequest, Target, TargetCompletion,
-        TargetDirection, TargetResult, VisitFigures, VisitGroup, VisitGrouping, VisitStatistics,
-        YearMonth, metrics_service_server::MetricsService,
+        Rate, RateComparison, ScoreLine, SelfEvaluationReport, SetTargetRequest, Target,
+        TargetCompletion, TargetDirection, TargetResult, VisitFigures, VisitGroup, VisitGrouping,
+        VisitStatistics, YearMonth, metrics_service_server::MetricsService,
     },
     validate::{self, FieldViolation, Violations},
 };
@@ -122,6 +122,18 @@ impl Span {
         month_index(self.until_date) - month_index(self.from_date)
     }
 
+    /// The months immediately before, as many as this span has: the month before a month, the year before
+    /// a year (环比; docs/indicators.md, "环比").
+    fn previous_period(&self) -> Span {
+        let months = self.months().max(1) as u32;
+        let back = |t: DateTime<Utc>| {
+            t.with_timezone(&shanghai())
+                .checked_sub_months(chrono::Months::new(months))
+                .map_or(t, |l| l.with_timezone(&Utc))
+        };
+        Span::new(back(self.from), self.from)
+    }
+
     fn previous_year(&self) -> Span {
         let back = |t: DateTime<Utc>| {
             t.with_timezone(&shanghai())
@@ -145,30 +157,31 @@ fn rate(numerator: i64, denominator: i64) -> Rate {
     }
 }
 
-fn figure(value: i64, previous: i64) -> Figure {
+/// A count with the same months a year earlier (同比) and the preceding period of equal length (环比).
+fn figure(value: i64, previous: i64, previous_period: i64) -> Figure {
     Figure {
         value,
         previous,
         yoy_percent: percent_text(model::yoy(value, previous)),
-        ..Figure::default()
+        previous_period,
+        pop_percent: percent_text(model::change_at(value, previous_period, 2)),
     }
 }
 
-fn visit_figures(cur: &VisitRow, prev: &VisitRow) -> VisitFigures {
+/// Visit figures now, a year earlier and in the preceding period.
+fn visit_figures(cur: &VisitRow, prev: &VisitRow, before: &VisitRow) -> VisitFigures {
+    let f = |pick: fn(&VisitRow) -> i64| Some(figure(pick(cur), pick(prev), pick(before)));
     VisitFigures {
-        batches: Some(figure(cur.batches, prev.batches)),
-        persons: Some(figure(cur.persons, prev.persons)),
-        initial_batches: Some(figure(cur.initial_batches, prev.initial_batches)),
-        initial_persons: Some(figure(cur.initial_persons, prev.initial_persons)),
-        repeat_batches: Some(figure(cur.repeat_batches, prev.repeat_batches)),
-        repeat_persons: Some(figure(cur.repeat_persons, prev.repeat_persons)),
-        collective_batches: Some(figure(cur.collective_batches, prev.collective_batches)),
-        collective_persons: Some(figure(cur.collective_persons, prev.collective_persons)),
-        leapfrog_batches: Some(figure(cur.leapfrog_batches, prev.leapfrog_batches)),
-        non_reception_batches: Some(figure(
-            cur.non_reception_batches,
-            prev.non_reception_batches,
-        )),
+        batches: f(|r| r.batches),
+        persons: f(|r| r.persons),
+        initial_batches: f(|r| r.initial_batches),
+        initial_persons: f(|r| r.initial_persons),
+        repeat_batches: f(|r| r.repeat_batches),
+        repeat_persons: f(|r| r.repeat_persons),
+        collective_batches: f(|r| r.collective_batches),
+        collective_persons: f(|r| r.collective_persons),
+        leapfrog_batches: f(|r| r.leapfrog_batches),
+        non_reception_batches: f(|r| r.non_reception_batches),
     }
 }
 
@@ -180,7 +193,94 @@ struct Ids<'a> {
     hide_accusations_against: Option<&'a str>,
 }
 
-/// Every indicator of a period.
+/// The rates of [`Indicators`], in the order of its fields.
+const RATES: usize = 10;
+const TIMELY_OFFICE: usize = 0;
+const TIMELY_UNIT: usize = 1;
+const ON_TIME: usize = 2;
+const PARTICIPATION_OFFICE: usize = 3;
+const SATISFACTION_OFFICE: usize = 4;
+const PARTICIPATION_UNIT: usize = 5;
+const SATISFACTION_UNIT: usize = 6;
+const BACKLOG: usize = 7;
+const REPEAT: usize = 8;
+const ONLINE: usize = 9;
+
+/// What the indicators of one period are made of, before anything is divided or rounded: each rate as
+/// (numerator, denominator), and the counts.
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    rates: [(i64, i64); RATES],
+    special_difficult_resolved: i64,
+    accepted: i64,
+    evaluated: i64,
+    lapsed: i64,
+}
+
+/// The counts of every indicator over `span`.
+async fn counts(
+    conn: &mut PgConnection,
+    span: Span,
+    org: Option<&str>,
+    include_pending: bool,
+    basically_counts: bool,
+) -> Result<Counts, AppError> {
+    let today = Utc::now().with_timezone(&shanghai()).date_naive();
+    // A deadline inside the period that is not met by the period's end (or by today, for a period still
+    // running) counts as missed.
+    let cutoff = today.min(span.until_date);
+    let mut c = Counts::default();
+    for (i, deadline, pending) in [
+        (TIMELY_OFFICE, Deadline::Assign, false),
+        (TIMELY_UNIT, Deadline::Accept, false),
+        (ON_TIME, Deadline::Conclude, include_pending),
+    ] {
+        let b =
+            store::timeliness(conn, deadline, span.from_date, span.until_date, cutoff, org).await?;
+        let denominator = b.on_time + b.late + b.overdue + if pending { b.pending } else { 0 };
+        c.rates[i] = (b.on_time, denominator);
+    }
+    let ratings = store::ratings(conn, span.from_date, span.until_date, org).await?;
+    let lapsed = store::lapsed_evaluations(conn, span.from, span.until, today, org).await?;
+    // 应评价: the recorded evaluations and the published matters whose window closed unrated.
+    let due_evaluation = ratings.evaluated + lapsed;
+    let matters = store::matter_counts(conn, span.from_date, span.until_date, org).await?;
+    let regs = store::registrations(conn, span.from_date, span.until_date, org).await?;
+    let extra = |n: i64| if basically_counts { n } else { 0 };
+    c.rates[PARTICIPATION_OFFICE] = (ratings.office_rated, due_evaluation);
+    c.rates[SATISFACTION_OFFICE] = (
+        ratings.office_satisfied + extra(ratings.office_basically),
+        ratings.office_rated,
+    );
+    c.rates[PARTICIPATION_UNIT] = (ratings.unit_rated, due_evaluation);
+    c.rates[SATISFACTION_UNIT] = (
+        ratings.unit_satisfied + extra(ratings.unit_basically),
+        ratings.unit_rated,
+    );
+    c.rates[BACKLOG] = (matters.backlog_resolved, matters.backlog_listed);
+    c.rates[REPEAT] = (regs.repeat, regs.total);
+    c.rates[ONLINE] = (regs.online, regs.total);
+    c.special_difficult_resolved = matters.special_difficult_resolved;
+    c.accepted = matters.accepted;
+    c.evaluated = ratings.evaluated;
+    c.lapsed = lapsed;
+    Ok(c)
+}
+
+/// A rate of another period beside this one's (numerator, denominator): 环比 or 同比.
+fn comparison(now: (i64, i64), then: (i64, i64)) -> RateComparison {
+    RateComparison {
+        numerator: then.0,
+        denominator: then.1,
+        percent: model::percent_text(then.0, then.1, 2),
+        change_points: model::points_change(now, then, 2)
+            .map(|p| model::fixed(p, 2))
+            .unwrap_or_default(),
+    }
+}
+
+/// Every indicator of a period, each rate with the preceding period of equal length (环比) and the same
+/// months a year earlier (同比).
 async fn indicators(
     conn: &mut PgConnection,
     span: Span,
@@ -189,27 +289,35 @@ async fn indicators(
     basically_counts: bool,
     ids: Option<Ids<'_>>,
 ) -> Result<Indicators, AppError> {
-    let today = Utc::now().with_timezone(&shanghai()).date_naive();
-    // A deadline inside the period that is not met by the period's end (or by today, for a period still
-    // running) counts as missed.
-    let cutoff = today.min(span.until_date);
-    let timely = |buckets: store::Buckets, pending: bool| {
-        let denominator = buckets.on_time
-            + buckets.late
-            + buckets.overdue
-            + if pending { buckets.pending } else { 0 };
-        rate(buckets.on_time, denominator)
-    };
-    let mut rates = Vec::new();
-    for (deadline, pending) in [
-        (Deadline::Assign, false),
-        (Deadline::Accept, false),
-        (Deadline::Conclude, include_pending),
-    ] {
-        let buckets =
-            store::timeliness(conn, deadline, span.from_date, span.until_date, cutoff, org).await?;
-        let mut r = timely(buckets, pending);
-        if let Some(ids) = ids {
+    let now = counts(conn, span, org, include_pending, basically_counts).await?;
+    let before = span.previous_period();
+    let period_before = counts(conn, before, org, include_pending, basically_counts).await?;
+    let year_before = counts(
+        conn,
+        span.previous_year(),
+        org,
+        include_pending,
+        basically_counts,
+    )
+    .await?;
+    let mut rates: Vec<Rate> = (0..RATES)
+        .map(|i| {
+            let (n, d) = now.rates[i];
+            Rate {
+                previous_period: Some(comparison((n, d), period_before.rates[i])),
+                previous_year: Some(comparison((n, d), year_before.rates[i])),
+                ..rate(n, d)
+            }
+        })
+        .collect();
+    if let Some(ids) = ids {
+        let today = Utc::now().with_timezone(&shanghai()).date_naive();
+        let cutoff = today.min(span.until_date);
+        for (i, deadline, pending) in [
+            (TIMELY_OFFICE, Deadline::Assign, false),
+            (TIMELY_UNIT, Deadline::Accept, false),
+            (ON_TIME, Deadline::Conclude, include_pending),
+        ] {
             for (id, ok) in store::timeliness_ids(
                 conn,
                 deadline,
@@ -224,6 +332,7 @@ async fn indicators(
             )
             .await?
             {
+                let r = &mut rates[i];
                 if ok {
                     r.numerator_case_ids.push(id.to_string());
                 } else {
@@ -231,40 +340,27 @@ async fn indicators(
                 }
             }
         }
-        rates.push(r);
     }
-    let ratings = store::ratings(conn, span.from_date, span.until_date, org).await?;
-    let lapsed = store::lapsed_evaluations(conn, span.from, span.until, today, org).await?;
-    // 应评价: the recorded evaluations and the published matters whose window closed unrated.
-    let due_evaluation = ratings.evaluated + lapsed;
-    let counts = store::matter_counts(conn, span.from_date, span.until_date, org).await?;
-    let regs = store::registrations(conn, span.from_date, span.until_date, org).await?;
-    let extra = |n: i64| if basically_counts { n } else { 0 };
-    let mut rates = rates.into_iter();
+    let mut rates = rates.into_iter().map(Some);
+    let mut next = || rates.next().flatten();
     Ok(Indicators {
         period: Some(period_of(span)),
         org_code: org.unwrap_or_default().to_owned(),
-        timely_acceptance_office: rates.next(),
-        timely_acceptance_unit: rates.next(),
-        on_time_completion: rates.next(),
-        participation_office: Some(rate(ratings.office_rated, due_evaluation)),
-        satisfaction_office: Some(rate(
-            ratings.office_satisfied + extra(ratings.office_basically),
-            ratings.office_rated,
-        )),
-        participation_unit: Some(rate(ratings.unit_rated, due_evaluation)),
-        satisfaction_unit: Some(rate(
-            ratings.unit_satisfied + extra(ratings.unit_basically),
-            ratings.unit_rated,
-        )),
-        backlog_resolution: Some(rate(counts.backlog_resolved, counts.backlog_listed)),
-        special_difficult_resolved: counts.special_difficult_resolved,
-        repeat_rate: Some(rate(regs.repeat, regs.total)),
-        online_share: Some(rate(regs.online, regs.total)),
-        matters_accepted: counts.accepted,
-        evaluations: ratings.evaluated,
-        evaluations_lapsed: lapsed,
-        previous_period: None,
+        timely_acceptance_office: next(),
+        timely_acceptance_unit: next(),
+        on_time_completion: next(),
+        participation_office: next(),
+        satisfaction_office: next(),
+        participation_unit: next(),
+        satisfaction_unit: next(),
+        backlog_resolution: next(),
+        repeat_rate: next(),
+        online_share: next(),
+        special_difficult_resolved: now.special_difficult_resolved,
+        matters_accepted: now.accepted,
+        evaluations: now.evaluated,
+        evaluations_lapsed: now.lapsed,
+        previous_period: Some(period_of(before)),
     })
 }
 
@@ -291,58 +387,110 @@ async fn visit_statistics(
     group_by: VisitGrouping,
 ) -> Result<VisitStatistics, AppError> {
     let prev = span.previous_year();
+    let before = span.previous_period();
     let by_key = |rows: Vec<VisitRow>| -> BTreeMap<String, VisitRow> {
         rows.into_iter().map(|r| (r.key.clone(), r)).collect()
     };
-    let total_cur =
-        store::visits(conn, span.from_date, span.until_date, org, VisitKey::All).await?;
-    let total_prev =
-        store::visits(conn, prev.from_date, prev.until_date, org, VisitKey::All).await?;
-    let empty = VisitRow::default();
-    let total = visit_figures(
-        total_cur.first().unwrap_or(&empty),
-        total_prev.first().unwrap_or(&empty),
-    );
-    let cur =
-        by_key(store::visits(conn, span.from_date, span.until_date, org, VisitKey::Level).await?);
-    let old =
-        by_key(store::visits(conn, prev.from_date, prev.until_date, org, VisitKey::Level).await?);
+    // Now, a year earlier, the period before: by a key.
+    let mut three = async |key: VisitKey| -> Result<[BTreeMap<String, VisitRow>; 3], AppError> {
+        let mut out: [BTreeMap<String, VisitRow>; 3] = Default::default();
+        for (i, s) in [span, prev, before].into_iter().enumerate() {
+            out[i] = by_key(store::visits(conn, s.from_date, s.until_date, org, key).await?);
+        }
+        Ok(out)
+    };
+    let [cur, old, earlier] = three(VisitKey::All).await?;
+    let get = |m: &BTreeMap<String, VisitRow>, k: &str| m.get(k).cloned().unwrap_or_default();
+    let total = visit_figures(&get(&cur, ""), &get(&old, ""), &get(&earlier, ""));
+    let [cur, old, earlier] = three(VisitKey::Level).await?;
     let levels = LEVELS
         .iter()
         .map(|level| VisitGroup {
             key: (*level).to_owned(),
             figures: Some(visit_figures(
-                cur.get(*level).unwrap_or(&empty),
-                old.get(*level).unwrap_or(&empty),
+                &get(&cur, level),
+                &get(&old, level),
+                &get(&earlier, level),
             )),
         })
         .collect();
-    let key = match group_by {
-        VisitGrouping::Township => Some(VisitKey::Township),
-        VisitGrouping::Month => Some(VisitKey::Month),
-        VisitGrouping::Level | VisitGrouping::Unspecified => None,
-    };
     let mut groups = Vec::new();
-    if let Some(key) = key {
-        let cur = by_key(store::visits(conn, span.from_date, span.until_date, org, key).await?);
-        let old = by_key(store::visits(conn, prev.from_date, prev.until_date, org, key).await?);
-        let keys: std::collections::BTreeSet<&String> = cur.keys().chain(old.keys()).collect();
-        for k in keys {
-            groups.push(VisitGroup {
-                key: k.clone(),
-                figures: Some(visit_figures(
-                    cur.get(k).unwrap_or(&empty),
-                    old.get(k).unwrap_or(&empty),
-                )),
-            });
+    match group_by {
+        VisitGrouping::Township => {
+            let [cur, old, earlier] = three(VisitKey::Township).await?;
+            let keys: std::collections::BTreeSet<&String> =
+                cur.keys().chain(old.keys()).chain(earlier.keys()).collect();
+            for k in keys {
+                groups.push(VisitGroup {
+                    key: k.clone(),
+                    figures: Some(visit_figures(
+                        &get(&cur, k),
+                        &get(&old, k),
+                        &get(&earlier, k),
+                    )),
+                });
+            }
         }
+        VisitGrouping::Month => {
+            // A month group ("03") compares with the same month a year earlier and with the month before
+            // it, which for the period's first month lies before the period.
+            let month = |d: NaiveDate| d.format("%Y-%m").to_string();
+            let months = by_key(
+                store::visits(
+                    conn,
+                    span.from_date
+                        .checked_sub_months(chrono::Months::new(1))
+                        .unwrap_or(span.from_date),
+                    span.until_date,
+                    org,
+                    VisitKey::YearMonth,
+                )
+                .await?,
+            );
+            let old = by_key(
+                store::visits(
+                    conn,
+                    prev.from_date,
+                    prev.until_date,
+                    org,
+                    VisitKey::YearMonth,
+                )
+                .await?,
+            );
+            let mut first = span.from_date;
+            while first < span.until_date {
+                let a_year_earlier = first
+                    .checked_sub_months(chrono::Months::new(12))
+                    .unwrap_or(first);
+                let month_before = first
+                    .checked_sub_months(chrono::Months::new(1))
+                    .unwrap_or(first);
+                let (now, then, last) = (
+                    get(&months, &month(first)),
+                    get(&old, &month(a_year_earlier)),
+                    get(&months, &month(month_before)),
+                );
+                if now.batches != 0 || then.batches != 0 {
+                    groups.push(VisitGroup {
+                        key: first.format("%m").to_string(),
+                        figures: Some(visit_figures(&now, &then, &last)),
+                    });
+                }
+                let Some(next) = first.checked_add_months(chrono::Months::new(1)) else {
+                    break;
+                };
+                first = next;
+            }
+            groups.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        VisitGrouping::Level | VisitGrouping::Unspecified => {}
     }
     Ok(VisitStatistics {
         period: Some(period_of(span)),
         total: Some(total),
         levels,
         groups,
-        previous_period: None,
+        previous_period: Some(period_of(before)),
     })
 }
 
@@ -352,18 +500,17 @@ async fn channel_statistics(
     org: Option<&str>,
 ) -> Result<ChannelStatistics, AppError> {
     let prev = span.previous_year();
-    let cur: BTreeMap<String, i64> =
-        store::letters_by_channel(conn, span.from_date, span.until_date, org)
+    let before = span.previous_period();
+    let mut by_channel = [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()];
+    let mut reviews = [store::Reviews::default(); 3];
+    for (i, s) in [span, prev, before].into_iter().enumerate() {
+        by_channel[i] = store::letters_by_channel(conn, s.from_date, s.until_date, org)
             .await?
             .into_iter()
-            .collect();
-    let old: BTreeMap<String, i64> =
-        store::letters_by_channel(conn, prev.from_date, prev.until_date, org)
-            .await?
-            .into_iter()
-            .collect();
-    let reviews = store::reviews(conn, span.from, span.until, org).await?;
-    let reviews_before = store::reviews(conn, prev.from, prev.until, org).await?;
+            .collect::<BTreeMap<String, i64>>();
+        reviews[i] = store::reviews(conn, s.from, s.until, org).await?;
+    }
+    let [cur, old, earlier] = &by_channel;
     let channels = [
         "letter",
         "phone",
@@ -381,23 +528,29 @@ async fn channel_statistics(
             .map(|(_, n)| n)
             .sum::<i64>()
     };
+    let per_channel = |c: &str| figure(get(cur, c), get(old, c), get(earlier, c));
     Ok(ChannelStatistics {
         period: Some(period_of(span)),
         channels: channels
             .iter()
             .map(|c| ChannelFigure {
                 channel: (*c).to_owned(),
-                items: Some(figure(get(&cur, c), get(&old, c))),
+                items: Some(per_channel(c)),
             })
             .collect(),
-        letters_and_online: Some(figure(sum_letters(&cur), sum_letters(&old))),
-        reviews: Some(figure(reviews.first, reviews_before.first)),
-        second_reviews: Some(figure(reviews.second, reviews_before.second)),
-        campaign_transfers: Some(figure(
-            get(&cur, "campaign_transfer"),
-            get(&old, "campaign_transfer"),
+        letters_and_online: Some(figure(
+            sum_letters(cur),
+            sum_letters(old),
+            sum_letters(earlier),
         )),
-        previous_period: None,
+        reviews: Some(figure(reviews[0].first, reviews[1].first, reviews[2].first)),
+        second_reviews: Some(figure(
+            reviews[0].second,
+            reviews[1].second,
+            reviews[2].second,
+        )),
+        campaign_transfers: Some(per_channel("campaign_transfer")),
+        previous_period: Some(period_of(before)),
     })
 }
 
@@ -454,18 +607,18 @@ async fn actual(
                 .special_difficult_resolved,
         )),
         other => {
-            let ind = indicators(conn, span, None, false, false, None).await?;
+            let c = counts(conn, span, None, false, false).await?;
             let r = match other {
-                "timely_acceptance_office" => ind.timely_acceptance_office,
-                "timely_acceptance_unit" => ind.timely_acceptance_unit,
-                "on_time_completion" => ind.on_time_completion,
-                "satisfaction_office" => ind.satisfaction_office,
-                "satisfaction_unit" => ind.satisfaction_unit,
+                "timely_acceptance_office" => Some(c.rates[TIMELY_OFFICE]),
+                "timely_acceptance_unit" => Some(c.rates[TIMELY_UNIT]),
+                "on_time_completion" => Some(c.rates[ON_TIME]),
+                "satisfaction_office" => Some(c.rates[SATISFACTION_OFFICE]),
+                "satisfaction_unit" => Some(c.rates[SATISFACTION_UNIT]),
                 _ => None,
             };
             // The exact percentage: completion and score start from the counts, not from the rate's
             // two-place text (docs/indicators.md, "Rounding").
-            r.and_then(|r| model::fraction(r.numerator, r.denominator))
+            r.and_then(|(n, d)| model::fraction(n, d))
                 .map(|f| f * Decimal::ONE_HUNDRED)
         }
     };

@@ -270,7 +270,10 @@ pub enum VisitKey {
     All,
     Level,
     Township,
+    /// The month of the year ("03").
     Month,
+    /// The month ("2024-03").
+    YearMonth,
 }
 
 /// Parameters: from, until (months), org or NULL.
@@ -280,6 +283,7 @@ pub fn visits_sql(key: VisitKey) -> String {
         VisitKey::Level => "level",
         VisitKey::Township => "org_code",
         VisitKey::Month => "to_char(month, 'MM')",
+        VisitKey::YearMonth => "to_char(month, 'YYYY-MM')",
     };
     format!(
         "SELECT {key} AS key, sum(batches)::int8 AS batches, sum(persons)::int8 AS persons, \

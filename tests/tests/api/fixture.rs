@@ -121,6 +121,12 @@ async fn fixture_reproduces_the_2020_report() {
         .collect();
     let county = levels["county"];
     assert_eq!(figure(&county.batches), (305, 484, "-36.98"));
+    // For a whole year the preceding period of equal length (环比) is the year before.
+    let batches = county.batches.as_ref().expect("a figure");
+    assert_eq!(
+        (batches.previous_period, batches.pop_percent.as_str()),
+        (484, "-36.98")
+    );
     assert_eq!(figure(&county.persons), (1137, 1357, "-16.21"));
     assert_eq!(
         (
