@@ -132,6 +132,11 @@ pub const ACCESS: &[(&str, &[Role])] = &[
         "/xinfang.v1.MetricsService/GenerateSelfEvaluationReport",
         &[Admin, CountyClerk, Leader, Agency, Auditor],
     ),
+    ("/xinfang.v1.MetricsService/SetTwoDownTwoUp", COUNTY_OFFICE),
+    (
+        "/xinfang.v1.MetricsService/GetTwoDownTwoUp",
+        &[Admin, CountyClerk, Leader, Agency, Auditor],
+    ),
     (
         "/xinfang.v1.SyncService/Push",
         &[Admin, CountyClerk, FieldOfficer, TownshipClerk],

@@ -12,10 +12,11 @@ use xinfang_proto::{
         BudgetExecution, CapFormula, CategoryExecution, ChannelFigure, ChannelStatistics, Figure,
         GenerateSelfEvaluationReportRequest, GetBudgetExecutionRequest,
         GetChannelStatisticsRequest, GetIndicatorsRequest, GetTargetCompletionRequest,
-        GetVisitStatisticsRequest, Indicators, ListTargetsRequest, ListTargetsResponse, Period,
-        Rate, RateComparison, ScoreLine, SelfEvaluationReport, SetTargetRequest, Target,
-        TargetCompletion, TargetDirection, TargetResult, VisitFigures, VisitGroup, VisitGrouping,
-        VisitStatistics, YearMonth, metrics_service_server::MetricsService,
+        GetTwoDownTwoUpRequest, GetVisitStatisticsRequest, Indicators, ListTargetsRequest,
+        ListTargetsResponse, Period, Rate, RateComparison, ScoreLine, SelfEvaluationReport,
+        SetTargetRequest, SetTwoDownTwoUpRequest, Target, TargetCompletion, TargetDirection,
+        TargetResult, TwoDownTwoUp, VisitFigures, VisitGroup, VisitGrouping, VisitStatistics,
+        YearMonth, metrics_service_server::MetricsService,
     },
     validate::{self, FieldViolation, Violations},
 };
@@ -361,6 +362,7 @@ async fn indicators(
         evaluations: now.evaluated,
         evaluations_lapsed: now.lapsed,
         previous_period: Some(period_of(before)),
+        two_down_two_up: Vec::new(),
     })
 }
 
@@ -1003,6 +1005,20 @@ impl MetricsService for MetricsApi {
         Ok(Response::new(
             super::report::generate(&mut conn, year).await?,
         ))
+    }
+
+    async fn set_two_down_two_up(
+        &self,
+        _request: Request<SetTwoDownTwoUpRequest>,
+    ) -> Result<Response<TwoDownTwoUp>, Status> {
+        Err(Status::unimplemented("not yet"))
+    }
+
+    async fn get_two_down_two_up(
+        &self,
+        _request: Request<GetTwoDownTwoUpRequest>,
+    ) -> Result<Response<TwoDownTwoUp>, Status> {
+        Err(Status::unimplemented("not yet"))
     }
 }
 

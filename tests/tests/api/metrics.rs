@@ -925,3 +925,244 @@ async fn every_figure_and_rate_has_its_period_on_period_change() {
     let none = ind.on_time_completion.unwrap().previous_period.unwrap();
     assert_eq!((none.denominator, none.change_points.as_str()), (0, ""));
 }
+
+/// 两降两升 per year: the default four until the county office sets its own (two down, two up, different
+/// indicators), each shown in the indicators and the report with its direction, both years and whether it
+/// was met.
+#[tokio::test]
+async fn two_down_two_up_is_set_per_year_and_judged() {
+    use xinfang_proto::v1::{
+        GetTwoDownTwoUpRequest, Letter, LetterChannel, RegisterLetterRequest,
+        SetTwoDownTwoUpRequest, TrendDirection, TrendGoal,
+    };
+    let app = spawn_app().await;
+    let mut admin = app.client.clone();
+    // 2023: two county batches and one to Beijing (three registrations, none online). 2024: one county
+    // batch and one online complaint.
+    register(&mut admin, at(2023, 3, 1), Level::County, 1, "").await;
+    register(&mut admin, at(2023, 3, 2), Level::County, 1, "").await;
+    register(&mut admin, at(2023, 3, 3), Level::National, 2, "").await;
+    register(&mut admin, at(2024, 3, 1), Level::County, 1, "").await;
+    admin
+        .visits
+        .register_letter(RegisterLetterRequest {
+            request_id: request_id(),
+            letter: Some(Letter {
+                channel: LetterChannel::Online as i32,
+                received_at: at(2024, 6, 1),
+                petitioners: vec![Petitioner {
+                    name: "写信人".into(),
+                    ..Default::default()
+                }],
+                matter: Some(MatterInput {
+                    content: "工资".into(),
+                    demands: "支付".into(),
+                    category: "labor".into(),
+                    problem_org_code: "510422100".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap();
+
+    let defined = admin
+        .metrics
+        .get_two_down_two_up(GetTwoDownTwoUpRequest { year: 2024 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(defined.is_default);
+    let goals: Vec<(&str, TrendDirection)> = defined
+        .goals
+        .iter()
+        .map(|g| (g.indicator.as_str(), g.direction()))
+        .collect();
+    assert_eq!(
+        goals,
+        [
+            ("total_volume", TrendDirection::Down),
+            ("national_batches", TrendDirection::Down),
+            ("online_share", TrendDirection::Up),
+            ("satisfaction_unit", TrendDirection::Up),
+        ]
+    );
+    let judged =
+        |ind: &xinfang_proto::v1::Indicators| -> Vec<(String, String, String, String, bool, bool)> {
+            ind.two_down_two_up
+                .iter()
+                .map(|r| {
+                    (
+                        r.goal.as_ref().unwrap().indicator.clone(),
+                        r.value.clone(),
+                        r.previous.clone(),
+                        r.change.clone(),
+                        r.met,
+                        r.undetermined,
+                    )
+                })
+                .collect()
+        };
+    let s = |x: &str| x.to_owned();
+    let ind = admin
+        .metrics
+        .get_indicators(GetIndicatorsRequest {
+            period: year(2024),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        judged(&ind),
+        [
+            (s("total_volume"), s("2"), s("3"), s("-33.33"), true, false),
+            (
+                s("national_batches"),
+                s("0"),
+                s("1"),
+                s("-100.00"),
+                true,
+                false
+            ),
+            (
+                s("online_share"),
+                s("50.00"),
+                s("0.00"),
+                s("50.00"),
+                true,
+                false
+            ),
+            (s("satisfaction_unit"), s(""), s(""), s(""), false, true),
+        ]
+    );
+
+    // The county office sets its own four for 2024; 2023 keeps the default.
+    let goal = |indicator: &str, direction: TrendDirection| TrendGoal {
+        indicator: indicator.into(),
+        direction: direction as i32,
+        ..Default::default()
+    };
+    let (down, up) = (TrendDirection::Down, TrendDirection::Up);
+    let set = |goals: Vec<TrendGoal>| SetTwoDownTwoUpRequest {
+        request_id: request_id(),
+        year: 2024,
+        goals,
+    };
+    for (goals, field) in [
+        (
+            vec![goal("visit_persons", down), goal("online_share", up)],
+            "goals",
+        ),
+        (
+            vec![
+                goal("visit_persons", down),
+                goal("leapfrog_batches", down),
+                goal("repeat_batches", down),
+                goal("online_share", up),
+            ],
+            "goals",
+        ),
+        (
+            vec![
+                goal("weather", down),
+                goal("leapfrog_batches", down),
+                goal("online_share", up),
+                goal("repeat_rate", up),
+            ],
+            "goals[0].indicator",
+        ),
+        (
+            vec![
+                goal("visit_persons", down),
+                goal("visit_persons", down),
+                goal("online_share", up),
+                goal("repeat_rate", up),
+            ],
+            "goals[1].indicator",
+        ),
+    ] {
+        let status = admin
+            .metrics
+            .set_two_down_two_up(set(goals))
+            .await
+            .unwrap_err();
+        assert_eq!(bad_field(&status), field, "{status:?}");
+    }
+    let saved = admin
+        .metrics
+        .set_two_down_two_up(set(vec![
+            goal("visit_persons", down),
+            TrendGoal {
+                name: "越级访".into(),
+                ..goal("leapfrog_batches", down)
+            },
+            goal("online_share", up),
+            goal("repeat_rate", up),
+        ]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!saved.is_default);
+    assert_eq!(saved.goals[1].name, "越级访");
+    assert_eq!(saved.goals[0].name, "来访人次", "the indicator's own name");
+    let ind = admin
+        .metrics
+        .get_indicators(GetIndicatorsRequest {
+            period: year(2024),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        judged(&ind),
+        [
+            (s("visit_persons"), s("1"), s("4"), s("-75.00"), true, false),
+            // Nothing to reduce: zero both years is met.
+            (s("leapfrog_batches"), s("0"), s("0"), s(""), true, false),
+            (
+                s("online_share"),
+                s("50.00"),
+                s("0.00"),
+                s("50.00"),
+                true,
+                false
+            ),
+            // No repeats either year: 0 % is not a rise.
+            (
+                s("repeat_rate"),
+                s("0.00"),
+                s("0.00"),
+                s("0.00"),
+                false,
+                false
+            ),
+        ]
+    );
+    let older = admin
+        .metrics
+        .get_two_down_two_up(GetTwoDownTwoUpRequest { year: 2023 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(older.is_default);
+
+    let report = admin
+        .metrics
+        .generate_self_evaluation_report(GenerateSelfEvaluationReportRequest { year: 2024 })
+        .await
+        .unwrap()
+        .into_inner();
+    let md = &report.markdown;
+    assert!(md.contains("两降两升"), "{md}");
+    assert!(
+        md.contains("| 来访人次 | 降 | 1 | 4 | 下降75.00% | 达成 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 重复信访率 | 升 | 0.00% | 0.00% | 持平 | 未达成 |"),
+        "{md}"
+    );
+}
