@@ -986,7 +986,12 @@ async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
                 &metrics::indicators_table(&ind),
                 Some(metrics::indicators_json(&ind)),
                 &output,
-            )
+            )?;
+            if !output.json {
+                println!("两降两升 (against the same months a year earlier)");
+                println!("{}", metrics::two_down_two_up_table(&ind).to_comfy());
+            }
+            Ok(())
         }
         MetricsCommand::Visits {
             period,

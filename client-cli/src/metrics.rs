@@ -11,8 +11,8 @@ use xinfang_proto::v1::{
     BudgetExecution, ChannelStatistics, Figure, GenerateSelfEvaluationReportRequest,
     GetBudgetExecutionRequest, GetChannelStatisticsRequest, GetIndicatorsRequest,
     GetTargetCompletionRequest, GetVisitStatisticsRequest, Indicators, Period, Rate,
-    SelfEvaluationReport, TargetCompletion, TargetDirection, VisitFigures, VisitGrouping,
-    VisitStatistics, YearMonth,
+    SelfEvaluationReport, TargetCompletion, TargetDirection, TrendDirection, VisitFigures,
+    VisitGrouping, VisitStatistics, YearMonth,
 };
 
 use crate::{
@@ -339,6 +339,47 @@ pub fn indicators_table(ind: &Indicators) -> Table {
     t
 }
 
+/// 两降两升 of the period: each indicator with its direction (down / up), now and the same months a year
+/// earlier, the change (a count's in percent, a rate's in percentage points) and whether it was met.
+pub fn two_down_two_up_table(ind: &Indicators) -> Table {
+    let mut t = Table::new(
+        "two_down_two_up",
+        &[
+            ("indicator", "INDICATOR"),
+            ("name", "NAME"),
+            ("direction", "DIR"),
+            ("value", "NOW"),
+            ("previous", "A YEAR EARLIER"),
+            ("change", "CHANGE"),
+            ("met", "MET"),
+        ],
+    );
+    for r in &ind.two_down_two_up {
+        let goal = r.goal.clone().unwrap_or_default();
+        let direction = match TrendDirection::try_from(goal.direction) {
+            Ok(TrendDirection::Down) => "down",
+            Ok(TrendDirection::Up) => "up",
+            _ => "",
+        };
+        t.push(vec![
+            goal.indicator.into(),
+            goal.name.into(),
+            direction.into(),
+            Cell::decimal(&r.value),
+            Cell::decimal(&r.previous),
+            Cell::decimal(&r.change),
+            if r.undetermined {
+                "no base".into()
+            } else if r.met {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ]);
+    }
+    t
+}
+
 /// The JSON of `xf metrics indicators`: the table's rows, with the matter ids behind each rate when they
 /// were asked for.
 pub fn indicators_json(ind: &Indicators) -> serde_json::Value {
@@ -652,8 +693,8 @@ pub struct ReportOptions {
     pub year: i32,
     /// The Markdown report.
     pub markdown: Option<PathBuf>,
-    /// A workbook: the score table, the inconsistencies, and the year's indicators, visits (also by month),
-    /// channels, targets and budget execution, one sheet each.
+    /// A workbook: the score table, the inconsistencies, and the year's indicators, 两降两升, visits (also by
+    /// month), channels, targets and budget execution, one sheet each.
     pub xlsx: Option<PathBuf>,
     /// A bar chart of visits by level for each month (`.svg` or `.png`).
     pub chart: Option<PathBuf>,
@@ -705,6 +746,7 @@ pub async fn report_tables(
         scores_table(report),
         inconsistencies_table(report),
         indicators_table(&ind),
+        two_down_two_up_table(&ind),
         visits_table(&stats, VisitGrouping::Township),
         monthly_visits_table(monthly),
         channels_table(&chan),
@@ -1010,6 +1052,44 @@ mod tests {
         assert_eq!(
             inconsistencies_table(&report).to_csv(),
             "n,note\n1,一\n2,二\n"
+        );
+    }
+
+    #[test]
+    fn two_down_two_up_shows_direction_both_years_and_verdict() {
+        use xinfang_proto::v1::{TrendGoal, TrendResult};
+        let result =
+            |indicator: &str, direction: TrendDirection, v: &str, p: &str, c: &str| TrendResult {
+                goal: Some(TrendGoal {
+                    indicator: indicator.into(),
+                    direction: direction as i32,
+                    name: indicator.into(),
+                }),
+                value: v.into(),
+                previous: p.into(),
+                change: c.into(),
+                met: c.starts_with('-') == (direction == TrendDirection::Down),
+                undetermined: v.is_empty(),
+            };
+        let ind = Indicators {
+            two_down_two_up: vec![
+                result("total_volume", TrendDirection::Down, "2", "3", "-33.33"),
+                result("satisfaction_unit", TrendDirection::Up, "", "", ""),
+            ],
+            ..Default::default()
+        };
+        let csv = two_down_two_up_table(&ind).to_csv();
+        assert!(
+            csv.starts_with("indicator,name,direction,value,previous,change,met\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\ntotal_volume,total_volume,down,2,3,-33.33,yes\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\nsatisfaction_unit,satisfaction_unit,up,,,,no base\n"),
+            "{csv}"
         );
     }
 

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
-use xinfang_proto::v1::{CapFormula, TargetDirection};
+use xinfang_proto::v1::{CapFormula, TargetDirection, TrendDirection};
 
 const HUNDRED: Decimal = Decimal::ONE_HUNDRED;
 
@@ -243,6 +243,131 @@ pub fn on_pace(
         TargetDirection::Exactly if is_rate => actual == target,
         TargetDirection::Exactly => actual <= target,
         TargetDirection::Unspecified => true,
+    }
+}
+
+/// The indicators 两降两升 may name: (key, Chinese name, is a rate). No official definition fixes the four,
+/// so a year's four are configuration. docs/indicators.md, "两降两升".
+pub const TREND_INDICATORS: [(&str, &str, bool); 18] = [
+    ("total_volume", "信访总量", false),
+    ("visit_batches", "来访批次", false),
+    ("visit_persons", "来访人次", false),
+    ("national_batches", "进京访批次", false),
+    ("province_batches", "赴省访批次", false),
+    ("leapfrog_batches", "越级访批次", false),
+    ("collective_batches", "集体访批次", false),
+    ("repeat_batches", "重复访批次", false),
+    ("letters_and_online", "来信及网上信访件数", false),
+    ("online_share", "网上信访占比", true),
+    ("satisfaction_office", "信访部门群众满意率", true),
+    ("satisfaction_unit", "责任单位群众满意率", true),
+    ("participation_office", "信访部门参评率", true),
+    ("participation_unit", "责任单位参评率", true),
+    ("timely_acceptance_office", "信访部门及时受理率", true),
+    ("timely_acceptance_unit", "责任单位及时受理率", true),
+    ("on_time_completion", "按期办结率", true),
+    ("repeat_rate", "重复信访率", true),
+];
+
+/// The common reading of 两降两升 when a year has none of its own: 信访总量↓, 进京访↓, 网上信访占比↑ and
+/// 群众满意率↑ (the responsible units' satisfaction: the outcome the petitioners rate).
+pub const DEFAULT_TWO_DOWN_TWO_UP: [(&str, TrendDirection); 4] = [
+    ("total_volume", TrendDirection::Down),
+    ("national_batches", TrendDirection::Down),
+    ("online_share", TrendDirection::Up),
+    ("satisfaction_unit", TrendDirection::Up),
+];
+
+/// The Chinese name of a trend indicator and whether it is a rate; `None` for an unknown one.
+pub fn trend_indicator(key: &str) -> Option<(&'static str, bool)> {
+    TREND_INDICATORS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, name, rate)| (*name, *rate))
+}
+
+/// Why four goals are not a 两降两升: exactly four different known indicators, two to fall and two to rise.
+/// `Err((field, why))` names the first goal at fault, or `goals` for the set as a whole.
+pub fn two_down_two_up_refusal(goals: &[(&str, TrendDirection)]) -> Result<(), (String, String)> {
+    for (i, (indicator, direction)) in goals.iter().enumerate() {
+        if trend_indicator(indicator).is_none() {
+            let known: Vec<&str> = TREND_INDICATORS.iter().map(|(k, _, _)| *k).collect();
+            return Err((
+                format!("goals[{i}].indicator"),
+                format!("one of {}", known.join(", ")),
+            ));
+        }
+        if goals[..i].iter().any(|(other, _)| other == indicator) {
+            return Err((
+                format!("goals[{i}].indicator"),
+                format!("{indicator} is listed twice"),
+            ));
+        }
+        if *direction == TrendDirection::Unspecified {
+            return Err((format!("goals[{i}].direction"), "DOWN or UP".into()));
+        }
+    }
+    let down = goals
+        .iter()
+        .filter(|(_, d)| *d == TrendDirection::Down)
+        .count();
+    let up = goals
+        .iter()
+        .filter(|(_, d)| *d == TrendDirection::Up)
+        .count();
+    if goals.len() != 4 || down != 2 || up != 2 {
+        return Err((
+            "goals".into(),
+            format!(
+                "two down and two up (两降两升): {} given, {down} down and {up} up",
+                goals.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The value of a trend indicator over a period: a count, or a rate as (numerator, denominator).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrendValue {
+    Count(i64),
+    Rate(i64, i64),
+}
+
+/// Whether an indicator moved the way its goal says from `then` (the same months a year earlier) to `now`:
+/// (met, undetermined). A fall is met by a lower value or by zero (nothing left to reduce); a rise by a
+/// higher value or by a rate of 100 % (nothing left to gain). A rate without a base in either period cannot
+/// be compared (undetermined, not met) unless it is already at its best. Rates are compared exactly, from
+/// their counts.
+pub fn trend_met(direction: TrendDirection, now: TrendValue, then: TrendValue) -> (bool, bool) {
+    let down = match direction {
+        TrendDirection::Down => true,
+        TrendDirection::Up => false,
+        TrendDirection::Unspecified => return (false, true),
+    };
+    match (now, then) {
+        (TrendValue::Count(n), TrendValue::Count(t)) => {
+            (if down { n < t || n == 0 } else { n > t }, false)
+        }
+        (TrendValue::Rate(n, d), then) => {
+            let at_best = d != 0 && if down { n == 0 } else { n == d };
+            if at_best {
+                return (true, false);
+            }
+            let TrendValue::Rate(tn, td) = then else {
+                return (false, true);
+            };
+            if d == 0 || td == 0 {
+                return (false, true);
+            }
+            // n/d against tn/td without dividing: both denominators are positive.
+            let (a, b) = (
+                i128::from(n) * i128::from(td),
+                i128::from(tn) * i128::from(d),
+            );
+            (if down { a < b } else { a > b }, false)
+        }
+        (TrendValue::Count(_), TrendValue::Rate(..)) => (false, true),
     }
 }
 
@@ -524,6 +649,78 @@ mod tests {
             completion(exactly, d("0"), d("2"), CapFormula::Ratio),
             Decimal::ZERO
         );
+    }
+
+    #[test]
+    fn two_down_two_up() {
+        use TrendDirection::{Down, Up};
+        use TrendValue::{Count, Rate};
+        let defaults: Vec<(&str, TrendDirection)> = DEFAULT_TWO_DOWN_TWO_UP.to_vec();
+        assert_eq!(two_down_two_up_refusal(&defaults), Ok(()));
+        for (i, (key, _)) in defaults.iter().enumerate() {
+            assert!(trend_indicator(key).is_some(), "default {i}");
+        }
+        let field =
+            |goals: &[(&str, TrendDirection)]| two_down_two_up_refusal(goals).unwrap_err().0;
+        assert_eq!(field(&defaults[..3]), "goals");
+        assert_eq!(
+            field(&[
+                ("total_volume", Down),
+                ("visit_batches", Down),
+                ("national_batches", Down),
+                ("online_share", Up)
+            ]),
+            "goals"
+        );
+        assert_eq!(
+            field(&[
+                ("total_volume", Down),
+                ("rain", Down),
+                ("online_share", Up),
+                ("repeat_rate", Up)
+            ]),
+            "goals[1].indicator"
+        );
+        assert_eq!(
+            field(&[
+                ("total_volume", Down),
+                ("total_volume", Down),
+                ("online_share", Up),
+                ("repeat_rate", Up)
+            ]),
+            "goals[1].indicator"
+        );
+        assert_eq!(
+            field(&[
+                ("total_volume", Down),
+                ("visit_batches", TrendDirection::Unspecified),
+                ("online_share", Up),
+                ("repeat_rate", Up)
+            ]),
+            "goals[1].direction"
+        );
+        // Counts: a fall, or nothing left to reduce; a rise.
+        assert_eq!(trend_met(Down, Count(2), Count(3)), (true, false));
+        assert_eq!(trend_met(Down, Count(3), Count(3)), (false, false));
+        assert_eq!(trend_met(Down, Count(0), Count(0)), (true, false));
+        assert_eq!(trend_met(Up, Count(4), Count(3)), (true, false));
+        assert_eq!(trend_met(Up, Count(0), Count(0)), (false, false));
+        // Rates, exactly: 2/3 is more than 66/100.
+        assert_eq!(trend_met(Up, Rate(2, 3), Rate(66, 100)), (true, false));
+        assert_eq!(trend_met(Down, Rate(2, 3), Rate(66, 100)), (false, false));
+        assert_eq!(trend_met(Up, Rate(0, 2), Rate(0, 3)), (false, false));
+        assert_eq!(
+            trend_met(Up, Rate(5, 5), Rate(3, 3)),
+            (true, false),
+            "100 %"
+        );
+        assert_eq!(
+            trend_met(Down, Rate(0, 4), Rate(0, 0)),
+            (true, false),
+            "0 %"
+        );
+        assert_eq!(trend_met(Up, Rate(0, 0), Rate(0, 0)), (false, true));
+        assert_eq!(trend_met(Up, Rate(1, 2), Rate(0, 0)), (false, true));
     }
 
     #[test]

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use xinfang_proto::{
     money,
-    v1::{Figure, Rate, SelfEvaluationReport, VisitFigures},
+    v1::{Figure, Rate, SelfEvaluationReport, TrendDirection, TrendResult, VisitFigures},
 };
 
 use super::{
@@ -390,6 +390,10 @@ pub async fn generate(
         }
         line!(out, "");
     }
+    line!(out, "“两降两升”完成情况（与上年同期相比）：");
+    line!(out, "");
+    two_down_two_up(out, &ind.two_down_two_up, year);
+    line!(out, "");
     line!(out, "## 五、自评结论");
     line!(out, "");
     line!(out, "| 一级指标 | 分值 | 得分 |");
@@ -429,6 +433,61 @@ pub async fn generate(
         grade: grade.to_owned(),
         inconsistencies: notes,
     })
+}
+
+/// The 两降两升 table: each indicator with its direction, this year and last, the change and the verdict.
+fn two_down_two_up(out: &mut String, results: &[TrendResult], year: i32) {
+    line!(
+        out,
+        "| 指标 | 方向 | {year}年 | {}年 | 变化 | 结果 |",
+        year - 1
+    );
+    line!(out, "|---|---|---:|---:|---|---|");
+    for r in results {
+        let Some(goal) = &r.goal else { continue };
+        let is_rate = model::trend_indicator(&goal.indicator).is_some_and(|(_, rate)| rate);
+        let shown = |v: &str| match (v.is_empty(), is_rate) {
+            (true, _) => "—".to_owned(),
+            (false, true) => format!("{v}%"),
+            (false, false) => v.to_owned(),
+        };
+        let change = match Decimal::from_str(&r.change) {
+            Ok(c) if c.is_zero() => "持平".to_owned(),
+            Ok(c) => {
+                let (word, size) = if c.is_sign_negative() {
+                    ("下降", -c)
+                } else {
+                    ("上升", c)
+                };
+                if is_rate {
+                    format!("{word}{}个百分点", model::fixed(size, 2))
+                } else {
+                    format!("{word}{}%", model::fixed(size, 2))
+                }
+            }
+            Err(_) if is_rate => "—".to_owned(),
+            Err(_) => "上年为零".to_owned(),
+        };
+        let direction = if goal.direction == TrendDirection::Down as i32 {
+            "降"
+        } else {
+            "升"
+        };
+        let verdict = if r.met {
+            "达成"
+        } else if r.undetermined {
+            "无法比较"
+        } else {
+            "未达成"
+        };
+        line!(
+            out,
+            "| {} | {direction} | {} | {} | {change} | {verdict} |",
+            goal.name,
+            shown(&r.value),
+            shown(&r.previous)
+        );
+    }
 }
 
 /// Yuan as 万元 with two places ("795300.00" → "79.53").

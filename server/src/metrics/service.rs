@@ -15,8 +15,9 @@ use xinfang_proto::{
         GetTwoDownTwoUpRequest, GetVisitStatisticsRequest, Indicators, ListTargetsRequest,
         ListTargetsResponse, Period, Rate, RateComparison, ScoreLine, SelfEvaluationReport,
         SetTargetRequest, SetTwoDownTwoUpRequest, Target, TargetCompletion, TargetDirection,
-        TargetResult, TwoDownTwoUp, VisitFigures, VisitGroup, VisitGrouping, VisitStatistics,
-        YearMonth, metrics_service_server::MetricsService,
+        TargetResult, TrendDirection, TrendGoal, TrendResult, TwoDownTwoUp, VisitFigures,
+        VisitGroup, VisitGrouping, VisitStatistics, YearMonth,
+        metrics_service_server::MetricsService,
     },
     validate::{self, FieldViolation, Violations},
 };
@@ -216,6 +217,41 @@ struct Counts {
     accepted: i64,
     evaluated: i64,
     lapsed: i64,
+    /// Visits by level, and letters and online items (campaign transfers apart), for 两降两升.
+    levels: BTreeMap<String, VisitRow>,
+    letters: i64,
+}
+
+impl Counts {
+    /// The value of a 两降两升 indicator ([`model::TREND_INDICATORS`]).
+    fn trend(&self, indicator: &str) -> model::TrendValue {
+        use model::TrendValue::{Count, Rate};
+        let all = |pick: fn(&VisitRow) -> i64| Count(self.levels.values().map(pick).sum());
+        let level = |l: &str, pick: fn(&VisitRow) -> i64| Count(self.levels.get(l).map_or(0, pick));
+        let rate = |i: usize| Rate(self.rates[i].0, self.rates[i].1);
+        match indicator {
+            // Every registration: visit batches and letters of every channel.
+            "total_volume" => Count(self.rates[REPEAT].1),
+            "visit_batches" => all(|r| r.batches),
+            "visit_persons" => all(|r| r.persons),
+            "national_batches" => level("national", |r| r.batches),
+            "province_batches" => level("province", |r| r.batches),
+            "leapfrog_batches" => all(|r| r.leapfrog_batches),
+            "collective_batches" => all(|r| r.collective_batches),
+            "repeat_batches" => all(|r| r.repeat_batches),
+            "letters_and_online" => Count(self.letters),
+            "online_share" => rate(ONLINE),
+            "satisfaction_office" => rate(SATISFACTION_OFFICE),
+            "satisfaction_unit" => rate(SATISFACTION_UNIT),
+            "participation_office" => rate(PARTICIPATION_OFFICE),
+            "participation_unit" => rate(PARTICIPATION_UNIT),
+            "timely_acceptance_office" => rate(TIMELY_OFFICE),
+            "timely_acceptance_unit" => rate(TIMELY_UNIT),
+            "on_time_completion" => rate(ON_TIME),
+            "repeat_rate" => rate(REPEAT),
+            _ => Rate(0, 0),
+        }
+    }
 }
 
 /// The counts of every indicator over `span`.
@@ -265,7 +301,73 @@ async fn counts(
     c.accepted = matters.accepted;
     c.evaluated = ratings.evaluated;
     c.lapsed = lapsed;
+    c.levels = store::visits(conn, span.from_date, span.until_date, org, VisitKey::Level)
+        .await?
+        .into_iter()
+        .map(|r| (r.key.clone(), r))
+        .collect();
+    c.letters = store::letters_by_channel(conn, span.from_date, span.until_date, org)
+        .await?
+        .iter()
+        .filter(|(channel, _)| channel != "campaign_transfer")
+        .map(|(_, n)| n)
+        .sum();
     Ok(c)
+}
+
+/// A year's 两降两升: its own four, or the default ones (`true`).
+async fn trend_goals(
+    conn: &mut PgConnection,
+    year: i32,
+) -> Result<(Vec<TrendGoal>, bool), AppError> {
+    let rows = store::trend_goals(conn, year).await?;
+    if rows.is_empty() {
+        let goals = model::DEFAULT_TWO_DOWN_TWO_UP
+            .iter()
+            .map(|(indicator, direction)| TrendGoal {
+                indicator: (*indicator).to_owned(),
+                direction: *direction as i32,
+                name: model::trend_indicator(indicator)
+                    .map(|(name, _)| name.to_owned())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        return Ok((goals, true));
+    }
+    let goals = rows
+        .into_iter()
+        .map(|r| TrendGoal {
+            indicator: r.indicator,
+            direction: i32::from(r.direction),
+            name: r.name,
+        })
+        .collect();
+    Ok((goals, false))
+}
+
+/// How a 两降两升 indicator moved from the same months a year earlier to now.
+fn trend_result(goal: &TrendGoal, now: &Counts, then: &Counts) -> TrendResult {
+    use model::TrendValue::{Count, Rate};
+    let (value, previous) = (now.trend(&goal.indicator), then.trend(&goal.indicator));
+    let text = |v: model::TrendValue| match v {
+        Count(n) => n.to_string(),
+        Rate(n, d) => model::percent_text(n, d, 2),
+    };
+    let change = match (value, previous) {
+        (Count(n), Count(t)) => percent_text(model::change_at(n, t, 2)),
+        (Rate(n, d), Rate(tn, td)) => percent_text(model::points_change((n, d), (tn, td), 2)),
+        _ => String::new(),
+    };
+    let direction = TrendDirection::try_from(goal.direction).unwrap_or_default();
+    let (met, undetermined) = model::trend_met(direction, value, previous);
+    TrendResult {
+        goal: Some(goal.clone()),
+        value: text(value),
+        previous: text(previous),
+        change,
+        met,
+        undetermined,
+    }
 }
 
 /// A rate of another period beside this one's (numerator, denominator): 环比 or 同比.
@@ -342,6 +444,16 @@ async fn indicators(
             }
         }
     }
+    // 两降两升 as the year of the period's last month defines it, against the same months a year earlier.
+    let last_year = span
+        .until_date
+        .pred_opt()
+        .map_or(span.until_date.year(), |d| d.year());
+    let (goals, _) = trend_goals(conn, last_year).await?;
+    let two_down_two_up = goals
+        .iter()
+        .map(|g| trend_result(g, &now, &year_before))
+        .collect();
     let mut rates = rates.into_iter().map(Some);
     let mut next = || rates.next().flatten();
     Ok(Indicators {
@@ -362,7 +474,7 @@ async fn indicators(
         evaluations: now.evaluated,
         evaluations_lapsed: now.lapsed,
         previous_period: Some(period_of(before)),
-        two_down_two_up: Vec::new(),
+        two_down_two_up,
     })
 }
 
@@ -1009,16 +1121,93 @@ impl MetricsService for MetricsApi {
 
     async fn set_two_down_two_up(
         &self,
-        _request: Request<SetTwoDownTwoUpRequest>,
+        request: Request<SetTwoDownTwoUpRequest>,
     ) -> Result<Response<TwoDownTwoUp>, Status> {
-        Err(Status::unimplemented("not yet"))
+        let principal = auth::principal(&request)?;
+        principal.require(&[Role::Admin, Role::CountyClerk], "set 两降两升")?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let request_id = v.check(validate::request_id("request_id", &req.request_id));
+        let year = v.check(year_field(req.year));
+        let mut goals = Vec::new();
+        for (i, g) in req.goals.iter().enumerate() {
+            let direction = match TrendDirection::try_from(g.direction) {
+                Ok(d) => d,
+                Err(_) => {
+                    v.add(
+                        format!("goals[{i}].direction"),
+                        format!("unknown value {}", g.direction),
+                    );
+                    TrendDirection::Unspecified
+                }
+            };
+            let name = if g.name.trim().is_empty() {
+                model::trend_indicator(&g.indicator)
+                    .map(|(name, _)| name.to_owned())
+                    .unwrap_or_default()
+            } else {
+                v.check(validate::required_text(
+                    &format!("goals[{i}].name"),
+                    &g.name,
+                    100,
+                ))
+                .unwrap_or_default()
+            };
+            goals.push(store::TrendGoalRow {
+                indicator: g.indicator.clone(),
+                direction: direction as i16,
+                name,
+            });
+        }
+        let pairs: Vec<(&str, TrendDirection)> = req
+            .goals
+            .iter()
+            .map(|g| {
+                (
+                    g.indicator.as_str(),
+                    TrendDirection::try_from(g.direction).unwrap_or_default(),
+                )
+            })
+            .collect();
+        if let Err((field, why)) = model::two_down_two_up_refusal(&pairs) {
+            v.add(field, why);
+        }
+        let (request_id, year) = v
+            .finish(|| Some((request_id?, year?)))
+            .map_err(AppError::from)?;
+        let key = idempotency::Key::new(principal.id, "SetTwoDownTwoUp", request_id, req);
+        let mut tx = self.pool.begin().await.map_err(AppError::from)?;
+        if let Some(first) = idempotency::claim::<TwoDownTwoUp>(&mut tx, &key).await? {
+            return Ok(Response::new(first));
+        }
+        store::replace_trend_goals(&mut tx, year, &goals)
+            .await
+            .map_err(AppError::from)?;
+        let (goals, is_default) = trend_goals(&mut tx, year).await?;
+        let response = TwoDownTwoUp {
+            year,
+            goals,
+            is_default,
+        };
+        idempotency::save(&mut tx, &key, &response).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(Response::new(response))
     }
 
     async fn get_two_down_two_up(
         &self,
-        _request: Request<GetTwoDownTwoUpRequest>,
+        request: Request<GetTwoDownTwoUpRequest>,
     ) -> Result<Response<TwoDownTwoUp>, Status> {
-        Err(Status::unimplemented("not yet"))
+        let principal = auth::principal(&request)?;
+        scope(principal, "")?;
+        let year = year_field(request.get_ref().year).map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let (goals, is_default) = trend_goals(&mut conn, year).await?;
+        Ok(Response::new(TwoDownTwoUp {
+            year,
+            goals,
+            is_default,
+        }))
     }
 }
 

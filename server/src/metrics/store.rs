@@ -429,6 +429,53 @@ pub async fn targets(conn: &mut PgConnection, year: i32) -> Result<Vec<TargetRow
     .await
 }
 
+/// One of a year's 两降两升 indicators.
+#[derive(Debug, Clone, FromRow)]
+pub struct TrendGoalRow {
+    pub indicator: String,
+    pub direction: i16,
+    pub name: String,
+}
+
+/// The year's 两降两升 in order; empty when the year has none of its own.
+pub async fn trend_goals(
+    conn: &mut PgConnection,
+    year: i32,
+) -> Result<Vec<TrendGoalRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT indicator, direction, name FROM trend_goals WHERE year = $1 ORDER BY position",
+    )
+    .bind(year)
+    .fetch_all(conn)
+    .await
+}
+
+/// Replaces the year's 两降两升 with `goals` (four, validated by the caller).
+pub async fn replace_trend_goals(
+    conn: &mut PgConnection,
+    year: i32,
+    goals: &[TrendGoalRow],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM trend_goals WHERE year = $1")
+        .bind(year)
+        .execute(&mut *conn)
+        .await?;
+    for (i, g) in goals.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO trend_goals (year, position, indicator, direction, name) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(year)
+        .bind(i as i16 + 1)
+        .bind(&g.indicator)
+        .bind(g.direction)
+        .bind(&g.name)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct ExecutionRow {
     pub category: String,

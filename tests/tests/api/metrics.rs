@@ -1095,8 +1095,8 @@ async fn two_down_two_up_is_set_per_year_and_judged() {
         .set_two_down_two_up(set(vec![
             goal("visit_persons", down),
             TrendGoal {
-                name: "越级访".into(),
-                ..goal("leapfrog_batches", down)
+                name: "集体访".into(),
+                ..goal("collective_batches", down)
             },
             goal("online_share", up),
             goal("repeat_rate", up),
@@ -1105,7 +1105,7 @@ async fn two_down_two_up_is_set_per_year_and_judged() {
         .unwrap()
         .into_inner();
     assert!(!saved.is_default);
-    assert_eq!(saved.goals[1].name, "越级访");
+    assert_eq!(saved.goals[1].name, "集体访");
     assert_eq!(saved.goals[0].name, "来访人次", "the indicator's own name");
     let ind = admin
         .metrics
@@ -1121,7 +1121,7 @@ async fn two_down_two_up_is_set_per_year_and_judged() {
         [
             (s("visit_persons"), s("1"), s("4"), s("-75.00"), true, false),
             // Nothing to reduce: zero both years is met.
-            (s("leapfrog_batches"), s("0"), s("0"), s(""), true, false),
+            (s("collective_batches"), s("0"), s("0"), s(""), true, false),
             (
                 s("online_share"),
                 s("50.00"),

@@ -308,8 +308,8 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     );
     assert_eq!(
         sheet_count(options.xlsx.as_ref().unwrap()),
-        8,
-        "scores, inconsistencies, indicators, visits, visits by month, channels, targets, budget"
+        9,
+        "scores, inconsistencies, indicators, 两降两升, visits, visits by month, channels, targets, budget"
     );
     let svg = read(options.chart.as_ref().unwrap());
     assert!(svg.starts_with("<svg"), "{svg}");
