@@ -432,6 +432,7 @@ pub async fn generate(
         total_score: model::fixed(total, 2),
         grade: grade.to_owned(),
         inconsistencies: notes,
+        findings: Vec::new(),
     })
 }
 

@@ -866,6 +866,7 @@ async fn budget_execution(conn: &mut PgConnection, year: i32) -> Result<BudgetEx
         disbursed: money::format(disbursed),
         execution_percent: pct(appropriated, disbursed),
         score: model::fixed(model::execution_score(appropriated, disbursed), 2),
+        payments: Vec::new(),
     })
 }
 

@@ -1166,3 +1166,215 @@ async fn two_down_two_up_is_set_per_year_and_judged() {
         "{md}"
     );
 }
+
+/// A fund request of 2024 taken through the chain: submitted by the clerk, decided by the bureau's meeting,
+/// approved by a leader and paid by `method` (or left at `stop`).
+async fn spend(
+    clerk: &mut xinfang_client::Client,
+    leader: &mut xinfang_client::Client,
+    category: &str,
+    amount: &str,
+    method: Option<xinfang_proto::v1::PaymentMethod>,
+) {
+    use xinfang_proto::v1::{
+        ApproveFundRequestRequest, Date, DisburseFundRequestRequest, FundPurpose,
+        RecordBureauDecisionRequest, SubmitFundRequestRequest,
+    };
+    let request = clerk
+        .funds
+        .submit_fund_request(SubmitFundRequestRequest {
+            request_id: request_id(),
+            year: 2024,
+            category: category.into(),
+            purpose: FundPurpose::Lawyer as i32,
+            unit_code: "510422XF".into(),
+            description: "法律顾问服务费".into(),
+            amount: amount.into(),
+            payee: "某律师事务所".into(),
+            occurred_at: at(2024, 5, 6),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(method) = method else { return };
+    clerk
+        .funds
+        .record_bureau_decision(RecordBureauDecisionRequest {
+            request_id: request_id(),
+            fund_request_id: request.id.clone(),
+            occurred_at: at(2024, 5, 10),
+            approve: true,
+            meeting_reference: "2024年第5次局务会".into(),
+            meeting_date: Some(Date {
+                year: 2024,
+                month: 5,
+                day: 10,
+            }),
+            comment: "同意".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    leader
+        .funds
+        .approve_fund_request(ApproveFundRequestRequest {
+            request_id: request_id(),
+            fund_request_id: request.id.clone(),
+            comment: "同意".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    clerk
+        .funds
+        .disburse_fund_request(DisburseFundRequestRequest {
+            request_id: request_id(),
+            fund_request_id: request.id.clone(),
+            method: method as i32,
+            voucher_number: "盐国库支〔2024〕1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// The generated self-evaluation has the sections of the bureau's filing in its order, the score table with
+/// its levels and columns, the fund's management and payment figures, and every inconsistency it can
+/// compute with the figures that disagree.
+#[tokio::test]
+async fn the_report_follows_the_bureau_filing() {
+    use xinfang_proto::v1::{CreateBudgetRequest, PaymentMethod};
+    let app = spawn_app().await;
+    let mut clerk = app.client_with(Some(&app.token(Role::CountyClerk, "510422XF").await));
+    let mut leader = app.client_with(Some(&app.token(Role::Leader, "510422XF").await));
+    for (category, document, amount) in [
+        ("special_difficult", "盐财资行〔2024〕1号", "10000.00"),
+        ("other_key_work", "盐财资行〔2024〕2号", "5000.00"),
+    ] {
+        clerk
+            .funds
+            .create_budget(CreateBudgetRequest {
+                request_id: request_id(),
+                year: 2024,
+                category: category.into(),
+                document: document.into(),
+                amount: amount.into(),
+                occurred_at: at(2024, 2, 1),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    spend(
+        &mut clerk,
+        &mut leader,
+        "other_key_work",
+        "3000.00",
+        Some(PaymentMethod::Direct),
+    )
+    .await;
+    spend(
+        &mut clerk,
+        &mut leader,
+        "other_key_work",
+        "1000.00",
+        Some(PaymentMethod::Authorized),
+    )
+    .await;
+    spend(&mut clerk, &mut leader, "special_difficult", "500.00", None).await;
+    for day in [1, 2] {
+        register(&mut clerk, at(2024, 3, day), Level::County, 1, "").await;
+    }
+    // Weights of 60 and 30: ten points of a hundred are nobody's.
+    set_target(
+        &mut clerk,
+        target("county_batches", TargetDirection::AtMost, "10", "60"),
+    )
+    .await
+    .unwrap();
+    set_target(
+        &mut clerk,
+        target("county_person_visits", TargetDirection::AtMost, "1", "30"),
+    )
+    .await
+    .unwrap();
+
+    let report = clerk
+        .metrics
+        .generate_self_evaluation_report(GenerateSelfEvaluationReportRequest { year: 2024 })
+        .await
+        .unwrap()
+        .into_inner();
+    let md = &report.markdown;
+    // The filing's sections, in its order.
+    let mut from = 0;
+    for heading in [
+        "2024年度专项（项目）资金绩效自评报告",
+        "## 一、项目概况",
+        "### （一）项目基本情况",
+        "### （二）项目绩效目标",
+        "### （三）项目自评步骤及方法",
+        "## 二、项目资金申报及使用情况",
+        "### （一）项目资金申报及批复情况",
+        "### （二）资金计划、到位及使用情况",
+        "### （三）项目财务管理情况",
+        "## 三、项目实施及管理情况",
+        "### （一）项目组织架构及实施流程",
+        "### （二）项目管理情况",
+        "### （三）项目监管情况",
+        "## 四、项目绩效情况",
+        "### （一）项目完成情况",
+        "### （二）项目效益情况",
+        "### （三）绩效指标完成情况",
+        "## 五、评价结论及建议",
+        "### （一）评价结论",
+        "### （二）存在的问题",
+        "### （三）相关建议",
+    ] {
+        let Some(at) = md[from..].find(heading) else {
+            panic!("{heading} after byte {from}:\n{md}");
+        };
+        from += at + heading.len();
+    }
+    // The score table: levels, nature, target and actual values, points and score.
+    assert!(
+        md.contains(
+            "| 一级指标 | 二级指标 | 三级指标 | 指标性质 | 指标值 | 实际完成值 | 分值 | 得分 |"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains("| 产出指标 | 数量指标 | county_batches | ≤ | 10 | 2 | 30.00 | 30.00 |"),
+        "{md}"
+    );
+    assert!(md.contains("| 效益指标 | 社会效益指标 |"), "{md}");
+    assert!(md.contains("| 满意度指标 | 服务对象满意度指标 |"), "{md}");
+    // The fund: budget, executed, execution rate, and payments by method from the disbursed requests.
+    assert!(md.contains("全年预算数15000.00元"), "{md}");
+    assert!(md.contains("全年执行数4000.00元"), "{md}");
+    assert!(md.contains("执行率26.67%"), "{md}");
+    assert!(md.contains("直接支付1笔3000.00元"), "{md}");
+    assert!(md.contains("授权支付1笔1000.00元"), "{md}");
+    assert!(md.contains("现金支出0元"), "{md}");
+    // The weights that do not reach 100, with the weights.
+    assert!(
+        report
+            .inconsistencies
+            .iter()
+            .any(|n| n.contains("90.00") && n.contains("60、30")),
+        "{:?}",
+        report.inconsistencies
+    );
+    // The missed cap (2 person-visits against at most 1) is a problem found, with a suggestion.
+    let problems = &md[md.find("### （二）存在的问题").unwrap()..];
+    assert!(problems.contains("county_person_visits"), "{problems}");
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.kind == "weights" && f.figures.iter().any(|x| x.value == "90.00")),
+        "{:?}",
+        report.findings
+    );
+}
