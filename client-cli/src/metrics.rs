@@ -574,7 +574,8 @@ pub fn targets_table(done: &TargetCompletion) -> Table {
     t
 }
 
-/// Budget execution per category, then the total with its score (10 × min(execution, 1)).
+/// Budget execution per category, then the total with its score (10 × min(execution, 1)), then what the
+/// disbursed requests were paid by (直接支付, 授权支付), in the disbursed column.
 pub fn budget_table(b: &BudgetExecution) -> Table {
     let mut t = Table::new(
         "budget",
@@ -604,6 +605,20 @@ pub fn budget_table(b: &BudgetExecution) -> Table {
         Cell::decimal(&b.execution_percent),
         Cell::decimal(&b.score),
     ]);
+    for p in &b.payments {
+        let (key, name) = match xinfang_proto::v1::PaymentMethod::try_from(p.method) {
+            Ok(xinfang_proto::v1::PaymentMethod::Direct) => ("paid_direct", "直接支付"),
+            Ok(xinfang_proto::v1::PaymentMethod::Authorized) => ("paid_authorized", "授权支付"),
+            Ok(xinfang_proto::v1::PaymentMethod::Cash) => ("paid_cash", "现金"),
+            _ => ("paid_unrecorded", "未记录支付方式"),
+        };
+        t.push(vec![
+            key.into(),
+            format!("{name} {}笔", p.requests).into(),
+            Cell::Empty,
+            Cell::decimal(&p.amount),
+        ]);
+    }
     t
 }
 
@@ -1023,6 +1038,11 @@ mod tests {
             disbursed: "0.00".into(),
             execution_percent: "0.00".into(),
             score: "0.00".into(),
+            payments: vec![xinfang_proto::v1::PaymentTotal {
+                method: xinfang_proto::v1::PaymentMethod::Authorized as i32,
+                requests: 2,
+                amount: "150.00".into(),
+            }],
         };
         let csv = budget_table(&money).to_csv();
         assert!(
@@ -1031,6 +1051,10 @@ mod tests {
         );
         assert!(
             csv.contains("\ntotal,合计,2000.00,0.00,0.00,0.00\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\npaid_authorized,授权支付 2笔,,150.00,,\n"),
             "{csv}"
         );
 

@@ -411,6 +411,78 @@ pub fn grade(total: Decimal) -> &'static str {
     }
 }
 
+/// Something the report found that does not add up or was not met, with the figures involved: what
+/// `SelfEvaluationReport.findings` carries and its `inconsistencies` print. docs/indicators.md, "The
+/// report".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: &'static str,
+    pub message: String,
+    pub figures: Vec<(String, String)>,
+}
+
+impl Finding {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> Finding {
+        Finding {
+            kind,
+            message: message.into(),
+            figures: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, label: impl Into<String>, value: impl ToString) -> Finding {
+        self.figures.push((label.into(), value.to_string()));
+        self
+    }
+}
+
+/// Parts that should add up to their total (counts or amounts): `None` when they do, otherwise a `sum`
+/// finding naming every part, their sum and the total. An empty set of parts adds up to zero.
+pub fn sum_check<T>(what: &str, parts: &[(&str, T)], total_label: &str, total: T) -> Option<Finding>
+where
+    T: Copy + PartialEq + std::iter::Sum<T> + std::fmt::Display,
+{
+    let sum: T = parts.iter().map(|(_, v)| *v).sum();
+    if sum == total {
+        return None;
+    }
+    let listed: Vec<String> = parts.iter().map(|(l, v)| format!("{l}{v}")).collect();
+    let mut f = Finding::new(
+        "sum",
+        format!(
+            "{what}：{}合计{sum}，与{total_label}{total}不符。",
+            listed.join("、")
+        ),
+    );
+    for (l, v) in parts {
+        f = f.with(*l, v);
+    }
+    Some(f.with("合计", sum).with(total_label, total))
+}
+
+/// A rate whose numerator exceeds its denominator (or is negative) cannot come from counted matters.
+pub fn rate_check(name: &str, numerator: i64, denominator: i64) -> Option<Finding> {
+    (numerator > denominator || numerator < 0).then(|| {
+        Finding::new(
+            "rate_over_base",
+            format!("{name}的分子{numerator}大于分母{denominator}，比率超过100%。"),
+        )
+        .with("分子", numerator)
+        .with("分母", denominator)
+    })
+}
+
+/// [`weights_problem`] as a finding with the weights set and their effective total.
+pub fn weights_finding(weights: &[Option<Decimal>]) -> Option<Finding> {
+    let message = weights_problem(weights)?;
+    let total: Decimal = effective_weights(weights).iter().sum();
+    let mut f = Finding::new("weights", message).with("权重合计", fixed(total, 2));
+    for w in weights.iter().flatten() {
+        f = f.with("已设定权重", w.normalize());
+    }
+    Some(f)
+}
+
 /// Why a published year-over-year percentage on a published current value cannot have come from records:
 /// the base it implies is not a whole number (beyond the rounding of the printed percentage), or a fall of
 /// 100% is printed next to a non-zero current value. `None` when some whole base fits.
@@ -420,8 +492,7 @@ pub fn impossible_yoy(
     printed_places: u32,
 ) -> Option<String> {
     if printed_percent == -HUNDRED {
-        return (current != 0)
-            .then(|| format!("a fall of 100% means nothing this year, but {current} is reported"));
+        return (current != 0).then(|| format!("下降100%意味着本年为零，但报告为{current}"));
     }
     // Any whole base b with yoy(current, b) rounding to the printed percentage fits.
     let half_step = Decimal::new(5, printed_places + 1);
@@ -431,7 +502,7 @@ pub fn impossible_yoy(
     // b = current / (1 + p/100), decreasing in p.
     let (fl, fh) = (factor(low), factor(high));
     if fl <= Decimal::ZERO || fh <= Decimal::ZERO {
-        return Some("the percentage implies a negative base".into());
+        return Some("该百分比意味着上年为负数".into());
     }
     let b_max = Decimal::from(current) / fl;
     let b_min = Decimal::from(current) / fh;
@@ -440,7 +511,7 @@ pub fn impossible_yoy(
         return None;
     }
     Some(format!(
-        "{}% on {current} implies {} the year before, not a whole number",
+        "本年{current}、同比{}%意味着上年为{}，不是整数",
         fixed(printed_percent, printed_places),
         fixed(Decimal::from(current) / factor(printed_percent), 2)
     ))
@@ -721,6 +792,51 @@ mod tests {
         );
         assert_eq!(trend_met(Up, Rate(0, 0), Rate(0, 0)), (false, true));
         assert_eq!(trend_met(Up, Rate(1, 2), Rate(0, 0)), (false, true));
+    }
+
+    #[test]
+    fn consistency_checks_name_the_figures_that_disagree() {
+        assert_eq!(
+            sum_check("来信", &[("来信", 3_i64), ("网上", 4)], "合计", 7),
+            None
+        );
+        let f = sum_check(
+            "各渠道",
+            &[("来信", 3_i64), ("网上", 4)],
+            "来信及网上信访",
+            8,
+        )
+        .unwrap();
+        assert_eq!(f.kind, "sum");
+        assert!(
+            f.message.contains("来信3、网上4合计7") && f.message.contains("来信及网上信访8"),
+            "{}",
+            f.message
+        );
+        assert_eq!(
+            f.figures.last(),
+            Some(&("来信及网上信访".to_owned(), "8".to_owned()))
+        );
+        // The seed's budget: 275900.00 + 517400.00 is 793300.00, not the 795300.00 printed.
+        let f = sum_check(
+            "资金",
+            &[("特殊疑难", d("275900.00")), ("其他重点", d("517400.00"))],
+            "总额",
+            d("795300.00"),
+        )
+        .unwrap();
+        assert!(f.message.contains("793300.00"), "{}", f.message);
+        assert_eq!(rate_check("按期办结率", 416, 424), None);
+        let f = rate_check("按期办结率", 425, 424).unwrap();
+        assert_eq!(f.kind, "rate_over_base");
+        assert!(f.message.contains("425") && f.message.contains("424"));
+        assert_eq!(weights_finding(&[Some(d("40")), None]), None);
+        let f = weights_finding(&[Some(d("60")), Some(d("30"))]).unwrap();
+        assert_eq!(f.kind, "weights");
+        assert!(
+            f.figures
+                .contains(&("权重合计".to_owned(), "90.00".to_owned()))
+        );
     }
 
     #[test]

@@ -10,13 +10,13 @@ use xinfang_proto::{
     money,
     v1::{
         BudgetExecution, CapFormula, CategoryExecution, ChannelFigure, ChannelStatistics, Figure,
-        GenerateSelfEvaluationReportRequest, GetBudgetExecutionRequest,
+        FundPurpose, GenerateSelfEvaluationReportRequest, GetBudgetExecutionRequest,
         GetChannelStatisticsRequest, GetIndicatorsRequest, GetTargetCompletionRequest,
         GetTwoDownTwoUpRequest, GetVisitStatisticsRequest, Indicators, ListTargetsRequest,
-        ListTargetsResponse, Period, Rate, RateComparison, ScoreLine, SelfEvaluationReport,
-        SetTargetRequest, SetTwoDownTwoUpRequest, Target, TargetCompletion, TargetDirection,
-        TargetResult, TrendDirection, TrendGoal, TrendResult, TwoDownTwoUp, VisitFigures,
-        VisitGroup, VisitGrouping, VisitStatistics, YearMonth,
+        ListTargetsResponse, PaymentTotal, Period, Rate, RateComparison, ScoreLine,
+        SelfEvaluationReport, SetTargetRequest, SetTwoDownTwoUpRequest, Target, TargetCompletion,
+        TargetDirection, TargetResult, TrendDirection, TrendGoal, TrendResult, TwoDownTwoUp,
+        VisitFigures, VisitGroup, VisitGrouping, VisitStatistics, YearMonth,
         metrics_service_server::MetricsService,
     },
     validate::{self, FieldViolation, Violations},
@@ -866,7 +866,15 @@ async fn budget_execution(conn: &mut PgConnection, year: i32) -> Result<BudgetEx
         disbursed: money::format(disbursed),
         execution_percent: pct(appropriated, disbursed),
         score: model::fixed(model::execution_score(appropriated, disbursed), 2),
-        payments: Vec::new(),
+        payments: store::payments(conn, year)
+            .await?
+            .into_iter()
+            .map(|p| PaymentTotal {
+                method: i32::from(p.method),
+                requests: p.requests,
+                amount: money::format(p.amount),
+            })
+            .collect(),
     })
 }
 
@@ -1220,6 +1228,8 @@ pub(super) struct YearFigures {
     pub targets: TargetScores,
     pub budget: BudgetExecution,
     pub documents: Vec<(String, String, Decimal)>,
+    /// The year's fund requests by state and whether they are hardship relief.
+    pub requests: Vec<store::RequestRow>,
 }
 
 pub(super) async fn year_figures(
@@ -1234,6 +1244,7 @@ pub(super) async fn year_figures(
         targets: target_completion(conn, year, 12).await?,
         budget: budget_execution(conn, year).await?,
         documents: store::documents(conn, year).await?,
+        requests: store::fund_requests(conn, year, FundPurpose::HardshipRelief as i16).await?,
     })
 }
 

@@ -510,3 +510,50 @@ pub async fn documents(
     .fetch_all(conn)
     .await
 }
+
+/// The disbursed fund requests of a year by payment method (1 直接支付, 2 授权支付, 3 cash): how many and how
+/// much, at the amount approved (which the payment spends).
+#[derive(Debug, Clone, FromRow)]
+pub struct PaymentRow {
+    pub method: i16,
+    pub requests: i64,
+    pub amount: Decimal,
+}
+
+pub async fn payments(conn: &mut PgConnection, year: i32) -> Result<Vec<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT payment_method AS method, count(*)::int8 AS requests, \
+                COALESCE(sum(COALESCE(approved_amount, amount)), 0)::numeric(14, 2) AS amount \
+         FROM fund_requests WHERE year = $1 AND state = 'disbursed' \
+         GROUP BY payment_method ORDER BY payment_method",
+    )
+    .bind(year)
+    .fetch_all(conn)
+    .await
+}
+
+/// A year's fund requests by where they stand in the chain, and by whether they are hardship relief.
+#[derive(Debug, Clone, FromRow)]
+pub struct RequestRow {
+    pub state: String,
+    pub relief: bool,
+    pub requests: i64,
+    pub amount: Decimal,
+}
+
+/// Parameters: year, the purpose code of hardship relief.
+pub async fn fund_requests(
+    conn: &mut PgConnection,
+    year: i32,
+    relief_purpose: i16,
+) -> Result<Vec<RequestRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT state, purpose = $2 AS relief, count(*)::int8 AS requests, \
+                COALESCE(sum(COALESCE(approved_amount, amount)), 0)::numeric(14, 2) AS amount \
+         FROM fund_requests WHERE year = $1 GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(year)
+    .bind(relief_purpose)
+    .fetch_all(conn)
+    .await
+}
