@@ -1090,20 +1090,35 @@ async fn two_down_two_up_is_set_per_year_and_judged() {
             .unwrap_err();
         assert_eq!(bad_field(&status), field, "{status:?}");
     }
-    let saved = admin
+    let unchanged = admin
         .metrics
-        .set_two_down_two_up(set(vec![
-            goal("visit_persons", down),
-            TrendGoal {
-                name: "集体访".into(),
-                ..goal("collective_batches", down)
-            },
-            goal("online_share", up),
-            goal("repeat_rate", up),
-        ]))
+        .get_two_down_two_up(GetTwoDownTwoUpRequest { year: 2024 })
         .await
         .unwrap()
         .into_inner();
+    assert!(unchanged.is_default, "refusals change nothing");
+    let request = set(vec![
+        goal("visit_persons", down),
+        TrendGoal {
+            name: "集体访".into(),
+            ..goal("collective_batches", down)
+        },
+        goal("online_share", up),
+        goal("repeat_rate", up),
+    ]);
+    let saved = admin
+        .metrics
+        .set_two_down_two_up(request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let again = admin
+        .metrics
+        .set_two_down_two_up(request)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again, saved, "the same request_id gives the first answer");
     assert!(!saved.is_default);
     assert_eq!(saved.goals[1].name, "集体访");
     assert_eq!(saved.goals[0].name, "来访人次", "the indicator's own name");
