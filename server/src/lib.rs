@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod org;
 pub mod paging;
 pub mod pii;
+pub mod scope;
 pub mod seed;
 pub mod startup;
 pub mod sync;

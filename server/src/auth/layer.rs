@@ -122,13 +122,15 @@ where
                     let checked = authenticate(&pool, authorization, cert_subjects)
                         .await
                         .and_then(|principal| {
-                            match super::access::allowed(&method, principal.role) {
-                                Some(false) => Err(AppError::PermissionDenied(format!(
+                            // Deny by default: a method the table does not name is refused too.
+                            if super::access::permits(&method, principal.role) {
+                                Ok(principal)
+                            } else {
+                                Err(AppError::PermissionDenied(format!(
                                     "role {} may not call {}",
                                     principal.role,
                                     method.rsplit('/').next().unwrap_or_default()
-                                ))),
-                                _ => Ok(principal),
+                                )))
                             }
                         });
                     let checked = checked.and_then(|principal| {

@@ -29,7 +29,9 @@ use super::{
 use crate::{
     auth::{self, Principal, Role},
     error::AppError,
-    idempotency, time,
+    idempotency,
+    scope::{self, Kind, Reader},
+    time,
     visits::model::shanghai,
 };
 
@@ -187,12 +189,12 @@ fn visit_figures(cur: &VisitRow, prev: &VisitRow, before: &VisitRow) -> VisitFig
     }
 }
 
-/// How the drill-through ids of [`indicators`] are listed: `None` leaves them out; a unit's own clerk
-/// (`hide_accusations_against`) never gets the ids of accusations against that unit, which the counts
-/// still include.
+/// Whom the drill-through ids of [`indicators`] are listed for (`None` leaves them out): the ids are those of
+/// the matters the reader reads (`crate::scope`), while the counts include every matter of the scope asked
+/// for — a unit's own figures count the accusations against it, whose ids it never gets.
 #[derive(Debug, Clone, Copy)]
 struct Ids<'a> {
-    hide_accusations_against: Option<&'a str>,
+    reader: &'a Reader,
 }
 
 /// The rates of [`Indicators`], in the order of its fields.
@@ -421,7 +423,7 @@ async fn indicators(
             (TIMELY_UNIT, Deadline::Accept, false),
             (ON_TIME, Deadline::Conclude, include_pending),
         ] {
-            for (id, ok) in store::timeliness_ids(
+            let listed = store::timeliness_ids(
                 conn,
                 deadline,
                 span.from_date,
@@ -430,12 +432,22 @@ async fn indicators(
                 store::IdFilter {
                     org,
                     include_pending: pending,
-                    hide_accusations_against: ids.hide_accusations_against,
                 },
             )
-            .await?
-            {
-                let r = &mut rates[i];
+            .await?;
+            let shown = scope::store::keep_readable(
+                conn,
+                ids.reader,
+                Kind::Matter,
+                listed.iter().map(|(id, _)| *id).collect(),
+            )
+            .await?;
+            let shown: std::collections::HashSet<_> = shown.into_iter().collect();
+            let r = &mut rates[i];
+            for (id, ok) in listed {
+                if !shown.contains(&id) {
+                    continue;
+                }
                 if ok {
                     r.numerator_case_ids.push(id.to_string());
                 } else {
@@ -896,6 +908,7 @@ impl MetricsService for MetricsApi {
         let req = request.get_ref();
         let org = scope(principal, &req.org_code)?;
         let span = Span::parse("period", req.period.as_ref()).map_err(AppError::from)?;
+        let reader = Reader::of(principal);
         let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
             indicators(
@@ -904,10 +917,7 @@ impl MetricsService for MetricsApi {
                 org.as_deref(),
                 req.include_pending,
                 req.basically_satisfied_counts,
-                req.include_ids.then(|| Ids {
-                    hide_accusations_against: (principal.role == Role::TownshipClerk)
-                        .then_some(principal.org_code.as_str()),
-                }),
+                req.include_ids.then_some(Ids { reader: &reader }),
             )
             .await?,
         ))

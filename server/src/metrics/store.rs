@@ -87,16 +87,15 @@ pub async fn timeliness(
         .await
 }
 
-/// The matters of a timeliness rate: (id, counted in the numerator).
-/// Which matters a drill-through lists: those of `org` (or all), with or without the pending ones, never the
-/// accusations against `hide_accusations_against`.
+/// Which matters a drill-through lists: those of `org` (or all), with or without the pending ones. Who may
+/// see which of them is the read rule's to say (`crate::scope`).
 #[derive(Debug, Clone, Copy)]
 pub struct IdFilter<'a> {
     pub org: Option<&'a str>,
     pub include_pending: bool,
-    pub hide_accusations_against: Option<&'a str>,
 }
 
+/// The matters of a timeliness rate: (id, counted in the numerator).
 pub async fn timeliness_ids(
     conn: &mut PgConnection,
     deadline: Deadline,
@@ -109,8 +108,7 @@ pub async fn timeliness_ids(
     sqlx::query_as(&format!(
         "SELECT id, COALESCE(done <= due, false) FROM \
            (SELECT id, {due} AS due, {done} AS done FROM cases \
-            WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4) \
-              AND ($6::text IS NULL OR accused_org_code IS DISTINCT FROM $6)) t \
+            WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4)) t \
          WHERE done IS NOT NULL OR due < $3 OR $5 ORDER BY id"
     ))
     .bind(from)
@@ -118,7 +116,6 @@ pub async fn timeliness_ids(
     .bind(today)
     .bind(filter.org)
     .bind(filter.include_pending)
-    .bind(filter.hide_accusations_against)
     .fetch_all(conn)
     .await
 }
