@@ -133,6 +133,11 @@ pub const ACCESS: &[(&str, &[Role])] = &[
         "/xinfang.v1.MetricsService/GenerateSelfEvaluationReport",
         &[Admin, CountyClerk, Leader, Agency, Auditor],
     ),
+    ("/xinfang.v1.MetricsService/SetTwoDownTwoUp", COUNTY_OFFICE),
+    (
+        "/xinfang.v1.MetricsService/GetTwoDownTwoUp",
+        &[Admin, CountyClerk, Leader, Agency, Auditor],
+    ),
     // Any client that syncs may push; each operation is then judged by this table as the same call made
     // online (a leader's queued acceptance is refused alone, not the push).
     ("/xinfang.v1.SyncService/Push", NOT_AGENCY),
