@@ -2,6 +2,7 @@
 //! descriptor set (for reflection), and [`validate`], the input rules that the server and the offline client
 //! both apply.
 
+pub mod calendar;
 pub mod codec;
 pub mod money;
 pub mod personal;

@@ -1,4 +1,4 @@
-//! Legal deadlines of petition matters (domain.md §1.2): the holiday calendar, day counting and on-time
+//! Legal deadlines of petition matters (docs/deadlines.md): the holiday calendar, day counting and on-time
 //! classification. Pure: the calendar is built from CSV text and every function takes its inputs explicitly,
 //! so the rules can be tested without a clock or a database.
 //!
@@ -245,7 +245,7 @@ pub fn classify(due: NaiveDate, done: Option<NaiveDate>, today: NaiveDate) -> Ti
     }
 }
 
-/// Lengths of the legal periods (domain.md §1.2), configurable because local rules and the 2005/2022
+/// Lengths of the legal periods (docs/deadlines.md), configurable because local rules and the 2005/2022
 /// regulations can differ. Calendar days unless the name says working days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -265,8 +265,10 @@ pub struct DeadlineRules {
     /// Receiving unit objects that the matter is outside its remit; working days.
     pub objection_working_days: u32,
     /// Petitioner rates an opinion published for evaluation, counted from the reply. The length is not
-    /// fixed by any text we found (domain.md §2.1); 30 days matches the review window.
+    /// fixed by any text we found; 30 days matches the review window (docs/deadlines.md).
     pub evaluation_days: u32,
+    /// The supervised unit replies in writing to a 督办, counted from the supervision.
+    pub supervision_reply_days: u32,
 }
 
 impl Default for DeadlineRules {
@@ -280,6 +282,7 @@ impl Default for DeadlineRules {
             review_decision_days: 30,
             objection_working_days: 5,
             evaluation_days: 30,
+            supervision_reply_days: 30,
         }
     }
 }
@@ -478,6 +481,7 @@ mod tests {
                 review_decision_days: 30,
                 objection_working_days: 5,
                 evaluation_days: 30,
+                supervision_reply_days: 30,
             }
         );
     }

@@ -1,7 +1,7 @@
 //! Intake rules: validation of visits, letters and trips, the derived flags (collective, leapfrog), levels,
 //! registration numbers, and who sees what.
 
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 use xinfang_proto::{
@@ -15,16 +15,9 @@ use xinfang_proto::{
 
 use crate::auth::Role;
 
-/// The bureau's clock: Asia/Shanghai, UTC+8 all year (China has kept no daylight saving time since 1991).
-pub fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
+pub use xinfang_proto::calendar::today_yyyymmdd;
 
-/// Today in Asia/Shanghai as `yyyymmdd`, the form the ID-number rule takes.
-pub fn today_yyyymmdd(now: DateTime<Utc>) -> u32 {
-    let local = now.with_timezone(&shanghai());
-    local.year() as u32 * 10_000 + local.month() * 100 + local.day()
-}
+use crate::time::shanghai;
 
 /// Persons in a batch from which it counts as a collective visit (集体访), by default.
 pub const DEFAULT_COLLECTIVE_THRESHOLD: u32 = 5;

@@ -268,7 +268,8 @@ async fn open_or_link_matter(
         Some(id) => (id, "repeat_linked"),
         None => {
             let id = Uuid::now_v7();
-            let record = case_model::CaseRecord::registered(registered_at);
+            let record =
+                case_model::CaseRecord::registered(registered_at, i32::from(matter.claim_type));
             let schedule = case_model::schedule(&record, &workflow.facts(registered_at));
             store::insert_case(
                 conn,
@@ -280,7 +281,7 @@ async fn open_or_link_matter(
                     content: &matter.content,
                     demands: &matter.demands,
                     registered_at,
-                    assign_due: schedule.assign_due,
+                    assign_due: schedule.assign_due(),
                     next_due: schedule.next_due,
                     claim_type: matter.claim_type,
                     accused_org_code: matter.accused_org_code.as_deref(),
