@@ -448,8 +448,9 @@ async fn is_reachable(pool: &PgPool) -> bool {
     .is_ok_and(|r| r.is_ok())
 }
 
-/// Seeds the database and, when an administrator was just created, hands its token to the operator:
-/// printed once on stdout and written to `<data-dir>/admin-token` (mode 0600).
+/// Seeds the database and, when an administrator was just created, hands its token to the operator in
+/// `<data-dir>/admin-token` (mode 0600). The output only names the file: under systemd stdout goes to the
+/// journal, which keeps it for as long as its retention says and shows it to anyone in `adm`.
 pub async fn prepare(pool: &PgPool, data_dir: &Path, keys: &PiiKeys) -> anyhow::Result<()> {
     check_data_key(pool, keys).await?;
     let Some(token) = seed::run(pool).await? else {
@@ -458,10 +459,9 @@ pub async fn prepare(pool: &PgPool, data_dir: &Path, keys: &PiiKeys) -> anyhow::
     let path = data_dir.join("admin-token");
     write_secret(&path, &token).with_context(|| format!("writing {}", path.display()))?;
     println!(
-        "administrator token (shown once, also in {}):",
+        "created the administrator; its token is in {} (mode 0600)",
         path.display()
     );
-    println!("{token}");
     Ok(())
 }
 
