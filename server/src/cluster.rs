@@ -549,6 +549,10 @@ fn spawn_postmaster(
         },
         "-c".into(),
         "unix_socket_permissions=0700".into(),
+        // LLVM's JIT needs memory that is writable and executable, which the hardened unit refuses
+        // (MemoryDenyWriteExecute=); the service's queries are short and gain nothing from it.
+        "-c".into(),
+        "jit=off".into(),
     ];
     if !options.durable {
         for setting in [
