@@ -6,8 +6,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cases;
 pub mod cluster;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -18,6 +20,7 @@ pub mod org;
 pub mod paging;
 pub mod pii;
 pub mod seed;
+pub mod standby;
 pub mod startup;
 pub mod sync;
 pub mod telemetry;
