@@ -451,6 +451,7 @@ pub fn create_standby(
         let _ = fs::remove_dir_all(&data_dir);
         return Err(err);
     }
+    remove_socket_locks(&data_dir)?;
     tracing::info!(dir = %data_dir.display(), "standby created");
     Ok(())
 }
@@ -513,12 +514,29 @@ pub fn restore_base_backup(
     }
     fs::set_permissions(&data_dir, fs::Permissions::from_mode(0o700))
         .map_err(io_err(format!("chmod {}", data_dir.display())))?;
+    remove_socket_locks(&data_dir)?;
     if from_archive {
         let signal = data_dir.join("recovery.signal");
         fs::File::create(&signal).map_err(io_err(format!("creating {}", signal.display())))?;
         if let Some(user) = &run_as {
             chown(&signal, Some(user.uid), Some(user.gid))
                 .map_err(io_err(format!("chown {}", signal.display())))?;
+        }
+    }
+    Ok(())
+}
+
+/// The private cluster keeps its socket in PGDATA, so a base backup copies the socket's lock file, which
+/// names the source's postmaster: a copy started next to a running source (a standby) would take it for a
+/// postmaster holding its socket. pg_basebackup leaves out postmaster.pid, not this.
+fn remove_socket_locks(data_dir: &Path) -> Result<(), ClusterError> {
+    let entries =
+        fs::read_dir(data_dir).map_err(io_err(format!("reading {}", data_dir.display())))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".s.PGSQL.") && name.ends_with(".lock") {
+            fs::remove_file(entry.path())
+                .map_err(io_err(format!("removing {}", entry.path().display())))?;
         }
     }
     Ok(())
