@@ -209,6 +209,23 @@ pub fn run_command(args: &[OsString]) -> (std::process::ExitStatus, String, Stri
     )
 }
 
+/// Starts a long-running `xinfang-server` subcommand (`standby run`), its output into `log`.
+pub fn spawn_command(args: &[OsString], log: &Path) -> Child {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("command log");
+    server_command()
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("command log"))
+        .stderr(log)
+        .spawn()
+        .expect("starting xinfang-server")
+}
+
 /// [`run_command`] that must succeed; its stdout.
 pub fn run_ok(args: &[OsString]) -> String {
     let (status, stdout, stderr) = run_command(args);

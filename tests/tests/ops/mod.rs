@@ -165,11 +165,12 @@ pub async fn register(
     k: usize,
     give_up: impl Fn(usize) -> bool,
 ) -> Option<Ack> {
-    let request_id = uuid::Uuid::now_v7().to_string();
+    // Built once: a retry is the same request, visit time included, or the service refuses the request id.
+    let request = visit_request(k, &uuid::Uuid::now_v7().to_string());
     let mut attempt = 0;
     loop {
         let mut client = clients[attempt % clients.len()].clone();
-        let mut call = tonic::Request::new(visit_request(k, &request_id));
+        let mut call = tonic::Request::new(request.clone());
         call.set_timeout(Duration::from_secs(20));
         match client.visits.register_visit(call).await {
             Ok(response) => {
