@@ -240,7 +240,7 @@ pub fn run_ok(args: &[OsString]) -> String {
 #[allow(unused_macros)]
 macro_rules! args {
     ($($arg:expr),* $(,)?) => {
-        vec![$(std::ffi::OsString::from($arg)),*]
+        Vec::from([$(std::ffi::OsString::from($arg)),*])
     };
 }
 
