@@ -149,6 +149,8 @@ pub fn visit_request(k: usize, request_id: &str) -> RegisterVisitRequest {
 #[derive(Debug, Clone)]
 pub struct Ack {
     pub k: usize,
+    /// The visit's id.
+    pub id: String,
     pub number: String,
     /// Taken after the answer arrived, so the commit happened before it.
     pub acked_at: DateTime<Utc>,
@@ -174,9 +176,11 @@ pub async fn register(
         call.set_timeout(Duration::from_secs(20));
         match client.visits.register_visit(call).await {
             Ok(response) => {
+                let visit = response.into_inner();
                 return Some(Ack {
                     k,
-                    number: response.into_inner().number,
+                    id: visit.id,
+                    number: visit.number,
                     acked_at: Utc::now(),
                 });
             }
