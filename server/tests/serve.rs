@@ -120,6 +120,16 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    /// A failed assertion must not leave the server (and its PostgreSQL) running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn postmaster_pid(data_dir: &Path) -> i32 {
     let text = std::fs::read_to_string(data_dir.join("postgres/data/postmaster.pid")).unwrap();
     text.lines().next().unwrap().trim().parse().unwrap()
