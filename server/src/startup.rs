@@ -101,6 +101,9 @@ impl Database {
                 let mut owner = PgConnection::connect_with(&started.connect_options(DATABASE_NAME))
                     .await
                     .context("connecting to the database")?;
+                if let Some(standby) = &config.synchronous_standby {
+                    warn_when_standby_missing(&mut owner, standby).await;
+                }
                 db::ensure_service_role(&mut owner, SERVICE_ROLE)
                     .await
                     .context("creating the service's database role")?;
@@ -173,6 +176,24 @@ impl Database {
         {
             tracing::warn!(error = %err, "stopping postgres");
         }
+    }
+}
+
+/// Every commit waits for a synchronous standby, the migrations and the seed included: a start that hangs
+/// must say why.
+async fn warn_when_standby_missing(conn: &mut PgConnection, standby: &str) {
+    let connected: Result<bool, _> = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name = $1)",
+    )
+    .bind(standby)
+    .fetch_one(conn)
+    .await;
+    if !matches!(connected, Ok(true)) {
+        tracing::warn!(
+            standby,
+            "the synchronous standby is not connected: every write waits until it is (start it, or \
+             restart without --synchronous-standby)"
+        );
     }
 }
 
