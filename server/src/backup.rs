@@ -65,6 +65,18 @@ pub struct Manifest {
     pub match_fingerprint: String,
     /// The WAL archive the service wrote when the backup was taken, if any.
     pub wal_archive_dir: Option<PathBuf>,
+    /// The first WAL segment this backup needs (from its `backup_label`): older segments of the archive can
+    /// go once no older backup is kept (`pg_archivecleanup ARCHIVE <start_wal>`).
+    pub start_wal: String,
+}
+
+/// The segment named in `backup_label`'s `START WAL LOCATION: 0/2000028 (file 000000010000000000000002)`.
+fn start_wal(backup_label: &str) -> Option<String> {
+    let line = backup_label
+        .lines()
+        .find(|l| l.starts_with("START WAL LOCATION:"))?;
+    let file = line.split("(file ").nth(1)?.strip_suffix(')')?;
+    (file.len() == 24 && file.bytes().all(|b| b.is_ascii_hexdigit())).then(|| file.to_owned())
 }
 
 /// The operator's backup key: 256 random bits in a file (64 hex characters).
@@ -292,6 +304,11 @@ async fn take(
         data_keys: ring.ids().into_iter().map(str::to_owned).collect(),
         match_fingerprint: ring.match_fingerprint().to_owned(),
         wal_archive_dir: settings.wal_archive_dir.clone(),
+        start_wal: fs::read_to_string(pgdata.join("backup_label"))
+            .ok()
+            .as_deref()
+            .and_then(start_wal)
+            .context("no start WAL segment in the backup's backup_label")?,
     };
     write_private(
         &to.join(MANIFEST_FILE),
@@ -307,8 +324,8 @@ pub struct Restored {
     pub manifest: Manifest,
     /// The timeline the restored cluster continues on (a new one when WAL was replayed).
     pub timeline: i64,
-    /// Whether the key file was written from the backup (`false`: one that holds its keys was there).
-    pub wrote_key_file: bool,
+    /// What became of the personal-data key file: kept, written from the backup, or given its keys.
+    pub key_file: &'static str,
 }
 
 /// Restores the private cluster from `from` (a folder written by [`backup`]), rolled forward with the WAL
@@ -358,22 +375,29 @@ pub async fn restore(
         );
     }
 
-    // The key file: the backup's, unless the one in place already holds its keys (kept apart, as it
-    // should be). Another one is never overwritten.
+    // The key file: the backup's when there is none. One in place (kept apart, as it should be) is kept,
+    // and given the backup's keys it lacks: after a rotation it holds only the new key, and a backup from
+    // before the rotation, rolled forward past it, needs both. One with another match key belongs to
+    // another database and is refused.
     let key_path = config.data_key_file();
-    let wrote_key_file = match Keyring::read(&key_path) {
+    let key_file = match Keyring::read(&key_path) {
         Ok(existing) => {
-            let holds_all = existing.match_fingerprint() == ring.match_fingerprint()
-                && ring.ids().iter().all(|id| existing.has(id));
-            if !holds_all {
+            if existing.match_fingerprint() != ring.match_fingerprint() {
                 anyhow::bail!(
-                    "{} holds other personal-data keys than this backup; move it aside to use the backup's",
-                    key_path.display()
+                    "{} holds the keys of another database (match key {}, the backup's is {}); move it aside \
+                     to use the backup's",
+                    key_path.display(),
+                    existing.match_fingerprint(),
+                    ring.match_fingerprint()
                 );
             }
-            false
+            if ring.ids().iter().all(|id| existing.has(id)) {
+                KeyFile::Kept
+            } else {
+                KeyFile::Merged(existing.merged_with(&ring))
+            }
         }
-        Err(_) if !key_path.exists() => true,
+        Err(_) if !key_path.exists() => KeyFile::FromBackup,
         Err(err) => return Err(err),
     };
 
@@ -383,11 +407,15 @@ pub async fn restore(
         &from.join(PGDATA),
         settings.wal_archive_dir.is_some(),
     )?;
-    if wrote_key_file {
-        if let Some(dir) = key_path.parent() {
-            fs::create_dir_all(dir)?;
+    match &key_file {
+        KeyFile::Kept => {}
+        KeyFile::FromBackup => {
+            if let Some(dir) = key_path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            write_private(&key_path, &key_text)?;
         }
-        write_private(&key_path, &key_text)?;
+        KeyFile::Merged(ring) => ring.write(&key_path)?,
     }
     // No synchronous standby follows a restored cluster yet: its writes must not wait for one.
     settings.synchronous_standby = None;
@@ -420,8 +448,21 @@ pub async fn restore(
     Ok(Restored {
         manifest,
         timeline: result?,
-        wrote_key_file,
+        key_file: match key_file {
+            KeyFile::Kept => "kept",
+            KeyFile::FromBackup => "written from the backup",
+            KeyFile::Merged(_) => "given the backup's older keys",
+        },
     })
+}
+
+enum KeyFile {
+    /// The key file in place holds every key of the backup.
+    Kept,
+    /// There was none: the backup's.
+    FromBackup,
+    /// The one in place, with the backup's keys it lacked.
+    Merged(Keyring),
 }
 
 #[cfg(test)]
@@ -445,6 +486,17 @@ mod tests {
         tampered[last] ^= 1;
         assert!(a.open(&tampered).is_err());
         assert_ne!(a.fingerprint(), b.fingerprint());
+    }
+
+    #[test]
+    fn the_start_segment_comes_from_the_backup_label() {
+        let label = "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n\
+                     CHECKPOINT LOCATION: 0/2000060\n";
+        assert_eq!(
+            start_wal(label).as_deref(),
+            Some("000000010000000000000002")
+        );
+        assert_eq!(start_wal("LABEL: x\n"), None);
     }
 
     #[test]

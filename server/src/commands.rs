@@ -30,7 +30,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Restore { from, to } => {
             let restored = backup::restore(&config, &from, to).await?;
             println!(
-                "restored {} (taken {}) to {}, timeline {}{}; start the service",
+                "restored {} (taken {}) to {}, timeline {}; personal-data key file {} {}; start the \
+                 service",
                 from.display(),
                 restored.manifest.created_at.to_rfc3339(),
                 to.map_or_else(
@@ -38,14 +39,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     |t| t.to_rfc3339()
                 ),
                 restored.timeline,
-                if restored.wrote_key_file {
-                    format!(
-                        "; personal-data key written to {}",
-                        config.data_key_file().display()
-                    )
-                } else {
-                    String::new()
-                }
+                config.data_key_file().display(),
+                restored.key_file
             );
             return Ok(());
         }

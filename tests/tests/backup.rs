@@ -3,7 +3,8 @@
 //! write; they go on; the data directory is destroyed, key file included. `restore` to the end of the
 //! archive brings back every visit a writer was answered for, once, with its number, the numbers going on
 //! without a gap and the sealed ID numbers opening again with the key restored from the backup. A second
-//! `restore --to T`, T taken while the writers paused, brings back exactly the visits answered before T.
+//! `restore --to T`, T taken while the writers paused, brings back exactly the visits answered before T,
+//! also after the personal-data key was rotated: the restore gives the key file the backup's older key.
 
 #[macro_use]
 mod child;
@@ -176,10 +177,14 @@ async fn a_base_backup_and_the_wal_archive_restore_every_acknowledged_visit_to_t
         "numbers go on"
     );
     drop(conn);
+    // The restored service rotates its personal-data key: its key file now holds the new key only.
+    run_ok(&[args.clone(), args!["keys", "rotate", "--pause-ms", "0"]].concat());
     server.stop();
 
-    // Restore to T: exactly what was answered before it.
-    std::fs::remove_dir_all(&data).expect("destroying the data directory again");
+    // Restore to T: exactly what was answered before it. The database's disk dies again, the key file
+    // (kept apart) survives; the backup, older than the rotation, needs its old key, which the restore
+    // adds to the key file.
+    std::fs::remove_dir_all(data.join("postgres")).expect("destroying the cluster again");
     let printed = run_ok(
         &[
             args.clone(),
@@ -188,6 +193,10 @@ async fn a_base_backup_and_the_wal_archive_restore_every_acknowledged_visit_to_t
         .concat(),
     );
     assert!(printed.contains("timeline 3"), "{printed}");
+    assert!(
+        printed.contains("given the backup's older keys"),
+        "{printed}"
+    );
     let mut server = start(args, tmp.path()).await;
     let client = Client::connect_lazy(&server.address, Some(&token)).expect("client");
     let mut conn = ops::connect(&data).await;

@@ -333,7 +333,7 @@ impl Keyring {
 
     /// This keyring's keys, then those of `older` that it lacks: a reload must not forget a key that a read
     /// in flight may still need.
-    fn merged_with(&self, older: &Keyring) -> Self {
+    pub fn merged_with(&self, older: &Keyring) -> Self {
         let mut seal = self.seal.clone();
         for key in &older.seal {
             if !seal.iter().any(|k| k.id == key.id) {
