@@ -18,6 +18,11 @@ WHERE id_number_enc IS NOT NULL OR phone_enc IS NOT NULL OR address_enc IS NOT N
 -- The rotation finds the rows still sealed with an old key, and the foreign key's check on a retirement
 -- needs an index on the referencing column anyway.
 CREATE INDEX petitioners_seal_key_idx ON petitioners (seal_key, id) WHERE seal_key IS NOT NULL;
+-- Sealed values without a key id: written by a binary older than this migration while a newer one ran (a
+-- rolling upgrade), or by bulk loads. A rotation seals them again too; normally this index is empty.
+CREATE INDEX petitioners_unkeyed_idx ON petitioners (id)
+    WHERE seal_key IS NULL
+      AND (id_number_enc IS NOT NULL OR phone_enc IS NOT NULL OR address_enc IS NOT NULL);
 
 -- The match key (the HMAC of ID numbers) never rotates; the service records its fingerprint at the next start.
 DELETE FROM settings WHERE name = 'pii_key_fingerprint';

@@ -109,21 +109,39 @@ pub struct SealedRow {
     pub address_enc: Option<Vec<u8>>,
 }
 
-/// Up to `limit` petitioners sealed with one of `keys`, locked until the transaction ends. Registrations
-/// never update a known petitioner, so the lock holds up nobody but another rotation.
+/// Sealed values without a key id (see the migration `…0200_pii_keys.sql`).
+const UNKEYED: &str = "seal_key IS NULL \
+     AND (id_number_enc IS NOT NULL OR phone_enc IS NOT NULL OR address_enc IS NOT NULL)";
+
+/// Up to `limit` petitioners sealed with one of `keys` or without a key id, locked until the transaction
+/// ends. Registrations never update a known petitioner, so the lock holds up nobody but another rotation.
 pub async fn lock_sealed_with(
     conn: &mut PgConnection,
     keys: &[String],
     limit: i64,
 ) -> Result<Vec<SealedRow>, sqlx::Error> {
-    sqlx::query_as(
+    // Two statements, each on its own partial index (FOR UPDATE does not go with UNION).
+    let mut rows: Vec<SealedRow> = sqlx::query_as(
         "SELECT id, seal_key, id_number_enc, phone_enc, address_enc FROM petitioners \
          WHERE seal_key = ANY($1) ORDER BY seal_key, id LIMIT $2 FOR UPDATE",
     )
     .bind(keys)
     .bind(limit)
-    .fetch_all(conn)
-    .await
+    .fetch_all(&mut *conn)
+    .await?;
+    let room = limit - rows.len() as i64;
+    if room > 0 {
+        rows.extend(
+            sqlx::query_as::<_, SealedRow>(&format!(
+                "SELECT id, seal_key, id_number_enc, phone_enc, address_enc FROM petitioners \
+                 WHERE {UNKEYED} ORDER BY id LIMIT $1 FOR UPDATE"
+            ))
+            .bind(room)
+            .fetch_all(conn)
+            .await?,
+        );
+    }
+    Ok(rows)
 }
 
 /// Stores a petitioner's values sealed again with `seal_key`.
@@ -155,9 +173,11 @@ pub fn is_key_in_use(err: &sqlx::Error) -> bool {
 
 /// The rows a rotation has left, for its progress and for `keys status`.
 pub async fn count_sealed_with(conn: &mut PgConnection, keys: &[String]) -> anyhow::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM petitioners WHERE seal_key = ANY($1)")
-        .bind(keys)
-        .fetch_one(conn)
-        .await
-        .context("counting petitioners by key")
+    sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM petitioners WHERE seal_key = ANY($1) OR ({UNKEYED})"
+    ))
+    .bind(keys)
+    .fetch_one(conn)
+    .await
+    .context("counting petitioners by key")
 }
