@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks a running xinfang with a gRPC client that is not ours (Python grpcio).
 
-    pip install grpcio grpcio-health-checking grpcio-reflection
+    pip install -r tests/requirements.txt         # or: scripts/test, then target/test-env/venv/bin/python
     python3 deploy/smoke_check.py 127.0.0.1:50051 --token "$(cat <data-dir>/admin-token)"
     python3 deploy/smoke_check.py xinfang.example:443 --ca ca.pem --token ...            # TLS
     python3 deploy/smoke_check.py xinfang.example:443 --ca ca.pem --cert a.pem --key a.key  # mTLS agency
@@ -16,10 +16,13 @@ holds, 1 otherwise; one line per check.
 import argparse
 import sys
 
-import grpc
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+try:
+    import grpc
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+except ImportError as e:
+    sys.exit(f"smoke_check.py needs Python's grpcio ({e}): pip install -r tests/requirements.txt")
 
 SERVICES = {"xinfang.v1.OrgService", "xinfang.v1.VisitService", "xinfang.v1.CaseService",
             "xinfang.v1.FundService", "xinfang.v1.MetricsService", "xinfang.v1.SyncService"}

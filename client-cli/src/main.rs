@@ -973,16 +973,25 @@ async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
             )
             .await?;
             let heading = format!(
-                "indicators, {}, {}",
+                "indicators, {}, {} (环比 against {}; changes in percentage points)",
                 metrics::period_label(&ind.period.unwrap_or(period)),
-                scope_label(&org)
+                scope_label(&org),
+                ind.previous_period
+                    .as_ref()
+                    .map(metrics::period_label)
+                    .unwrap_or_default()
             );
             emit(
                 &heading,
                 &metrics::indicators_table(&ind),
                 Some(metrics::indicators_json(&ind)),
                 &output,
-            )
+            )?;
+            if !output.json {
+                println!("两降两升 (against the same months a year earlier)");
+                println!("{}", metrics::two_down_two_up_table(&ind).to_comfy());
+            }
+            Ok(())
         }
         MetricsCommand::Visits {
             period,
@@ -1007,9 +1016,14 @@ async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
             )
             .await?;
             let heading = format!(
-                "visits, {}, {} (previous: the same months a year earlier)",
+                "visits, {}, {} (previous: the same months a year earlier; previous period, 环比: {})",
                 metrics::period_label(&stats.period.unwrap_or(period)),
-                scope_label(&org)
+                scope_label(&org),
+                stats
+                    .previous_period
+                    .as_ref()
+                    .map(metrics::period_label)
+                    .unwrap_or_default()
             );
             emit(
                 &heading,
@@ -1034,9 +1048,14 @@ async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
             )
             .await?;
             let heading = format!(
-                "letters and online items, {}, {}",
+                "letters and online items, {}, {} (环比 against {})",
                 metrics::period_label(&stats.period.unwrap_or(period)),
-                scope_label(&org)
+                scope_label(&org),
+                stats
+                    .previous_period
+                    .as_ref()
+                    .map(metrics::period_label)
+                    .unwrap_or_default()
             );
             emit(&heading, &metrics::channels_table(&stats), None, &output)
         }
@@ -1046,10 +1065,17 @@ async fn metrics_command(store: &Store, command: MetricsCommand) -> Result<()> {
             output,
         } => {
             let done = metrics::targets(&mut client, year, through_month.unwrap_or(0)).await?;
-            let heading = match done.through_month {
+            let mut heading = match done.through_month {
                 m @ 1..=11 => format!("targets {year}, checked through {year}-{m:02}"),
                 _ => format!("targets {year}"),
             };
+            if !done.weights_balanced && !done.results.is_empty() {
+                heading.push_str(&if done.weight_total == "100.00" {
+                    " (the set weights leave nothing for the targets without one)".to_owned()
+                } else {
+                    format!(" (the weights add up to {}, not 100)", done.weight_total)
+                });
+            }
             emit(&heading, &metrics::targets_table(&done), None, &output)
         }
         MetricsCommand::Budget { year, output } => {

@@ -11,8 +11,8 @@ use xinfang_proto::v1::{
     BudgetExecution, ChannelStatistics, Figure, GenerateSelfEvaluationReportRequest,
     GetBudgetExecutionRequest, GetChannelStatisticsRequest, GetIndicatorsRequest,
     GetTargetCompletionRequest, GetVisitStatisticsRequest, Indicators, Period, Rate,
-    SelfEvaluationReport, TargetCompletion, TargetDirection, VisitFigures, VisitGrouping,
-    VisitStatistics, YearMonth,
+    SelfEvaluationReport, TargetCompletion, TargetDirection, TrendDirection, VisitFigures,
+    VisitGrouping, VisitStatistics, YearMonth,
 };
 
 use crate::{
@@ -290,8 +290,9 @@ pub fn rates(ind: &Indicators) -> [(&'static str, &'static str, Option<&Rate>); 
     ]
 }
 
-/// Indicators: one row per rate (numerator, denominator, percent; no percent on an empty base), then the
-/// counts (in the numerator column alone).
+/// Indicators: one row per rate (numerator, denominator, percent; no percent on an empty base), with the
+/// rate of the preceding period of equal length and the change to it in percentage points (环比), and the
+/// same for the same months a year earlier (同比); then the counts (in the numerator column alone).
 pub fn indicators_table(ind: &Indicators) -> Table {
     let mut t = Table::new(
         "indicators",
@@ -301,16 +302,26 @@ pub fn indicators_table(ind: &Indicators) -> Table {
             ("numerator", "NUMERATOR"),
             ("denominator", "DENOMINATOR"),
             ("percent", "PERCENT"),
+            ("previous_period_percent", "PREV PERIOD %"),
+            ("pop_points", "环比 PTS"),
+            ("previous_year_percent", "A YEAR EARLIER %"),
+            ("yoy_points", "同比 PTS"),
         ],
     );
     for (key, name, rate) in rates(ind) {
         let r = rate.cloned().unwrap_or_default();
+        let pp = r.previous_period.clone().unwrap_or_default();
+        let py = r.previous_year.clone().unwrap_or_default();
         t.push(vec![
             key.into(),
             name.into(),
             Cell::Int(r.numerator),
             Cell::Int(r.denominator),
             Cell::decimal(&r.percent),
+            Cell::decimal(&pp.percent),
+            Cell::decimal(&pp.change_points),
+            Cell::decimal(&py.percent),
+            Cell::decimal(&py.change_points),
         ]);
     }
     for (key, name, n) in [
@@ -324,6 +335,47 @@ pub fn indicators_table(ind: &Indicators) -> Table {
         ("evaluations_lapsed", "逾期未参评", ind.evaluations_lapsed),
     ] {
         t.push(vec![key.into(), name.into(), Cell::Int(n)]);
+    }
+    t
+}
+
+/// 两降两升 of the period: each indicator with its direction (down / up), now and the same months a year
+/// earlier, the change (a count's in percent, a rate's in percentage points) and whether it was met.
+pub fn two_down_two_up_table(ind: &Indicators) -> Table {
+    let mut t = Table::new(
+        "two_down_two_up",
+        &[
+            ("indicator", "INDICATOR"),
+            ("name", "NAME"),
+            ("direction", "DIR"),
+            ("value", "NOW"),
+            ("previous", "A YEAR EARLIER"),
+            ("change", "CHANGE"),
+            ("met", "MET"),
+        ],
+    );
+    for r in &ind.two_down_two_up {
+        let goal = r.goal.clone().unwrap_or_default();
+        let direction = match TrendDirection::try_from(goal.direction) {
+            Ok(TrendDirection::Down) => "down",
+            Ok(TrendDirection::Up) => "up",
+            _ => "",
+        };
+        t.push(vec![
+            goal.indicator.into(),
+            goal.name.into(),
+            direction.into(),
+            Cell::decimal(&r.value),
+            Cell::decimal(&r.previous),
+            Cell::decimal(&r.change),
+            if r.undetermined {
+                "no base".into()
+            } else if r.met {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ]);
     }
     t
 }
@@ -378,43 +430,49 @@ fn visit_figures(f: &VisitFigures) -> [&Option<Figure>; 10] {
     ]
 }
 
-/// A figure's cells: value, previous, year-over-year percent (empty on a zero base).
-fn figure_cells(f: &Option<Figure>) -> [Cell; 3] {
+/// A figure's cells: value, the same months a year earlier and the change in percent (同比), the preceding
+/// period and the change to it (环比); no change on a zero base.
+fn figure_cells(f: &Option<Figure>) -> [Cell; 5] {
     let f = f.clone().unwrap_or_default();
     [
         Cell::Int(f.value),
         Cell::Int(f.previous),
         Cell::decimal(&f.yoy_percent),
+        Cell::Int(f.previous_period),
+        Cell::decimal(&f.pop_percent),
     ]
 }
+
+/// The columns of [`figure_cells`].
+const FIGURE_COLUMNS: [(&str, &str); 5] = [
+    ("value", "VALUE"),
+    ("previous", "PREVIOUS"),
+    ("yoy_percent", "YOY %"),
+    ("previous_period", "PREV PERIOD"),
+    ("pop_percent", "环比 %"),
+];
 
 /// Visit statistics, one row per breakdown, key and figure: the total, each level, then the groups asked
 /// for (`group_by`: `township` or `month`).
 pub fn visits_table(stats: &VisitStatistics, group_by: VisitGrouping) -> Table {
-    let mut t = Table::new(
-        "visits",
-        &[
-            ("breakdown", "BREAKDOWN"),
-            ("key", "KEY"),
-            ("figure", "FIGURE"),
-            ("name", "NAME"),
-            ("value", "VALUE"),
-            ("previous", "PREVIOUS"),
-            ("yoy_percent", "YOY %"),
-        ],
-    );
+    let mut columns = vec![
+        ("breakdown", "BREAKDOWN"),
+        ("key", "KEY"),
+        ("figure", "FIGURE"),
+        ("name", "NAME"),
+    ];
+    columns.extend(FIGURE_COLUMNS);
+    let mut t = Table::new("visits", &columns);
     let mut add = |breakdown: &str, key: &str, figures: &VisitFigures| {
         for ((figure, name), f) in VISIT_FIGURES.iter().zip(visit_figures(figures)) {
-            let [value, previous, yoy] = figure_cells(f);
-            t.push(vec![
+            let mut row = vec![
                 breakdown.into(),
                 key.into(),
                 (*figure).into(),
                 (*name).into(),
-                value,
-                previous,
-                yoy,
-            ]);
+            ];
+            row.extend(figure_cells(f));
+            t.push(row);
         }
     };
     add("total", "all", &stats.total.clone().unwrap_or_default());
@@ -434,25 +492,20 @@ pub fn visits_table(stats: &VisitStatistics, group_by: VisitGrouping) -> Table {
 
 /// Letters and online items by channel, then the totals the report uses.
 pub fn channels_table(stats: &ChannelStatistics) -> Table {
-    let mut t = Table::new(
-        "channels",
-        &[
-            ("kind", "KIND"),
-            ("item", "ITEM"),
-            ("value", "VALUE"),
-            ("previous", "PREVIOUS"),
-            ("yoy_percent", "YOY %"),
-        ],
-    );
+    let mut columns = vec![("kind", "KIND"), ("item", "ITEM")];
+    columns.extend(FIGURE_COLUMNS);
+    let mut t = Table::new("channels", &columns);
     let mut add = |kind: &str, item: &str, f: &Option<Figure>| {
-        let [value, previous, yoy] = figure_cells(f);
-        t.push(vec![kind.into(), item.into(), value, previous, yoy]);
+        let mut row = vec![kind.into(), item.into()];
+        row.extend(figure_cells(f));
+        t.push(row);
     };
     for c in &stats.channels {
         add("channel", &c.channel, &c.items);
     }
     add("total", "letters_and_online", &stats.letters_and_online);
     add("total", "reviews", &stats.reviews);
+    add("total", "second_reviews", &stats.second_reviews);
     add("total", "campaign_transfers", &stats.campaign_transfers);
     t
 }
@@ -466,7 +519,9 @@ fn direction(d: i32) -> &'static str {
     }
 }
 
-/// Targets with their actual value, completion, score and (for a month's check) pace; then the output score.
+/// Targets with the weight they score by (their own, or an equal share of what the set weights leave) and
+/// the points it is worth, their actual value, completion, score and (for a month's check) pace; then the
+/// output score, beside the weights' total.
 pub fn targets_table(done: &TargetCompletion) -> Table {
     let mut t = Table::new(
         "targets",
@@ -475,7 +530,8 @@ pub fn targets_table(done: &TargetCompletion) -> Table {
             ("name", "NAME"),
             ("direction", "DIR"),
             ("target", "TARGET"),
-            ("weight", "WEIGHT"),
+            ("weight", "WEIGHT %"),
+            ("points", "POINTS"),
             ("actual", "ACTUAL"),
             ("completion_percent", "COMPLETION %"),
             ("score", "SCORE"),
@@ -491,7 +547,8 @@ pub fn targets_table(done: &TargetCompletion) -> Table {
             target.name.into(),
             direction(target.direction).into(),
             Cell::decimal(&target.value),
-            Cell::decimal(&target.weight),
+            Cell::decimal(&r.effective_weight),
+            Cell::decimal(&r.points),
             Cell::decimal(&r.actual),
             Cell::decimal(&r.completion_percent),
             Cell::decimal(&r.score),
@@ -508,6 +565,7 @@ pub fn targets_table(done: &TargetCompletion) -> Table {
         "产出指标得分".into(),
         Cell::Empty,
         Cell::Empty,
+        Cell::decimal(&done.weight_total),
         Cell::decimal("50"),
         Cell::Empty,
         Cell::Empty,
@@ -516,7 +574,8 @@ pub fn targets_table(done: &TargetCompletion) -> Table {
     t
 }
 
-/// Budget execution per category, then the total with its score (10 × min(execution, 1)).
+/// Budget execution per category, then the total with its score (10 × min(execution, 1)), then what the
+/// disbursed requests were paid by (直接支付, 授权支付), in the disbursed column.
 pub fn budget_table(b: &BudgetExecution) -> Table {
     let mut t = Table::new(
         "budget",
@@ -546,6 +605,20 @@ pub fn budget_table(b: &BudgetExecution) -> Table {
         Cell::decimal(&b.execution_percent),
         Cell::decimal(&b.score),
     ]);
+    for p in &b.payments {
+        let (key, name) = match xinfang_proto::v1::PaymentMethod::try_from(p.method) {
+            Ok(xinfang_proto::v1::PaymentMethod::Direct) => ("paid_direct", "直接支付"),
+            Ok(xinfang_proto::v1::PaymentMethod::Authorized) => ("paid_authorized", "授权支付"),
+            Ok(xinfang_proto::v1::PaymentMethod::Cash) => ("paid_cash", "现金"),
+            _ => ("paid_unrecorded", "未记录支付方式"),
+        };
+        t.push(vec![
+            key.into(),
+            format!("{name} {}笔", p.requests).into(),
+            Cell::Empty,
+            Cell::decimal(&p.amount),
+        ]);
+    }
     t
 }
 
@@ -635,8 +708,8 @@ pub struct ReportOptions {
     pub year: i32,
     /// The Markdown report.
     pub markdown: Option<PathBuf>,
-    /// A workbook: the score table, the inconsistencies, and the year's indicators, visits (also by month),
-    /// channels, targets and budget execution, one sheet each.
+    /// A workbook: the score table, the inconsistencies, and the year's indicators, 两降两升, visits (also by
+    /// month), channels, targets and budget execution, one sheet each.
     pub xlsx: Option<PathBuf>,
     /// A bar chart of visits by level for each month (`.svg` or `.png`).
     pub chart: Option<PathBuf>,
@@ -688,6 +761,7 @@ pub async fn report_tables(
         scores_table(report),
         inconsistencies_table(report),
         indicators_table(&ind),
+        two_down_two_up_table(&ind),
         visits_table(&stats, VisitGrouping::Township),
         monthly_visits_table(monthly),
         channels_table(&chan),
@@ -755,6 +829,7 @@ mod tests {
             value,
             previous,
             yoy_percent: yoy.into(),
+            ..Default::default()
         })
     }
 
@@ -789,7 +864,15 @@ mod tests {
     #[test]
     fn indicators_show_numerator_denominator_and_percent() {
         let ind = Indicators {
-            timely_acceptance_office: rate(52, 53, "98.11"),
+            timely_acceptance_office: Some(Rate {
+                previous_period: Some(xinfang_proto::v1::RateComparison {
+                    numerator: 9,
+                    denominator: 10,
+                    percent: "90.00".into(),
+                    change_points: "8.11".into(),
+                }),
+                ..rate(52, 53, "98.11").unwrap()
+            }),
             on_time_completion: rate(0, 0, ""),
             special_difficult_resolved: 4,
             matters_accepted: 120,
@@ -804,18 +887,25 @@ mod tests {
                 Cell::text("信访部门及时受理率"),
                 Cell::Int(52),
                 Cell::Int(53),
-                Cell::Decimal("98.11".into())
+                Cell::Decimal("98.11".into()),
+                Cell::Decimal("90.00".into()),
+                Cell::Decimal("8.11".into()),
+                Cell::Empty,
+                Cell::Empty,
             ]
         );
         let csv = t.to_csv();
-        assert!(csv.starts_with("indicator,name,numerator,denominator,percent\n"));
+        assert!(csv.starts_with(
+            "indicator,name,numerator,denominator,percent,previous_period_percent,pop_points,\
+             previous_year_percent,yoy_points\n"
+        ));
         assert!(
-            csv.contains("\non_time_completion,按期办结率,0,0,\n"),
+            csv.contains("\non_time_completion,按期办结率,0,0,,,,,\n"),
             "{csv}"
         );
-        assert!(csv.contains("\nspecial_difficult_resolved,化解特殊疑难积案,4,,\n"));
+        assert!(csv.contains("\nspecial_difficult_resolved,化解特殊疑难积案,4,,,,,,\n"));
         // Missing rates show as zero over zero, with no percent.
-        assert!(csv.contains("\nonline_share,网上信访占比,0,0,\n"));
+        assert!(csv.contains("\nonline_share,网上信访占比,0,0,,,,,\n"));
         let json = indicators_json(&ind);
         assert_eq!(json[0]["percent"], "98.11");
         assert!(json[0].get("numerator_case_ids").is_none());
@@ -842,7 +932,11 @@ mod tests {
         };
         let stats = VisitStatistics {
             total: Some(VisitFigures {
-                batches: fig(4, 4, "0.00"),
+                batches: Some(Figure {
+                    previous_period: 2,
+                    pop_percent: "100.00".into(),
+                    ..fig(4, 4, "0.00").unwrap()
+                }),
                 ..Default::default()
             }),
             levels: vec![VisitGroup {
@@ -859,15 +953,20 @@ mod tests {
         assert_eq!(t.rows.len(), 30, "10 figures × (total, county, March)");
         let csv = t.to_csv();
         assert!(
-            csv.starts_with("breakdown,key,figure,name,value,previous,yoy_percent\n"),
+            csv.starts_with(
+                "breakdown,key,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
+            ),
             "{csv}"
         );
-        assert!(csv.contains("\ntotal,all,batches,批次,4,4,0.00\n"), "{csv}");
-        assert!(csv.contains("\nlevel,county,batches,批次,3,4,-25.00\n"));
-        assert!(csv.contains("\nlevel,county,persons,人次,9,8,12.50\n"));
-        assert!(csv.contains("\nmonth,2020-03,persons,人次,9,8,12.50\n"));
+        assert!(
+            csv.contains("\ntotal,all,batches,批次,4,4,0.00,2,100.00\n"),
+            "{csv}"
+        );
+        assert!(csv.contains("\nlevel,county,batches,批次,3,4,-25.00,0,\n"));
+        assert!(csv.contains("\nlevel,county,persons,人次,9,8,12.50,0,\n"));
+        assert!(csv.contains("\nmonth,2020-03,persons,人次,9,8,12.50,0,\n"));
         // A figure the server left out is zero with no change.
-        assert!(csv.contains("\nlevel,county,leapfrog_batches,越级访批次,0,0,\n"));
+        assert!(csv.contains("\nlevel,county,leapfrog_batches,越级访批次,0,0,,0,\n"));
         let text = t.to_comfy().to_string();
         assert!(text.contains("YOY %") && text.contains("-25.00"), "{text}");
     }
@@ -883,12 +982,13 @@ mod tests {
             ..Default::default()
         };
         let csv = channels_table(&chan).to_csv();
-        assert!(csv.contains("\nchannel,online,7,0,\n"), "{csv}");
+        assert!(csv.contains("\nchannel,online,7,0,,0,\n"), "{csv}");
         assert!(
-            csv.contains("\ntotal,letters_and_online,7,5,40.00\n"),
+            csv.contains("\ntotal,letters_and_online,7,5,40.00,0,\n"),
             "{csv}"
         );
-        assert!(csv.contains("\ntotal,reviews,0,0,\n"), "{csv}");
+        assert!(csv.contains("\ntotal,reviews,0,0,,0,\n"), "{csv}");
+        assert!(csv.contains("\ntotal,second_reviews,0,0,,0,\n"), "{csv}");
 
         let done = TargetCompletion {
             year: 2020,
@@ -906,18 +1006,22 @@ mod tests {
                 score: "50.00".into(),
                 pace_percent: "75.00".into(),
                 on_pace: true,
+                effective_weight: "100.00".into(),
+                points: "50.00".into(),
             }],
             output_score: "50.00".into(),
+            weight_total: "100.00".into(),
+            weights_balanced: true,
         };
         let csv = targets_table(&done).to_csv();
         assert!(
             csv.contains(
-                "\ncounty_person_visits,预计上访人次,≤,2000,,1500,100.00,50.00,75.00,yes\n"
+                "\ncounty_person_visits,预计上访人次,≤,2000,100.00,50.00,1500,100.00,50.00,75.00,yes\n"
             ),
             "{csv}"
         );
         assert!(
-            csv.contains("\noutput_score,产出指标得分,,,50,,,50.00,,\n"),
+            csv.contains("\noutput_score,产出指标得分,,,100.00,50,,,50.00,,\n"),
             "{csv}"
         );
 
@@ -934,6 +1038,11 @@ mod tests {
             disbursed: "0.00".into(),
             execution_percent: "0.00".into(),
             score: "0.00".into(),
+            payments: vec![xinfang_proto::v1::PaymentTotal {
+                method: xinfang_proto::v1::PaymentMethod::Authorized as i32,
+                requests: 2,
+                amount: "150.00".into(),
+            }],
         };
         let csv = budget_table(&money).to_csv();
         assert!(
@@ -942,6 +1051,10 @@ mod tests {
         );
         assert!(
             csv.contains("\ntotal,合计,2000.00,0.00,0.00,0.00\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\npaid_authorized,授权支付 2笔,,150.00,,\n"),
             "{csv}"
         );
 
@@ -963,6 +1076,44 @@ mod tests {
         assert_eq!(
             inconsistencies_table(&report).to_csv(),
             "n,note\n1,一\n2,二\n"
+        );
+    }
+
+    #[test]
+    fn two_down_two_up_shows_direction_both_years_and_verdict() {
+        use xinfang_proto::v1::{TrendGoal, TrendResult};
+        let result =
+            |indicator: &str, direction: TrendDirection, v: &str, p: &str, c: &str| TrendResult {
+                goal: Some(TrendGoal {
+                    indicator: indicator.into(),
+                    direction: direction as i32,
+                    name: indicator.into(),
+                }),
+                value: v.into(),
+                previous: p.into(),
+                change: c.into(),
+                met: c.starts_with('-') == (direction == TrendDirection::Down),
+                undetermined: v.is_empty(),
+            };
+        let ind = Indicators {
+            two_down_two_up: vec![
+                result("total_volume", TrendDirection::Down, "2", "3", "-33.33"),
+                result("satisfaction_unit", TrendDirection::Up, "", "", ""),
+            ],
+            ..Default::default()
+        };
+        let csv = two_down_two_up_table(&ind).to_csv();
+        assert!(
+            csv.starts_with("indicator,name,direction,value,previous,change,met\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\ntotal_volume,total_volume,down,2,3,-33.33,yes\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("\nsatisfaction_unit,satisfaction_unit,up,,,,no base\n"),
+            "{csv}"
         );
     }
 

@@ -264,14 +264,20 @@ pub struct Config {
     )]
     pub relief_cap_per_year: String,
 
-    /// Requests one principal may have in flight; more get RESOURCE_EXHAUSTED.
+    /// Requests one principal may have in flight: its fair share of the database pool (default: a quarter
+    /// of --db-max-connections). A request beyond it waits up to --fair-share-wait-ms for a slot, then gets
+    /// RESOURCE_EXHAUSTED with a retry delay.
+    #[arg(long, env = "XINFANG_MAX_IN_FLIGHT_PER_PRINCIPAL", global = true)]
+    pub max_in_flight_per_principal: Option<u32>,
+
+    /// How long a request waits for one of its principal's in-flight slots.
     #[arg(
         long,
-        env = "XINFANG_MAX_IN_FLIGHT_PER_PRINCIPAL",
-        default_value_t = 64,
+        env = "XINFANG_FAIR_SHARE_WAIT_MS",
+        default_value_t = 200,
         global = true
     )]
-    pub max_in_flight_per_principal: u32,
+    pub fair_share_wait_ms: u64,
 
     /// Sustained requests per second per principal (bursts up to twice that).
     #[arg(

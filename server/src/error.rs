@@ -44,9 +44,12 @@ pub enum AppError {
     /// behind; running it again is safe, and [`crate::db::retry_lost_races`] does.
     #[error("{LOST_RACE}: concurrent update, retry")]
     LostRace,
-    /// A per-principal limit; the caller should slow down and retry.
-    #[error("{0}")]
-    ResourceExhausted(String),
+    /// A per-principal limit; the caller should wait `retry_after`, then try again.
+    #[error("{message}")]
+    ResourceExhausted {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// The database cannot be reached; retrying later is the right move.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
@@ -90,6 +93,7 @@ fn unique_rule(constraint: &str) -> Option<&'static str> {
     match constraint {
         "letters_source_reference_key" => Some("this transfer is registered already"),
         "org_units_pkey" => Some("an org unit with this code exists"),
+        "org_units_one_petition_office" => Some("the county has its petition office already"),
         _ => None,
     }
 }
@@ -144,7 +148,13 @@ impl From<AppError> for Status {
                     ErrorDetails::with_error_info(LOST_RACE, ERROR_DOMAIN, HashMap::new());
                 Status::with_error_details(Code::Aborted, "concurrent update, retry", details)
             }
-            AppError::ResourceExhausted(message) => Status::resource_exhausted(message),
+            AppError::ResourceExhausted {
+                message,
+                retry_after,
+            } => {
+                let details = ErrorDetails::with_retry_info(Some(retry_after));
+                Status::with_error_details(Code::ResourceExhausted, message, details)
+            }
             AppError::Unavailable(source) => {
                 tracing::warn!(error = %source, "database unavailable");
                 Status::unavailable("database unavailable, retry later")
@@ -207,6 +217,20 @@ mod tests {
         assert_eq!(info.reason, LOST_RACE);
         let stale = Status::from(AppError::Aborted("the matter changed".into()));
         assert!(stale.get_error_details().error_info().is_none());
+    }
+
+    #[test]
+    fn a_limit_says_when_to_try_again() {
+        let status = Status::from(AppError::ResourceExhausted {
+            message: "busy".into(),
+            retry_after: std::time::Duration::from_millis(400),
+        });
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let retry = status.get_error_details().retry_info().cloned().unwrap();
+        assert_eq!(
+            retry.retry_delay,
+            Some(std::time::Duration::from_millis(400))
+        );
     }
 
     #[test]

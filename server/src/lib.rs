@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod org;
 pub mod paging;
 pub mod pii;
+pub mod scope;
 pub mod seed;
 pub mod standby;
 pub mod startup;

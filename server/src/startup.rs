@@ -16,6 +16,7 @@ use xinfang_proto::v1::{
 
 use crate::{
     auth::AuthLayer,
+    auth::limits::Limits,
     cases::{CaseApi, model::Workflow},
     cluster::{Cluster, ClusterOptions, ClusterSettings, SERVICE_ROLE},
     config::Config,
@@ -245,8 +246,12 @@ impl ServeOptions {
             )
             .map_err(|v| anyhow::anyhow!("--{v}"))?,
             limits: crate::auth::limits::Limits {
-                max_in_flight: config.max_in_flight_per_principal.max(1),
+                max_in_flight: config
+                    .max_in_flight_per_principal
+                    .unwrap_or(Limits::fair_share(config.db_max_connections))
+                    .max(1),
                 rate_per_second: config.rate_per_principal.max(0.1),
+                queue_wait: std::time::Duration::from_millis(config.fair_share_wait_ms),
             },
             read_pool: None,
         })

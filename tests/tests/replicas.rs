@@ -78,11 +78,13 @@ async fn write_all(writer: usize, clients: [Client; 2], killed: Arc<AtomicBool>)
     let mut replica = writer % 2;
     for n in 0..WRITES_PER_WRITER {
         let request_id = uuid::Uuid::now_v7().to_string();
+        // Built once: a retry is the same request (its visited_at must not move with the clock).
+        let write = request(writer, n, &request_id);
         let mut attempts = 0;
         loop {
             attempts += 1;
             let mut client = clients[replica].clone();
-            let mut call = tonic::Request::new(request(writer, n, &request_id));
+            let mut call = tonic::Request::new(write.clone());
             call.set_timeout(Duration::from_secs(20));
             match client.visits.register_visit(call).await {
                 Ok(response) => {

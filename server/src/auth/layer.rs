@@ -122,30 +122,42 @@ where
                     let checked = authenticate(&pool, authorization, cert_subjects)
                         .await
                         .and_then(|principal| {
-                            match super::access::allowed(&method, principal.role) {
-                                Some(false) => Err(AppError::PermissionDenied(format!(
+                            // Deny by default: a method the table does not name is refused too.
+                            if super::access::permits(&method, principal.role) {
+                                Ok(principal)
+                            } else {
+                                Err(AppError::PermissionDenied(format!(
                                     "role {} may not call {}",
                                     principal.role,
                                     method.rsplit('/').next().unwrap_or_default()
-                                ))),
-                                _ => Ok(principal),
+                                )))
                             }
                         });
-                    let checked = checked.and_then(|principal| {
-                        match limiter.admit(principal.id, Instant::now()) {
+                    let checked = match checked {
+                        Ok(principal) => match limiter.admit(principal.id).await {
                             Ok(permit) => {
                                 _permit = Some(permit);
                                 Ok(principal)
                             }
-                            Err(Refused::InFlight) => Err(AppError::ResourceExhausted(
-                                "too many requests in flight for this principal; wait for answers"
-                                    .into(),
-                            )),
-                            Err(Refused::Rate) => Err(AppError::ResourceExhausted(
-                                "request rate limit of this principal reached; slow down".into(),
-                            )),
-                        }
-                    });
+                            Err(Refused::InFlight { retry_after }) => {
+                                Err(AppError::ResourceExhausted {
+                                    message: "this principal has its fair share of the service in \
+                                              flight; retry after the delay given"
+                                        .into(),
+                                    retry_after,
+                                })
+                            }
+                            Err(Refused::Rate { retry_after }) => {
+                                Err(AppError::ResourceExhausted {
+                                    message:
+                                        "request rate limit of this principal reached; slow down"
+                                            .into(),
+                                    retry_after,
+                                })
+                            }
+                        },
+                        Err(e) => Err(e),
+                    };
                     match checked {
                         Ok(principal) => {
                             let span = tracing::Span::current();

@@ -31,7 +31,9 @@ use crate::{
     error::AppError,
     idempotency,
     org::store as org_store,
-    paging, time,
+    paging,
+    scope::{self, Kind, Reader},
+    time,
     visits::model::{Clock, loads_history},
 };
 
@@ -89,21 +91,13 @@ fn check_actor(principal: &Principal, actor: Actor, row: &CaseRow) -> Result<(),
     )))
 }
 
-/// May `principal` read this matter?
+/// May `principal` read this matter? The one read rule decides (`crate::scope`).
 async fn check_read(
     conn: &mut PgConnection,
     principal: &Principal,
     row: &CaseRow,
 ) -> Result<(), AppError> {
-    let allowed = match principal.role {
-        Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor => true,
-        Role::TownshipClerk => {
-            row.responsible_org_code.as_deref() == Some(principal.org_code.as_str())
-        }
-        Role::FieldOfficer => store::linked_to_trip_of(conn, row.id, principal.id).await?,
-        Role::Agency => false,
-    };
-    if allowed {
+    if scope::store::reads(conn, &Reader::of(principal), Kind::Matter, row.id).await? {
         Ok(())
     } else {
         Err(AppError::PermissionDenied(
@@ -479,7 +473,7 @@ impl CaseService for CaseApi {
             .map_err(AppError::from)?;
 
         let today = model::local_date(Utc::now());
-        let mut filter = store::ListFilter {
+        let filter = store::ListFilter {
             state,
             today: Some(today),
             responsible_org: requested_org.clone(),
@@ -492,28 +486,16 @@ impl CaseService for CaseApi {
             from: bounds.map(|b| b.0),
             until: bounds.map(|b| b.1),
             after,
-            ..store::ListFilter::default()
         };
-        match principal.role {
-            Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor => {}
-            Role::TownshipClerk => {
-                if requested_org.is_some_and(|r| r != principal.org_code) {
-                    return Ok(Response::new(ListCasesResponse::default()));
-                }
-                filter.responsible_org = Some(principal.org_code.clone());
-            }
-            Role::FieldOfficer => filter.trip_officer = Some(principal.id),
-            Role::Agency => {
-                return Err(AppError::PermissionDenied(
-                    "agency systems do not read matters".into(),
-                )
-                .into());
-            }
-        }
         let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
-        let mut rows = store::list(&mut conn, &filter, i64::from(page_size) + 1)
-            .await
-            .map_err(AppError::from)?;
+        let mut rows = store::list(
+            &mut conn,
+            &filter,
+            &Reader::of(principal),
+            i64::from(page_size) + 1,
+        )
+        .await
+        .map_err(AppError::from)?;
         let next_page_token = paging::next_page(&mut rows, page_size, &filter_key, |r| {
             paging::time_key(r.registered_at, r.id)
         });

@@ -5,6 +5,7 @@ use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use super::model::{self, CaseRecord};
+use crate::scope::{Kind, Reader};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct CaseRow {
@@ -249,22 +250,6 @@ pub async fn events(
     .await
 }
 
-/// Whether a field officer recorded a trip linked to the matter.
-pub async fn linked_to_trip_of(
-    conn: &mut PgConnection,
-    case_id: Uuid,
-    officer: Uuid,
-) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM return_trip_cases rc JOIN return_trips t ON t.id = rc.trip_id \
-                        WHERE rc.case_id = $1 AND t.recorded_by = $2)",
-    )
-    .bind(case_id)
-    .bind(officer)
-    .fetch_one(conn)
-    .await
-}
-
 /// States whose `next_due` is someone's deadline (not a review window).
 const WAITING: &str = "('registered', 'returned', 'assigned', 'accepted', 'review_requested')";
 /// Concluded states that turn final by themselves when their review window (`next_due`) passes.
@@ -277,8 +262,6 @@ pub struct ListFilter {
     pub today: Option<NaiveDate>,
     /// The scope's unit or the requested one.
     pub responsible_org: Option<String>,
-    /// Only matters linked to trips this officer recorded.
-    pub trip_officer: Option<Uuid>,
     /// Only matters whose open step is due before this date.
     pub due_before: Option<NaiveDate>,
     /// Only matters whose open step is due on or before this date.
@@ -291,9 +274,11 @@ pub struct ListFilter {
     pub after: Option<(DateTime<Utc>, Uuid)>,
 }
 
+/// The matters of `f` that `reader` reads, newest first.
 pub async fn list(
     conn: &mut PgConnection,
     f: &ListFilter,
+    reader: &Reader,
     limit: i64,
 ) -> Result<Vec<CaseRow>, sqlx::Error> {
     sqlx::query_as(&format!(
@@ -302,8 +287,7 @@ pub async fn list(
                 OR ($1 = 'final' AND (state = 'final' OR (state IN {CONCLUDED} AND next_due < $14))) \
                 OR ($1 <> 'final' AND state = $1 AND (state NOT IN {CONCLUDED} OR next_due >= $14))) \
            AND ($2::text IS NULL OR responsible_org_code = $2) \
-           AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM return_trip_cases rc \
-                 JOIN return_trips t ON t.id = rc.trip_id WHERE rc.case_id = cases.id AND t.recorded_by = $3)) \
+           AND {readable} \
            AND ($4::date IS NULL OR (next_due < $4 AND state IN {WAITING})) \
            AND ($5::date IS NULL OR (next_due <= $5 AND next_due >= $14 AND state IN {WAITING})) \
            AND ($6::bool IS NULL OR (backlog_state <> 0) = $6) \
@@ -312,11 +296,12 @@ pub async fn list(
            AND ($9::timestamptz IS NULL OR registered_at >= $9) \
            AND ($10::timestamptz IS NULL OR registered_at < $10) \
            AND ($11::timestamptz IS NULL OR (registered_at, id) < ($11, $12)) \
-         ORDER BY registered_at DESC, id DESC LIMIT $13"
+         ORDER BY registered_at DESC, id DESC LIMIT $13",
+        readable = reader.condition(Kind::Matter, "cases", 3)
     ))
     .bind(&f.state)
     .bind(&f.responsible_org)
-    .bind(f.trip_officer)
+    .bind(reader.param())
     .bind(f.due_before)
     .bind(f.due_by)
     .bind(f.backlog)

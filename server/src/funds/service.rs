@@ -30,7 +30,9 @@ use crate::{
     error::AppError,
     idempotency,
     org::store as org_store,
-    paging, time,
+    paging,
+    scope::{self, Kind, Reader},
+    time,
     visits::model::{self as intake, Clock, loads_history},
 };
 
@@ -127,11 +129,18 @@ async fn budgets_to_proto(
         .collect())
 }
 
+/// Requests as `reader` sees them: the matter, the petitioner of that matter and the trip a request names
+/// are shown only to a reader of that matter or trip.
 async fn requests_to_proto(
     conn: &mut PgConnection,
+    reader: &Reader,
     rows: &[RequestRow],
 ) -> Result<Vec<FundRequest>, AppError> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let cases: Vec<Uuid> = rows.iter().filter_map(|r| r.case_id).collect();
+    let trips: Vec<Uuid> = rows.iter().filter_map(|r| r.trip_id).collect();
+    let cases = scope::store::keep_readable(conn, reader, Kind::Matter, cases).await?;
+    let trips = scope::store::keep_readable(conn, reader, Kind::Trip, trips).await?;
     let mut by_request: HashMap<Uuid, Vec<FundRequestEvent>> = HashMap::new();
     for e in store::events(conn, &ids).await? {
         by_request
@@ -148,7 +157,17 @@ async fn requests_to_proto(
     }
     Ok(rows
         .iter()
-        .map(|r| request_to_proto(r, by_request.remove(&r.id).unwrap_or_default()))
+        .map(|r| {
+            let mut shown = request_to_proto(r, by_request.remove(&r.id).unwrap_or_default());
+            if r.case_id.is_some_and(|c| !cases.contains(&c)) {
+                shown.case_id.clear();
+                shown.petitioner_id.clear();
+            }
+            if r.trip_id.is_some_and(|t| !trips.contains(&t)) {
+                shown.trip_id.clear();
+            }
+            shown
+        })
         .collect())
 }
 
@@ -362,7 +381,12 @@ impl FundApi {
                 if let Some(petitioner) = row.petitioner_id {
                     let granted =
                         store::relief_total(&mut tx, petitioner, row.year, Some(row.id)).await?;
-                    model::relief_within_cap(granted, amount, self.config.relief_cap_per_year)?;
+                    model::relief_within_cap(
+                        granted,
+                        amount,
+                        self.config.relief_cap_per_year,
+                        Reader::of(principal).reads_everything(),
+                    )?;
                 }
                 if !store::change_budget(
                     &mut tx,
@@ -400,10 +424,14 @@ impl FundApi {
             Some(amount),
         )
         .await?;
-        let response = requests_to_proto(&mut tx, std::slice::from_ref(&updated))
-            .await?
-            .pop()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("request vanished")))?;
+        let response = requests_to_proto(
+            &mut tx,
+            &Reader::of(principal),
+            std::slice::from_ref(&updated),
+        )
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("request vanished")))?;
         idempotency::save(&mut tx, &key, &response).await?;
         tx.commit().await?;
         tracing::info!(fund_request = %row.id, action = step.action(), "fund request changed");
@@ -749,6 +777,40 @@ impl FundService for FundApi {
             .ok_or_else(|| {
                 AppError::precondition("NO_BUDGET", format!("no {category} budget in {year}"))
             })?;
+        // The matter and the trip a request names are ones its submitter reads (a township clerk: the matters
+        // assigned to its unit), refused like ones that do not exist; and an accusation's relief is never put
+        // under the unit it accuses.
+        let reader = Reader::of(principal);
+        if let Some(case) = case_id {
+            if !scope::store::reads(&mut tx, &reader, Kind::Matter, case)
+                .await
+                .map_err(AppError::from)?
+            {
+                return Err(
+                    AppError::invalid("case_id", "no matter you may read has this id").into(),
+                );
+            }
+            if crate::visits::store::accused_units(&mut tx, &[case])
+                .await
+                .map_err(AppError::from)?
+                .contains(&unit)
+            {
+                return Err(AppError::precondition(
+                    "ACCUSED_UNIT",
+                    "a request about an accusation is not made for the unit it accuses",
+                )
+                .into());
+            }
+        }
+        if let Some(trip) = trip_id
+            && !scope::store::reads(&mut tx, &reader, Kind::Trip, trip)
+                .await
+                .map_err(AppError::from)?
+        {
+            return Err(
+                AppError::invalid("trip_id", "no return trip you may read has this id").into(),
+            );
+        }
         if let (Some(case), Some(petitioner)) = (case_id, petitioner_id) {
             let (backlog, special, linked) = store::relief_facts(&mut tx, case, petitioner)
                 .await
@@ -770,21 +832,13 @@ impl FundService for FundApi {
                 let granted = store::relief_total(&mut tx, petitioner, year, None)
                     .await
                     .map_err(AppError::from)?;
-                model::relief_within_cap(granted, amount, self.config.relief_cap_per_year)?;
+                model::relief_within_cap(
+                    granted,
+                    amount,
+                    self.config.relief_cap_per_year,
+                    Reader::of(principal).reads_everything(),
+                )?;
             }
-        } else if let Some(case) = case_id
-            && !crate::visits::store::case_exists(&mut tx, case)
-                .await
-                .map_err(AppError::from)?
-        {
-            return Err(AppError::invalid("case_id", "no matter has this id").into());
-        }
-        if let Some(trip) = trip_id
-            && !store::trip_exists(&mut tx, trip)
-                .await
-                .map_err(AppError::from)?
-        {
-            return Err(AppError::invalid("trip_id", "no return trip has this id").into());
         }
         let serial = crate::visits::store::next_serial(&mut tx, "ZJ", year)
             .await
@@ -835,10 +889,11 @@ impl FundService for FundApi {
         )
         .await
         .map_err(AppError::from)?;
-        let response = requests_to_proto(&mut tx, std::slice::from_ref(&row))
-            .await?
-            .pop()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("request vanished")))?;
+        let response =
+            requests_to_proto(&mut tx, &Reader::of(principal), std::slice::from_ref(&row))
+                .await?
+                .pop()
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("request vanished")))?;
         idempotency::save(&mut tx, &key, &response).await?;
         tx.commit().await.map_err(AppError::from)?;
         tracing::info!(fund_request = %row.id, "fund request submitted");
@@ -931,10 +986,14 @@ impl FundService for FundApi {
             .map_err(AppError::from)?
             .ok_or_else(|| AppError::NotFound(format!("fund request {id}")))?;
         check_read(principal, &row)?;
-        let response = requests_to_proto(&mut conn, std::slice::from_ref(&row))
-            .await?
-            .pop()
-            .ok_or_else(|| AppError::NotFound(format!("fund request {id}")))?;
+        let response = requests_to_proto(
+            &mut conn,
+            &Reader::of(principal),
+            std::slice::from_ref(&row),
+        )
+        .await?
+        .pop()
+        .ok_or_else(|| AppError::NotFound(format!("fund request {id}")))?;
         Ok(Response::new(response))
     }
 
@@ -1029,7 +1088,7 @@ impl FundService for FundApi {
             paging::time_key(r.submitted_at, r.id)
         });
         Ok(Response::new(ListFundRequestsResponse {
-            fund_requests: requests_to_proto(&mut conn, &rows).await?,
+            fund_requests: requests_to_proto(&mut conn, &Reader::of(principal), &rows).await?,
             next_page_token,
         }))
     }

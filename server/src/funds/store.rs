@@ -389,13 +389,6 @@ pub async fn relief_facts(
     .await
 }
 
-pub async fn trip_exists(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM return_trips WHERE id = $1)")
-        .bind(id)
-        .fetch_one(conn)
-        .await
-}
-
 #[derive(Debug, Default, Clone)]
 pub struct RequestFilter {
     pub state: Option<String>,

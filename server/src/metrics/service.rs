@@ -1,6 +1,6 @@
 //! `xinfang.v1.MetricsService`.
 
-use std::{collections::BTreeMap, fmt::Write as _, str::FromStr};
+use std::{collections::BTreeMap, fmt::Write as _};
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -10,12 +10,14 @@ use xinfang_proto::{
     money,
     v1::{
         BudgetExecution, CapFormula, CategoryExecution, ChannelFigure, ChannelStatistics, Figure,
-        GenerateSelfEvaluationReportRequest, GetBudgetExecutionRequest,
+        FundPurpose, GenerateSelfEvaluationReportRequest, GetBudgetExecutionRequest,
         GetChannelStatisticsRequest, GetIndicatorsRequest, GetTargetCompletionRequest,
-        GetVisitStatisticsRequest, Indicators, ListTargetsRequest, ListTargetsResponse, Period,
-        Rate, ScoreLine, SelfEvaluationReport, SetTargetRequest, Target, TargetCompletion,
-        TargetDirection, TargetResult, VisitFigures, VisitGroup, VisitGrouping, VisitStatistics,
-        YearMonth, metrics_service_server::MetricsService,
+        GetTwoDownTwoUpRequest, GetVisitStatisticsRequest, Indicators, ListTargetsRequest,
+        ListTargetsResponse, PaymentTotal, Period, Rate, RateComparison, ScoreLine,
+        SelfEvaluationReport, SetTargetRequest, SetTwoDownTwoUpRequest, Target, TargetCompletion,
+        TargetDirection, TargetResult, TrendDirection, TrendGoal, TrendResult, TwoDownTwoUp,
+        VisitFigures, VisitGroup, VisitGrouping, VisitStatistics, YearMonth,
+        metrics_service_server::MetricsService,
     },
     validate::{self, FieldViolation, Violations},
 };
@@ -27,7 +29,9 @@ use super::{
 use crate::{
     auth::{self, Principal, Role},
     error::AppError,
-    idempotency, time,
+    idempotency,
+    scope::{self, Kind, Reader},
+    time,
     visits::model::shanghai,
 };
 
@@ -122,6 +126,18 @@ impl Span {
         month_index(self.until_date) - month_index(self.from_date)
     }
 
+    /// The months immediately before, as many as this span has: the month before a month, the year before
+    /// a year (环比; docs/indicators.md, "环比").
+    fn previous_period(&self) -> Span {
+        let months = self.months().max(1) as u32;
+        let back = |t: DateTime<Utc>| {
+            t.with_timezone(&shanghai())
+                .checked_sub_months(chrono::Months::new(months))
+                .map_or(t, |l| l.with_timezone(&Utc))
+        };
+        Span::new(back(self.from), self.from)
+    }
+
     fn previous_year(&self) -> Span {
         let back = |t: DateTime<Utc>| {
             t.with_timezone(&shanghai())
@@ -140,46 +156,236 @@ fn rate(numerator: i64, denominator: i64) -> Rate {
     Rate {
         numerator,
         denominator,
-        percent: percent_text(model::percent(numerator, denominator)),
+        percent: model::percent_text(numerator, denominator, 2),
         ..Rate::default()
     }
 }
 
-fn figure(value: i64, previous: i64) -> Figure {
+/// A count with the same months a year earlier (同比) and the preceding period of equal length (环比).
+fn figure(value: i64, previous: i64, previous_period: i64) -> Figure {
     Figure {
         value,
         previous,
         yoy_percent: percent_text(model::yoy(value, previous)),
+        previous_period,
+        pop_percent: percent_text(model::change_at(value, previous_period, 2)),
     }
 }
 
-fn visit_figures(cur: &VisitRow, prev: &VisitRow) -> VisitFigures {
+/// Visit figures now, a year earlier and in the preceding period.
+fn visit_figures(cur: &VisitRow, prev: &VisitRow, before: &VisitRow) -> VisitFigures {
+    let f = |pick: fn(&VisitRow) -> i64| Some(figure(pick(cur), pick(prev), pick(before)));
     VisitFigures {
-        batches: Some(figure(cur.batches, prev.batches)),
-        persons: Some(figure(cur.persons, prev.persons)),
-        initial_batches: Some(figure(cur.initial_batches, prev.initial_batches)),
-        initial_persons: Some(figure(cur.initial_persons, prev.initial_persons)),
-        repeat_batches: Some(figure(cur.repeat_batches, prev.repeat_batches)),
-        repeat_persons: Some(figure(cur.repeat_persons, prev.repeat_persons)),
-        collective_batches: Some(figure(cur.collective_batches, prev.collective_batches)),
-        collective_persons: Some(figure(cur.collective_persons, prev.collective_persons)),
-        leapfrog_batches: Some(figure(cur.leapfrog_batches, prev.leapfrog_batches)),
-        non_reception_batches: Some(figure(
-            cur.non_reception_batches,
-            prev.non_reception_batches,
-        )),
+        batches: f(|r| r.batches),
+        persons: f(|r| r.persons),
+        initial_batches: f(|r| r.initial_batches),
+        initial_persons: f(|r| r.initial_persons),
+        repeat_batches: f(|r| r.repeat_batches),
+        repeat_persons: f(|r| r.repeat_persons),
+        collective_batches: f(|r| r.collective_batches),
+        collective_persons: f(|r| r.collective_persons),
+        leapfrog_batches: f(|r| r.leapfrog_batches),
+        non_reception_batches: f(|r| r.non_reception_batches),
     }
 }
 
-/// How the drill-through ids of [`indicators`] are listed: `None` leaves them out; a unit's own clerk
-/// (`hide_accusations_against`) never gets the ids of accusations against that unit, which the counts
-/// still include.
+/// Whom the drill-through ids of [`indicators`] are listed for (`None` leaves them out): the ids are those of
+/// the matters the reader reads (`crate::scope`), while the counts include every matter of the scope asked
+/// for — a unit's own figures count the accusations against it, whose ids it never gets.
 #[derive(Debug, Clone, Copy)]
 struct Ids<'a> {
-    hide_accusations_against: Option<&'a str>,
+    reader: &'a Reader,
 }
 
-/// Every indicator of a period.
+/// The rates of [`Indicators`], in the order of its fields.
+const RATES: usize = 10;
+const TIMELY_OFFICE: usize = 0;
+const TIMELY_UNIT: usize = 1;
+const ON_TIME: usize = 2;
+const PARTICIPATION_OFFICE: usize = 3;
+const SATISFACTION_OFFICE: usize = 4;
+const PARTICIPATION_UNIT: usize = 5;
+const SATISFACTION_UNIT: usize = 6;
+const BACKLOG: usize = 7;
+const REPEAT: usize = 8;
+const ONLINE: usize = 9;
+
+/// What the indicators of one period are made of, before anything is divided or rounded: each rate as
+/// (numerator, denominator), and the counts.
+#[derive(Debug, Clone, Default)]
+struct Counts {
+    rates: [(i64, i64); RATES],
+    special_difficult_resolved: i64,
+    accepted: i64,
+    evaluated: i64,
+    lapsed: i64,
+    /// Visits by level, and letters and online items (campaign transfers apart), for 两降两升.
+    levels: BTreeMap<String, VisitRow>,
+    letters: i64,
+}
+
+impl Counts {
+    /// The value of a 两降两升 indicator ([`model::TREND_INDICATORS`]).
+    fn trend(&self, indicator: &str) -> model::TrendValue {
+        use model::TrendValue::{Count, Rate};
+        let all = |pick: fn(&VisitRow) -> i64| Count(self.levels.values().map(pick).sum());
+        let level = |l: &str, pick: fn(&VisitRow) -> i64| Count(self.levels.get(l).map_or(0, pick));
+        let rate = |i: usize| Rate(self.rates[i].0, self.rates[i].1);
+        match indicator {
+            // Every registration: visit batches and letters of every channel.
+            "total_volume" => Count(self.rates[REPEAT].1),
+            "visit_batches" => all(|r| r.batches),
+            "visit_persons" => all(|r| r.persons),
+            "national_batches" => level("national", |r| r.batches),
+            "province_batches" => level("province", |r| r.batches),
+            "leapfrog_batches" => all(|r| r.leapfrog_batches),
+            "collective_batches" => all(|r| r.collective_batches),
+            "repeat_batches" => all(|r| r.repeat_batches),
+            "letters_and_online" => Count(self.letters),
+            "online_share" => rate(ONLINE),
+            "satisfaction_office" => rate(SATISFACTION_OFFICE),
+            "satisfaction_unit" => rate(SATISFACTION_UNIT),
+            "participation_office" => rate(PARTICIPATION_OFFICE),
+            "participation_unit" => rate(PARTICIPATION_UNIT),
+            "timely_acceptance_office" => rate(TIMELY_OFFICE),
+            "timely_acceptance_unit" => rate(TIMELY_UNIT),
+            "on_time_completion" => rate(ON_TIME),
+            "repeat_rate" => rate(REPEAT),
+            _ => Rate(0, 0),
+        }
+    }
+}
+
+/// The counts of every indicator over `span`.
+async fn counts(
+    conn: &mut PgConnection,
+    span: Span,
+    org: Option<&str>,
+    include_pending: bool,
+    basically_counts: bool,
+) -> Result<Counts, AppError> {
+    let today = Utc::now().with_timezone(&shanghai()).date_naive();
+    // A deadline inside the period that is not met by the period's end (or by today, for a period still
+    // running) counts as missed.
+    let cutoff = today.min(span.until_date);
+    let mut c = Counts::default();
+    for (i, deadline, pending) in [
+        (TIMELY_OFFICE, Deadline::Assign, false),
+        (TIMELY_UNIT, Deadline::Accept, false),
+        (ON_TIME, Deadline::Conclude, include_pending),
+    ] {
+        let b =
+            store::timeliness(conn, deadline, span.from_date, span.until_date, cutoff, org).await?;
+        let denominator = b.on_time + b.late + b.overdue + if pending { b.pending } else { 0 };
+        c.rates[i] = (b.on_time, denominator);
+    }
+    let ratings = store::ratings(conn, span.from_date, span.until_date, org).await?;
+    let lapsed = store::lapsed_evaluations(conn, span.from, span.until, today, org).await?;
+    // 应评价: the recorded evaluations and the published matters whose window closed unrated.
+    let due_evaluation = ratings.evaluated + lapsed;
+    let matters = store::matter_counts(conn, span.from_date, span.until_date, org).await?;
+    let regs = store::registrations(conn, span.from_date, span.until_date, org).await?;
+    let extra = |n: i64| if basically_counts { n } else { 0 };
+    c.rates[PARTICIPATION_OFFICE] = (ratings.office_rated, due_evaluation);
+    c.rates[SATISFACTION_OFFICE] = (
+        ratings.office_satisfied + extra(ratings.office_basically),
+        ratings.office_rated,
+    );
+    c.rates[PARTICIPATION_UNIT] = (ratings.unit_rated, due_evaluation);
+    c.rates[SATISFACTION_UNIT] = (
+        ratings.unit_satisfied + extra(ratings.unit_basically),
+        ratings.unit_rated,
+    );
+    c.rates[BACKLOG] = (matters.backlog_resolved, matters.backlog_listed);
+    c.rates[REPEAT] = (regs.repeat, regs.total);
+    c.rates[ONLINE] = (regs.online, regs.total);
+    c.special_difficult_resolved = matters.special_difficult_resolved;
+    c.accepted = matters.accepted;
+    c.evaluated = ratings.evaluated;
+    c.lapsed = lapsed;
+    c.levels = store::visits(conn, span.from_date, span.until_date, org, VisitKey::Level)
+        .await?
+        .into_iter()
+        .map(|r| (r.key.clone(), r))
+        .collect();
+    c.letters = store::letters_by_channel(conn, span.from_date, span.until_date, org)
+        .await?
+        .iter()
+        .filter(|(channel, _)| channel != "campaign_transfer")
+        .map(|(_, n)| n)
+        .sum();
+    Ok(c)
+}
+
+/// A year's 两降两升: its own four, or the default ones (`true`).
+async fn trend_goals(
+    conn: &mut PgConnection,
+    year: i32,
+) -> Result<(Vec<TrendGoal>, bool), AppError> {
+    let rows = store::trend_goals(conn, year).await?;
+    if rows.is_empty() {
+        let goals = model::DEFAULT_TWO_DOWN_TWO_UP
+            .iter()
+            .map(|(indicator, direction)| TrendGoal {
+                indicator: (*indicator).to_owned(),
+                direction: *direction as i32,
+                name: model::trend_indicator(indicator)
+                    .map(|(name, _)| name.to_owned())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        return Ok((goals, true));
+    }
+    let goals = rows
+        .into_iter()
+        .map(|r| TrendGoal {
+            indicator: r.indicator,
+            direction: i32::from(r.direction),
+            name: r.name,
+        })
+        .collect();
+    Ok((goals, false))
+}
+
+/// How a 两降两升 indicator moved from the same months a year earlier to now.
+fn trend_result(goal: &TrendGoal, now: &Counts, then: &Counts) -> TrendResult {
+    use model::TrendValue::{Count, Rate};
+    let (value, previous) = (now.trend(&goal.indicator), then.trend(&goal.indicator));
+    let text = |v: model::TrendValue| match v {
+        Count(n) => n.to_string(),
+        Rate(n, d) => model::percent_text(n, d, 2),
+    };
+    let change = match (value, previous) {
+        (Count(n), Count(t)) => percent_text(model::change_at(n, t, 2)),
+        (Rate(n, d), Rate(tn, td)) => percent_text(model::points_change((n, d), (tn, td), 2)),
+        _ => String::new(),
+    };
+    let direction = TrendDirection::try_from(goal.direction).unwrap_or_default();
+    let (met, undetermined) = model::trend_met(direction, value, previous);
+    TrendResult {
+        goal: Some(goal.clone()),
+        value: text(value),
+        previous: text(previous),
+        change,
+        met,
+        undetermined,
+    }
+}
+
+/// A rate of another period beside this one's (numerator, denominator): 环比 or 同比.
+fn comparison(now: (i64, i64), then: (i64, i64)) -> RateComparison {
+    RateComparison {
+        numerator: then.0,
+        denominator: then.1,
+        percent: model::percent_text(then.0, then.1, 2),
+        change_points: model::points_change(now, then, 2)
+            .map(|p| model::fixed(p, 2))
+            .unwrap_or_default(),
+    }
+}
+
+/// Every indicator of a period, each rate with the preceding period of equal length (环比) and the same
+/// months a year earlier (同比).
 async fn indicators(
     conn: &mut PgConnection,
     span: Span,
@@ -188,28 +394,36 @@ async fn indicators(
     basically_counts: bool,
     ids: Option<Ids<'_>>,
 ) -> Result<Indicators, AppError> {
-    let today = Utc::now().with_timezone(&shanghai()).date_naive();
-    // A deadline inside the period that is not met by the period's end (or by today, for a period still
-    // running) counts as missed.
-    let cutoff = today.min(span.until_date);
-    let timely = |buckets: store::Buckets, pending: bool| {
-        let denominator = buckets.on_time
-            + buckets.late
-            + buckets.overdue
-            + if pending { buckets.pending } else { 0 };
-        rate(buckets.on_time, denominator)
-    };
-    let mut rates = Vec::new();
-    for (deadline, pending) in [
-        (Deadline::Assign, false),
-        (Deadline::Accept, false),
-        (Deadline::Conclude, include_pending),
-    ] {
-        let buckets =
-            store::timeliness(conn, deadline, span.from_date, span.until_date, cutoff, org).await?;
-        let mut r = timely(buckets, pending);
-        if let Some(ids) = ids {
-            for (id, ok) in store::timeliness_ids(
+    let now = counts(conn, span, org, include_pending, basically_counts).await?;
+    let before = span.previous_period();
+    let period_before = counts(conn, before, org, include_pending, basically_counts).await?;
+    let year_before = counts(
+        conn,
+        span.previous_year(),
+        org,
+        include_pending,
+        basically_counts,
+    )
+    .await?;
+    let mut rates: Vec<Rate> = (0..RATES)
+        .map(|i| {
+            let (n, d) = now.rates[i];
+            Rate {
+                previous_period: Some(comparison((n, d), period_before.rates[i])),
+                previous_year: Some(comparison((n, d), year_before.rates[i])),
+                ..rate(n, d)
+            }
+        })
+        .collect();
+    if let Some(ids) = ids {
+        let today = Utc::now().with_timezone(&shanghai()).date_naive();
+        let cutoff = today.min(span.until_date);
+        for (i, deadline, pending) in [
+            (TIMELY_OFFICE, Deadline::Assign, false),
+            (TIMELY_UNIT, Deadline::Accept, false),
+            (ON_TIME, Deadline::Conclude, include_pending),
+        ] {
+            let listed = store::timeliness_ids(
                 conn,
                 deadline,
                 span.from_date,
@@ -218,11 +432,22 @@ async fn indicators(
                 store::IdFilter {
                     org,
                     include_pending: pending,
-                    hide_accusations_against: ids.hide_accusations_against,
                 },
             )
-            .await?
-            {
+            .await?;
+            let shown = scope::store::keep_readable(
+                conn,
+                ids.reader,
+                Kind::Matter,
+                listed.iter().map(|(id, _)| *id).collect(),
+            )
+            .await?;
+            let shown: std::collections::HashSet<_> = shown.into_iter().collect();
+            let r = &mut rates[i];
+            for (id, ok) in listed {
+                if !shown.contains(&id) {
+                    continue;
+                }
                 if ok {
                     r.numerator_case_ids.push(id.to_string());
                 } else {
@@ -230,39 +455,38 @@ async fn indicators(
                 }
             }
         }
-        rates.push(r);
     }
-    let ratings = store::ratings(conn, span.from_date, span.until_date, org).await?;
-    let lapsed = store::lapsed_evaluations(conn, span.from, span.until, today, org).await?;
-    // 应评价: the recorded evaluations and the published matters whose window closed unrated.
-    let due_evaluation = ratings.evaluated + lapsed;
-    let counts = store::matter_counts(conn, span.from_date, span.until_date, org).await?;
-    let regs = store::registrations(conn, span.from_date, span.until_date, org).await?;
-    let extra = |n: i64| if basically_counts { n } else { 0 };
-    let mut rates = rates.into_iter();
+    // 两降两升 as the year of the period's last month defines it, against the same months a year earlier.
+    let last_year = span
+        .until_date
+        .pred_opt()
+        .map_or(span.until_date.year(), |d| d.year());
+    let (goals, _) = trend_goals(conn, last_year).await?;
+    let two_down_two_up = goals
+        .iter()
+        .map(|g| trend_result(g, &now, &year_before))
+        .collect();
+    let mut rates = rates.into_iter().map(Some);
+    let mut next = || rates.next().flatten();
     Ok(Indicators {
         period: Some(period_of(span)),
         org_code: org.unwrap_or_default().to_owned(),
-        timely_acceptance_office: rates.next(),
-        timely_acceptance_unit: rates.next(),
-        on_time_completion: rates.next(),
-        participation_office: Some(rate(ratings.office_rated, due_evaluation)),
-        satisfaction_office: Some(rate(
-            ratings.office_satisfied + extra(ratings.office_basically),
-            ratings.office_rated,
-        )),
-        participation_unit: Some(rate(ratings.unit_rated, due_evaluation)),
-        satisfaction_unit: Some(rate(
-            ratings.unit_satisfied + extra(ratings.unit_basically),
-            ratings.unit_rated,
-        )),
-        backlog_resolution: Some(rate(counts.backlog_resolved, counts.backlog_listed)),
-        special_difficult_resolved: counts.special_difficult_resolved,
-        repeat_rate: Some(rate(regs.repeat, regs.total)),
-        online_share: Some(rate(regs.online, regs.total)),
-        matters_accepted: counts.accepted,
-        evaluations: ratings.evaluated,
-        evaluations_lapsed: lapsed,
+        timely_acceptance_office: next(),
+        timely_acceptance_unit: next(),
+        on_time_completion: next(),
+        participation_office: next(),
+        satisfaction_office: next(),
+        participation_unit: next(),
+        satisfaction_unit: next(),
+        backlog_resolution: next(),
+        repeat_rate: next(),
+        online_share: next(),
+        special_difficult_resolved: now.special_difficult_resolved,
+        matters_accepted: now.accepted,
+        evaluations: now.evaluated,
+        evaluations_lapsed: now.lapsed,
+        previous_period: Some(period_of(before)),
+        two_down_two_up,
     })
 }
 
@@ -289,57 +513,110 @@ async fn visit_statistics(
     group_by: VisitGrouping,
 ) -> Result<VisitStatistics, AppError> {
     let prev = span.previous_year();
+    let before = span.previous_period();
     let by_key = |rows: Vec<VisitRow>| -> BTreeMap<String, VisitRow> {
         rows.into_iter().map(|r| (r.key.clone(), r)).collect()
     };
-    let total_cur =
-        store::visits(conn, span.from_date, span.until_date, org, VisitKey::All).await?;
-    let total_prev =
-        store::visits(conn, prev.from_date, prev.until_date, org, VisitKey::All).await?;
-    let empty = VisitRow::default();
-    let total = visit_figures(
-        total_cur.first().unwrap_or(&empty),
-        total_prev.first().unwrap_or(&empty),
-    );
-    let cur =
-        by_key(store::visits(conn, span.from_date, span.until_date, org, VisitKey::Level).await?);
-    let old =
-        by_key(store::visits(conn, prev.from_date, prev.until_date, org, VisitKey::Level).await?);
+    // Now, a year earlier, the period before: by a key.
+    let mut three = async |key: VisitKey| -> Result<[BTreeMap<String, VisitRow>; 3], AppError> {
+        let mut out: [BTreeMap<String, VisitRow>; 3] = Default::default();
+        for (i, s) in [span, prev, before].into_iter().enumerate() {
+            out[i] = by_key(store::visits(conn, s.from_date, s.until_date, org, key).await?);
+        }
+        Ok(out)
+    };
+    let [cur, old, earlier] = three(VisitKey::All).await?;
+    let get = |m: &BTreeMap<String, VisitRow>, k: &str| m.get(k).cloned().unwrap_or_default();
+    let total = visit_figures(&get(&cur, ""), &get(&old, ""), &get(&earlier, ""));
+    let [cur, old, earlier] = three(VisitKey::Level).await?;
     let levels = LEVELS
         .iter()
         .map(|level| VisitGroup {
             key: (*level).to_owned(),
             figures: Some(visit_figures(
-                cur.get(*level).unwrap_or(&empty),
-                old.get(*level).unwrap_or(&empty),
+                &get(&cur, level),
+                &get(&old, level),
+                &get(&earlier, level),
             )),
         })
         .collect();
-    let key = match group_by {
-        VisitGrouping::Township => Some(VisitKey::Township),
-        VisitGrouping::Month => Some(VisitKey::Month),
-        VisitGrouping::Level | VisitGrouping::Unspecified => None,
-    };
     let mut groups = Vec::new();
-    if let Some(key) = key {
-        let cur = by_key(store::visits(conn, span.from_date, span.until_date, org, key).await?);
-        let old = by_key(store::visits(conn, prev.from_date, prev.until_date, org, key).await?);
-        let keys: std::collections::BTreeSet<&String> = cur.keys().chain(old.keys()).collect();
-        for k in keys {
-            groups.push(VisitGroup {
-                key: k.clone(),
-                figures: Some(visit_figures(
-                    cur.get(k).unwrap_or(&empty),
-                    old.get(k).unwrap_or(&empty),
-                )),
-            });
+    match group_by {
+        VisitGrouping::Township => {
+            let [cur, old, earlier] = three(VisitKey::Township).await?;
+            let keys: std::collections::BTreeSet<&String> =
+                cur.keys().chain(old.keys()).chain(earlier.keys()).collect();
+            for k in keys {
+                groups.push(VisitGroup {
+                    key: k.clone(),
+                    figures: Some(visit_figures(
+                        &get(&cur, k),
+                        &get(&old, k),
+                        &get(&earlier, k),
+                    )),
+                });
+            }
         }
+        VisitGrouping::Month => {
+            // A month group ("03") compares with the same month a year earlier and with the month before
+            // it, which for the period's first month lies before the period.
+            let month = |d: NaiveDate| d.format("%Y-%m").to_string();
+            let months = by_key(
+                store::visits(
+                    conn,
+                    span.from_date
+                        .checked_sub_months(chrono::Months::new(1))
+                        .unwrap_or(span.from_date),
+                    span.until_date,
+                    org,
+                    VisitKey::YearMonth,
+                )
+                .await?,
+            );
+            let old = by_key(
+                store::visits(
+                    conn,
+                    prev.from_date,
+                    prev.until_date,
+                    org,
+                    VisitKey::YearMonth,
+                )
+                .await?,
+            );
+            let mut first = span.from_date;
+            while first < span.until_date {
+                let a_year_earlier = first
+                    .checked_sub_months(chrono::Months::new(12))
+                    .unwrap_or(first);
+                let month_before = first
+                    .checked_sub_months(chrono::Months::new(1))
+                    .unwrap_or(first);
+                let (now, then, last) = (
+                    get(&months, &month(first)),
+                    get(&old, &month(a_year_earlier)),
+                    get(&months, &month(month_before)),
+                );
+                if now.batches != 0 || then.batches != 0 {
+                    groups.push(VisitGroup {
+                        key: first.format("%m").to_string(),
+                        figures: Some(visit_figures(&now, &then, &last)),
+                    });
+                }
+                let Some(next) = first.checked_add_months(chrono::Months::new(1)) else {
+                    break;
+                };
+                first = next;
+            }
+            groups.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        VisitGrouping::Level | VisitGrouping::Unspecified => {}
     }
     Ok(VisitStatistics {
         period: Some(period_of(span)),
         total: Some(total),
         levels,
         groups,
+        previous_period: Some(period_of(before)),
     })
 }
 
@@ -349,16 +626,17 @@ async fn channel_statistics(
     org: Option<&str>,
 ) -> Result<ChannelStatistics, AppError> {
     let prev = span.previous_year();
-    let cur: BTreeMap<String, i64> =
-        store::letters_by_channel(conn, span.from_date, span.until_date, org)
+    let before = span.previous_period();
+    let mut by_channel = [BTreeMap::new(), BTreeMap::new(), BTreeMap::new()];
+    let mut reviews = [store::Reviews::default(); 3];
+    for (i, s) in [span, prev, before].into_iter().enumerate() {
+        by_channel[i] = store::letters_by_channel(conn, s.from_date, s.until_date, org)
             .await?
             .into_iter()
-            .collect();
-    let old: BTreeMap<String, i64> =
-        store::letters_by_channel(conn, prev.from_date, prev.until_date, org)
-            .await?
-            .into_iter()
-            .collect();
+            .collect::<BTreeMap<String, i64>>();
+        reviews[i] = store::reviews(conn, s.from, s.until, org).await?;
+    }
+    let [cur, old, earlier] = &by_channel;
     let channels = [
         "letter",
         "phone",
@@ -376,24 +654,29 @@ async fn channel_statistics(
             .map(|(_, n)| n)
             .sum::<i64>()
     };
+    let per_channel = |c: &str| figure(get(cur, c), get(old, c), get(earlier, c));
     Ok(ChannelStatistics {
         period: Some(period_of(span)),
         channels: channels
             .iter()
             .map(|c| ChannelFigure {
                 channel: (*c).to_owned(),
-                items: Some(figure(get(&cur, c), get(&old, c))),
+                items: Some(per_channel(c)),
             })
             .collect(),
-        letters_and_online: Some(figure(sum_letters(&cur), sum_letters(&old))),
-        reviews: Some(figure(
-            store::reviews(conn, span.from, span.until, org).await?,
-            store::reviews(conn, prev.from, prev.until, org).await?,
+        letters_and_online: Some(figure(
+            sum_letters(cur),
+            sum_letters(old),
+            sum_letters(earlier),
         )),
-        campaign_transfers: Some(figure(
-            get(&cur, "campaign_transfer"),
-            get(&old, "campaign_transfer"),
+        reviews: Some(figure(reviews[0].first, reviews[1].first, reviews[2].first)),
+        second_reviews: Some(figure(
+            reviews[0].second,
+            reviews[1].second,
+            reviews[2].second,
         )),
+        campaign_transfers: Some(per_channel("campaign_transfer")),
+        previous_period: Some(period_of(before)),
     })
 }
 
@@ -450,16 +733,19 @@ async fn actual(
                 .special_difficult_resolved,
         )),
         other => {
-            let ind = indicators(conn, span, None, false, false, None).await?;
+            let c = counts(conn, span, None, false, false).await?;
             let r = match other {
-                "timely_acceptance_office" => ind.timely_acceptance_office,
-                "timely_acceptance_unit" => ind.timely_acceptance_unit,
-                "on_time_completion" => ind.on_time_completion,
-                "satisfaction_office" => ind.satisfaction_office,
-                "satisfaction_unit" => ind.satisfaction_unit,
+                "timely_acceptance_office" => Some(c.rates[TIMELY_OFFICE]),
+                "timely_acceptance_unit" => Some(c.rates[TIMELY_UNIT]),
+                "on_time_completion" => Some(c.rates[ON_TIME]),
+                "satisfaction_office" => Some(c.rates[SATISFACTION_OFFICE]),
+                "satisfaction_unit" => Some(c.rates[SATISFACTION_UNIT]),
                 _ => None,
             };
-            r.and_then(|r| Decimal::from_str(&r.percent).ok())
+            // The exact percentage: completion and score start from the counts, not from the rate's
+            // two-place text (docs/indicators.md, "Rounding").
+            r.and_then(|(n, d)| model::fraction(n, d))
+                .map(|f| f * Decimal::ONE_HUNDRED)
         }
     };
     Ok(value)
@@ -480,54 +766,91 @@ fn target_to_proto(t: &store::TargetRow) -> Target {
     }
 }
 
+/// The completion of a year's targets: the response, and the unrounded figures the report checks and adds
+/// up (a completion of 99.996 % prints as "100.00" but is not met).
+pub(super) struct TargetScores {
+    pub completion: TargetCompletion,
+    /// Per result, in order: the completion as a fraction (1 = met), `None` without an actual value.
+    pub fractions: Vec<Option<Decimal>>,
+    /// The weights as set, in order (`None`: an equal share of the rest).
+    pub weights: Vec<Option<Decimal>>,
+    pub total: Decimal,
+}
+
 /// Completion of every target of a year through a month (12: the whole year).
 async fn target_completion(
     conn: &mut PgConnection,
     year: i32,
     through_month: u32,
-) -> Result<TargetCompletion, AppError> {
+) -> Result<TargetScores, AppError> {
     let span =
         Span::year(year, through_month).ok_or_else(|| AppError::invalid("year", "out of range"))?;
     let targets = store::targets(conn, year).await?;
-    let fifty = Decimal::from(50);
-    let unweighted = targets.iter().filter(|t| t.weight.is_none()).count();
-    let weighted: Decimal = targets.iter().filter_map(|t| t.weight).sum();
-    let share = if unweighted == 0 {
-        Decimal::ZERO
-    } else {
-        ((fifty - weighted).max(Decimal::ZERO)) / Decimal::from(unweighted as i64)
-    };
-    let elapsed = Decimal::from(through_month.min(12)) / Decimal::from(12);
+    let weights: Vec<Option<Decimal>> = targets.iter().map(|t| t.weight).collect();
+    let effective = model::effective_weights(&weights);
+    let weight_total: Decimal = effective.iter().sum();
+    let elapsed = model::elapsed_share(year, through_month);
     let mut results = Vec::new();
+    let mut fractions = Vec::new();
     let mut total = Decimal::ZERO;
-    for t in &targets {
+    for (t, &weight) in targets.iter().zip(&effective) {
+        let points = model::target_points(weight);
         let direction = TargetDirection::try_from(i32::from(t.direction)).unwrap_or_default();
         let formula = CapFormula::try_from(i32::from(t.cap_formula)).unwrap_or_default();
         let Some(actual) = actual(conn, &t.indicator, span).await? else {
             results.push(TargetResult {
                 target: Some(target_to_proto(t)),
+                effective_weight: model::fixed(weight, 2),
+                points: model::fixed(points, 2),
                 ..TargetResult::default()
             });
+            fractions.push(None);
             continue;
         };
         let completion = model::completion(direction, t.value, actual, formula);
-        let score = model::target_score(t.weight.unwrap_or(share), completion);
+        let score = model::target_score(points, completion);
         total += score;
+        fractions.push(Some(completion));
         results.push(TargetResult {
             target: Some(target_to_proto(t)),
-            actual: actual.normalize().to_string(),
+            actual: if is_rate(&t.indicator) {
+                model::fixed(actual, 2)
+            } else {
+                actual.normalize().to_string()
+            },
             completion_percent: model::fixed(completion * Decimal::ONE_HUNDRED, 2),
             score: model::fixed(score, 2),
             pace_percent: model::fixed(elapsed * Decimal::ONE_HUNDRED, 2),
-            on_pace: model::on_pace(direction, t.value, actual, elapsed),
+            on_pace: model::on_pace(direction, t.value, actual, elapsed, is_rate(&t.indicator)),
+            effective_weight: model::fixed(weight, 2),
+            points: model::fixed(points, 2),
         });
     }
-    Ok(TargetCompletion {
-        year,
-        through_month: through_month as i32,
-        results,
-        output_score: model::fixed(total, 2),
+    Ok(TargetScores {
+        completion: TargetCompletion {
+            year,
+            through_month: through_month as i32,
+            results,
+            output_score: model::fixed(total, 2),
+            weight_total: model::fixed(weight_total, 2),
+            weights_balanced: model::weights_problem(&weights).is_none(),
+        },
+        fractions,
+        weights,
+        total,
     })
+}
+
+/// Whether a target indicator is a rate (a percentage) rather than a count.
+fn is_rate(indicator: &str) -> bool {
+    matches!(
+        indicator,
+        "timely_acceptance_office"
+            | "timely_acceptance_unit"
+            | "on_time_completion"
+            | "satisfaction_office"
+            | "satisfaction_unit"
+    )
 }
 
 async fn budget_execution(conn: &mut PgConnection, year: i32) -> Result<BudgetExecution, AppError> {
@@ -535,11 +858,9 @@ async fn budget_execution(conn: &mut PgConnection, year: i32) -> Result<BudgetEx
     let appropriated: Decimal = rows.iter().map(|r| r.appropriated).sum();
     let disbursed: Decimal = rows.iter().map(|r| r.disbursed).sum();
     let pct = |a: Decimal, d: Decimal| {
-        if a.is_zero() {
-            String::new()
-        } else {
-            model::fixed(d * Decimal::ONE_HUNDRED / a, 2)
-        }
+        model::share_at(d, a, 2)
+            .map(|p| model::fixed(p, 2))
+            .unwrap_or_default()
     };
     Ok(BudgetExecution {
         year,
@@ -557,6 +878,15 @@ async fn budget_execution(conn: &mut PgConnection, year: i32) -> Result<BudgetEx
         disbursed: money::format(disbursed),
         execution_percent: pct(appropriated, disbursed),
         score: model::fixed(model::execution_score(appropriated, disbursed), 2),
+        payments: store::payments(conn, year)
+            .await?
+            .into_iter()
+            .map(|p| PaymentTotal {
+                method: i32::from(p.method),
+                requests: p.requests,
+                amount: money::format(p.amount),
+            })
+            .collect(),
     })
 }
 
@@ -578,6 +908,7 @@ impl MetricsService for MetricsApi {
         let req = request.get_ref();
         let org = scope(principal, &req.org_code)?;
         let span = Span::parse("period", req.period.as_ref()).map_err(AppError::from)?;
+        let reader = Reader::of(principal);
         let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
             indicators(
@@ -586,10 +917,7 @@ impl MetricsService for MetricsApi {
                 org.as_deref(),
                 req.include_pending,
                 req.basically_satisfied_counts,
-                req.include_ids.then(|| Ids {
-                    hide_accusations_against: (principal.role == Role::TownshipClerk)
-                        .then_some(principal.org_code.as_str()),
-                }),
+                req.include_ids.then_some(Ids { reader: &reader }),
             )
             .await?,
         ))
@@ -663,11 +991,28 @@ impl MetricsService for MetricsApi {
             "target.direction",
             t.direction,
         ));
-        let value = v.check(money::amount("target.value", &t.value));
+        // Never negative (money::amount refuses a sign); a rate is a percentage.
+        let value = v
+            .check(money::amount("target.value", &t.value))
+            .and_then(|value| {
+                if is_rate(&t.indicator) && value > Decimal::ONE_HUNDRED {
+                    v.add("target.value", "a rate target is a percentage, 0 to 100");
+                    None
+                } else {
+                    Some(value)
+                }
+            });
         let weight = if t.weight.is_empty() {
             Some(None)
         } else {
-            v.check(money::amount("target.weight", &t.weight)).map(Some)
+            v.check(money::amount("target.weight", &t.weight))
+                .and_then(|w| match model::weight_refusal(w, Decimal::ZERO) {
+                    Some(why) => {
+                        v.add("target.weight", why);
+                        None
+                    }
+                    None => Some(Some(w)),
+                })
         };
         let formula = match CapFormula::try_from(t.cap_formula) {
             Ok(CapFormula::Unspecified) => Some(CapFormula::Ratio),
@@ -705,6 +1050,19 @@ impl MetricsService for MetricsApi {
         let mut tx = self.pool.begin().await.map_err(AppError::from)?;
         if let Some(first) = idempotency::claim::<Target>(&mut tx, &key).await? {
             return Ok(Response::new(first));
+        }
+        // Targets are set one at a time, so the year's weights are checked together under a lock of the
+        // year: two concurrent SetTargets cannot each see room for their weight and add up past 100.
+        if let Some(weight) = row.weight {
+            store::lock_target_year(&mut tx, row.year)
+                .await
+                .map_err(AppError::from)?;
+            let others = store::other_weights(&mut tx, row.year, &row.indicator)
+                .await
+                .map_err(AppError::from)?;
+            if let Some(why) = model::weight_refusal(weight, others) {
+                return Err(AppError::invalid("target.weight", why).into());
+            }
         }
         let saved = store::upsert_target(&mut tx, &row)
             .await
@@ -750,7 +1108,9 @@ impl MetricsService for MetricsApi {
         };
         let mut conn = self.read.acquire().await.map_err(AppError::from)?;
         Ok(Response::new(
-            target_completion(&mut conn, year, through).await?,
+            target_completion(&mut conn, year, through)
+                .await?
+                .completion,
         ))
     }
 
@@ -777,6 +1137,97 @@ impl MetricsService for MetricsApi {
             super::report::generate(&mut conn, year).await?,
         ))
     }
+
+    async fn set_two_down_two_up(
+        &self,
+        request: Request<SetTwoDownTwoUpRequest>,
+    ) -> Result<Response<TwoDownTwoUp>, Status> {
+        let principal = auth::principal(&request)?;
+        principal.require(&[Role::Admin, Role::CountyClerk], "set 两降两升")?;
+        let req = request.get_ref();
+        let mut v = Violations::new();
+        let request_id = v.check(validate::request_id("request_id", &req.request_id));
+        let year = v.check(year_field(req.year));
+        let mut goals = Vec::new();
+        for (i, g) in req.goals.iter().enumerate() {
+            let direction = match TrendDirection::try_from(g.direction) {
+                Ok(d) => d,
+                Err(_) => {
+                    v.add(
+                        format!("goals[{i}].direction"),
+                        format!("unknown value {}", g.direction),
+                    );
+                    TrendDirection::Unspecified
+                }
+            };
+            let name = if g.name.trim().is_empty() {
+                model::trend_indicator(&g.indicator)
+                    .map(|(name, _)| name.to_owned())
+                    .unwrap_or_default()
+            } else {
+                v.check(validate::required_text(
+                    &format!("goals[{i}].name"),
+                    &g.name,
+                    100,
+                ))
+                .unwrap_or_default()
+            };
+            goals.push(store::TrendGoalRow {
+                indicator: g.indicator.clone(),
+                direction: direction as i16,
+                name,
+            });
+        }
+        let pairs: Vec<(&str, TrendDirection)> = req
+            .goals
+            .iter()
+            .map(|g| {
+                (
+                    g.indicator.as_str(),
+                    TrendDirection::try_from(g.direction).unwrap_or_default(),
+                )
+            })
+            .collect();
+        if let Err((field, why)) = model::two_down_two_up_refusal(&pairs) {
+            v.add(field, why);
+        }
+        let (request_id, year) = v
+            .finish(|| Some((request_id?, year?)))
+            .map_err(AppError::from)?;
+        let key = idempotency::Key::new(principal.id, "SetTwoDownTwoUp", request_id, req);
+        let mut tx = self.pool.begin().await.map_err(AppError::from)?;
+        if let Some(first) = idempotency::claim::<TwoDownTwoUp>(&mut tx, &key).await? {
+            return Ok(Response::new(first));
+        }
+        store::replace_trend_goals(&mut tx, year, &goals)
+            .await
+            .map_err(AppError::from)?;
+        let (goals, is_default) = trend_goals(&mut tx, year).await?;
+        let response = TwoDownTwoUp {
+            year,
+            goals,
+            is_default,
+        };
+        idempotency::save(&mut tx, &key, &response).await?;
+        tx.commit().await.map_err(AppError::from)?;
+        Ok(Response::new(response))
+    }
+
+    async fn get_two_down_two_up(
+        &self,
+        request: Request<GetTwoDownTwoUpRequest>,
+    ) -> Result<Response<TwoDownTwoUp>, Status> {
+        let principal = auth::principal(&request)?;
+        scope(principal, "")?;
+        let year = year_field(request.get_ref().year).map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let (goals, is_default) = trend_goals(&mut conn, year).await?;
+        Ok(Response::new(TwoDownTwoUp {
+            year,
+            goals,
+            is_default,
+        }))
+    }
 }
 
 /// What the report needs, computed by the same functions the RPCs use.
@@ -784,9 +1235,11 @@ pub(super) struct YearFigures {
     pub indicators: Indicators,
     pub visits: VisitStatistics,
     pub channels: ChannelStatistics,
-    pub targets: TargetCompletion,
+    pub targets: TargetScores,
     pub budget: BudgetExecution,
     pub documents: Vec<(String, String, Decimal)>,
+    /// The year's fund requests by state and whether they are hardship relief.
+    pub requests: Vec<store::RequestRow>,
 }
 
 pub(super) async fn year_figures(
@@ -801,6 +1254,7 @@ pub(super) async fn year_figures(
         targets: target_completion(conn, year, 12).await?,
         budget: budget_execution(conn, year).await?,
         documents: store::documents(conn, year).await?,
+        requests: store::fund_requests(conn, year, FundPurpose::HardshipRelief as i16).await?,
     })
 }
 

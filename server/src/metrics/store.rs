@@ -87,16 +87,15 @@ pub async fn timeliness(
         .await
 }
 
-/// The matters of a timeliness rate: (id, counted in the numerator).
-/// Which matters a drill-through lists: those of `org` (or all), with or without the pending ones, never the
-/// accusations against `hide_accusations_against`.
+/// Which matters a drill-through lists: those of `org` (or all), with or without the pending ones. Who may
+/// see which of them is the read rule's to say (`crate::scope`).
 #[derive(Debug, Clone, Copy)]
 pub struct IdFilter<'a> {
     pub org: Option<&'a str>,
     pub include_pending: bool,
-    pub hide_accusations_against: Option<&'a str>,
 }
 
+/// The matters of a timeliness rate: (id, counted in the numerator).
 pub async fn timeliness_ids(
     conn: &mut PgConnection,
     deadline: Deadline,
@@ -109,8 +108,7 @@ pub async fn timeliness_ids(
     sqlx::query_as(&format!(
         "SELECT id, COALESCE(done <= due, false) FROM \
            (SELECT id, {due} AS due, {done} AS done FROM cases \
-            WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4) \
-              AND ($6::text IS NULL OR accused_org_code IS DISTINCT FROM $6)) t \
+            WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4)) t \
          WHERE done IS NOT NULL OR due < $3 OR $5 ORDER BY id"
     ))
     .bind(from)
@@ -118,7 +116,6 @@ pub async fn timeliness_ids(
     .bind(today)
     .bind(filter.org)
     .bind(filter.include_pending)
-    .bind(filter.hide_accusations_against)
     .fetch_all(conn)
     .await
 }
@@ -270,7 +267,10 @@ pub enum VisitKey {
     All,
     Level,
     Township,
+    /// The month of the year ("03").
     Month,
+    /// The month ("2024-03").
+    YearMonth,
 }
 
 /// Parameters: from, until (months), org or NULL.
@@ -280,6 +280,7 @@ pub fn visits_sql(key: VisitKey) -> String {
         VisitKey::Level => "level",
         VisitKey::Township => "org_code",
         VisitKey::Month => "to_char(month, 'MM')",
+        VisitKey::YearMonth => "to_char(month, 'YYYY-MM')",
     };
     format!(
         "SELECT {key} AS key, sum(batches)::int8 AS batches, sum(persons)::int8 AS persons, \
@@ -327,17 +328,28 @@ pub async fn letters_by_channel(
     .await
 }
 
-/// Review requests (复查 and 复核) made in the period, from the history.
+/// Review requests made in a period, from the history: 复查 (first reviews) and 复核 (second reviews).
+#[derive(Debug, Clone, Copy, Default, FromRow)]
+pub struct Reviews {
+    pub first: i64,
+    pub second: i64,
+}
+
+/// Each `review_requested` event records the kind the request started (`review_kind` in the changed
+/// fields: 1 复查, 2 复核); an event without it falls back to the matter's kind now, which is the same
+/// unless a later review followed. docs/indicators.md, "复查 and 复核".
 pub async fn reviews(
     conn: &mut PgConnection,
     from: DateTime<Utc>,
     until: DateTime<Utc>,
     org: Option<&str>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT count(*) FROM case_events e JOIN cases c ON c.id = e.case_id \
-         WHERE e.action = 'review_requested' AND e.occurred_at >= $1 AND e.occurred_at < $2 \
-           AND ($3::text IS NULL OR c.problem_org_code = $3)",
+) -> Result<Reviews, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT count(*) FILTER (WHERE kind <= 1) AS first, count(*) FILTER (WHERE kind >= 2) AS second \
+         FROM (SELECT COALESCE((e.after ->> 'review_kind')::int, c.review_kind) AS kind \
+               FROM case_events e JOIN cases c ON c.id = e.case_id \
+               WHERE e.action = 'review_requested' AND e.occurred_at >= $1 AND e.occurred_at < $2 \
+                 AND ($3::text IS NULL OR c.problem_org_code = $3)) r",
     )
     .bind(from)
     .bind(until)
@@ -380,6 +392,30 @@ pub async fn upsert_target(
     .await
 }
 
+/// Serializes the weight checks of one year's targets until the transaction ends (SetTarget).
+pub async fn lock_target_year(conn: &mut PgConnection, year: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('xinfang.targets'), $1)")
+        .bind(year)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The weights set by the year's targets other than `indicator`, added up.
+pub async fn other_weights(
+    conn: &mut PgConnection,
+    year: i32,
+    indicator: &str,
+) -> Result<Decimal, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(sum(weight), 0) FROM targets WHERE year = $1 AND indicator <> $2",
+    )
+    .bind(year)
+    .bind(indicator)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn targets(conn: &mut PgConnection, year: i32) -> Result<Vec<TargetRow>, sqlx::Error> {
     sqlx::query_as(
         "SELECT year, indicator, direction, value, weight, cap_formula, name FROM targets \
@@ -388,6 +424,53 @@ pub async fn targets(conn: &mut PgConnection, year: i32) -> Result<Vec<TargetRow
     .bind(year)
     .fetch_all(conn)
     .await
+}
+
+/// One of a year's 两降两升 indicators.
+#[derive(Debug, Clone, FromRow)]
+pub struct TrendGoalRow {
+    pub indicator: String,
+    pub direction: i16,
+    pub name: String,
+}
+
+/// The year's 两降两升 in order; empty when the year has none of its own.
+pub async fn trend_goals(
+    conn: &mut PgConnection,
+    year: i32,
+) -> Result<Vec<TrendGoalRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT indicator, direction, name FROM trend_goals WHERE year = $1 ORDER BY position",
+    )
+    .bind(year)
+    .fetch_all(conn)
+    .await
+}
+
+/// Replaces the year's 两降两升 with `goals` (four, validated by the caller).
+pub async fn replace_trend_goals(
+    conn: &mut PgConnection,
+    year: i32,
+    goals: &[TrendGoalRow],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM trend_goals WHERE year = $1")
+        .bind(year)
+        .execute(&mut *conn)
+        .await?;
+    for (i, g) in goals.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO trend_goals (year, position, indicator, direction, name) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(year)
+        .bind(i as i16 + 1)
+        .bind(&g.indicator)
+        .bind(g.direction)
+        .bind(&g.name)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -421,6 +504,53 @@ pub async fn documents(
          JOIN budgets b ON b.id = a.budget_id WHERE b.year = $1 ORDER BY a.id",
     )
     .bind(year)
+    .fetch_all(conn)
+    .await
+}
+
+/// The disbursed fund requests of a year by payment method (1 直接支付, 2 授权支付, 3 cash): how many and how
+/// much, at the amount approved (which the payment spends).
+#[derive(Debug, Clone, FromRow)]
+pub struct PaymentRow {
+    pub method: i16,
+    pub requests: i64,
+    pub amount: Decimal,
+}
+
+pub async fn payments(conn: &mut PgConnection, year: i32) -> Result<Vec<PaymentRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT payment_method AS method, count(*)::int8 AS requests, \
+                COALESCE(sum(COALESCE(approved_amount, amount)), 0)::numeric(14, 2) AS amount \
+         FROM fund_requests WHERE year = $1 AND state = 'disbursed' \
+         GROUP BY payment_method ORDER BY payment_method",
+    )
+    .bind(year)
+    .fetch_all(conn)
+    .await
+}
+
+/// A year's fund requests by where they stand in the chain, and by whether they are hardship relief.
+#[derive(Debug, Clone, FromRow)]
+pub struct RequestRow {
+    pub state: String,
+    pub relief: bool,
+    pub requests: i64,
+    pub amount: Decimal,
+}
+
+/// Parameters: year, the purpose code of hardship relief.
+pub async fn fund_requests(
+    conn: &mut PgConnection,
+    year: i32,
+    relief_purpose: i16,
+) -> Result<Vec<RequestRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT state, purpose = $2 AS relief, count(*)::int8 AS requests, \
+                COALESCE(sum(COALESCE(approved_amount, amount)), 0)::numeric(14, 2) AS amount \
+         FROM fund_requests WHERE year = $1 GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .bind(year)
+    .bind(relief_purpose)
     .fetch_all(conn)
     .await
 }

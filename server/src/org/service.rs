@@ -133,6 +133,15 @@ impl OrgApi {
                 AppError::invalid("org_unit.parent_code", "no org unit has this code")
             })?;
         model::check_parent(new.kind, model::kind_from_db(&parent.kind))?;
+        // The county has one petition office: the unit that registers, assigns and is judged as the office.
+        if new.kind == OrgUnitKind::PetitionOffice
+            && store::petition_office(&mut tx).await?.is_some()
+        {
+            return Err(AppError::precondition(
+                "ONE_PETITION_OFFICE",
+                "the county has its petition office already; create a township or a department",
+            ));
+        }
         let created_at = time::from_proto(&new.occurred_at)
             .ok_or_else(|| AppError::invalid("occurred_at", "out of range"))?;
         let insert = store::Insert {

@@ -83,3 +83,10 @@ pub async fn county_code(conn: &mut PgConnection) -> Result<Option<String>, sqlx
         .fetch_optional(conn)
         .await
 }
+
+/// Code of the county's petition office, if it has one yet.
+pub async fn petition_office(conn: &mut PgConnection) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT code FROM org_units WHERE kind = 'petition_office'")
+        .fetch_optional(conn)
+        .await
+}

@@ -148,6 +148,17 @@ impl SyncApi {
         let Some(kind) = op.op else {
             return rejected(&op_id, &Status::invalid_argument("op: required"));
         };
+        // Each operation is judged by the role table as the same call made online: one the role may not
+        // make is refused alone, and the rest of the push goes on.
+        let method = op_method(&kind);
+        if !crate::auth::access::permits(method, principal.role) {
+            let refusal = AppError::PermissionDenied(format!(
+                "role {} may not call {}",
+                principal.role,
+                method.rsplit('/').next().unwrap_or_default()
+            ));
+            return rejected(&op_id, &Status::from(refusal));
+        }
         let result: Result<op_result::Result, Status> = async {
             use operation::Op;
             let (v, c) = (&self.visits, &self.cases);
@@ -287,6 +298,22 @@ impl SyncApi {
             case: Some(case),
             history,
         }))
+    }
+}
+
+/// The method a pushed operation stands for, as the role table names it.
+fn op_method(op: &operation::Op) -> &'static str {
+    use operation::Op;
+    match op {
+        Op::RegisterVisit(_) => "/xinfang.v1.VisitService/RegisterVisit",
+        Op::RegisterLetter(_) => "/xinfang.v1.VisitService/RegisterLetter",
+        Op::RecordReturnTrip(_) => "/xinfang.v1.VisitService/RecordReturnTrip",
+        Op::AcceptCase(_) => "/xinfang.v1.CaseService/AcceptCase",
+        Op::DeclineCase(_) => "/xinfang.v1.CaseService/DeclineCase",
+        Op::ObjectToAssignment(_) => "/xinfang.v1.CaseService/ObjectToAssignment",
+        Op::ExtendCase(_) => "/xinfang.v1.CaseService/ExtendCase",
+        Op::ReplyCase(_) => "/xinfang.v1.CaseService/ReplyCase",
+        Op::RecordEvaluation(_) => "/xinfang.v1.CaseService/RecordEvaluation",
     }
 }
 
@@ -454,6 +481,30 @@ mod tests {
         let req = xinfang_proto::v1::AcceptCaseRequest::default();
         let r: Result<_, Status> = with_op_id!(req, "op");
         assert_eq!(r.unwrap().request_id, "op");
+    }
+
+    /// Every operation names a method of the role table.
+    #[test]
+    fn every_operation_is_a_method_of_the_table() {
+        use operation::Op;
+        let ops = [
+            Op::RegisterVisit(Default::default()),
+            Op::RegisterLetter(Default::default()),
+            Op::RecordReturnTrip(Default::default()),
+            Op::AcceptCase(Default::default()),
+            Op::DeclineCase(Default::default()),
+            Op::ObjectToAssignment(Default::default()),
+            Op::ExtendCase(Default::default()),
+            Op::ReplyCase(Default::default()),
+            Op::RecordEvaluation(Default::default()),
+        ];
+        for op in &ops {
+            assert!(
+                crate::auth::access::allowed(op_method(op), Role::Admin).is_some(),
+                "{}",
+                op_method(op)
+            );
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use xinfang_proto::{
     validate::{self, FieldViolation, Violations},
 };
 
-use crate::auth::{Principal, Role};
+use crate::auth::Role;
 
 /// The bureau's clock: Asia/Shanghai, UTC+8 all year (China has kept no daylight saving time since 1991).
 pub fn shanghai() -> FixedOffset {
@@ -152,42 +152,6 @@ pub fn sees_full_pii(role: Role) -> bool {
     matches!(role, Role::Admin | Role::CountyClerk)
 }
 
-/// Which records of a kind a principal may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    All,
-    /// Records whose problem org (visits, letters) or responsible org (trips) is this unit.
-    Org(String),
-    /// Records this principal registered.
-    Own(Uuid),
-    None,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKind {
-    Visit,
-    Letter,
-    Trip,
-}
-
-pub fn scope(principal: &Principal, kind: RecordKind) -> Scope {
-    match (principal.role, kind) {
-        (Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor, _) => Scope::All,
-        (Role::TownshipClerk, _) => Scope::Org(principal.org_code.clone()),
-        (Role::FieldOfficer, RecordKind::Visit | RecordKind::Trip) => Scope::Own(principal.id),
-        (Role::Agency, RecordKind::Letter) => Scope::Own(principal.id),
-        (Role::FieldOfficer | Role::Agency, _) => Scope::None,
-    }
-}
-
-pub fn may_register(role: Role, kind: RecordKind) -> bool {
-    match kind {
-        RecordKind::Visit => matches!(role, Role::Admin | Role::CountyClerk | Role::FieldOfficer),
-        RecordKind::Letter => matches!(role, Role::Admin | Role::CountyClerk | Role::Agency),
-        RecordKind::Trip => matches!(role, Role::Admin | Role::CountyClerk | Role::FieldOfficer),
-    }
-}
-
 /// A validated petitioner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPetitioner {
@@ -305,6 +269,25 @@ pub struct Claim {
 }
 
 impl NewMatter {
+    /// Whether this registration may join the matter claimed as `existing`. Accusations stand apart
+    /// (docs/access.md): an accusation joins only an accusation against the same unit, so it is never merged
+    /// into a matter the accused unit handles or reads. Any other registration may join any matter; joining
+    /// an accusation makes it one ([`NewMatter::claim`]).
+    pub fn may_join(&self, existing: &Claim) -> bool {
+        let accusation = ClaimType::Accusation as i16;
+        self.claim_type != accusation
+            || (existing.claim_type == accusation
+                && existing.accused_org_code == self.accused_org_code)
+    }
+
+    /// The unit an accusation accuses, when this registration is one: a repeat is looked for only among
+    /// accusations against the same unit.
+    pub fn accusation_against(&self) -> Option<&str> {
+        (self.claim_type == ClaimType::Accusation as i16)
+            .then_some(self.accused_org_code.as_deref())
+            .flatten()
+    }
+
     /// The claim a registration records. One that repeats an accusation is about the same thing (同人同事),
     /// so it stays an accusation against the same unit, kept from that unit like the first, unless the desk
     /// registered it as an accusation of its own.
@@ -947,40 +930,5 @@ mod tests {
             .with_timezone(&Utc);
         assert_eq!(register_year(t), 2021);
         assert_eq!(today_yyyymmdd(t), 20210101);
-    }
-
-    #[test]
-    fn scopes_by_role() {
-        let p = |role, org: &str| Principal {
-            id: Uuid::from_u128(7),
-            name: "x".into(),
-            role,
-            org_code: org.into(),
-        };
-        assert_eq!(
-            scope(&p(Role::CountyClerk, "510422XF"), RecordKind::Visit),
-            Scope::All
-        );
-        assert_eq!(
-            scope(&p(Role::TownshipClerk, "510422100"), RecordKind::Letter),
-            Scope::Org("510422100".into())
-        );
-        assert_eq!(
-            scope(&p(Role::FieldOfficer, "510422XF"), RecordKind::Trip),
-            Scope::Own(Uuid::from_u128(7))
-        );
-        assert_eq!(
-            scope(&p(Role::FieldOfficer, "510422XF"), RecordKind::Letter),
-            Scope::None
-        );
-        assert_eq!(
-            scope(&p(Role::Agency, "510422XF"), RecordKind::Visit),
-            Scope::None
-        );
-        assert!(sees_full_pii(Role::CountyClerk) && sees_full_pii(Role::Admin));
-        assert!(!sees_full_pii(Role::TownshipClerk) && !sees_full_pii(Role::Leader));
-        assert!(may_register(Role::Agency, RecordKind::Letter));
-        assert!(!may_register(Role::Agency, RecordKind::Visit));
-        assert!(!may_register(Role::TownshipClerk, RecordKind::Visit));
     }
 }

@@ -1,6 +1,9 @@
 //! `xinfang.v1.VisitService`: visits, letters and persuade-and-return trips.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -19,7 +22,7 @@ use xinfang_proto::{
 };
 
 use super::{
-    model::{self, NewLetter, NewMatter, NewPetitioner, NewTrip, NewVisit, RecordKind, Scope},
+    model::{self, NewLetter, NewMatter, NewPetitioner, NewTrip, NewVisit},
     store::{self, Links, ListScope, PetitionerRow},
 };
 use crate::{
@@ -30,6 +33,7 @@ use crate::{
     org::store as org_store,
     paging,
     pii::{Field, PiiKeys},
+    scope::{self, Kind, Reader},
     time,
 };
 
@@ -159,6 +163,7 @@ struct MatterLink {
 
 async fn check_matter(
     conn: &mut PgConnection,
+    reader: &Reader,
     field: &str,
     matter: &NewMatter,
     hashes: &[Vec<u8>],
@@ -196,11 +201,20 @@ async fn check_matter(
             "no org unit has this code",
         );
     }
+    // A link names a matter the caller reads already (it never widens what anyone reads); one it may not
+    // read is refused exactly as one that does not exist, so the refusal tells nothing either.
     let linked = match matter.link_case_id {
         Some(id) => {
-            let linked = store::linked_matter(conn, id).await?;
+            let linked = if scope::store::reads(conn, reader, Kind::Matter, id).await? {
+                store::linked_matter(conn, id).await?
+            } else {
+                None
+            };
             if linked.is_none() {
-                v.add(format!("{field}.link_case_id"), "no matter has this id");
+                v.add(
+                    format!("{field}.link_case_id"),
+                    "no matter you may read has this id",
+                );
             }
             linked
         }
@@ -210,10 +224,28 @@ async fn check_matter(
         return Err(v.into());
     }
     let linked = match linked {
-        Some(l) => Some(l),
+        Some(l) => {
+            if !matter.may_join(&model::Claim {
+                claim_type: l.claim_type,
+                accused_org_code: l.accused_org_code.clone(),
+            }) {
+                return Err(AppError::precondition(
+                    "ACCUSATION_APART",
+                    "an accusation joins only an accusation against the same unit; register it as a \
+                     matter of its own",
+                ));
+            }
+            Some(l)
+        }
         None => {
-            store::find_repeat_case(conn, hashes, &matter.category, &matter.problem_org_code)
-                .await?
+            store::find_repeat_case(
+                conn,
+                hashes,
+                &matter.category,
+                &matter.problem_org_code,
+                matter.accusation_against(),
+            )
+            .await?
         }
     };
     let claim = matter.claim(
@@ -265,6 +297,7 @@ async fn open_or_link_matter(
                     next_due: schedule.next_due,
                     claim_type: matter.claim_type,
                     accused_org_code: matter.accused_org_code.as_deref(),
+                    opened_by: actor,
                 },
             )
             .await?;
@@ -374,7 +407,24 @@ fn matter_to_proto(
     }
 }
 
-fn visit_to_proto(row: &store::VisitRow, petitioners: Vec<Petitioner>) -> Visit {
+/// The matter a registration belongs to, as its reader may see it: its id when the reader reads the matter,
+/// else empty (the reader learns only whether the registration is a repeat).
+fn classification(case_id: Uuid, repeat: bool, readable: &HashSet<Uuid>) -> Classification {
+    Classification {
+        case_id: if readable.contains(&case_id) {
+            case_id.to_string()
+        } else {
+            String::new()
+        },
+        repeat,
+    }
+}
+
+fn visit_to_proto(
+    row: &store::VisitRow,
+    petitioners: Vec<Petitioner>,
+    readable: &HashSet<Uuid>,
+) -> Visit {
     Visit {
         id: row.id.to_string(),
         number: row.number.clone(),
@@ -394,16 +444,17 @@ fn visit_to_proto(row: &store::VisitRow, petitioners: Vec<Petitioner>) -> Visit 
         )),
         collective: row.collective,
         leapfrog: row.leapfrog,
-        classification: Some(Classification {
-            case_id: row.case_id.to_string(),
-            repeat: row.repeat,
-        }),
+        classification: Some(classification(row.case_id, row.repeat, readable)),
         registered_by: row.registered_by.to_string(),
         recorded_at: Some(time::to_proto(row.recorded_at)),
     }
 }
 
-fn letter_to_proto(row: &store::LetterRow, petitioners: Vec<Petitioner>) -> Letter {
+fn letter_to_proto(
+    row: &store::LetterRow,
+    petitioners: Vec<Petitioner>,
+    readable: &HashSet<Uuid>,
+) -> Letter {
     Letter {
         id: row.id.to_string(),
         number: row.number.clone(),
@@ -421,10 +472,7 @@ fn letter_to_proto(row: &store::LetterRow, petitioners: Vec<Petitioner>) -> Lett
             row.accused_org_code.as_deref(),
         )),
         anonymous: row.anonymous,
-        classification: Some(Classification {
-            case_id: row.case_id.to_string(),
-            repeat: row.repeat,
-        }),
+        classification: Some(classification(row.case_id, row.repeat, readable)),
         registered_by: row.registered_by.to_string(),
         recorded_at: Some(time::to_proto(row.recorded_at)),
     }
@@ -470,24 +518,16 @@ fn trip_to_proto(
     }
 }
 
-/// May `principal` read a record owned by `org` and registered by `registrar`?
-/// Whether the principal may see a record about `org`; `accused` is the unit an accusation accuses, whose
-/// clerks never see it.
-fn check_scope(
+/// Refuses a record `principal` may not read, by the read rule (`crate::scope`).
+async fn check_read(
+    conn: &mut PgConnection,
     principal: &Principal,
-    kind: RecordKind,
-    org: &str,
-    accused: Option<&str>,
-    registrar: Uuid,
-) -> Result<(), AppError> {
-    let allowed = match model::scope(principal, kind) {
-        Scope::All => true,
-        Scope::Org(code) => code == org && accused != Some(code.as_str()),
-        Scope::Own(id) => id == registrar,
-        Scope::None => false,
-    };
-    if allowed {
-        Ok(())
+    kind: Kind,
+    id: Uuid,
+) -> Result<Reader, AppError> {
+    let reader = Reader::of(principal);
+    if scope::store::reads(conn, &reader, kind, id).await? {
+        Ok(reader)
     } else {
         Err(AppError::PermissionDenied(
             "outside the caller's scope".into(),
@@ -495,34 +535,16 @@ fn check_scope(
     }
 }
 
-/// The list scope of a principal combined with the requested org filter; `None` when nothing can match.
-fn list_scope(
-    principal: &Principal,
-    kind: RecordKind,
-    requested_org: Option<String>,
-) -> Result<Option<ListScope>, AppError> {
-    let mut scope = ListScope {
-        org: requested_org.clone(),
-        ..ListScope::default()
-    };
-    match model::scope(principal, kind) {
-        Scope::All => {}
-        Scope::Org(code) => {
-            if requested_org.is_some_and(|r| r != code) {
-                return Ok(None);
-            }
-            scope.hide_accusations_against = Some(code.clone());
-            scope.org = Some(code);
-        }
-        Scope::Own(id) => scope.registered_by = Some(id),
-        Scope::None => {
-            return Err(AppError::PermissionDenied(format!(
-                "role {} has no access to these records",
-                principal.role
-            )));
-        }
-    }
-    Ok(Some(scope))
+/// The matters among `ids` that `reader` reads.
+async fn readable_matters(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<HashSet<Uuid>, AppError> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(scope::store::readable(conn, reader, Kind::Matter, &ids).await?)
 }
 
 /// Common list arguments: page size, period, org filter, and the page position for `filter_key`.
@@ -592,13 +614,6 @@ impl VisitService for VisitApi {
         request: Request<RegisterVisitRequest>,
     ) -> Result<Response<Visit>, Status> {
         let principal = auth::principal(&request)?;
-        if !model::may_register(principal.role, RecordKind::Visit) {
-            return Err(AppError::PermissionDenied(format!(
-                "role {} may not register visits",
-                principal.role
-            ))
-            .into());
-        }
         let new = NewVisit::parse(request.get_ref(), clock(principal)).map_err(AppError::from)?;
         let key = idempotency::Key::new(
             principal.id,
@@ -623,13 +638,8 @@ impl VisitService for VisitApi {
             .await
             .map_err(AppError::from)?
             .ok_or_else(|| AppError::NotFound(format!("visit {id}")))?;
-        check_scope(
-            principal,
-            RecordKind::Visit,
-            &row.problem_org_code,
-            row.accused_org_code.as_deref(),
-            row.registered_by,
-        )?;
+        let reader = check_read(&mut conn, principal, Kind::Visit, id).await?;
+        let readable = readable_matters(&mut conn, &reader, [row.case_id]).await?;
         let reveal = Reveal::for_principal(principal);
         let (mut people, revealed) =
             load_petitioners(&mut conn, &self.keys, Links::Visit, &[id], reveal).await?;
@@ -639,6 +649,7 @@ impl VisitService for VisitApi {
         Ok(Response::new(visit_to_proto(
             &row,
             people.remove(&id).unwrap_or_default(),
+            &readable,
         )))
     }
 
@@ -671,12 +682,13 @@ impl VisitService for VisitApi {
             &filter_key,
         );
         let args = v.finish(|| args).map_err(AppError::from)?;
-        let Some(mut scope) = list_scope(principal, RecordKind::Visit, args.org.clone())? else {
-            return Ok(Response::new(ListVisitsResponse::default()));
+        let scope = ListScope {
+            org: args.org.clone(),
+            reader: Reader::of(principal),
+            from: args.from,
+            until: args.until,
+            after: args.after,
         };
-        scope.from = args.from;
-        scope.until = args.until;
-        scope.after = args.after;
         let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
         let mut rows =
             store::list_visits(&mut conn, &scope, &filter, i64::from(args.page_size) + 1)
@@ -692,9 +704,11 @@ impl VisitService for VisitApi {
         store::record_pii_reads(&mut conn, principal.id, &revealed, "ListVisits")
             .await
             .map_err(AppError::from)?;
+        let readable =
+            readable_matters(&mut conn, &scope.reader, rows.iter().map(|r| r.case_id)).await?;
         let visits = rows
             .iter()
-            .map(|r| visit_to_proto(r, people.remove(&r.id).unwrap_or_default()))
+            .map(|r| visit_to_proto(r, people.remove(&r.id).unwrap_or_default(), &readable))
             .collect();
         Ok(Response::new(ListVisitsResponse {
             visits,
@@ -707,13 +721,6 @@ impl VisitService for VisitApi {
         request: Request<RegisterLetterRequest>,
     ) -> Result<Response<Letter>, Status> {
         let principal = auth::principal(&request)?;
-        if !model::may_register(principal.role, RecordKind::Letter) {
-            return Err(AppError::PermissionDenied(format!(
-                "role {} may not register letters",
-                principal.role
-            ))
-            .into());
-        }
         let new = NewLetter::parse(request.get_ref(), clock(principal)).map_err(AppError::from)?;
         let key = idempotency::Key::new(
             principal.id,
@@ -738,13 +745,8 @@ impl VisitService for VisitApi {
             .await
             .map_err(AppError::from)?
             .ok_or_else(|| AppError::NotFound(format!("letter {id}")))?;
-        check_scope(
-            principal,
-            RecordKind::Letter,
-            &row.problem_org_code,
-            row.accused_org_code.as_deref(),
-            row.registered_by,
-        )?;
+        let reader = check_read(&mut conn, principal, Kind::Letter, id).await?;
+        let readable = readable_matters(&mut conn, &reader, [row.case_id]).await?;
         let reveal = Reveal::for_principal(principal);
         let (mut people, revealed) =
             load_petitioners(&mut conn, &self.keys, Links::Letter, &[id], reveal).await?;
@@ -754,6 +756,7 @@ impl VisitService for VisitApi {
         Ok(Response::new(letter_to_proto(
             &row,
             people.remove(&id).unwrap_or_default(),
+            &readable,
         )))
     }
 
@@ -786,12 +789,13 @@ impl VisitService for VisitApi {
             &filter_key,
         );
         let args = v.finish(|| args).map_err(AppError::from)?;
-        let Some(mut scope) = list_scope(principal, RecordKind::Letter, args.org.clone())? else {
-            return Ok(Response::new(ListLettersResponse::default()));
+        let scope = ListScope {
+            org: args.org.clone(),
+            reader: Reader::of(principal),
+            from: args.from,
+            until: args.until,
+            after: args.after,
         };
-        scope.from = args.from;
-        scope.until = args.until;
-        scope.after = args.after;
         let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
         let mut rows =
             store::list_letters(&mut conn, &scope, &filter, i64::from(args.page_size) + 1)
@@ -807,9 +811,11 @@ impl VisitService for VisitApi {
         store::record_pii_reads(&mut conn, principal.id, &revealed, "ListLetters")
             .await
             .map_err(AppError::from)?;
+        let readable =
+            readable_matters(&mut conn, &scope.reader, rows.iter().map(|r| r.case_id)).await?;
         let letters = rows
             .iter()
-            .map(|r| letter_to_proto(r, people.remove(&r.id).unwrap_or_default()))
+            .map(|r| letter_to_proto(r, people.remove(&r.id).unwrap_or_default(), &readable))
             .collect();
         Ok(Response::new(ListLettersResponse {
             letters,
@@ -822,13 +828,6 @@ impl VisitService for VisitApi {
         request: Request<RecordReturnTripRequest>,
     ) -> Result<Response<ReturnTrip>, Status> {
         let principal = auth::principal(&request)?;
-        if !model::may_register(principal.role, RecordKind::Trip) {
-            return Err(AppError::PermissionDenied(format!(
-                "role {} may not record return trips",
-                principal.role
-            ))
-            .into());
-        }
         let new = NewTrip::parse(request.get_ref(), clock(principal)).map_err(AppError::from)?;
         let key = idempotency::Key::new(
             principal.id,
@@ -853,13 +852,7 @@ impl VisitService for VisitApi {
             .await
             .map_err(AppError::from)?
             .ok_or_else(|| AppError::NotFound(format!("return trip {id}")))?;
-        check_scope(
-            principal,
-            RecordKind::Trip,
-            &row.responsible_org_code,
-            None,
-            row.recorded_by,
-        )?;
+        check_read(&mut conn, principal, Kind::Trip, id).await?;
         let trips = self
             .trips_to_proto(&mut conn, principal, vec![row], "GetReturnTrip")
             .await?;
@@ -913,12 +906,13 @@ impl VisitService for VisitApi {
             &filter_key,
         );
         let args = v.finish(|| args).map_err(AppError::from)?;
-        let Some(mut scope) = list_scope(principal, RecordKind::Trip, args.org.clone())? else {
-            return Ok(Response::new(ListReturnTripsResponse::default()));
+        let scope = ListScope {
+            org: args.org.clone(),
+            reader: Reader::of(principal),
+            from: args.from,
+            until: args.until,
+            after: args.after,
         };
-        scope.from = args.from;
-        scope.until = args.until;
-        scope.after = args.after;
         let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
         let mut rows = store::list_trips(&mut conn, &scope, &filter, i64::from(args.page_size) + 1)
             .await
@@ -951,7 +945,8 @@ impl VisitApi {
         }
         let (petitioners, hashes) =
             store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
-        let link = check_matter(&mut tx, "visit.matter", &new.matter, &hashes).await?;
+        let reader = Reader::of(principal);
+        let link = check_matter(&mut tx, &reader, "visit.matter", &new.matter, &hashes).await?;
         let serial = store::next_serial(
             &mut tx,
             model::REGISTER_PREFIX,
@@ -1005,8 +1000,9 @@ impl VisitApi {
         let (masked, shown) = self
             .written_petitioners(&mut tx, principal, Links::Visit, row.id, "RegisterVisit")
             .await?;
-        idempotency::save(&mut tx, key, &visit_to_proto(&row, masked)).await?;
-        let response = visit_to_proto(&row, shown);
+        let readable = readable_matters(&mut tx, &reader, [case_id]).await?;
+        idempotency::save(&mut tx, key, &visit_to_proto(&row, masked, &readable)).await?;
+        let response = visit_to_proto(&row, shown, &readable);
         tx.commit().await?;
         tracing::info!(visit = %row.id, case = %case_id, repeat = row.repeat, collective = row.collective,
             leapfrog = row.leapfrog, "visit registered");
@@ -1055,7 +1051,8 @@ impl VisitApi {
         }
         let (petitioners, hashes) =
             store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
-        let link = check_matter(&mut tx, "letter.matter", &new.matter, &hashes).await?;
+        let reader = Reader::of(principal);
+        let link = check_matter(&mut tx, &reader, "letter.matter", &new.matter, &hashes).await?;
         let year = model::register_year(new.received_at);
         let serial = store::next_serial(&mut tx, model::REGISTER_PREFIX, year).await?;
         let number = model::registration_number(
@@ -1127,8 +1124,9 @@ impl VisitApi {
         let (masked, shown) = self
             .written_petitioners(&mut tx, principal, Links::Letter, row.id, "RegisterLetter")
             .await?;
-        idempotency::save(&mut tx, key, &letter_to_proto(&row, masked)).await?;
-        let response = letter_to_proto(&row, shown);
+        let readable = readable_matters(&mut tx, &reader, [case_id]).await?;
+        idempotency::save(&mut tx, key, &letter_to_proto(&row, masked, &readable)).await?;
+        let response = letter_to_proto(&row, shown, &readable);
         tx.commit().await?;
         tracing::info!(letter = %row.id, case = %case_id, repeat = row.repeat, channel = %row.channel,
             "letter registered");
@@ -1156,14 +1154,32 @@ impl VisitApi {
             ),
             None => v.add("trip.responsible_org_code", "no org unit has this code"),
         }
-        let missing = store::missing_cases(&mut tx, &new.case_ids).await?;
+        // A trip names only matters its recorder reads already: the link then vouches for the officer's
+        // reading them, and never widens it. Unreadable and missing ids are refused alike.
+        let readable =
+            scope::store::readable(&mut tx, &Reader::of(principal), Kind::Matter, &new.case_ids)
+                .await?;
         for (i, id) in new.case_ids.iter().enumerate() {
-            if missing.contains(id) {
-                v.add(format!("trip.case_ids[{i}]"), "no matter has this id");
+            if !readable.contains(id) {
+                v.add(
+                    format!("trip.case_ids[{i}]"),
+                    "no matter you may read has this id",
+                );
             }
         }
         if !v.is_empty() {
             return Err(v.into());
+        }
+        // Informants' materials are never passed to those they report on: the accused unit is never made
+        // responsible for a trip about the accusation.
+        if store::accused_units(&mut tx, &new.case_ids)
+            .await?
+            .contains(&new.responsible_org_code)
+        {
+            return Err(AppError::precondition(
+                "ACCUSED_UNIT",
+                "a trip about an accusation is not put under the unit it accuses",
+            ));
         }
         let (petitioners, _) = store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
         let sort_at = new.departed_at.unwrap_or(new.notified_at);
@@ -1238,9 +1254,14 @@ impl VisitApi {
         let (mut people, revealed) =
             load_petitioners(conn, &self.keys, Links::Trip, &ids, reveal).await?;
         store::record_pii_reads(conn, principal.id, &revealed, method).await?;
+        let links = store::trip_cases(conn, &ids).await?;
+        let readable =
+            readable_matters(conn, &Reader::of(principal), links.iter().map(|(_, c)| *c)).await?;
         let mut cases: HashMap<Uuid, Vec<String>> = HashMap::new();
-        for (trip, case) in store::trip_cases(conn, &ids).await? {
-            cases.entry(trip).or_default().push(case.to_string());
+        for (trip, case) in links {
+            if readable.contains(&case) {
+                cases.entry(trip).or_default().push(case.to_string());
+            }
         }
         Ok(rows
             .iter()

@@ -6,6 +6,8 @@ use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
+use crate::scope::{Kind, Reader};
+
 pub async fn category_exists(conn: &mut PgConnection, code: &str) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM matter_categories WHERE code = $1)")
         .bind(code)
@@ -208,8 +210,6 @@ pub async fn record_pii_reads(
     crate::audit::store::append_many(conn, principal, "pii_read", &subjects, method).await
 }
 
-/// The earliest matter that shares a petitioner (by ID-number hash) and has the same category and
-/// problem place: what makes a registration a repeat (同人+同事).
 /// A matter a registration links to, with what it is claimed as.
 #[derive(Debug, Clone, FromRow)]
 pub struct LinkedMatter {
@@ -218,11 +218,14 @@ pub struct LinkedMatter {
     pub accused_org_code: Option<String>,
 }
 
+/// The earliest matter that shares a petitioner (by ID-number hash) and has the same category and problem
+/// place; for an accusation against `accusation_against`, only among accusations against that unit.
 pub async fn find_repeat_case(
     conn: &mut PgConnection,
     id_hashes: &[Vec<u8>],
     category: &str,
     problem_org: &str,
+    accusation_against: Option<&str>,
 ) -> Result<Option<LinkedMatter>, sqlx::Error> {
     if id_hashes.is_empty() {
         return Ok(None);
@@ -232,11 +235,13 @@ pub async fn find_repeat_case(
          JOIN case_petitioners cp ON cp.petitioner_id = p.id \
          JOIN cases c ON c.id = cp.case_id \
          WHERE p.id_hash = ANY($1) AND c.category_code = $2 AND c.problem_org_code = $3 \
+           AND ($4::text IS NULL OR c.accused_org_code = $4) \
          ORDER BY c.registered_at, c.id LIMIT 1",
     )
     .bind(id_hashes)
     .bind(category)
     .bind(problem_org)
+    .bind(accusation_against)
     .fetch_optional(conn)
     .await
 }
@@ -252,19 +257,13 @@ pub async fn linked_matter(
         .await
 }
 
-pub async fn case_exists(conn: &mut PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM cases WHERE id = $1)")
-        .bind(id)
-        .fetch_one(conn)
-        .await
-}
-
-pub async fn missing_cases(
+/// The units that the accusations among the matters `ids` accuse.
+pub async fn accused_units(
     conn: &mut PgConnection,
     ids: &[Uuid],
-) -> Result<Vec<Uuid>, sqlx::Error> {
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT id FROM unnest($1::uuid[]) AS t(id) WHERE NOT EXISTS (SELECT 1 FROM cases c WHERE c.id = t.id)",
+        "SELECT DISTINCT accused_org_code FROM cases WHERE id = ANY($1) AND accused_org_code IS NOT NULL",
     )
     .bind(ids)
     .fetch_all(conn)
@@ -284,13 +283,15 @@ pub struct NewCase<'a> {
     pub next_due: Option<NaiveDate>,
     pub claim_type: i16,
     pub accused_org_code: Option<&'a str>,
+    /// Whose registration opened it.
+    pub opened_by: Uuid,
 }
 
 pub async fn insert_case(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at, \
-                            assign_due, next_due, claim_type, accused_org_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                            assign_due, next_due, claim_type, accused_org_code, opened_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(c.id)
     .bind(c.number)
@@ -303,6 +304,7 @@ pub async fn insert_case(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(),
     .bind(c.next_due)
     .bind(c.claim_type)
     .bind(c.accused_org_code)
+    .bind(c.opened_by)
     .execute(conn)
     .await?;
     Ok(())
@@ -342,17 +344,15 @@ pub async fn next_serial(
     .await
 }
 
-/// Scope and filters common to the three lists. `org` is the scope's org unit or the requested one.
-#[derive(Debug, Default, Clone)]
+/// Scope and filters common to the three lists: the records `reader` reads, of `org` when one is asked for.
+#[derive(Debug, Clone)]
 pub struct ListScope {
     pub org: Option<String>,
-    pub registered_by: Option<Uuid>,
+    pub reader: Reader,
     pub from: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     /// Continue after this (time, id), newest first.
     pub after: Option<(DateTime<Utc>, Uuid)>,
-    /// Leave out accusations against this unit (the scope of its own clerks).
-    pub hide_accusations_against: Option<String>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -454,7 +454,7 @@ pub async fn list_visits(
     sqlx::query_as(&format!(
         "SELECT {VISIT_COLUMNS} FROM visits \
          WHERE ($1::text IS NULL OR problem_org_code = $1) \
-           AND ($2::uuid IS NULL OR registered_by = $2) \
+           AND {readable} \
            AND ($3::timestamptz IS NULL OR visited_at >= $3) \
            AND ($4::timestamptz IS NULL OR visited_at < $4) \
            AND ($5::timestamptz IS NULL OR (visited_at, id) < ($5, $6)) \
@@ -463,11 +463,11 @@ pub async fn list_visits(
            AND ($9::bool IS NULL OR repeat = $9) \
            AND ($10::bool IS NULL OR collective = $10) \
            AND ($11::bool IS NULL OR leapfrog = $11) \
-           AND ($13::text IS NULL OR accused_org_code IS DISTINCT FROM $13) \
-         ORDER BY visited_at DESC, id DESC LIMIT $12"
+         ORDER BY visited_at DESC, id DESC LIMIT $12",
+        readable = scope.reader.condition(Kind::Visit, "visits", 2)
     ))
     .bind(&scope.org)
-    .bind(scope.registered_by)
+    .bind(scope.reader.param())
     .bind(scope.from)
     .bind(scope.until)
     .bind(scope.after.map(|(t, _)| t))
@@ -478,7 +478,6 @@ pub async fn list_visits(
     .bind(filter.collective)
     .bind(filter.leapfrog)
     .bind(limit)
-    .bind(&scope.hide_accusations_against)
     .fetch_all(conn)
     .await
 }
@@ -579,17 +578,17 @@ pub async fn list_letters(
     sqlx::query_as(&format!(
         "SELECT {LETTER_COLUMNS} FROM letters \
          WHERE ($1::text IS NULL OR problem_org_code = $1) \
-           AND ($2::uuid IS NULL OR registered_by = $2) \
+           AND {readable} \
            AND ($3::timestamptz IS NULL OR received_at >= $3) \
            AND ($4::timestamptz IS NULL OR received_at < $4) \
            AND ($5::timestamptz IS NULL OR (received_at, id) < ($5, $6)) \
            AND ($7::text IS NULL OR channel = $7) \
            AND ($8::bool IS NULL OR repeat = $8) \
-           AND ($10::text IS NULL OR accused_org_code IS DISTINCT FROM $10) \
-         ORDER BY received_at DESC, id DESC LIMIT $9"
+         ORDER BY received_at DESC, id DESC LIMIT $9",
+        readable = scope.reader.condition(Kind::Letter, "letters", 2)
     ))
     .bind(&scope.org)
-    .bind(scope.registered_by)
+    .bind(scope.reader.param())
     .bind(scope.from)
     .bind(scope.until)
     .bind(scope.after.map(|(t, _)| t))
@@ -597,7 +596,6 @@ pub async fn list_letters(
     .bind(&filter.channel)
     .bind(filter.repeat)
     .bind(limit)
-    .bind(&scope.hide_accusations_against)
     .fetch_all(conn)
     .await
 }
@@ -716,17 +714,18 @@ pub async fn list_trips(
     sqlx::query_as(&format!(
         "SELECT {TRIP_COLUMNS} FROM return_trips \
          WHERE ($1::text IS NULL OR responsible_org_code = $1) \
-           AND ($2::uuid IS NULL OR recorded_by = $2) \
+           AND {readable} \
            AND ($3::timestamptz IS NULL OR sort_at >= $3) \
            AND ($4::timestamptz IS NULL OR sort_at < $4) \
            AND ($5::timestamptz IS NULL OR (sort_at, id) < ($5, $6)) \
            AND ($7::text IS NULL OR destination_level = $7) \
            AND ($8::uuid IS NULL OR recorded_by = $8) \
            AND ($9::text IS NULL OR outcome = $9) \
-         ORDER BY sort_at DESC, id DESC LIMIT $10"
+         ORDER BY sort_at DESC, id DESC LIMIT $10",
+        readable = scope.reader.condition(Kind::Trip, "return_trips", 2)
     ))
     .bind(&scope.org)
-    .bind(scope.registered_by)
+    .bind(scope.reader.param())
     .bind(scope.from)
     .bind(scope.until)
     .bind(scope.after.map(|(t, _)| t))

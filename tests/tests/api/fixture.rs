@@ -121,6 +121,12 @@ async fn fixture_reproduces_the_2020_report() {
         .collect();
     let county = levels["county"];
     assert_eq!(figure(&county.batches), (305, 484, "-36.98"));
+    // For a whole year the preceding period of equal length (环比) is the year before.
+    let batches = county.batches.as_ref().expect("a figure");
+    assert_eq!(
+        (batches.previous_period, batches.pop_percent.as_str()),
+        (484, "-36.98")
+    );
     assert_eq!(figure(&county.persons), (1137, 1357, "-16.21"));
     assert_eq!(
         (
@@ -161,7 +167,12 @@ async fn fixture_reproduces_the_2020_report() {
         .expect("channel statistics")
         .into_inner();
     assert_eq!(figure(&channels.letters_and_online), (343, 389, "-11.83"));
-    assert_eq!(figure(&channels.reviews), (3, 4, "-25.00"));
+    assert_eq!(
+        figure(&channels.reviews),
+        (3, 4, "-25.00"),
+        "复查3件，同比下降25%"
+    );
+    assert_eq!(figure(&channels.second_reviews), (0, 0, ""), "no 复核");
     assert_eq!(figure(&channels.campaign_transfers), (17, 0, ""));
     let by_channel: BTreeMap<&str, (i64, i64)> = channels
         .channels
@@ -214,6 +225,20 @@ async fn fixture_reproduces_the_2020_report() {
     );
     assert_eq!(dec(&budget.execution_percent), dec("100"));
     assert_eq!(dec(&budget.score), dec("10"));
+    let payments: Vec<(i32, i64, &str)> = budget
+        .payments
+        .iter()
+        .map(|p| (p.method, p.requests, p.amount.as_str()))
+        .collect();
+    assert_eq!(
+        payments,
+        [(
+            xinfang_proto::v1::PaymentMethod::Direct as i32,
+            12,
+            "795300.00"
+        )],
+        "every request paid by 直接支付"
+    );
 
     // The targets: 1137 person-visits ≤ 2000, 305 batches ≤ 400, 4 ≥ 4 special difficult cases: all met.
     let targets = client
@@ -264,6 +289,12 @@ async fn fixture_reproduces_the_2020_report() {
         .expect("the report")
         .into_inner();
     let md = &report.markdown;
+    std::fs::write("/tmp/report-2020.md", md).ok();
+    std::fs::write(
+        "/tmp/report-2020-findings.txt",
+        format!("{:#?}", report.findings),
+    )
+    .ok();
     for figure in ["305", "1137", "343", "98.11", "437"] {
         assert!(md.contains(figure), "the report shows {figure}:\n{md}");
     }
@@ -278,6 +309,36 @@ async fn fixture_reproduces_the_2020_report() {
             .any(|s| s.contains("province") || s.contains("到省")),
         "the seed's province line is reported as irreproducible: {:?}",
         report.inconsistencies
+    );
+    // The filing's figures, each rounded once from its counts, and the fund's payments.
+    for line in [
+        "复查3件，同比下降25%；复核0件",
+        "对信访部门参评率达98.9%，群众满意率达97.7%，对责任部门群众参评率达97.7%，群众满意率达95.3%",
+        "直接支付12笔795300.00元，授权支付0笔0.00元，现金支出0元",
+        "| 按期办结率 | 416/424 | 98.11% |",
+    ] {
+        assert!(md.contains(line), "{line} in\n{md}");
+    }
+    // What no records can give: the province line (batches and persons) and the published budget, whose
+    // total is 0.20万 more than its two named parts.
+    let published: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.kind == "published")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(published.len(), 3, "{published:?}");
+    assert!(
+        published
+            .iter()
+            .any(|m| m.contains("79.53") && m.contains("79.33")),
+        "{published:?}"
+    );
+    assert_eq!(
+        report.findings.len(),
+        3,
+        "nothing else disagrees: {:?}",
+        report.findings
     );
     app.assert_rollups_match_records().await;
 }

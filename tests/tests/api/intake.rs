@@ -207,7 +207,23 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
     .await
     .unwrap();
     assert!(!transfer.anonymous);
-    assert_eq!(transfer.classification.unwrap().case_id, first_case.case_id);
+    // The agency learns that its letter repeats a matter, not which one: it reads only the matters its own
+    // letters opened. The county sees the link.
+    let transfer_case = transfer.classification.clone().unwrap();
+    assert!(transfer_case.repeat);
+    assert_eq!(transfer_case.case_id, "");
+    let seen_by_county = clerk
+        .visits
+        .get_letter(xinfang_proto::v1::GetLetterRequest {
+            id: transfer.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        seen_by_county.classification.unwrap().case_id,
+        first_case.case_id
+    );
     // The agency's role does not see personal data in full.
     assert!(transfer.petitioners[0].masked);
     assert_eq!(transfer.petitioners[0].id_number, "110105********002X");
@@ -220,9 +236,29 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
     assert_eq!(zhang, 1);
     assert_eq!(count(&app, "cases").await, 4);
 
-    // A field officer records a trip to Beijing about the wage matter.
+    // A trip to Beijing about the wage matter. A field officer may not name a matter it does not read (it
+    // reads the matters its own registrations opened); the county office records the trip.
     let officer = app.token(Role::FieldOfficer, "510422XF").await;
-    let mut officer_client = app.client_with(Some(&officer));
+    let status = app
+        .client_with(Some(&officer))
+        .visits
+        .record_return_trip(RecordReturnTripRequest {
+            request_id: request_id(),
+            trip: Some(ReturnTrip {
+                notified_by: "驻京工作组".into(),
+                notified_at: ts(now_secs() - 3_600),
+                destination_level: Level::National as i32,
+                destination_place: "国家信访局来访接待司".into(),
+                responsible_org_code: "510422100".into(),
+                officers: vec!["赵六".into()],
+                case_ids: vec![first_case.case_id.clone()],
+                ..Default::default()
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&status), ["trip.case_ids[0]"]);
+    let mut officer_client = clerk.clone();
     let start = now_secs() - 3 * 86_400;
     let trip = officer_client
         .visits
@@ -260,7 +296,7 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
     assert_eq!(costs.other, "0.00");
     assert_eq!(costs.total, "3376.50");
     assert_eq!(trip.case_ids, vec![first_case.case_id.clone()]);
-    // The officer lists their own trips; a clerk of another township sees none of them.
+    // The county lists the trip; a clerk of another township sees none.
     let mine = officer_client
         .visits
         .list_return_trips(ListReturnTripsRequest::default())

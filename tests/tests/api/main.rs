@@ -20,6 +20,7 @@ mod org;
 mod outage;
 mod races;
 mod read_replica;
+mod side_doors;
 mod sync;
 mod tls;
 mod xf_metrics;

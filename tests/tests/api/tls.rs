@@ -198,13 +198,33 @@ async fn an_agency_system_authenticates_by_its_client_certificate() {
         .unwrap();
 }
 
+/// The Python that runs `deploy/smoke_check.py`: `XINFANG_TEST_PYTHON` (set by `scripts/test`), else the
+/// project's venv that `scripts/test` makes; never the system's `python3`, whose packages would hide a
+/// missing step of the README's test command. Without either, the test fails with one line naming it.
+fn test_python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("XINFANG_TEST_PYTHON") {
+        return python.into();
+    }
+    let venv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/test-env/venv/bin/python"
+    );
+    assert!(
+        std::path::Path::new(venv).exists(),
+        "Python grpcio for the cross-client check is missing: run the tests with `scripts/test`, which \
+         installs tests/requirements.txt into target/test-env/venv"
+    );
+    venv.into()
+}
+
 /// `deploy/smoke_check.py` (Python grpcio, descriptors from reflection) against `address`; its exit status
 /// and its output.
 async fn python_check(address: &str, pki: &Pki, extra: &[&str]) -> (bool, String) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/smoke_check.py");
+    let python = test_python();
     let host_port = address.trim_start_matches("https://");
     let ca = pki.dir.path().join("ca.pem");
-    let output = tokio::process::Command::new("python3")
+    let output = tokio::process::Command::new(&python)
         .arg(script)
         .arg(host_port)
         .arg("--ca")
@@ -213,22 +233,30 @@ async fn python_check(address: &str, pki: &Pki, extra: &[&str]) -> (bool, String
         .args(extra)
         .output()
         .await
-        .expect("python3 runs");
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} does not run ({e}): run `scripts/test`",
+                python.display()
+            )
+        });
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        !text.contains("ModuleNotFoundError"),
-        "Python grpcio is missing: pip install grpcio grpcio-health-checking grpcio-reflection \
-         (.ci/run does)\n{text}"
+        !text.contains("smoke_check.py needs"),
+        "Python grpcio is missing in {}: run `scripts/test`, which installs tests/requirements.txt into \
+         target/test-env/venv ({})",
+        python.display(),
+        text.trim()
     );
     (output.status.success(), text)
 }
 
 #[tokio::test]
 async fn a_python_grpcio_client_calls_over_tls_and_mtls() {
+    test_python(); // before anything starts, when the venv is missing
     let (pki, ca) = Pki::new();
     let app = spawn_tls_app(pki.server(true), pki.client()).await;
     let mut conn = app.pool.acquire().await.unwrap();

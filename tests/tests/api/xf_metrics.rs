@@ -169,18 +169,20 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     table.write_csv(&csv_path).unwrap();
     let csv = read(&csv_path);
     assert!(
-        csv.starts_with("breakdown,key,figure,name,value,previous,yoy_percent\n"),
+        csv.starts_with(
+            "breakdown,key,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
+        ),
         "{csv}"
     );
     for line in [
-        "total,all,batches,批次,5,2,150.00",
-        "total,all,persons,人次,11,4,175.00",
-        "level,county,batches,批次,3,2,50.00",
-        "level,county,persons,人次,9,4,125.00",
+        "total,all,batches,批次,5,2,150.00,2,150.00",
+        "total,all,persons,人次,11,4,175.00,4,175.00",
+        "level,county,batches,批次,3,2,50.00,2,50.00",
+        "level,county,persons,人次,9,4,125.00,4,125.00",
         // No city visit in 2019: no change on a zero base.
-        "level,city,batches,批次,1,0,",
-        "level,national,non_reception_batches,非接待场所批次,1,0,",
-        "level,province,batches,批次,0,0,",
+        "level,city,batches,批次,1,0,,0,",
+        "level,national,non_reception_batches,非接待场所批次,1,0,,0,",
+        "level,province,batches,批次,0,0,,0,",
     ] {
         assert!(csv.contains(&format!("\n{line}\n")), "{line} in\n{csv}");
     }
@@ -205,10 +207,13 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     .unwrap();
     let csv = metrics::indicators_table(&ind).to_csv();
     assert!(
-        csv.contains("\nonline_share,网上信访占比,1,6,16.67\n"),
+        csv.contains("\nonline_share,网上信访占比,1,6,16.67,0.00,16.67,0.00,16.67\n"),
         "six registrations, one online: {csv}"
     );
-    assert!(csv.contains("\nrepeat_rate,重复信访率,0,6,0.00\n"), "{csv}");
+    assert!(
+        csv.contains("\nrepeat_rate,重复信访率,0,6,0.00,0.00,0.00,0.00,0.00\n"),
+        "{csv}"
+    );
     let json = metrics::indicators_json(&ind);
     assert_eq!(json[9]["indicator"], "online_share");
     assert_eq!(json[9]["denominator"], 6);
@@ -227,7 +232,7 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     );
     assert!(line.contains(",9,88.89,44.44,"), "8 of 9: {line}");
     assert!(
-        csv.contains("\noutput_score,产出指标得分,,,50,,,44.44,"),
+        csv.contains("\noutput_score,产出指标得分,,,100.00,50,,,44.44,"),
         "{csv}"
     );
     let money = metrics::budget(&mut client, 2020).await.unwrap();
@@ -303,8 +308,8 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     );
     assert_eq!(
         sheet_count(options.xlsx.as_ref().unwrap()),
-        8,
-        "scores, inconsistencies, indicators, visits, visits by month, channels, targets, budget"
+        9,
+        "scores, inconsistencies, indicators, 两降两升, visits, visits by month, channels, targets, budget"
     );
     let svg = read(options.chart.as_ref().unwrap());
     assert!(svg.starts_with("<svg"), "{svg}");
