@@ -81,7 +81,7 @@ async fn a_rotation_reseals_everything_while_reads_and_writes_go_on_and_the_old_
                     .unwrap_or_else(|s| {
                         panic!("GetVisit {} failed during the rotation: {s:?}", ack.k)
                     });
-                if n % 10 == 0 {
+                if n % 20 == 0 {
                     ops::assert_personal_data_reads_back(&client).await;
                 }
                 reads.fetch_add(1, Ordering::SeqCst);
