@@ -84,9 +84,12 @@ async fn store_petitioners(
     keys: &PiiKeys,
     people: &[NewPetitioner],
 ) -> Result<(Vec<(Uuid, bool)>, Vec<Vec<u8>>), AppError> {
+    // One keyring for all of them, so that the key id stored is the key that sealed, whatever a rotation
+    // does meanwhile.
+    let ring = keys.ring();
     let hashes: Vec<Option<Vec<u8>>> = people
         .iter()
-        .map(|p| p.id_number.as_deref().map(|n| keys.match_hash(n).to_vec()))
+        .map(|p| p.id_number.as_deref().map(|n| ring.match_hash(n).to_vec()))
         .collect();
     // Inserting a new person waits for a concurrent transaction inserting the same one; taking people in one
     // global order (by hash) keeps two registrations that share them from deadlocking each other.
@@ -96,7 +99,7 @@ async fn store_petitioners(
     for i in order {
         let p = &people[i];
         let seal = |field, value: &Option<String>| {
-            value.as_deref().map(|v| keys.seal(field, v)).transpose()
+            value.as_deref().map(|v| ring.seal(field, v)).transpose()
         };
         let record = store::PetitionerRecord {
             id: Uuid::now_v7(),
@@ -107,11 +110,21 @@ async fn store_petitioners(
             phone_enc: seal(Field::Phone, &p.phone)?,
             phone_masked: p.phone.as_deref().map(personal::mask_phone),
             address_enc: seal(Field::Address, &p.address)?,
+            seal_key: ring.current_id(),
         };
-        ids[i] = (
-            store::upsert_petitioner(conn, &record).await?,
-            p.representative,
-        );
+        let id = match store::upsert_petitioner(conn, &record).await {
+            Ok(id) => id,
+            // The key this process seals with was retired by a rotation it has not noticed yet (it checks
+            // every second): read the key file again, and let the write run again with the new key.
+            Err(err) if crate::pii::store::is_key_in_use(&err) => {
+                if let Err(err) = keys.reload() {
+                    tracing::warn!(error = %err, "reading the personal-data key file again");
+                }
+                return Err(AppError::LostRace);
+            }
+            Err(err) => return Err(err.into()),
+        };
+        ids[i] = (id, p.representative);
     }
     Ok((ids, hashes.into_iter().flatten().collect()))
 }
@@ -318,7 +331,7 @@ fn petitioner_to_proto(
 ) -> Result<Petitioner, AppError> {
     let open = |field, sealed: &Option<Vec<u8>>| -> Result<String, AppError> {
         match sealed {
-            Some(bytes) => Ok(keys.open(field, bytes)?),
+            Some(bytes) => Ok(keys.open(field, row.seal_key.as_deref(), bytes)?),
             None => Ok(String::new()),
         }
     };

@@ -614,9 +614,10 @@ pub async fn generate(
             &pool,
             "petitioners",
             "id, name, id_hash, id_number_enc, id_number_masked, phone_enc, phone_masked, address_enc, \
-             created_at",
+             created_at, seal_key",
         )
         .await?;
+        let seal_key = keys.current_key_id();
         let mut cases = Copy::start(
             &pool,
             "cases",
@@ -650,6 +651,7 @@ pub async fn generate(
                     .text(&xinfang_proto::personal::mask_phone(&phone))
                     .opt_bytea(Some(&keys.seal(Field::Address, &address)?))
                     .ts(m.registered_at)
+                    .text(&seal_key)
                     .end();
             }
             petitioners.flush_if_full().await?;
