@@ -151,7 +151,7 @@ fn is_weekend(date: NaiveDate) -> bool {
 
 /// How a deadline's last day is moved when nobody works on it.
 ///
-/// domain.md §1.2 only says "statutory holiday" [K]. Practice (《民事诉讼法》 Art 85: 期间届满的最后一日是
+/// The regulations say only "statutory holiday" (docs/deadlines.md). Practice (《民事诉讼法》 Art 85: 期间届满的最后一日是
 /// 法定休假日的，以法定休假日后的第一日为期间届满的日期) treats ordinary weekends as 法定休假日 too, so by default
 /// a last day on a Saturday or Sunday moves as well, unless that day is a listed make-up working day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +172,7 @@ impl Default for DeadlinePolicy {
 
 /// The last day of a period of `days` calendar days after the event on `start`.
 ///
-/// An approved extension is part of the same period (`conclude_days + extension`, as domain.md §2.2 defines
+/// An approved extension is part of the same period (`conclude_days + extension`, as docs/deadlines.md defines
 /// the 按期办结 due date), not a second period counted from the first one's moved last day. Time that does not
 /// count (e.g. 复核 hearings) is the caller's to add to `days`.
 ///
@@ -220,7 +220,7 @@ pub fn add_working_days(cal: &HolidayCalendar, start: NaiveDate, n: u32) -> Naiv
     date
 }
 
-/// Where a step stands against its due date; the buckets of the rates in domain.md §2.2 (及时 / 超期办理 /
+/// Where a step stands against its due date; the buckets of the rates in docs/indicators.md (及时 / 超期办理 /
 /// 超期未办 / 未到期).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Timeliness {
