@@ -10,7 +10,6 @@ use chrono::{Datelike, TimeZone};
 use proptest::prelude::*;
 use prost_types::Timestamp;
 use tonic::Code;
-use tonic_types::StatusExt;
 use xinfang_client::Client;
 use xinfang_proto::v1::{
     AcceptCaseRequest, AssignCaseRequest, AssignmentMode, Case, ClaimType, CloseSupervisionRequest,
@@ -22,7 +21,7 @@ use xinfang_proto::v1::{
     Visit, YearMonth,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, now_secs, request_id, spawn_app};
+use xinfang_tests::{TestApp, fields, now_secs, reason, request_id, spawn_app};
 
 const BUREAU: &str = "510422XF";
 const A: &str = "510422100";
@@ -47,22 +46,6 @@ fn date_of(at: At) -> Option<Date> {
         month: d.month() as i32,
         day: d.day() as i32,
     })
-}
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-        .unwrap_or_default()
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
-        .unwrap_or_default()
 }
 
 async fn client(app: &TestApp, role: Role, org: &str) -> Client {

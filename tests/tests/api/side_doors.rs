@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use tonic::Code;
-use tonic_types::StatusExt;
 use xinfang_client::Client;
 use xinfang_proto::v1::{
     AssignCaseRequest, AssignmentMode, ClaimType, CreateBudgetRequest, CreateOrgUnitRequest,
@@ -22,7 +21,7 @@ use xinfang_proto::v1::{
     SubmitFundRequestRequest, TripOutcome, Visit, YearMonth,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, now_secs, request_id, spawn_app};
+use xinfang_tests::{TestApp, fields, now_secs, reason, request_id, spawn_app};
 
 const A: &str = "510422100";
 const B: &str = "510422101";
@@ -112,22 +111,6 @@ fn trip(responsible: &str, case_ids: Vec<String>, who: Petitioner) -> RecordRetu
             ..Default::default()
         }),
     }
-}
-
-fn reason(status: &tonic::Status) -> String {
-    status
-        .get_error_details()
-        .error_info()
-        .map(|i| i.reason.clone())
-        .unwrap_or_default()
-}
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_error_details()
-        .bad_request()
-        .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
-        .unwrap_or_default()
 }
 
 fn this_year() -> Period {
