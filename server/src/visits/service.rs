@@ -346,6 +346,7 @@ fn petitioner_to_proto(
         address,
         representative: row.representative,
         masked: reveal == Reveal::Masked,
+        proxy: false,
     })
 }
 
@@ -391,6 +392,7 @@ fn matter_to_proto(
         link_case_id: String::new(),
         claim_type: i32::from(claim_type),
         accused_org_code: accused.unwrap_or_default().to_owned(),
+        new_matter_reason: String::new(),
     }
 }
 
@@ -404,6 +406,7 @@ fn classification(case_id: Uuid, repeat: bool, readable: &HashSet<Uuid>) -> Clas
             String::new()
         },
         repeat,
+        not_accepted_again: false,
     }
 }
 
@@ -434,6 +437,7 @@ fn visit_to_proto(
         classification: Some(classification(row.case_id, row.repeat, readable)),
         registered_by: row.registered_by.to_string(),
         recorded_at: Some(time::to_proto(row.recorded_at)),
+        large_scale: false,
     }
 }
 
