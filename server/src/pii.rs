@@ -1,6 +1,6 @@
 //! Personal data at rest: ID numbers, phones and addresses are sealed with XChaCha20-Poly1305 and matched
-//! through an HMAC-SHA256 of the ID number, both keyed from one 256-bit master key that lives in a key file
-//! (never in the repository, never in the database).
+//! through an HMAC-SHA256 of the ID number (or, for people without one, of their name and phone), all keyed
+//! from one 256-bit master key that lives in a key file (never in the repository, never in the database).
 //!
 //! Sealed values are `version (1) || nonce (24) || ciphertext+tag`, with the column name as associated data so
 //! that a value copied into another column does not open.
@@ -45,6 +45,7 @@ impl Field {
 pub struct PiiKeys {
     cipher: XChaCha20Poly1305,
     match_key: [u8; 32],
+    contact_key: [u8; 32],
     fingerprint: String,
 }
 
@@ -68,10 +69,12 @@ impl PiiKeys {
     pub fn from_master(master: &[u8; 32]) -> Self {
         let seal_key = derive(master, b"xinfang pii seal v1");
         let match_key = derive(master, b"xinfang pii match v1");
+        let contact_key = derive(master, b"xinfang pii contact match v1");
         let fingerprint = hex::encode(&derive(master, b"xinfang pii fingerprint v1")[..8]);
         Self {
             cipher: XChaCha20Poly1305::new(&seal_key.into()),
             match_key,
+            contact_key,
             fingerprint,
         }
     }
@@ -129,6 +132,16 @@ impl PiiKeys {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.match_key)
             .expect("hmac takes any key length");
         mac.update(id_number.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The keyed hash that finds a person without an ID number again by name and phone (同人,
+    /// docs/intake.md). `contact` is `visits::model::contact_key`: the normalized name and phone. A key of its
+    /// own, so that it can never equal an ID number's hash.
+    pub fn contact_hash(&self, contact: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.contact_key)
+            .expect("hmac takes any key length");
+        mac.update(contact.as_bytes());
         mac.finalize().into_bytes().into()
     }
 
@@ -224,6 +237,19 @@ mod tests {
             c.match_hash("11010519491231002X")
         );
         assert_ne!(a.fingerprint(), c.fingerprint());
+        // The name+phone hash is stable per key and never the ID-number hash of the same text.
+        assert_eq!(
+            a.contact_hash("张三\u{1f}13812345678"),
+            b.contact_hash("张三\u{1f}13812345678")
+        );
+        assert_ne!(
+            a.contact_hash("11010519491231002X"),
+            a.match_hash("11010519491231002X")
+        );
+        assert_ne!(
+            a.contact_hash("张三\u{1f}13812345678"),
+            c.contact_hash("张三\u{1f}13812345678")
+        );
     }
 
     #[test]
