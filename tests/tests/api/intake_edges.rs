@@ -255,11 +255,32 @@ fn plan() -> Vec<Planned> {
             County,
             0,
         ),
+        // 赵六 has no ID number: the same name and phone, written differently, is the same person.
+        p(
+            "D1",
+            false,
+            (3, 15, 10),
+            vec![person("赵六", "", "13812345670")],
+            "urban_construction",
+            TOWN,
+            County,
+            1,
+        ),
+        p(
+            "D2",
+            true,
+            (4, 8, 10),
+            vec![person(" 赵 六", "", "+86 138 1234 5670")],
+            "urban_construction",
+            TOWN,
+            County,
+            0,
+        ),
     ]
 }
 
 /// The initial registrations of [`plan`]: the earliest of each matter.
-const INITIAL: [&str; 5] = ["A1", "A5", "B2", "C1", "X1"];
+const INITIAL: [&str; 6] = ["A1", "A5", "B2", "C1", "D1", "X1"];
 
 async fn register_planned(c: &mut Client, p: &Planned) {
     let m = matter(&format!("[{}] 反映问题", p.key), p.category, p.org);
@@ -407,8 +428,8 @@ async fn initial_and_repeat_come_out_the_same_in_any_arrival_order() {
             register_planned(&mut clerk, p).await;
         }
         assert_eq!(flags(&app).await, expected, "{name}: initial/repeat flags");
-        // Five matters, whatever the order; each keeps the number of the registration that opened it.
-        assert_eq!(count(&app, "SELECT count(*) FROM cases").await, 5, "{name}");
+        // Six matters, whatever the order.
+        assert_eq!(count(&app, "SELECT count(*) FROM cases").await, 6, "{name}");
         let stats = statistics(&app).await;
         match &reference {
             None => reference = Some(stats),
@@ -439,11 +460,11 @@ async fn initial_and_repeat_come_out_the_same_in_any_arrival_order() {
         }
         app.assert_rollups_match_records().await;
     }
-    // The quarter's figures, computed by hand: 8 visits, of which A1 A5 B2 C1 initial.
+    // The quarter's figures, computed by hand: 9 visits, of which A1 A5 B2 C1 D1 initial.
     let quarter = &reference.unwrap()[3].0;
     let total = quarter.total.clone().unwrap();
-    assert_eq!(total.batches.unwrap().value, 8);
-    assert_eq!(total.initial_batches.unwrap().value, 4);
+    assert_eq!(total.batches.unwrap().value, 9);
+    assert_eq!(total.initial_batches.unwrap().value, 5);
     assert_eq!(total.repeat_batches.unwrap().value, 4);
 }
 
