@@ -5,7 +5,7 @@
 //! What only the server can know (whether a category or org unit exists, who may do what, the state of a
 //! matter now) is judged there; an operation it refuses is kept in the outbox with the reason.
 
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use xinfang_proto::{
     money, personal,
     v1::{
@@ -40,11 +40,7 @@ impl From<Violations> for CaptureError {
     }
 }
 
-/// Today in Asia/Shanghai as `yyyymmdd`, the form the ID-number rule takes.
-pub fn today_yyyymmdd(now: DateTime<Utc>) -> u32 {
-    let local = now.with_timezone(&FixedOffset::east_opt(8 * 3600).expect("UTC+8"));
-    local.year().unsigned_abs() * 10_000 + local.month() * 100 + local.day()
-}
+pub use xinfang_proto::calendar::today_yyyymmdd;
 
 fn timestamp(now: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -81,6 +77,12 @@ pub fn validate(op: &Op, now: DateTime<Utc>) -> Result<(), Violations> {
             }
             v.check(validate::required_text("approved_by", &r.approved_by, 50));
             v.check(validate::required_multiline("reason", &r.reason, 2000));
+            if r.notified_on.is_none() {
+                v.add(
+                    "notified_on",
+                    "required: the day the written notice went out",
+                );
+            }
         }
         Op::ReplyCase(r) => {
             common(&mut v, &r.case_id, r.occurred_at.as_ref(), now);
@@ -103,6 +105,10 @@ pub fn validate(op: &Op, now: DateTime<Utc>) -> Result<(), Violations> {
                 "unit_rating",
                 r.unit_rating,
             ));
+        }
+        Op::ReplySupervision(r) => {
+            common(&mut v, &r.case_id, r.occurred_at.as_ref(), now);
+            v.check(validate::required_multiline("reply", &r.reply, 20_000));
         }
     }
     v.finish(|| Some(()))
@@ -147,6 +153,10 @@ pub fn prepare(mut op: Op, now: DateTime<Utc>) -> Result<Op, Violations> {
             r.occurred_at = r.occurred_at.or(at);
         }
         Op::RecordEvaluation(r) => {
+            r.request_id.clear();
+            r.occurred_at = r.occurred_at.or(at);
+        }
+        Op::ReplySupervision(r) => {
             r.request_id.clear();
             r.occurred_at = r.occurred_at.or(at);
         }
@@ -987,7 +997,7 @@ mod tests {
                 days: 31,
                 ..Default::default()
             })),
-            ["days", "approved_by", "reason"]
+            ["days", "approved_by", "reason", "notified_on"]
         );
         assert_eq!(
             fields(&Op::RecordEvaluation(RecordEvaluationRequest {

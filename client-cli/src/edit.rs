@@ -11,6 +11,8 @@ enum Field<'a> {
     Text(&'a mut String),
     Enum(&'a mut i32, EnumKind),
     Time(&'a mut Option<prost_types::Timestamp>),
+    /// A calendar date of the bureau (`2025-06-01`).
+    Date(&'a mut Option<xinfang_proto::v1::Date>),
     Int(&'a mut i32),
     Bool(&'a mut bool),
     /// An element of a repeated text (officers, matter ids): setting it empty removes it.
@@ -169,6 +171,7 @@ fn field<'a>(op: &'a mut Op, path: &str) -> Option<Field<'a>> {
         },
         Op::ExtendCase(r) => match segments.as_slice() {
             ["days"] => Some(Field::Int(&mut r.days)),
+            ["notified_on"] => Some(Field::Date(&mut r.notified_on)),
             ["approved_by"] => Some(Field::Text(&mut r.approved_by)),
             ["reason"] => Some(Field::Text(&mut r.reason)),
             _ => step(&segments, &mut r.case_id, &mut r.etag, &mut r.occurred_at),
@@ -182,6 +185,10 @@ fn field<'a>(op: &'a mut Op, path: &str) -> Option<Field<'a>> {
         Op::RecordEvaluation(r) => match segments.as_slice() {
             ["office_rating"] => Some(Field::Enum(&mut r.office_rating, EnumKind::Rating)),
             ["unit_rating"] => Some(Field::Enum(&mut r.unit_rating, EnumKind::Rating)),
+            _ => step(&segments, &mut r.case_id, &mut r.etag, &mut r.occurred_at),
+        },
+        Op::ReplySupervision(r) => match segments.as_slice() {
+            ["reply"] => Some(Field::Text(&mut r.reply)),
             _ => step(&segments, &mut r.case_id, &mut r.etag, &mut r.occurred_at),
         },
     }
@@ -203,6 +210,10 @@ pub fn get(op: &Op, path: &str) -> Result<String, EditError> {
         Field::Text(s) => s.clone(),
         Field::Enum(v, kind) => kind.format(*v),
         Field::Time(t) => text::format_time(t.as_ref()),
+        Field::Date(d) => d
+            .as_ref()
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+            .unwrap_or_default(),
         Field::Int(n) => n.to_string(),
         Field::Bool(b) => b.to_string(),
         Field::Element(list, i) => list.get(i).cloned().unwrap_or_default(),
@@ -229,6 +240,13 @@ pub fn set(op: &mut Op, path: &str, value: &str, now: DateTime<Utc>) -> Result<(
                 None
             } else {
                 Some(text::parse_time(value, now).map_err(bad)?)
+            }
+        }
+        Field::Date(d) => {
+            *d = if value.is_empty() {
+                None
+            } else {
+                Some(text::parse_date(value, now).map_err(bad)?)
             }
         }
         Field::Int(n) => {

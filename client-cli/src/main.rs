@@ -347,7 +347,8 @@ enum MetricsCommand {
     Indicators {
         #[command(flatten)]
         period: PeriodArgs,
-        /// An org unit's figures (the responsible unit); default the county.
+        /// An org unit's figures: the petition office's timely acceptance of the matters whose problem lies there
+        /// (问题属地), the other rates of the matters it is responsible for; default the county.
         #[arg(long)]
         org: Option<String>,
         /// Count matters still pending and not yet due in the on-time completion denominator.
@@ -474,6 +475,9 @@ enum CaseCommand {
         approved_by: Option<String>,
         #[arg(long)]
         reason: Option<String>,
+        /// The day the written notice (延期告知书) went to the petitioner: 2025-06-01 or today.
+        #[arg(long)]
+        notified_on: Option<String>,
     },
     /// 答复: the written opinion that concludes the matter.
     Reply {
@@ -1417,6 +1421,7 @@ fn case_command(store: &mut Store, ask: &Ask, command: CaseCommand) -> Result<()
             days,
             approved_by,
             reason,
+            notified_on,
         } => {
             let (case_id, _) = step_target(store, &step, "extend")?;
             let (occurred_at, etag) = step_common(&step)?;
@@ -1429,6 +1434,16 @@ fn case_command(store: &mut Store, ask: &Ask, command: CaseCommand) -> Result<()
             };
             let approved_by = ask.text(approved_by, "Approved by (unit head)", true)?;
             let reason = ask.text(reason, "Reason", true)?;
+            let notified_on = ask.text(
+                notified_on,
+                "Written notice to the petitioner sent on (2025-06-01, today)",
+                true,
+            )?;
+            let notified_on = if notified_on.trim().is_empty() {
+                None
+            } else {
+                Some(text::parse_date(&notified_on, now).map_err(|e| anyhow::anyhow!(e))?)
+            };
             capture::extend_case(
                 store,
                 ExtendCaseRequest {
@@ -1439,6 +1454,7 @@ fn case_command(store: &mut Store, ask: &Ask, command: CaseCommand) -> Result<()
                     days,
                     approved_by,
                     reason,
+                    notified_on,
                 },
                 now,
             )?

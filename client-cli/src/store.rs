@@ -279,6 +279,7 @@ pub fn op_kind(op: &Op) -> &'static str {
         Op::ExtendCase(_) => "extend_case",
         Op::ReplyCase(_) => "reply_case",
         Op::RecordEvaluation(_) => "record_evaluation",
+        Op::ReplySupervision(_) => "reply_supervision",
     }
 }
 
@@ -292,6 +293,7 @@ pub fn op_target(op: &Op) -> &str {
         Op::ExtendCase(r) => &r.case_id,
         Op::ReplyCase(r) => &r.case_id,
         Op::RecordEvaluation(r) => &r.case_id,
+        Op::ReplySupervision(r) => &r.case_id,
     }
 }
 
@@ -331,6 +333,7 @@ pub fn op_subject(op: &Op) -> String {
         Op::ExtendCase(r) => format!("extend by {} days", r.days),
         Op::ReplyCase(_) => "reply".to_owned(),
         Op::RecordEvaluation(_) => "evaluation".to_owned(),
+        Op::ReplySupervision(_) => "reply to the supervision".to_owned(),
     }
 }
 

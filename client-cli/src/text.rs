@@ -1,13 +1,11 @@
 //! Reading and writing what people type: times in the bureau's zone (Asia/Shanghai), enum values by short
 //! names (`national`, `campaign-transfer`, `basically-satisfied`).
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use xinfang_proto::v1::{CaseState, DeclineGround, LetterChannel, Level, Rating, TripOutcome};
 
-/// Asia/Shanghai: UTC+8 all year.
-pub fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8")
-}
+/// The bureau's clock (UTC+8), as the server keeps it.
+pub use xinfang_proto::calendar::bureau_offset as shanghai;
 
 /// `now`, an RFC 3339 time (`2025-06-01T09:30:00+08:00`), or a Shanghai wall-clock time
 /// (`2025-06-01 09:30`, `2025-06-01 09:30:15`, `2025-06-01T09:30`, or a date for its midnight).
@@ -45,6 +43,23 @@ pub fn parse_time(input: &str, now: DateTime<Utc>) -> Result<prost_types::Timest
     Ok(prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: 0,
+    })
+}
+
+/// `today` or a date of the bureau's calendar (`2025-06-01`).
+pub fn parse_date(input: &str, now: DateTime<Utc>) -> Result<xinfang_proto::v1::Date, String> {
+    use chrono::Datelike;
+    let s = input.trim();
+    let day = if s.eq_ignore_ascii_case("today") {
+        xinfang_proto::calendar::local_date(now)
+    } else {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| format!("{s:?} is not a date: use 2025-06-01 or today"))?
+    };
+    Ok(xinfang_proto::v1::Date {
+        year: day.year(),
+        month: day.month() as i32,
+        day: day.day() as i32,
     })
 }
 

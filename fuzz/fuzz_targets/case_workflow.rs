@@ -1,6 +1,6 @@
 //! The case workflow (`server/src/cases/model.rs`): random sequences of steps at random times. `apply`
 //! never panics, is deterministic, never moves a matter back in time or out of a terminal state, takes
-//! only the transitions of domain.md §3.1, and every record it returns keeps the invariants the database
+//! only the transitions of docs/deadlines.md, and every record it returns keeps the invariants the database
 //! and the indicators rely on; the deadline functions never panic on what it returns.
 #![no_main]
 
@@ -10,8 +10,8 @@ use arbitrary::Arbitrary;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use libfuzzer_sys::fuzz_target;
 use xinfang_proto::v1::{
-    AssignmentMode, BacklogResolution, BacklogState, CaseState, Level, Rating, ReviewOutcome,
-    SupervisionMethod,
+    AssignmentMode, BacklogResolution, BacklogState, CaseState, Level, ObjectionState, Rating,
+    ReviewOutcome, SupervisionMethod,
 };
 use xinfang_server::cases::model::{
     Action, CaseRecord, Refusal, Workflow, deadlines, effective_state, local_date, next_due,
@@ -38,7 +38,12 @@ enum Act {
     Accept,
     Decline(u8),
     Object,
-    Extend(u8),
+    DecideObjection(bool),
+    /// Days, and how many days back the notice went out.
+    Extend(u8, u8),
+    Confirm,
+    ReplySupervision,
+    CloseSupervision,
     Reply(bool, bool),
     Evaluate(u8, u8),
     RequestReview,
@@ -54,6 +59,8 @@ enum Act {
 struct Input {
     /// Days after 2019-01-01 of the registration.
     start_days: u16,
+    /// The matter's claim type (`xinfang.v1.ClaimType`, modulo 4).
+    claim: u8,
     steps: Vec<Step>,
 }
 
@@ -90,11 +97,18 @@ fn action(act: &Act, today: NaiveDate) -> Action {
         Act::Accept => Action::Accept,
         Act::Decline(g) => Action::Decline { ground: pick(g) },
         Act::Object => Action::Object,
-        Act::Extend(days) => Action::Extend {
+        Act::DecideObjection(agree) => Action::DecideObjection { agree },
+        Act::Extend(days, back) => Action::Extend {
             days: u32::from(days),
             approved_by: "县信访局".into(),
             reason: "情况复杂".into(),
+            notified_on: today - Duration::days(i64::from(back % 40)),
         },
+        Act::Confirm => Action::ConfirmCompletion,
+        Act::ReplySupervision => Action::ReplySupervision {
+            reply: "已整改".into(),
+        },
+        Act::CloseSupervision => Action::CloseSupervision,
         Act::Reply(report, publish) => Action::Reply {
             opinion: "意见书".into(),
             completion_report: report.then(|| "办结报告".to_owned()),
@@ -151,6 +165,11 @@ fn steps_at(r: &CaseRecord) -> Vec<DateTime<Utc>> {
         r.evaluated_at,
         r.review_requested_at,
         r.review_decided_at,
+        r.objection_decided_at,
+        r.completion_confirmed_at,
+        r.supervised_at,
+        r.supervision_replied_at,
+        r.supervision_closed_at,
         r.hearing_until
             .and_then(xinfang_server::time::bureau_midnight),
     ]
@@ -178,7 +197,12 @@ fn invariants(r: &CaseRecord) {
         Unspecified => panic!("no state: {r:?}"),
         Registered => assert!(r.responsible_org_code.is_none() && r.accepted_at.is_none()),
         Assigned => assert!(r.responsible_org_code.is_some() && r.assigned_at.is_some()),
-        Returned => assert!(r.responsible_org_code.is_none() && r.objected_at.is_some()),
+        Returned => assert!(
+            r.responsible_org_code.is_none()
+                && r.objected_at.is_some()
+                && r.objection_state == ObjectionState::Agreed as i32,
+            "{r:?}"
+        ),
         Declined => assert!(r.declined_at.is_some() && r.decline_ground != 0),
         Accepted => assert!(r.responsible_org_code.is_some() && r.accepted_at.is_some()),
         Replied | Evaluated | ReviewRequested | Reviewed | Final => {
@@ -203,6 +227,23 @@ fn invariants(r: &CaseRecord) {
     }
     if r.evaluated_at.is_some() {
         assert!(r.replied_at.is_some() && r.office_rating != 0 && r.unit_rating != 0);
+        // Only a published opinion is rated.
+        assert!(r.evaluation_due.is_some(), "{r:?}");
+    }
+    if r.objection_state == ObjectionState::Pending as i32 {
+        assert!(r.state == Assigned && r.objected_at.is_some(), "{r:?}");
+    }
+    if r.completion_confirmed_at.is_some() {
+        assert!(
+            r.completion_report.is_some() && r.replied_at.is_some(),
+            "{r:?}"
+        );
+    }
+    if r.supervision_replied_at.is_some() || r.supervision_closed_at.is_some() {
+        assert!(r.supervised_at.is_some(), "{r:?}");
+    }
+    if r.extension_days > 0 {
+        assert!(r.extension_notified_on.is_some(), "{r:?}");
     }
     if r.evaluation_due.is_some() {
         assert!(r.replied_at.is_some(), "{r:?}");
@@ -257,7 +298,7 @@ fn allowed(from: CaseState, to: CaseState) -> bool {
         || matches!(
             (from, to),
             (Registered | Returned, Assigned | Declined)
-                | (Assigned, Accepted | Declined | Returned)
+                | (Assigned, Accepted | Declined | Returned | Assigned)
                 | (Accepted, Replied)
                 | (Replied, Evaluated | ReviewRequested)
                 | (Evaluated, ReviewRequested)
@@ -272,7 +313,11 @@ fn event_of(action: &Action, name: &str) -> bool {
         Action::Accept => name == "accepted",
         Action::Decline { .. } => name == "declined",
         Action::Object => name == "objected",
+        Action::DecideObjection { .. } => matches!(name, "objection_agreed" | "objection_refused"),
         Action::Extend { .. } => name == "extended",
+        Action::ConfirmCompletion => name == "completion_confirmed",
+        Action::ReplySupervision { .. } => name == "supervision_replied",
+        Action::CloseSupervision => name == "supervision_closed",
         Action::Reply { .. } => name == "replied",
         Action::Evaluate { .. } => name == "evaluated",
         Action::RequestReview => name == "review_requested",
@@ -293,7 +338,7 @@ fuzz_target!(|input: Input| {
     let workflow = workflow();
     let start = Utc.with_ymd_and_hms(2019, 1, 1, 1, 0, 0).unwrap()
         + Duration::days(i64::from(input.start_days % 3650));
-    let mut record = CaseRecord::registered(start);
+    let mut record = CaseRecord::registered(start, i32::from(input.claim % 4));
     let mut at = start;
     invariants(&record);
     for step in input.steps.iter().take(64) {
@@ -373,6 +418,7 @@ fuzz_target!(|input: Input| {
                                 | "resolution"
                                 | "first_day"
                                 | "last_day"
+                                | "notified_on"
                         ),
                         "{field}"
                     );

@@ -2,6 +2,7 @@
 //! descriptor set (for reflection), and [`validate`], the input rules that the server and the offline client
 //! both apply.
 
+pub mod calendar;
 pub mod codec;
 pub mod money;
 pub mod personal;
@@ -16,7 +17,7 @@ pub mod v1 {
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/xinfang_v1_descriptor.bin"));
 
-/// Full names of the six services, in the order of DESIGN.md.
+/// Full names of the six services, in the order the README lists them.
 pub const SERVICE_NAMES: [&str; 6] = [
     "xinfang.v1.OrgService",
     "xinfang.v1.VisitService",

@@ -1,6 +1,6 @@
 //! Petitioners' personal data: citizen ID numbers (GB 11643-1999) and phone numbers. Server and offline
 //! client normalize them identically, so that the keyed hash used for 同人 matching sees one spelling per
-//! person, and both mask them the same way for display (domain.md §5).
+//! person, and both mask them the same way for display (docs/personal-data.md).
 //!
 //! Descriptions of violations never repeat the number itself: they may end up in logs, and the ID number is
 //! sensitive personal information (GB/T 35273-2020).

@@ -30,6 +30,69 @@ pub enum Command {
     /// The tamper-evident audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Take a base backup of the private cluster (pg_basebackup) with the personal-data key sealed under
+    /// --backup-key-file, and check it (pg_verifybackup). With --wal-archive-dir set on the service, it can
+    /// be rolled forward to any later moment.
+    Backup {
+        /// Folder to write the backup to; must be empty or missing. Keep it off the data directory's disk.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+    },
+    /// Restore the private cluster from a backup, rolled forward with the WAL archive (--wal-archive-dir) to
+    /// its end or to --to; the service must be stopped and its cluster folder empty or gone.
+    Restore {
+        /// A folder written by `backup`.
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// Replay only what committed before this moment (RFC 3339, e.g. 2026-12-06T09:30:00+08:00).
+        #[arg(long, value_name = "TIME", value_parser = parse_time)]
+        to: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// The personal-data keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// A streaming standby of another data directory's private cluster, on this machine.
+    #[command(subcommand)]
+    Standby(StandbyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Seal all personal data under a new key, in batches, while the service runs; then drop the old key
+    /// from the key file and the database. Run again to resume an interrupted rotation.
+    Rotate {
+        /// Petitioners re-sealed per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch_size: u32,
+        /// Pause between batches, in milliseconds, to leave the database to the service.
+        #[arg(long, default_value_t = 100)]
+        pause_ms: u64,
+    },
+    /// The keys in the key file and in the database, and how many petitioners each one seals.
+    Status,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StandbyCommand {
+    /// Make this data directory a standby of --primary-data-dir's cluster (pg_basebackup) when it holds
+    /// none, then run it until SIGTERM or Ctrl-C, streaming from the primary.
+    Run {
+        /// The data directory of the service whose cluster to follow.
+        #[arg(long, value_name = "DIR")]
+        primary_data_dir: PathBuf,
+        /// The standby's application name, as the primary's --synchronous-standby names it.
+        #[arg(long, default_value = "xinfang_standby")]
+        name: String,
+    },
+    /// Promote this data directory's standby: it stops following and takes writes. Start the service on this
+    /// data directory next.
+    Promote,
+}
+
+fn parse_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("{e}; expected RFC 3339, e.g. 2026-12-06T09:30:00+08:00"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,16 +179,33 @@ pub struct Config {
     )]
     pub migrate_database_url: Option<String>,
 
-    /// A read replica of DATABASE_URL for the read-heavy metrics queries (indicators, statistics, target
-    /// completion, budget execution, the self-evaluation report). Unset: they use DATABASE_URL.
+    /// A read replica for the read-heavy metrics queries (indicators, statistics, target completion, budget
+    /// execution, the self-evaluation report): a standby of DATABASE_URL, or of the private cluster
+    /// (`standby run`). Unset: they use the main database.
     #[arg(
         long,
         env = "XINFANG_READ_DATABASE_URL",
         hide_env_values = true,
-        global = true,
-        requires = "database_url"
+        global = true
     )]
     pub read_database_url: Option<String>,
+
+    /// Archive the private cluster's WAL into this folder (archive_mode), so that `backup` can be rolled
+    /// forward to any moment after it; put it on another disk. Unset: no archive, and a backup restores
+    /// only to its own end.
+    #[arg(long, env = "XINFANG_WAL_ARCHIVE_DIR", global = true)]
+    pub wal_archive_dir: Option<PathBuf>,
+
+    /// Application name of a standby of the private cluster that every commit waits for
+    /// (synchronous_standby_names), so that a failover loses no acknowledged write. While it is not
+    /// connected, writes wait.
+    #[arg(long, env = "XINFANG_SYNCHRONOUS_STANDBY", global = true)]
+    pub synchronous_standby: Option<String>,
+
+    /// File with the key (64 hex characters) that seals the personal-data key inside backups; `backup`
+    /// creates it when missing. Keep it apart from the backups: with both, anyone can read the ID numbers.
+    #[arg(long, env = "XINFANG_BACKUP_KEY_FILE", global = true)]
+    pub backup_key_file: Option<PathBuf>,
 
     /// Where xinfang keeps its state (private cluster, admin token). Default: `xinfang` under the user's data
     /// directory; /var/lib/xinfang when running as root.
@@ -296,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn the_migrate_and_read_urls_need_a_database_url() {
+    fn the_migrate_url_needs_a_database_url_and_the_read_url_does_not() {
         let cli = Cli::try_parse_from([
             "xinfang-server",
             "--database-url",
@@ -318,15 +398,53 @@ mod tests {
         );
         // A DATABASE_URL in the environment counts as given.
         if std::env::var_os("DATABASE_URL").is_none() {
-            for flag in ["--migrate-database-url", "--read-database-url"] {
-                let err =
-                    Cli::try_parse_from(["xinfang-server", flag, "postgres://x@h/db"]).unwrap_err();
-                assert_eq!(
-                    err.kind(),
-                    clap::error::ErrorKind::MissingRequiredArgument,
-                    "{flag}"
-                );
-            }
+            let err = Cli::try_parse_from([
+                "xinfang-server",
+                "--migrate-database-url",
+                "postgres://x@h/db",
+            ])
+            .unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+            // A standby of the private cluster serves the metrics queries.
+            let cli = Cli::try_parse_from([
+                "xinfang-server",
+                "--read-database-url",
+                "postgres://xinfang_app@localhost/xinfang?host=/srv/standby/postgres/data",
+            ])
+            .unwrap();
+            assert!(cli.config.database_url.is_none());
         }
+    }
+
+    #[test]
+    fn restore_takes_a_moment_with_its_offset() {
+        let cli = Cli::try_parse_from([
+            "xinfang-server",
+            "restore",
+            "--from",
+            "/backups/b1",
+            "--to",
+            "2026-12-06T09:30:00+08:00",
+        ])
+        .unwrap();
+        let Some(Command::Restore { from, to }) = cli.command else {
+            panic!("not a restore");
+        };
+        assert_eq!(from, PathBuf::from("/backups/b1"));
+        assert_eq!(
+            to.unwrap().to_rfc3339(),
+            "2026-12-06T01:30:00+00:00",
+            "Shanghai time is UTC+8"
+        );
+        let err = Cli::try_parse_from([
+            "xinfang-server",
+            "restore",
+            "--from",
+            "/b",
+            "--to",
+            "2026-12-06 09:30",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("RFC 3339"), "{err}");
     }
 }

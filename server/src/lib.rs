@@ -6,8 +6,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cases;
 pub mod cluster;
+pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -19,6 +21,7 @@ pub mod paging;
 pub mod pii;
 pub mod scope;
 pub mod seed;
+pub mod standby;
 pub mod startup;
 pub mod sync;
 pub mod telemetry;

@@ -18,7 +18,7 @@ use crate::{
     auth::AuthLayer,
     auth::limits::Limits,
     cases::{CaseApi, model::Workflow},
-    cluster::{Cluster, ClusterOptions, SERVICE_ROLE},
+    cluster::{Cluster, ClusterOptions, ClusterSettings, SERVICE_ROLE},
     config::Config,
     db,
     funds::{FundApi, FundConfig},
@@ -28,7 +28,7 @@ use crate::{
     seed,
     sync::SyncApi,
     tls::{self, Tls},
-    visits::{IntakeConfig, VisitApi, store as visits_store},
+    visits::{IntakeConfig, VisitApi},
 };
 
 /// Name of the service's database in its private cluster.
@@ -69,6 +69,12 @@ impl Database {
         cluster: &mut Option<Cluster>,
     ) -> anyhow::Result<(PgPool, Option<PgPool>)> {
         let (service_options, mut owner) = match &config.database_url {
+            Some(_) if config.wal_archive_dir.is_some() || config.synchronous_standby.is_some() => {
+                anyhow::bail!(
+                    "--wal-archive-dir and --synchronous-standby configure the private cluster; with \
+                     DATABASE_URL, set archiving and replication on that PostgreSQL (docs/operations.md)"
+                )
+            }
             Some(url) => {
                 let service = db::options_from_url(url)
                     .context("DATABASE_URL is not a valid postgres URL")?;
@@ -87,15 +93,8 @@ impl Database {
                 (service, owner)
             }
             None => {
-                let started = cluster.insert(
-                    Cluster::start(&ClusterOptions {
-                        dir: config.data_dir().join("postgres"),
-                        bin_dir: config.pg_bin_dir.clone(),
-                        run_as: config.pg_user.clone(),
-                        durable: true,
-                    })
-                    .await?,
-                );
+                let (options, settings) = cluster_options(config);
+                let started = cluster.insert(Cluster::start_with(&options, &settings).await?);
                 started
                     .ensure_database(DATABASE_NAME)
                     .await
@@ -103,6 +102,9 @@ impl Database {
                 let mut owner = PgConnection::connect_with(&started.connect_options(DATABASE_NAME))
                     .await
                     .context("connecting to the database")?;
+                if let Some(standby) = &config.synchronous_standby {
+                    warn_when_standby_missing(&mut owner, standby).await;
+                }
                 db::ensure_service_role(&mut owner, SERVICE_ROLE)
                     .await
                     .context("creating the service's database role")?;
@@ -176,6 +178,41 @@ impl Database {
             tracing::warn!(error = %err, "stopping postgres");
         }
     }
+}
+
+/// Every commit waits for a synchronous standby, the migrations and the seed included: a start that hangs
+/// must say why.
+async fn warn_when_standby_missing(conn: &mut PgConnection, standby: &str) {
+    let connected: Result<bool, _> = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name = $1)",
+    )
+    .bind(standby)
+    .fetch_one(conn)
+    .await;
+    if !matches!(connected, Ok(true)) {
+        tracing::warn!(
+            standby,
+            "the synchronous standby is not connected: every write waits until it is (start it, or \
+             restart without --synchronous-standby)"
+        );
+    }
+}
+
+/// The private cluster of `config`: its folder, binaries and user, and what the operator configured for it.
+pub fn cluster_options(config: &Config) -> (ClusterOptions, ClusterSettings) {
+    (
+        ClusterOptions {
+            dir: config.data_dir().join("postgres"),
+            bin_dir: config.pg_bin_dir.clone(),
+            run_as: config.pg_user.clone(),
+            durable: true,
+        },
+        ClusterSettings {
+            wal_archive_dir: config.wal_archive_dir.clone(),
+            synchronous_standby: config.synchronous_standby.clone(),
+            ..ClusterSettings::default()
+        },
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -312,6 +349,7 @@ pub async fn serve(
 
     let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let sealer = crate::audit::spawn_sealer(pool.clone());
+    let key_watcher = tokio::spawn(watch_keys(pool.clone(), options.keys.clone()));
     let watchdog = tokio::spawn(watch_database(
         pool.clone(),
         options.read_pool.clone(),
@@ -376,6 +414,7 @@ pub async fn serve(
     };
     watchdog.abort();
     sealer.abort();
+    key_watcher.abort();
     served?;
     Ok(())
 }
@@ -447,6 +486,41 @@ async fn watch_database(
     }
 }
 
+/// How often the service looks for a key rotation (`keys rotate` waits a few of these before it seals
+/// anything with the new key).
+pub const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Follows key rotations: when the database lists a sealing key this process does not have, or no longer
+/// lists one it has, the key file is read again (`PiiKeys::reload`). A rotation writes the file before it
+/// tells the database, so the new key is there to be found.
+async fn watch_keys(pool: PgPool, keys: Arc<PiiKeys>) {
+    if keys.file().is_none() {
+        return;
+    }
+    let mut seen: Vec<String> = Vec::new();
+    loop {
+        tokio::time::sleep(KEY_CHECK_INTERVAL).await;
+        let listed = match pool.acquire().await {
+            Ok(mut conn) => match crate::pii::store::key_ids(&mut conn).await {
+                Ok(ids) => ids,
+                Err(_) => continue,
+            },
+            Err(_) => continue,
+        };
+        if listed == seen {
+            continue;
+        }
+        let ring = keys.ring();
+        let newest = listed.last().map(String::as_str);
+        let behind = listed.iter().any(|id| !ring.has(id)) || newest != Some(ring.current_id());
+        if behind && let Err(err) = keys.reload() {
+            tracing::error!(error = %err, "a key rotation began but the key file cannot be read");
+            continue;
+        }
+        seen = listed;
+    }
+}
+
 async fn is_reachable(pool: &PgPool) -> bool {
     tokio::time::timeout(
         Duration::from_secs(2),
@@ -456,8 +530,9 @@ async fn is_reachable(pool: &PgPool) -> bool {
     .is_ok_and(|r| r.is_ok())
 }
 
-/// Seeds the database and, when an administrator was just created, hands its token to the operator:
-/// printed once on stdout and written to `<data-dir>/admin-token` (mode 0600).
+/// Seeds the database and, when an administrator was just created, hands its token to the operator in
+/// `<data-dir>/admin-token` (mode 0600). The output only names the file: under systemd stdout goes to the
+/// journal, which keeps it for as long as its retention says and shows it to anyone in `adm`.
 pub async fn prepare(pool: &PgPool, data_dir: &Path, keys: &PiiKeys) -> anyhow::Result<()> {
     check_data_key(pool, keys).await?;
     let Some(token) = seed::run(pool).await? else {
@@ -466,29 +541,17 @@ pub async fn prepare(pool: &PgPool, data_dir: &Path, keys: &PiiKeys) -> anyhow::
     let path = data_dir.join("admin-token");
     write_secret(&path, &token).with_context(|| format!("writing {}", path.display()))?;
     println!(
-        "administrator token (shown once, also in {}):",
+        "created the administrator; its token is in {} (mode 0600)",
         path.display()
     );
-    println!("{token}");
     Ok(())
 }
 
-/// The database remembers the fingerprint of the key its personal data was sealed with; a service started
-/// with another key file refuses to run instead of writing records that nobody can read together.
+/// The database remembers the fingerprint of the match key and the ids of the sealing keys its personal data
+/// was sealed with; a service started with another key file refuses to run instead of writing records that
+/// nobody can read together (`pii::check_database`).
 pub async fn check_data_key(pool: &PgPool, keys: &PiiKeys) -> anyhow::Result<()> {
-    const NAME: &str = "pii_key_fingerprint";
-    let mut conn = pool.acquire().await?;
-    visits_store::insert_setting(&mut conn, NAME, keys.fingerprint()).await?;
-    let stored = visits_store::setting(&mut conn, NAME).await?;
-    if stored.as_deref() != Some(keys.fingerprint()) {
-        anyhow::bail!(
-            "the personal-data key file does not match this database (fingerprint {} expected, {} given); \
-             restore the key file this database was created with",
-            stored.unwrap_or_default(),
-            keys.fingerprint()
-        );
-    }
-    Ok(())
+    crate::pii::check_database(pool, keys).await
 }
 
 fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {

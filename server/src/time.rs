@@ -1,6 +1,8 @@
-//! Conversions between protobuf timestamps and chrono.
+//! Conversions between protobuf timestamps and chrono, and the bureau's calendar (one definition, in
+//! `xinfang_proto::calendar`, shared with the offline client and mirrored by the SQL `bureau_date()`).
 
 use chrono::{DateTime, Utc};
+pub use xinfang_proto::calendar::{BUREAU_OFFSET_HOURS, bureau_offset as shanghai, local_date};
 
 pub fn to_proto(t: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -17,7 +19,7 @@ pub fn from_proto(t: &prost_types::Timestamp) -> Option<DateTime<Utc>> {
 /// The instant a day begins in the bureau's time zone (Asia/Shanghai, UTC+8); `None` out of chrono's range.
 pub fn bureau_midnight(day: chrono::NaiveDate) -> Option<DateTime<Utc>> {
     use chrono::TimeZone;
-    crate::visits::model::shanghai()
+    shanghai()
         .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
         .single()
         .map(|t| t.with_timezone(&Utc))

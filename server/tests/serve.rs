@@ -1,6 +1,7 @@
-//! The `xinfang-server` binary as an operator runs it: no configuration, its own PostgreSQL, a token printed
-//! once, SIGTERM stopping it and its database, a restart reusing the data, and a SIGKILL not leaving an
-//! orphan postmaster behind.
+//! The `xinfang-server` binary as an operator runs it: no configuration, its own PostgreSQL, the
+//! administrator's token written to a 0600 file and never printed (journald would keep it forever), SIGTERM
+//! stopping it and its database, a restart reusing the data, and a SIGKILL not leaving an orphan postmaster
+//! behind.
 
 use std::{
     io::{BufRead, BufReader},
@@ -23,7 +24,8 @@ use xinfang_proto::v1::ListOrgUnitsRequest;
 
 struct Server {
     child: Child,
-    stdout: mpsc::Receiver<String>,
+    /// Every line the process wrote, stdout and stderr alike: what journald would keep.
+    output: mpsc::Receiver<String>,
     address: String,
 }
 
@@ -37,7 +39,6 @@ fn free_port() -> u16 {
 
 fn start(data_dir: &Path) -> Server {
     let port = free_port();
-    let log = std::fs::File::create(data_dir.with_extension(format!("{port}.log"))).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_xinfang-server"))
         .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(data_dir)
@@ -45,19 +46,26 @@ fn start(data_dir: &Path) -> Server {
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(log)
+        .stderr(Stdio::piped())
         .spawn()
         .expect("starting xinfang-server");
-    let (tx, stdout) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
+    let (tx, output) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err_tx = tx.clone();
     std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = err_tx.send(line);
         }
     });
     Server {
         child,
-        stdout,
+        output,
         address: format!("http://127.0.0.1:{port}"),
     }
 }
@@ -90,7 +98,7 @@ impl Server {
     }
 
     fn printed(&self) -> Vec<String> {
-        self.stdout.try_iter().collect()
+        self.output.try_iter().collect()
     }
 
     fn signal(&self, signal: Signal) {
@@ -108,6 +116,16 @@ impl Server {
                 "still running 60s after the signal"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    /// A failed assertion must not leave the server (and its PostgreSQL) running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
         }
     }
 }
@@ -153,17 +171,28 @@ async fn runs_on_its_own_postgres_stops_cleanly_and_survives_a_kill() {
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("data");
 
-    // First start: initdb, migrations, seed, an administrator token printed once and kept in a 0600 file.
+    // First start: initdb, migrations, seed, an administrator whose token is only in a 0600 file; the output
+    // names the file and never holds the token.
     let mut server = start(&data_dir);
     server.wait_serving().await;
     let printed = server.printed();
-    let token = printed
-        .iter()
-        .find(|l| l.starts_with("xft_"))
-        .unwrap_or_else(|| panic!("no token printed: {printed:?}"))
-        .clone();
     let token_file = data_dir.join("admin-token");
-    assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), token);
+    let token = std::fs::read_to_string(&token_file)
+        .expect("the first start writes the administrator token")
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("xft_"), "not a token in the file");
+    assert!(
+        !printed.iter().any(|l| l.contains(&token)),
+        "the token appeared in the server's output"
+    );
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.contains(&token_file.display().to_string())),
+        "no line names {}: {printed:?}",
+        token_file.display()
+    );
     assert_eq!(
         std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777,
         0o600
@@ -180,9 +209,17 @@ async fn runs_on_its_own_postgres_stops_cleanly_and_survives_a_kill() {
     // Second start reuses the data: no new administrator, the first token still works.
     let mut server = start(&data_dir);
     server.wait_serving().await;
+    let printed = server.printed();
     assert!(
-        !server.printed().iter().any(|l| l.starts_with("xft_")),
-        "no second administrator"
+        !printed
+            .iter()
+            .any(|l| l.contains("xft_") || l.contains("admin-token")),
+        "no second administrator: {printed:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap().trim(),
+        token,
+        "the token file is left as it is"
     );
     assert_eq!(count_org_units(&server.address, &token).await, 26);
 

@@ -78,6 +78,13 @@ pub const ACCESS: &[(&str, &[Role])] = &[
         &[Admin, TownshipClerk],
     ),
     ("/xinfang.v1.CaseService/ReplyCase", &[Admin, TownshipClerk]),
+    ("/xinfang.v1.CaseService/DecideObjection", COUNTY_OFFICE),
+    ("/xinfang.v1.CaseService/ConfirmCompletion", COUNTY_OFFICE),
+    (
+        "/xinfang.v1.CaseService/ReplySupervision",
+        &[Admin, TownshipClerk],
+    ),
+    ("/xinfang.v1.CaseService/CloseSupervision", COUNTY_OFFICE),
     ("/xinfang.v1.CaseService/RecordEvaluation", COUNTY_OFFICE),
     ("/xinfang.v1.CaseService/RequestReview", COUNTY_OFFICE),
     ("/xinfang.v1.CaseService/DecideReview", COUNTY_OFFICE),

@@ -1,4 +1,4 @@
-//! Legal deadlines of petition matters (domain.md §1.2): the holiday calendar, day counting and on-time
+//! Legal deadlines of petition matters (docs/deadlines.md): the holiday calendar, day counting and on-time
 //! classification. Pure: the calendar is built from CSV text and every function takes its inputs explicitly,
 //! so the rules can be tested without a clock or a database.
 //!
@@ -151,7 +151,7 @@ fn is_weekend(date: NaiveDate) -> bool {
 
 /// How a deadline's last day is moved when nobody works on it.
 ///
-/// domain.md §1.2 only says "statutory holiday" [K]. Practice (《民事诉讼法》 Art 85: 期间届满的最后一日是
+/// The regulations say only "statutory holiday" (docs/deadlines.md). Practice (《民事诉讼法》 Art 85: 期间届满的最后一日是
 /// 法定休假日的，以法定休假日后的第一日为期间届满的日期) treats ordinary weekends as 法定休假日 too, so by default
 /// a last day on a Saturday or Sunday moves as well, unless that day is a listed make-up working day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,7 +172,7 @@ impl Default for DeadlinePolicy {
 
 /// The last day of a period of `days` calendar days after the event on `start`.
 ///
-/// An approved extension is part of the same period (`conclude_days + extension`, as domain.md §2.2 defines
+/// An approved extension is part of the same period (`conclude_days + extension`, as docs/deadlines.md defines
 /// the 按期办结 due date), not a second period counted from the first one's moved last day. Time that does not
 /// count (e.g. 复核 hearings) is the caller's to add to `days`.
 ///
@@ -220,7 +220,7 @@ pub fn add_working_days(cal: &HolidayCalendar, start: NaiveDate, n: u32) -> Naiv
     date
 }
 
-/// Where a step stands against its due date; the buckets of the rates in domain.md §2.2 (及时 / 超期办理 /
+/// Where a step stands against its due date; the buckets of the rates in docs/indicators.md (及时 / 超期办理 /
 /// 超期未办 / 未到期).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Timeliness {
@@ -245,7 +245,7 @@ pub fn classify(due: NaiveDate, done: Option<NaiveDate>, today: NaiveDate) -> Ti
     }
 }
 
-/// Lengths of the legal periods (domain.md §1.2), configurable because local rules and the 2005/2022
+/// Lengths of the legal periods (docs/deadlines.md), configurable because local rules and the 2005/2022
 /// regulations can differ. Calendar days unless the name says working days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -265,8 +265,10 @@ pub struct DeadlineRules {
     /// Receiving unit objects that the matter is outside its remit; working days.
     pub objection_working_days: u32,
     /// Petitioner rates an opinion published for evaluation, counted from the reply. The length is not
-    /// fixed by any text we found (domain.md §2.1); 30 days matches the review window.
+    /// fixed by any text we found; 30 days matches the review window (docs/deadlines.md).
     pub evaluation_days: u32,
+    /// The supervised unit replies in writing to a 督办, counted from the supervision.
+    pub supervision_reply_days: u32,
 }
 
 impl Default for DeadlineRules {
@@ -280,6 +282,7 @@ impl Default for DeadlineRules {
             review_decision_days: 30,
             objection_working_days: 5,
             evaluation_days: 30,
+            supervision_reply_days: 30,
         }
     }
 }
@@ -478,6 +481,7 @@ mod tests {
                 review_decision_days: 30,
                 objection_working_days: 5,
                 evaluation_days: 30,
+                supervision_reply_days: 30,
             }
         );
     }

@@ -1,6 +1,7 @@
 //! Petition matters and their lifecycle.
 
 pub mod calendar;
+pub mod claims;
 pub mod model;
 pub mod service;
 pub mod store;

@@ -4,12 +4,15 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use xinfang_proto::v1::{
-    AssignmentMode, BacklogResolution, BacklogState, CaseState, DeclineGround, Level, Rating,
-    ReviewOutcome, SupervisionMethod, Timeliness as ProtoTimeliness,
+    AssignmentMode, BacklogResolution, BacklogState, CaseState, DeclineGround, Level,
+    ObjectionState, Rating, ReviewOutcome, SupervisionMethod, Timeliness as ProtoTimeliness,
 };
 
-use super::calendar::{self, DeadlinePolicy, DeadlineRules, HolidayCalendar, Timeliness};
-use crate::visits::model::shanghai;
+use super::{
+    calendar::{self, DeadlinePolicy, DeadlineRules, HolidayCalendar, Timeliness},
+    claims::ClaimRules,
+};
+use crate::time::shanghai;
 
 /// The stored state of a matter, as the workflow sees it. Enum fields hold `xinfang.v1` values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -56,15 +59,35 @@ pub struct CaseRecord {
     pub backlog_resolution: i32,
     pub backlog_listed_at: Option<DateTime<Utc>>,
     pub backlog_resolved_at: Option<DateTime<Utc>>,
+    /// `xinfang.v1.ClaimType` number and the regulation, fixed at registration: together they say whether
+    /// the matter has a statutory conclusion period ([`ClaimRules`]).
+    pub claim_type: i32,
+    pub regulation: String,
+    /// The current assignment's objection (`xinfang.v1.ObjectionState`), raised at `objected_at`.
+    pub objection_state: i32,
+    pub objection_decided_at: Option<DateTime<Utc>>,
+    /// The day the petitioner was told in writing of the extension (延期告知).
+    pub extension_notified_on: Option<NaiveDate>,
+    /// The latest 督办: when it began, the unit's written reply, and when the office closed it.
+    pub supervised_at: Option<DateTime<Utc>>,
+    pub supervision_replied_at: Option<DateTime<Utc>>,
+    pub supervision_reply: Option<String>,
+    pub supervision_closed_at: Option<DateTime<Utc>>,
+    /// 交办 matters: when the office confirmed the completion report (审核认定办结).
+    pub completion_confirmed_at: Option<DateTime<Utc>>,
 }
+
+/// The regulation new matters are handled under: the 2022 《信访工作条例》.
+pub const CURRENT_REGULATION: &str = "2022";
 
 fn ser_state<S: serde::Serializer>(state: &CaseState, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(state_to_db(*state))
 }
 
 impl CaseRecord {
-    /// A matter as intake opens it.
-    pub fn registered(at: DateTime<Utc>) -> Self {
+    /// A matter as intake opens it, claimed as `claim_type` (`xinfang.v1.ClaimType`), under the current
+    /// regulation.
+    pub fn registered(at: DateTime<Utc>, claim_type: i32) -> Self {
         Self {
             state: CaseState::Registered,
             registered_at: at,
@@ -102,7 +125,26 @@ impl CaseRecord {
             backlog_resolution: 0,
             backlog_listed_at: None,
             backlog_resolved_at: None,
+            claim_type,
+            regulation: CURRENT_REGULATION.to_owned(),
+            objection_state: 0,
+            objection_decided_at: None,
+            extension_notified_on: None,
+            supervised_at: None,
+            supervision_replied_at: None,
+            supervision_reply: None,
+            supervision_closed_at: None,
+            completion_confirmed_at: None,
         }
+    }
+
+    fn objection(&self) -> ObjectionState {
+        ObjectionState::try_from(self.objection_state).unwrap_or_default()
+    }
+
+    /// A 交办 matter, which files a completion report that the office confirms.
+    fn is_jiaoban(&self) -> bool {
+        self.assignment_mode == AssignmentMode::Assign as i32
     }
 }
 
@@ -152,11 +194,16 @@ pub enum Action {
         ground: DeclineGround,
     },
     Object,
+    DecideObjection {
+        agree: bool,
+    },
     Extend {
         days: u32,
         approved_by: String,
         reason: String,
+        notified_on: NaiveDate,
     },
+    ConfirmCompletion,
     Reply {
         opinion: String,
         completion_report: Option<String>,
@@ -178,6 +225,10 @@ pub enum Action {
         level: Level,
         method: SupervisionMethod,
     },
+    ReplySupervision {
+        reply: String,
+    },
+    CloseSupervision,
     MarkBacklog {
         leader: Option<String>,
         special_difficult: Option<bool>,
@@ -219,24 +270,28 @@ pub struct Facts<'a> {
     pub calendar: &'a HolidayCalendar,
     pub rules: &'a DeadlineRules,
     pub policy: DeadlinePolicy,
+    pub claims: &'a ClaimRules,
 }
 
-/// The deadline rules in force: the holiday calendar, the day counts and how a last day moves.
+/// The deadline rules in force: the holiday calendar, the day counts, how a last day moves, and which
+/// matters have a statutory conclusion period.
 #[derive(Debug, Clone)]
 pub struct Workflow {
     pub calendar: HolidayCalendar,
     pub rules: DeadlineRules,
     pub policy: DeadlinePolicy,
+    pub claims: ClaimRules,
+}
+
+/// The built-in claim-type table; it is compiled in and tested, so failing to read it is a bug.
+fn builtin_claims() -> ClaimRules {
+    ClaimRules::builtin().unwrap_or_else(|e| panic!("data/claim-types.csv: {e}"))
 }
 
 impl Workflow {
     /// China's holiday calendar shipped with xinfang and the default day counts.
     pub fn china() -> Result<Self, calendar::CalendarError> {
-        Ok(Self {
-            calendar: HolidayCalendar::default_china()?,
-            rules: DeadlineRules::default(),
-            policy: DeadlinePolicy::default(),
-        })
+        Ok(Self::with_calendar(HolidayCalendar::default_china()?))
     }
 
     /// The default rules with another holiday calendar.
@@ -245,6 +300,7 @@ impl Workflow {
             calendar,
             rules: DeadlineRules::default(),
             policy: DeadlinePolicy::default(),
+            claims: builtin_claims(),
         }
     }
 
@@ -261,26 +317,88 @@ impl Workflow {
             calendar: &self.calendar,
             rules: &self.rules,
             policy: self.policy,
+            claims: &self.claims,
         }
     }
 }
 
-/// The due dates a matter is counted by in the indicators, kept on the row by every write.
+/// How a clock of a matter stands, as stored for the indicators: the one definition of "done on time"
+/// (docs/deadlines.md). The workflow decides it at every step; SQL only counts it. Whether an open clock is
+/// overdue or still pending depends on the day it is asked about, so that stays a comparison of `due`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Open = 0,
+    OnTime = 1,
+    Late = 2,
+}
+
+impl Outcome {
+    /// Done by the due date (the due date itself counts), done after it, or not done.
+    pub fn of(due: NaiveDate, done: Option<DateTime<Utc>>) -> Outcome {
+        match done.map(local_date) {
+            Some(d) if d <= due => Outcome::OnTime,
+            Some(_) => Outcome::Late,
+            None => Outcome::Open,
+        }
+    }
+}
+
+/// A clock the indicators count: its due date and how it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    pub due: NaiveDate,
+    pub outcome: Outcome,
+}
+
+impl From<DeadlineStatus> for Clock {
+    fn from(d: DeadlineStatus) -> Clock {
+        Clock {
+            due: d.due,
+            outcome: Outcome::of(d.due, d.done_at),
+        }
+    }
+}
+
+/// What every write keeps on the matter's row: the due date of the step it waits for (the overdue lists),
+/// the three clocks the timeliness indicators count (the office's assignment; the current assignment's
+/// acceptance and conclusion), and the 督办 reply's due date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Schedule {
     pub next_due: Option<NaiveDate>,
-    pub assign_due: Option<NaiveDate>,
-    pub accept_due: Option<NaiveDate>,
-    pub conclude_due: Option<NaiveDate>,
+    pub assign: Option<Clock>,
+    pub accept: Option<Clock>,
+    pub conclude: Option<Clock>,
+    pub supervision_due: Option<NaiveDate>,
+}
+
+impl Schedule {
+    pub fn assign_due(&self) -> Option<NaiveDate> {
+        self.assign.map(|c| c.due)
+    }
+    pub fn accept_due(&self) -> Option<NaiveDate> {
+        self.accept.map(|c| c.due)
+    }
+    pub fn conclude_due(&self) -> Option<NaiveDate> {
+        self.conclude.map(|c| c.due)
+    }
+}
+
+/// The stored outcome of a clock, `xinfang`'s own code (0 open, 1 on time, 2 late); 0 when there is none.
+pub fn outcome_code(clock: Option<Clock>) -> i16 {
+    clock.map_or(0, |c| c.outcome as i16)
 }
 
 pub fn schedule(record: &CaseRecord, facts: &Facts<'_>) -> Schedule {
     let set = deadlines(record, facts, local_date(facts.at));
     Schedule {
         next_due: next_due(record, facts),
-        assign_due: set.assign.map(|d| d.due),
-        accept_due: set.accept.map(|d| d.due),
-        conclude_due: set.conclude.map(|d| d.due),
+        assign: set.assign.map(Clock::from),
+        accept: set.accept.map(Clock::from),
+        conclude: set.conclude.map(Clock::from),
+        supervision_due: set
+            .supervision_reply
+            .filter(|_| record.supervised)
+            .map(|d| d.due),
     }
 }
 
@@ -290,8 +408,9 @@ pub fn next_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
     let set = deadlines(record, facts, local_date(facts.at));
     match record.state {
         CaseState::Registered => set.assign.map(|d| d.due),
-        // Back from an objection, the office has the assignment period again to find the right unit.
-        CaseState::Returned => record.objected_at.map(|o| {
+        // Back from an objection it agreed with, the office has the assignment period again to find the
+        // right unit.
+        CaseState::Returned => record.objection_decided_at.or(record.objected_at).map(|o| {
             calendar::due_date(
                 facts.calendar,
                 local_date(o),
@@ -373,20 +492,35 @@ pub fn effective_state(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate)
     record.state
 }
 
-/// The conclusion due date of an accepted matter: the handling deadline of a 交办, else 60 days (plus an
-/// approved extension) from acceptance.
+/// Whether the matter has a statutory conclusion period ([`ClaimRules`]).
+pub fn has_statutory_conclusion(record: &CaseRecord, facts: &Facts<'_>) -> bool {
+    facts
+        .claims
+        .statutory_conclusion(&record.regulation, record.claim_type)
+}
+
+/// The conclusion due date of an accepted matter with a statutory conclusion period: 60 days (plus an
+/// approved extension) from acceptance; for a 交办, its handling deadline (plus the extension) when that is
+/// earlier. Never past the statutory limit: a 交办 deadline and an extension together reach at most 60 + 30
+/// days from acceptance.
 pub fn conclude_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
-    let accepted = record.accepted_at?;
-    if let Some(deadline) = record.handling_deadline {
-        return Some(deadline + chrono::Days::new(record.extension_days.max(0) as u64));
+    if !has_statutory_conclusion(record, facts) {
+        return None;
     }
-    let days = facts.rules.conclude_days + record.extension_days.max(0) as u32;
-    Some(calendar::due_date(
+    let accepted = record.accepted_at?;
+    let extension = record
+        .extension_days
+        .clamp(0, facts.rules.max_extension_days as i32) as u32;
+    let statutory = calendar::due_date(
         facts.calendar,
         local_date(accepted),
-        days,
+        facts.rules.conclude_days + extension,
         facts.policy,
-    ))
+    );
+    Some(match record.handling_deadline {
+        Some(deadline) => statutory.min(deadline + chrono::Days::new(u64::from(extension))),
+        None => statutory,
+    })
 }
 
 /// The decision due date of the review under way: 30 days from the request, plus the days of any 听证.
@@ -413,6 +547,11 @@ fn last_step_at(r: &CaseRecord) -> Option<DateTime<Utc>> {
         r.evaluated_at,
         r.review_requested_at,
         r.review_decided_at,
+        r.objection_decided_at,
+        r.completion_confirmed_at,
+        r.supervised_at,
+        r.supervision_replied_at,
+        r.supervision_closed_at,
         // A hearing is recorded once held: nothing after it is dated before its last day.
         r.hearing_until.and_then(crate::time::bureau_midnight),
     ]
@@ -420,9 +559,6 @@ fn last_step_at(r: &CaseRecord) -> Option<DateTime<Utc>> {
     .flatten()
     .max()
 }
-
-/// Longest handling deadline a 交办 may set: what the law allows at most, 60 days plus a 30-day extension.
-const MAX_HANDLING_DAYS: u64 = 90;
 
 /// Applies `action` to `record` at `facts.at`. Returns the new record and the event's action name.
 pub fn apply(
@@ -498,13 +634,22 @@ pub fn apply(
                     message: "required for 交办 (assign)".into(),
                 });
             }
+            // The office's deadline lies within the statutory conclusion period counted from today: the unit
+            // cannot accept before it receives the matter, so no statutory limit ends earlier.
+            let limit = calendar::due_date(
+                facts.calendar,
+                today,
+                facts.rules.conclude_days,
+                facts.policy,
+            );
             if let Some(deadline) = handling_deadline
-                && (*deadline <= today || *deadline > today + chrono::Days::new(MAX_HANDLING_DAYS))
+                && (*deadline <= today || *deadline > limit)
             {
                 return Err(Refusal::Input {
                     field: "handling_deadline",
                     message: format!(
-                        "must lie after the assignment date and at most {MAX_HANDLING_DAYS} days after it"
+                        "must lie after the assignment date and by {limit}, within the statutory {} days",
+                        facts.rules.conclude_days
                     ),
                 });
             }
@@ -524,6 +669,11 @@ pub fn apply(
             };
             next.assigned_at = Some(facts.at);
             next.first_assigned_at = record.first_assigned_at.or(Some(facts.at));
+            // A new assignment starts with no objection; reassigning while the unit's objection waits is
+            // the office agreeing with it (the event says so with the reason).
+            next.objection_state = ObjectionState::Unspecified as i32;
+            next.objected_at = None;
+            next.objection_decided_at = None;
             if reassign { "reassigned" } else { "assigned" }
         }
         Action::Accept => {
@@ -532,6 +682,10 @@ pub fn apply(
             }
             next.state = CaseState::Accepted;
             next.accepted_at = Some(facts.at);
+            // Accepting is the unit taking its objection back.
+            if record.objection() == ObjectionState::Pending {
+                next.objection_state = ObjectionState::Withdrawn as i32;
+            }
             "accepted"
         }
         Action::Decline { ground } => {
@@ -544,6 +698,12 @@ pub fn apply(
                     "only a matter not yet accepted is declined",
                 ));
             }
+            if record.objection() == ObjectionState::Pending {
+                return Err(refuse(
+                    "OBJECTION_PENDING",
+                    "the unit's objection waits for the petition office's decision",
+                ));
+            }
             next.state = CaseState::Declined;
             next.declined_at = Some(facts.at);
             next.decline_ground = *ground as i32;
@@ -552,6 +712,12 @@ pub fn apply(
         Action::Object => {
             if state != CaseState::Assigned {
                 return Err(wrong_state(state, "only an assigned matter is objected to"));
+            }
+            if record.objection() != ObjectionState::Unspecified {
+                return Err(refuse(
+                    "OBJECTION_ALREADY_RAISED",
+                    "the unit has objected to this assignment already",
+                ));
             }
             let assigned = record.assigned_at.unwrap_or(facts.at);
             let last_day = calendar::add_working_days(
@@ -565,23 +731,60 @@ pub fn apply(
                     format!("objections are raised within 5 working days, by {last_day}"),
                 ));
             }
-            next.state = CaseState::Returned;
+            // The matter stays with the unit until the office decides: an objection is not an answer to
+            // the assignment, and the unit's clocks run on.
+            next.objection_state = ObjectionState::Pending as i32;
             next.objected_at = Some(facts.at);
-            next.responsible_org_code = None;
-            next.assignment_mode = 0;
-            next.handling_deadline = None;
             "objected"
+        }
+        Action::DecideObjection { agree } => {
+            if state != CaseState::Assigned || record.objection() != ObjectionState::Pending {
+                return Err(refuse(
+                    "NO_OBJECTION_PENDING",
+                    "no objection of the responsible unit waits for a decision",
+                ));
+            }
+            next.objection_decided_at = Some(facts.at);
+            if *agree {
+                // The matter comes back for a new assignment; the objecting unit's clocks are void.
+                next.state = CaseState::Returned;
+                next.objection_state = ObjectionState::Agreed as i32;
+                next.responsible_org_code = None;
+                next.assignment_mode = 0;
+                next.handling_deadline = None;
+                "objection_agreed"
+            } else {
+                next.objection_state = ObjectionState::Refused as i32;
+                "objection_refused"
+            }
         }
         Action::Extend {
             days,
             approved_by,
             reason,
+            notified_on,
         } => {
             if state != CaseState::Accepted {
                 return Err(wrong_state(
                     state,
                     "only a matter being handled is extended",
                 ));
+            }
+            if !has_statutory_conclusion(record, facts) {
+                return Err(refuse(
+                    "NO_STATUTORY_DEADLINE",
+                    "this kind of matter follows its own procedure: it has no statutory conclusion period \
+                     to extend",
+                ));
+            }
+            let accepted = record.accepted_at.map_or(today, local_date);
+            if *notified_on < accepted || *notified_on > today {
+                return Err(Refusal::Input {
+                    field: "notified_on",
+                    message: format!(
+                        "the notice goes out between the acceptance ({accepted}) and the extension ({today})"
+                    ),
+                });
             }
             if record.extension_days > 0 {
                 return Err(refuse(
@@ -606,7 +809,30 @@ pub fn apply(
             next.extension_days = *days as i32;
             next.extension_approved_by = Some(approved_by.clone());
             next.extension_reason = Some(reason.clone());
+            next.extension_notified_on = Some(*notified_on);
             "extended"
+        }
+        Action::ConfirmCompletion => {
+            if !record.is_jiaoban() {
+                return Err(refuse(
+                    "NOT_A_COMPLETION_REPORT",
+                    "only a 交办 matter files a completion report to confirm",
+                ));
+            }
+            if record.replied_at.is_none() || record.completion_report.is_none() {
+                return Err(refuse(
+                    "CASE_NOT_REPLIED",
+                    "the unit has not filed its reply and completion report",
+                ));
+            }
+            if record.completion_confirmed_at.is_some() {
+                return Err(refuse(
+                    "COMPLETION_ALREADY_CONFIRMED",
+                    "the completion report is confirmed already",
+                ));
+            }
+            next.completion_confirmed_at = Some(facts.at);
+            "completion_confirmed"
         }
         Action::Reply {
             opinion,
@@ -658,6 +884,14 @@ pub fn apply(
                 return Err(refuse(
                     "EVALUATION_ALREADY_RECORDED",
                     "the ratings of this matter are recorded already",
+                ));
+            }
+            // Only an opinion published for evaluation is rated (谁初次办理、谁负责公开): one kept out of the
+            // scope of evaluation is not counted, so no rating of it may be.
+            if record.evaluation_due.is_none() {
+                return Err(refuse(
+                    "CASE_NOT_PUBLISHED",
+                    "the opinion was not published for evaluation; it is outside the scope of evaluation",
                 ));
             }
             // After the window a published matter counts as 未参评 already; saying so explicitly is all that
@@ -799,7 +1033,40 @@ pub fn apply(
             next.supervised = true;
             next.supervision_level = *level as i32;
             next.supervision_method = *method as i32;
+            // Each 督办 waits for a reply of its own.
+            next.supervised_at = Some(facts.at);
+            next.supervision_replied_at = None;
+            next.supervision_reply = None;
+            next.supervision_closed_at = None;
             "supervised"
+        }
+        Action::ReplySupervision { reply } => {
+            if !record.supervised {
+                return Err(refuse(
+                    "NOT_SUPERVISED",
+                    "the matter is not under supervision",
+                ));
+            }
+            if record.supervision_replied_at.is_some() {
+                return Err(refuse(
+                    "SUPERVISION_ALREADY_REPLIED",
+                    "the unit has replied to this supervision already",
+                ));
+            }
+            next.supervision_replied_at = Some(facts.at);
+            next.supervision_reply = Some(reply.clone());
+            "supervision_replied"
+        }
+        Action::CloseSupervision => {
+            if !record.supervised {
+                return Err(refuse(
+                    "NOT_SUPERVISED",
+                    "the matter is not under supervision",
+                ));
+            }
+            next.supervised = false;
+            next.supervision_closed_at = Some(facts.at);
+            "supervision_closed"
         }
         Action::MarkBacklog {
             leader,
@@ -904,6 +1171,8 @@ pub struct DeadlineSet {
     pub review_decision: Option<DeadlineStatus>,
     /// The petitioner's, not the bureau's: it never makes a matter overdue.
     pub evaluation: Option<DeadlineStatus>,
+    /// The supervised unit's written reply to the latest 督办.
+    pub supervision_reply: Option<DeadlineStatus>,
 }
 
 fn status(due: NaiveDate, done_at: Option<DateTime<Utc>>, today: NaiveDate) -> DeadlineStatus {
@@ -937,16 +1206,30 @@ pub fn deadlines(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> De
         )),
         ..DeadlineSet::default()
     };
-    if let Some(assigned) = record.assigned_at {
-        // Accepting, declining and a timely objection all answer the assignment.
+    // The current assignment's clocks. A matter back from an objection the office agreed with has none: the
+    // objecting unit's are void, and the next unit's start with its assignment.
+    if let (Some(assigned), Some(_)) = (record.assigned_at, &record.responsible_org_code) {
+        // Accepting or declining answers the assignment; an objection does not.
         let done = record
             .accepted_at
-            .or(record.declined_at)
-            .or(record.objected_at.filter(|o| *o >= assigned));
+            .or(record.declined_at.filter(|d| *d >= assigned));
         set.accept = Some(status(due(assigned, facts.rules.accept_days), done, today));
     }
     if let Some(conclude) = conclude_due(record, facts) {
-        set.conclude = Some(status(conclude, record.replied_at, today));
+        // A 交办 matter counts as concluded when the office confirms its completion report (审核认定办结).
+        let done = if record.is_jiaoban() {
+            record.completion_confirmed_at
+        } else {
+            record.replied_at
+        };
+        set.conclude = Some(status(conclude, done, today));
+    }
+    if let Some(supervised) = record.supervised_at {
+        set.supervision_reply = Some(status(
+            due(supervised, facts.rules.supervision_reply_days),
+            record.supervision_replied_at,
+            today,
+        ));
     }
     if let Some(evaluation) = record.evaluation_due {
         set.evaluation = Some(status(evaluation, record.evaluated_at, today));
@@ -989,6 +1272,9 @@ mod tests {
 
     use super::*;
 
+    static CLAIMS: std::sync::LazyLock<ClaimRules> =
+        std::sync::LazyLock::new(|| ClaimRules::builtin().unwrap());
+
     fn cal() -> HolidayCalendar {
         HolidayCalendar::default_china().unwrap()
     }
@@ -1011,6 +1297,7 @@ mod tests {
             calendar: cal,
             rules,
             policy: DeadlinePolicy::default(),
+            claims: &CLAIMS,
         }
     }
 
@@ -1031,6 +1318,18 @@ mod tests {
         }
     }
 
+    /// The day the notice of an extension went out in these tests: after every acceptance they extend.
+    const NOTICE_DAY: NaiveDate = match NaiveDate::from_ymd_opt(2020, 6, 20) {
+        Some(d) => d,
+        None => panic!("a date"),
+    };
+
+    impl CaseRecord {
+        fn registered_petition(at: DateTime<Utc>) -> Self {
+            Self::registered(at, 1)
+        }
+    }
+
     fn assign(unit: &str) -> Action {
         Action::Assign {
             mode: AssignmentMode::Forward,
@@ -1042,7 +1341,7 @@ mod tests {
 
     /// A matter registered on 2020-06-01 and driven to `state`.
     fn at_state(state: CaseState) -> CaseRecord {
-        let mut r = CaseRecord::registered(at(2020, 6, 1));
+        let mut r = CaseRecord::registered_petition(at(2020, 6, 1));
         let path = [
             (CaseState::Assigned, assign("510422100"), at(2020, 6, 2)),
             (CaseState::Accepted, Action::Accept, at(2020, 6, 5)),
@@ -1051,7 +1350,7 @@ mod tests {
                 Action::Reply {
                     opinion: "意见书".into(),
                     completion_report: None,
-                    publish_for_evaluation: false,
+                    publish_for_evaluation: true,
                 },
                 at(2020, 7, 1),
             ),
@@ -1152,7 +1451,8 @@ mod tests {
                     Action::Extend {
                         days: 10,
                         approved_by: "x".into(),
-                        reason: "x".into()
+                        reason: "x".into(),
+                        notified_on: NOTICE_DAY,
                     },
                     at(2020, 6, 3)
                 )
@@ -1280,9 +1580,18 @@ mod tests {
     fn objections_within_five_working_days() {
         // Assigned Friday 2020-09-25; the window spans a weekend and the National Day holiday (10-01..10-08),
         // with 09-27 a make-up working Sunday: working days 09-27, 09-28, 09-29, 09-30, 10-09.
-        let mut r = CaseRecord::registered(at(2020, 9, 20));
+        let mut r = CaseRecord::registered_petition(at(2020, 9, 20));
         r = step(&r, assign("510422100"), at(2020, 9, 25)).unwrap();
-        let back = step(&r, Action::Object, at(2020, 10, 9)).unwrap();
+        let objected = step(&r, Action::Object, at(2020, 10, 9)).unwrap();
+        // The matter stays with the unit until the office decides.
+        assert_eq!(objected.state, CaseState::Assigned);
+        assert_eq!(objected.objection_state, ObjectionState::Pending as i32);
+        let back = step(
+            &objected,
+            Action::DecideObjection { agree: true },
+            at(2020, 10, 10),
+        )
+        .unwrap();
         assert_eq!(back.state, CaseState::Returned);
         assert_eq!(back.responsible_org_code, None);
         let late = step(&r, Action::Object, at(2020, 10, 10)).unwrap_err();
@@ -1292,6 +1601,352 @@ mod tests {
         assert_eq!(again.state, CaseState::Assigned);
     }
 
+    fn clocks(r: &CaseRecord, when: DateTime<Utc>) -> Schedule {
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        schedule(r, &facts(&cal, &rules, when))
+    }
+
+    #[test]
+    fn an_objection_waits_for_the_office_and_never_answers_the_assignment() {
+        let assigned = at_state(CaseState::Assigned); // assigned 2020-06-02 to 510422100: accept by 06-17
+        let objected = step(&assigned, Action::Object, at(2020, 6, 4)).unwrap();
+        assert_eq!(
+            reason(step(&objected, Action::Object, at(2020, 6, 5)).unwrap_err()),
+            "OBJECTION_ALREADY_RAISED"
+        );
+        assert_eq!(
+            reason(
+                step(
+                    &objected,
+                    Action::Decline {
+                        ground: DeclineGround::OtherBranch
+                    },
+                    at(2020, 6, 5)
+                )
+                .unwrap_err()
+            ),
+            "OBJECTION_PENDING"
+        );
+        // Objecting is not accepting: the unit's acceptance clock is still open.
+        let s = clocks(&objected, at(2020, 6, 4));
+        assert_eq!(s.accept.unwrap().outcome, Outcome::Open);
+
+        // Refused: the unit handles it, judged from the original receipt; accepting on 06-20 is late.
+        let refused = step(
+            &objected,
+            Action::DecideObjection { agree: false },
+            at(2020, 6, 8),
+        )
+        .unwrap();
+        assert_eq!(refused.state, CaseState::Assigned);
+        assert_eq!(refused.responsible_org_code.as_deref(), Some("510422100"));
+        let accepted = step(&refused, Action::Accept, at(2020, 6, 20)).unwrap();
+        let s = clocks(&accepted, at(2020, 6, 20));
+        assert_eq!(
+            s.accept,
+            Some(Clock {
+                due: NaiveDate::from_ymd_opt(2020, 6, 17).unwrap(),
+                outcome: Outcome::Late
+            })
+        );
+
+        // Agreed: the matter comes back and the objecting unit has no clocks for it.
+        let back = step(
+            &objected,
+            Action::DecideObjection { agree: true },
+            at(2020, 6, 8),
+        )
+        .unwrap();
+        let s = clocks(&back, at(2020, 6, 8));
+        assert_eq!((s.accept, s.conclude), (None, None));
+        assert_eq!(
+            reason(
+                step(
+                    &back,
+                    Action::DecideObjection { agree: true },
+                    at(2020, 6, 9)
+                )
+                .unwrap_err()
+            ),
+            "NO_OBJECTION_PENDING"
+        );
+        // The next unit is judged on its own clock, from its own receipt, with no objection of the first.
+        let next = step(&back, assign("510422101"), at(2020, 6, 10)).unwrap();
+        assert_eq!(next.objected_at, None);
+        let accepted = step(&next, Action::Accept, at(2020, 6, 24)).unwrap();
+        let s = clocks(&accepted, at(2020, 6, 24));
+        assert_eq!(
+            s.accept,
+            Some(Clock {
+                due: NaiveDate::from_ymd_opt(2020, 6, 28).unwrap(),
+                outcome: Outcome::OnTime
+            })
+        );
+        // Reassigning while an objection waits agrees with it.
+        let moved = step(
+            &objected,
+            Action::Assign {
+                mode: AssignmentMode::Forward,
+                unit: "510422102".into(),
+                handling_deadline: None,
+                reason: Some("属地调整".into()),
+            },
+            at(2020, 6, 9),
+        )
+        .unwrap();
+        assert_eq!(moved.objection_state, ObjectionState::Unspecified as i32);
+        assert_eq!(moved.responsible_org_code.as_deref(), Some("510422102"));
+        // Accepting instead withdraws the objection.
+        let withdrawn = step(&objected, Action::Accept, at(2020, 6, 9)).unwrap();
+        assert_eq!(withdrawn.objection_state, ObjectionState::Withdrawn as i32);
+    }
+
+    #[test]
+    fn only_a_published_opinion_is_rated() {
+        let mut r = CaseRecord::registered_petition(at(2020, 6, 1));
+        r = step(&r, assign("510422100"), at(2020, 6, 2)).unwrap();
+        r = step(&r, Action::Accept, at(2020, 6, 5)).unwrap();
+        let unpublished = step(
+            &r,
+            Action::Reply {
+                opinion: "意见书".into(),
+                completion_report: None,
+                publish_for_evaluation: false,
+            },
+            at(2020, 7, 1),
+        )
+        .unwrap();
+        let rate = |office, unit| Action::Evaluate { office, unit };
+        for ratings in [
+            rate(Rating::Satisfied, Rating::Satisfied),
+            rate(Rating::NotParticipated, Rating::NotParticipated),
+        ] {
+            assert_eq!(
+                reason(step(&unpublished, ratings, at(2020, 7, 3)).unwrap_err()),
+                "CASE_NOT_PUBLISHED"
+            );
+        }
+    }
+
+    #[test]
+    fn only_matters_with_a_statutory_period_have_a_conclusion_clock() {
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        let run = |claim: i32, regulation: &str| {
+            let mut r = CaseRecord::registered(at(2020, 6, 1), claim);
+            r.regulation = regulation.into();
+            let r = step(&r, assign("510422100"), at(2020, 6, 2)).unwrap();
+            let r = step(&r, Action::Accept, at(2020, 6, 5)).unwrap();
+            conclude_due(&r, &facts(&cal, &rules, at(2020, 6, 5)))
+        };
+        let sixty = NaiveDate::from_ymd_opt(2020, 8, 4);
+        assert_eq!(run(0, "2022"), sixty, "unspecified is read as 申诉求决");
+        assert_eq!(run(1, "2022"), sixty);
+        assert_eq!(run(2, "2022"), None, "建议意见");
+        assert_eq!(run(3, "2022"), None, "检举控告");
+        assert_eq!(
+            run(2, "2005"),
+            sixty,
+            "the 2005 regulation gives every matter 60 days"
+        );
+        // Nothing to extend without the period.
+        let mut r = CaseRecord::registered(at(2020, 6, 1), 2);
+        r = step(&r, assign("510422100"), at(2020, 6, 2)).unwrap();
+        r = step(&r, Action::Accept, at(2020, 6, 5)).unwrap();
+        let extend = Action::Extend {
+            days: 10,
+            approved_by: "局长".into(),
+            reason: "调查".into(),
+            notified_on: NOTICE_DAY,
+        };
+        assert_eq!(
+            reason(step(&r, extend, at(2020, 6, 25)).unwrap_err()),
+            "NO_STATUTORY_DEADLINE"
+        );
+    }
+
+    #[test]
+    fn a_jiaoban_deadline_and_its_extension_stay_within_the_statutory_limit() {
+        let jiaoban = |deadline: NaiveDate| Action::Assign {
+            mode: AssignmentMode::Assign,
+            unit: "510422100".into(),
+            handling_deadline: Some(deadline),
+            reason: None,
+        };
+        let r = CaseRecord::registered_petition(at(2020, 6, 1));
+        // Assigned 2020-06-02: the statutory 60 days end 2020-08-01, a Saturday, so 2020-08-03.
+        assert_eq!(
+            reason(
+                step(
+                    &r,
+                    jiaoban(NaiveDate::from_ymd_opt(2020, 8, 31).unwrap()),
+                    at(2020, 6, 2)
+                )
+                .unwrap_err()
+            ),
+            "handling_deadline"
+        );
+        let r = step(
+            &r,
+            jiaoban(NaiveDate::from_ymd_opt(2020, 8, 3).unwrap()),
+            at(2020, 6, 2),
+        )
+        .unwrap();
+        let r = step(&r, Action::Accept, at(2020, 6, 16)).unwrap();
+        let extended = step(
+            &r,
+            Action::Extend {
+                days: 30,
+                approved_by: "局长".into(),
+                reason: "需鉴定".into(),
+                notified_on: NOTICE_DAY,
+            },
+            at(2020, 7, 20),
+        )
+        .unwrap();
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        let due = conclude_due(&extended, &facts(&cal, &rules, at(2020, 7, 20))).unwrap();
+        // 08-03 + 30 = 09-02; the statutory limit with the longest extension is 90 days from acceptance
+        // (06-16 → 09-14), which is later, so the 交办 deadline binds.
+        assert_eq!(due, NaiveDate::from_ymd_opt(2020, 9, 2).unwrap());
+        assert!(due <= NaiveDate::from_ymd_opt(2020, 9, 14).unwrap());
+    }
+
+    #[test]
+    fn an_extension_records_its_written_notice() {
+        let accepted = at_state(CaseState::Accepted); // accepted 2020-06-05
+        let extend = |notified_on| Action::Extend {
+            days: 10,
+            approved_by: "局长".into(),
+            reason: "调查".into(),
+            notified_on,
+        };
+        for bad in [
+            NaiveDate::from_ymd_opt(2020, 6, 4).unwrap(),
+            NaiveDate::from_ymd_opt(2020, 7, 2).unwrap(),
+        ] {
+            assert_eq!(
+                reason(step(&accepted, extend(bad), at(2020, 7, 1)).unwrap_err()),
+                "notified_on"
+            );
+        }
+        let r = step(&accepted, extend(NOTICE_DAY), at(2020, 7, 1)).unwrap();
+        assert_eq!(r.extension_notified_on, Some(NOTICE_DAY));
+    }
+
+    #[test]
+    fn supervision_waits_for_a_reply_in_thirty_days_and_the_office_closes_it() {
+        let accepted = at_state(CaseState::Accepted);
+        assert_eq!(
+            reason(
+                step(
+                    &accepted,
+                    Action::ReplySupervision { reply: "x".into() },
+                    at(2020, 6, 6)
+                )
+                .unwrap_err()
+            ),
+            "NOT_SUPERVISED"
+        );
+        let supervised = step(
+            &accepted,
+            Action::Supervise {
+                level: Level::County,
+                method: SupervisionMethod::Document,
+            },
+            at(2020, 6, 10),
+        )
+        .unwrap();
+        let cal = cal();
+        let rules = DeadlineRules::default();
+        let set = deadlines(
+            &supervised,
+            &facts(&cal, &rules, at(2020, 7, 13)),
+            local_date(at(2020, 7, 13)),
+        );
+        let reply = set.supervision_reply.unwrap();
+        assert_eq!(reply.due, NaiveDate::from_ymd_opt(2020, 7, 10).unwrap());
+        assert_eq!(reply.timeliness, Timeliness::Overdue);
+        assert_eq!(
+            clocks(&supervised, at(2020, 6, 10)).supervision_due,
+            NaiveDate::from_ymd_opt(2020, 7, 10)
+        );
+        let replied = step(
+            &supervised,
+            Action::ReplySupervision {
+                reply: "已整改".into(),
+            },
+            at(2020, 7, 1),
+        )
+        .unwrap();
+        assert_eq!(
+            reason(
+                step(
+                    &replied,
+                    Action::ReplySupervision { reply: "x".into() },
+                    at(2020, 7, 2)
+                )
+                .unwrap_err()
+            ),
+            "SUPERVISION_ALREADY_REPLIED"
+        );
+        let closed = step(&replied, Action::CloseSupervision, at(2020, 7, 3)).unwrap();
+        assert!(!closed.supervised);
+        assert_eq!(clocks(&closed, at(2020, 7, 3)).supervision_due, None);
+    }
+
+    #[test]
+    fn a_jiaoban_matter_is_concluded_when_the_office_confirms_its_report() {
+        let r = CaseRecord::registered_petition(at(2020, 6, 1));
+        let r = step(
+            &r,
+            Action::Assign {
+                mode: AssignmentMode::Assign,
+                unit: "510422100".into(),
+                handling_deadline: NaiveDate::from_ymd_opt(2020, 7, 15),
+                reason: None,
+            },
+            at(2020, 6, 2),
+        )
+        .unwrap();
+        let r = step(&r, Action::Accept, at(2020, 6, 3)).unwrap();
+        let replied = step(
+            &r,
+            Action::Reply {
+                opinion: "意见".into(),
+                completion_report: Some("办结报告".into()),
+                publish_for_evaluation: false,
+            },
+            at(2020, 7, 10),
+        )
+        .unwrap();
+        assert_eq!(
+            clocks(&replied, at(2020, 7, 10)).conclude.unwrap().outcome,
+            Outcome::Open,
+            "the reply alone does not conclude a 交办 matter"
+        );
+        let confirmed = step(&replied, Action::ConfirmCompletion, at(2020, 7, 20)).unwrap();
+        assert_eq!(
+            clocks(&confirmed, at(2020, 7, 20))
+                .conclude
+                .unwrap()
+                .outcome,
+            Outcome::Late,
+            "confirmed after the handling deadline of 07-15"
+        );
+        assert_eq!(
+            reason(step(&confirmed, Action::ConfirmCompletion, at(2020, 7, 21)).unwrap_err()),
+            "COMPLETION_ALREADY_CONFIRMED"
+        );
+        let forwarded = at_state(CaseState::Replied);
+        assert_eq!(
+            reason(step(&forwarded, Action::ConfirmCompletion, at(2020, 7, 2)).unwrap_err()),
+            "NOT_A_COMPLETION_REPORT"
+        );
+    }
+
     #[test]
     fn one_extension_of_at_most_thirty_days_before_the_due_date() {
         let accepted = at_state(CaseState::Accepted); // accepted 2020-06-05: due 2020-08-04
@@ -1299,6 +1954,7 @@ mod tests {
             days,
             approved_by: "局长".into(),
             reason: "需调查取证".into(),
+            notified_on: NOTICE_DAY,
         };
         assert_eq!(
             reason(step(&accepted, extend(31), at(2020, 7, 1)).unwrap_err()),
@@ -1409,13 +2065,16 @@ mod tests {
         .unwrap();
         assert_eq!(lapsed.office_rating, Rating::NotParticipated as i32);
 
-        // Outside the scope of evaluation there is no window: a rating is taken whenever it comes.
+        // Outside the scope of evaluation there is no window, and no rating is taken.
         let unpublished = step(&accepted, reply(false), at(2020, 9, 4)).unwrap();
         assert_eq!(
             deadlines(&unpublished, &f, local_date(at(2021, 1, 1))).evaluation,
             None
         );
-        assert!(step(&unpublished, satisfied, at(2020, 12, 1)).is_ok());
+        assert_eq!(
+            reason(step(&unpublished, satisfied, at(2020, 12, 1)).unwrap_err()),
+            "CASE_NOT_PUBLISHED"
+        );
     }
 
     #[test]
@@ -1523,13 +2182,30 @@ mod tests {
             reason(step(&assigned, Action::Accept, at(2020, 6, 1)).unwrap_err()),
             "occurred_at"
         );
-        let back = step(&assigned, Action::Object, at(2020, 6, 3)).unwrap();
+        let objected = step(&assigned, Action::Object, at(2020, 6, 3)).unwrap();
+        assert_eq!(
+            reason(
+                step(
+                    &objected,
+                    Action::DecideObjection { agree: true },
+                    at(2020, 6, 2)
+                )
+                .unwrap_err()
+            ),
+            "occurred_at"
+        );
+        let back = step(
+            &objected,
+            Action::DecideObjection { agree: true },
+            at(2020, 6, 3),
+        )
+        .unwrap();
         let cal = cal();
         let rules = DeadlineRules::default();
         let f = facts(&cal, &rules, at(2020, 6, 3));
-        // The objection answered the assignment in time, and the office has a new period to reassign.
+        // The objecting unit's clock is void, and the office has a new period to reassign from its decision.
         let d = deadlines(&back, &f, local_date(at(2020, 7, 1)));
-        assert_eq!(d.accept.unwrap().timeliness, Timeliness::OnTime);
+        assert_eq!(d.accept, None);
         assert_eq!(next_due(&back, &f), NaiveDate::from_ymd_opt(2020, 6, 18));
     }
 
@@ -1829,7 +2505,7 @@ mod tests {
         let rules = DeadlineRules::default();
         // Registered 2020-01-16: +15 = 01-31 (inside the extended Spring Festival off days to 02-02),
         // so the last day moves to Monday 02-03.
-        let r = CaseRecord::registered(at(2020, 1, 16));
+        let r = CaseRecord::registered_petition(at(2020, 1, 16));
         let f = facts(&cal, &rules, at(2020, 1, 16));
         let due = deadlines(&r, &f, local_date(at(2020, 2, 3)))
             .assign
@@ -1862,7 +2538,7 @@ mod tests {
             Timeliness::Late
         );
         // Accepted 2020-01-31 (a month end): 60 days is 2020-03-31 in a leap year.
-        let mut acc = CaseRecord::registered(at(2020, 1, 2));
+        let mut acc = CaseRecord::registered_petition(at(2020, 1, 2));
         acc = step(&acc, assign("510422100"), at(2020, 1, 20)).unwrap();
         acc = step(&acc, Action::Accept, at(2020, 1, 31)).unwrap();
         let d = deadlines(&acc, &f, local_date(at(2020, 2, 10)));

@@ -11,12 +11,13 @@ use uuid::Uuid;
 use xinfang_proto::{
     v1::{
         AcceptCaseRequest, AssignCaseRequest, AssignmentMode, BacklogResolution, BacklogState,
-        Case, CaseEvent, CaseState, Deadline, Deadlines, DecideReviewRequest, DeclineCaseRequest,
-        DeclineGround, ExtendCaseRequest, GetCaseRequest, Level, ListCaseEventsRequest,
-        ListCaseEventsResponse, ListCasesRequest, ListCasesResponse, MarkBacklogRequest,
-        ObjectToAssignmentRequest, Rating, RecordEvaluationRequest, RecordHearingRequest,
-        ReplyCaseRequest, RequestReviewRequest, ResolveBacklogRequest, ReviewOutcome,
-        SuperviseCaseRequest, SupervisionMethod, case_service_server::CaseService,
+        Case, CaseEvent, CaseState, CloseSupervisionRequest, ConfirmCompletionRequest, Deadline,
+        Deadlines, DecideObjectionRequest, DecideReviewRequest, DeclineCaseRequest, DeclineGround,
+        ExtendCaseRequest, GetCaseRequest, Level, ListCaseEventsRequest, ListCaseEventsResponse,
+        ListCasesRequest, ListCasesResponse, MarkBacklogRequest, ObjectToAssignmentRequest, Rating,
+        RecordEvaluationRequest, RecordHearingRequest, ReplyCaseRequest, ReplySupervisionRequest,
+        RequestReviewRequest, ResolveBacklogRequest, ReviewOutcome, SuperviseCaseRequest,
+        SupervisionMethod, case_service_server::CaseService,
     },
     validate::{self, Violations},
 };
@@ -187,11 +188,22 @@ impl CaseApi {
                 review_request: deadline_to_proto(set.review_request),
                 review_decision: deadline_to_proto(set.review_decision),
                 evaluation: deadline_to_proto(set.evaluation),
+                supervision_reply: deadline_to_proto(set.supervision_reply),
             }),
             etag: row.version.to_string(),
             update_time: ts(Some(row.updated_at)),
             claim_type: i32::from(row.claim_type),
             accused_org_code: row.accused_org_code.clone().unwrap_or_default(),
+            objection_state: record.objection_state,
+            objected_at: ts(row.objected_at),
+            objection_decided_at: ts(row.objection_decided_at),
+            extension_notified_on: row.extension_notified_on.map(date_to_proto),
+            supervised_at: ts(row.supervised_at),
+            supervision_replied_at: ts(row.supervision_replied_at),
+            supervision_reply: row.supervision_reply.clone().unwrap_or_default(),
+            supervision_closed_at: ts(row.supervision_closed_at),
+            completion_confirmed_at: ts(row.completion_confirmed_at),
+            regulation: row.regulation.clone(),
         }
     }
 
@@ -588,6 +600,17 @@ impl CaseService for CaseApi {
             };
             let approved_by = v.check(validate::required_text("approved_by", &req.approved_by, 50));
             let reason = v.check(validate::required_multiline("reason", &req.reason, 2000));
+            // 延期告知: the petitioner is told in writing; the extension records when.
+            let notified_on = match &req.notified_on {
+                Some(d) => v.check(date_from_proto("notified_on", d)),
+                None => {
+                    v.add(
+                        "notified_on",
+                        "required: the day the written notice went out",
+                    );
+                    None
+                }
+            };
             (|| {
                 let reason = reason?;
                 Some((
@@ -595,11 +618,64 @@ impl CaseService for CaseApi {
                         days: days?,
                         approved_by: approved_by?,
                         reason: reason.clone(),
+                        notified_on: notified_on?,
                     },
                     reason,
                 ))
             })()
         })
+    }
+
+    async fn decide_objection(
+        &self,
+        request: Request<DecideObjectionRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "DecideObjection", Actor::County, |v, req| {
+            optional_reason(&mut v, "reason", &req.reason)
+                .map(|reason| (Action::DecideObjection { agree: req.agree }, reason))
+        })
+    }
+
+    async fn confirm_completion(
+        &self,
+        request: Request<ConfirmCompletionRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(
+            self,
+            request,
+            "ConfirmCompletion",
+            Actor::County,
+            |v, req| {
+                optional_reason(&mut v, "note", &req.note)
+                    .map(|note| (Action::ConfirmCompletion, note))
+            }
+        )
+    }
+
+    async fn reply_supervision(
+        &self,
+        request: Request<ReplySupervisionRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(self, request, "ReplySupervision", Actor::Unit, |v, req| {
+            v.check(validate::required_multiline("reply", &req.reply, 20_000))
+                .map(|reply| (Action::ReplySupervision { reply }, String::new()))
+        })
+    }
+
+    async fn close_supervision(
+        &self,
+        request: Request<CloseSupervisionRequest>,
+    ) -> Result<Response<Case>, Status> {
+        step_rpc!(
+            self,
+            request,
+            "CloseSupervision",
+            Actor::County,
+            |v, req| {
+                optional_reason(&mut v, "note", &req.note)
+                    .map(|note| (Action::CloseSupervision, note))
+            }
+        )
     }
 
     async fn reply_case(

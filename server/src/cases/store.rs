@@ -55,6 +55,15 @@ pub struct CaseRow {
     pub updated_at: DateTime<Utc>,
     pub claim_type: i16,
     pub accused_org_code: Option<String>,
+    pub regulation: String,
+    pub objection_state: i16,
+    pub objection_decided_at: Option<DateTime<Utc>>,
+    pub extension_notified_on: Option<NaiveDate>,
+    pub supervised_at: Option<DateTime<Utc>>,
+    pub supervision_replied_at: Option<DateTime<Utc>>,
+    pub supervision_reply: Option<String>,
+    pub supervision_closed_at: Option<DateTime<Utc>>,
+    pub completion_confirmed_at: Option<DateTime<Utc>>,
 }
 
 const COLUMNS: &str = "id, number, state, category_code, problem_org_code, content, demands, registered_at, \
@@ -64,7 +73,9 @@ const COLUMNS: &str = "id, number, state, category_code, problem_org_code, conte
     unit_rating, evaluated_at, review_kind, review_requested_at, review_decided_at, review_outcome, \
     hearing_days, hearing_until, supervised, supervision_level, supervision_method, backlog_state, \
     backlog_leader, special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, version, \
-    updated_at, claim_type, accused_org_code";
+    updated_at, claim_type, accused_org_code, regulation, objection_state, objection_decided_at, \
+    extension_notified_on, supervised_at, supervision_replied_at, supervision_reply, supervision_closed_at, \
+    completion_confirmed_at";
 
 impl CaseRow {
     pub fn record(&self) -> CaseRecord {
@@ -105,6 +116,16 @@ impl CaseRow {
             backlog_resolution: i32::from(self.backlog_resolution),
             backlog_listed_at: self.backlog_listed_at,
             backlog_resolved_at: self.backlog_resolved_at,
+            claim_type: i32::from(self.claim_type),
+            regulation: self.regulation.clone(),
+            objection_state: i32::from(self.objection_state),
+            objection_decided_at: self.objection_decided_at,
+            extension_notified_on: self.extension_notified_on,
+            supervised_at: self.supervised_at,
+            supervision_replied_at: self.supervision_replied_at,
+            supervision_reply: self.supervision_reply.clone(),
+            supervision_closed_at: self.supervision_closed_at,
+            completion_confirmed_at: self.completion_confirmed_at,
         }
     }
 }
@@ -145,7 +166,11 @@ pub async fn update(
              backlog_resolution = $29, next_due = $30, objected_at = $31, backlog_listed_at = $32, \
              backlog_resolved_at = $33, assign_due = $34, accept_due = $35, conclude_due = $36, \
              completion_report = $37, evaluation_due = $38, hearing_days = $39, \
-             hearing_until = $40, version = version + 1, updated_at = now() \
+             hearing_until = $40, assign_outcome = $41, accept_outcome = $42, conclude_outcome = $43, \
+             objection_state = $44, objection_decided_at = $45, extension_notified_on = $46, \
+             supervised_at = $47, supervision_due = $48, supervision_replied_at = $49, \
+             supervision_reply = $50, supervision_closed_at = $51, completion_confirmed_at = $52, \
+             version = version + 1, updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -181,13 +206,25 @@ pub async fn update(
     .bind(r.objected_at)
     .bind(r.backlog_listed_at)
     .bind(r.backlog_resolved_at)
-    .bind(schedule.assign_due)
-    .bind(schedule.accept_due)
-    .bind(schedule.conclude_due)
+    .bind(schedule.assign_due())
+    .bind(schedule.accept_due())
+    .bind(schedule.conclude_due())
     .bind(&r.completion_report)
     .bind(r.evaluation_due)
     .bind(r.hearing_days)
     .bind(r.hearing_until)
+    .bind(model::outcome_code(schedule.assign))
+    .bind(model::outcome_code(schedule.accept))
+    .bind(model::outcome_code(schedule.conclude))
+    .bind(small(r.objection_state))
+    .bind(r.objection_decided_at)
+    .bind(r.extension_notified_on)
+    .bind(r.supervised_at)
+    .bind(schedule.supervision_due)
+    .bind(r.supervision_replied_at)
+    .bind(&r.supervision_reply)
+    .bind(r.supervision_closed_at)
+    .bind(r.completion_confirmed_at)
     .fetch_one(conn)
     .await
 }
@@ -288,8 +325,11 @@ pub async fn list(
                 OR ($1 <> 'final' AND state = $1 AND (state NOT IN {CONCLUDED} OR next_due >= $14))) \
            AND ($2::text IS NULL OR responsible_org_code = $2) \
            AND {readable} \
-           AND ($4::date IS NULL OR (next_due < $4 AND state IN {WAITING})) \
-           AND ($5::date IS NULL OR (next_due <= $5 AND next_due >= $14 AND state IN {WAITING})) \
+           AND ($4::date IS NULL OR (next_due < $4 AND state IN {WAITING}) \
+                OR (supervised AND supervision_replied_at IS NULL AND supervision_due < $4)) \
+           AND ($5::date IS NULL OR (next_due <= $5 AND next_due >= $14 AND state IN {WAITING}) \
+                OR (supervised AND supervision_replied_at IS NULL AND supervision_due <= $5 \
+                    AND supervision_due >= $14)) \
            AND ($6::bool IS NULL OR (backlog_state <> 0) = $6) \
            AND ($7::bool IS NULL OR special_difficult = $7) \
            AND ($8::bool IS NULL OR supervised = $8) \

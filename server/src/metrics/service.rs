@@ -32,7 +32,7 @@ use crate::{
     idempotency,
     scope::{self, Kind, Reader},
     time,
-    visits::model::shanghai,
+    time::shanghai,
 };
 
 /// Figures the bureau published before, to reconcile a computed report with (`data/published-figures.csv`).

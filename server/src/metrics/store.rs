@@ -7,17 +7,19 @@ use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-/// The bureau's calendar date of a timestamp column, in SQL.
-const LOCAL: &str = "AT TIME ZONE 'Asia/Shanghai')::date";
-
-/// Which deadline a timeliness rate is counted by.
+/// Which clock a timeliness rate counts. Each is stored on the matter by the workflow at every step (its due
+/// date and its outcome: open, on time, late; `cases::model::Outcome`), so that the indicators, the rollups
+/// and the drill-through only count what the workflow decided (docs/deadlines.md).
 #[derive(Debug, Clone, Copy)]
 pub enum Deadline {
-    /// Petition office: registration + 15 days; done when first assigned (or declined at registration).
+    /// The petition office's: registration + 15 days, met by the first assignment (or a refusal at
+    /// registration). Counted for the matter's problem place (问题属地).
     Assign,
-    /// Responsible unit: assignment + 15 days; done when accepted, declined or objected to.
+    /// The current assignment's: its receipt + 15 days, met by accepting or declining (an objection does not
+    /// meet it). Counted for the responsible unit.
     Accept,
-    /// Conclusion due; done when replied.
+    /// The current assignment's conclusion, for matters with a statutory period: met by the reply, a 交办 by
+    /// the office's confirmation of its completion report. Counted for the responsible unit.
     Conclude,
 }
 
@@ -31,23 +33,12 @@ impl Deadline {
         }
     }
 
-    fn columns(self) -> (&'static str, String, &'static str) {
+    /// (due date column, outcome column, org column) of the clock on `cases`.
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
         match self {
-            Deadline::Assign => (
-                "assign_due",
-                format!("(COALESCE(first_assigned_at, declined_at) {LOCAL}"),
-                "problem_org_code",
-            ),
-            Deadline::Accept => (
-                "accept_due",
-                format!("(COALESCE(accepted_at, declined_at, objected_at) {LOCAL}"),
-                "responsible_org_code",
-            ),
-            Deadline::Conclude => (
-                "conclude_due",
-                format!("(replied_at {LOCAL}"),
-                "responsible_org_code",
-            ),
+            Deadline::Assign => ("assign_due", "assign_outcome", "problem_org_code"),
+            Deadline::Accept => ("accept_due", "accept_outcome", "responsible_org_code"),
+            Deadline::Conclude => ("conclude_due", "conclude_outcome", "responsible_org_code"),
         }
     }
 }
@@ -104,12 +95,11 @@ pub async fn timeliness_ids(
     today: NaiveDate,
     filter: IdFilter<'_>,
 ) -> Result<Vec<(Uuid, bool)>, sqlx::Error> {
-    let (due, done, org_column) = deadline.columns();
+    let (due, outcome, org_column) = deadline.columns();
     sqlx::query_as(&format!(
-        "SELECT id, COALESCE(done <= due, false) FROM \
-           (SELECT id, {due} AS due, {done} AS done FROM cases \
-            WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4)) t \
-         WHERE done IS NOT NULL OR due < $3 OR $5 ORDER BY id"
+        "SELECT id, {outcome} = 1 FROM cases \
+         WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4) \
+           AND ({outcome} <> 0 OR {due} < $3 OR $5) ORDER BY id"
     ))
     .bind(from)
     .bind(until)

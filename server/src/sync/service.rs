@@ -209,6 +209,11 @@ impl SyncApi {
                         .await?
                         .into_inner(),
                 ),
+                Op::ReplySupervision(r) => op_result::Result::Case(
+                    c.reply_supervision(in_batch(p, batch, with_op_id!(r, op_id)?))
+                        .await?
+                        .into_inner(),
+                ),
             })
         }
         .await;
@@ -314,6 +319,7 @@ fn op_method(op: &operation::Op) -> &'static str {
         Op::ExtendCase(_) => "/xinfang.v1.CaseService/ExtendCase",
         Op::ReplyCase(_) => "/xinfang.v1.CaseService/ReplyCase",
         Op::RecordEvaluation(_) => "/xinfang.v1.CaseService/RecordEvaluation",
+        Op::ReplySupervision(_) => "/xinfang.v1.CaseService/ReplySupervision",
     }
 }
 
@@ -497,6 +503,7 @@ mod tests {
             Op::ExtendCase(Default::default()),
             Op::ReplyCase(Default::default()),
             Op::RecordEvaluation(Default::default()),
+            Op::ReplySupervision(Default::default()),
         ];
         for op in &ops {
             assert!(

@@ -2,7 +2,7 @@
 //! leapfrog), initial and repeat within a matter, 不再受理, levels, registration numbers, and who sees what.
 //! docs/intake.md tells the rules in the bureau's words.
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 use xinfang_proto::{
@@ -20,16 +20,9 @@ use crate::{
 };
 use xinfang_proto::v1::CaseState;
 
-/// The bureau's clock: Asia/Shanghai, UTC+8 all year (China has kept no daylight saving time since 1991).
-pub fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset")
-}
+pub use xinfang_proto::calendar::today_yyyymmdd;
 
-/// Today in Asia/Shanghai as `yyyymmdd`, the form the ID-number rule takes.
-pub fn today_yyyymmdd(now: DateTime<Utc>) -> u32 {
-    let local = now.with_timezone(&shanghai());
-    local.year() as u32 * 10_000 + local.month() * 100 + local.day()
-}
+use crate::time::shanghai;
 
 /// Persons in a batch from which it counts as a collective visit (集体访), by default.
 pub const DEFAULT_COLLECTIVE_THRESHOLD: u32 = 5;
@@ -1095,7 +1088,7 @@ mod tests {
         let step = |record: &CaseRecord, action: Action, when: DateTime<Utc>| {
             apply(record, &action, &workflow.facts(when)).unwrap().0
         };
-        let registered = CaseRecord::registered(at(2024, 3, 1, 9));
+        let registered = CaseRecord::registered(at(2024, 3, 1, 9), ClaimType::Petition as i32);
         let assigned = step(
             &registered,
             Action::Assign {

@@ -91,14 +91,17 @@ async fn store_petitioners(
     keys: &PiiKeys,
     people: &[NewPetitioner],
 ) -> Result<(Vec<Listed>, MatchKeys), AppError> {
+    // One keyring for all of them, so that the key id stored is the key that sealed, whatever a rotation
+    // does meanwhile.
+    let ring = keys.ring();
     let hashes: Vec<Option<Vec<u8>>> = people
         .iter()
-        .map(|p| p.id_number.as_deref().map(|n| keys.match_hash(n).to_vec()))
+        .map(|p| p.id_number.as_deref().map(|n| ring.match_hash(n).to_vec()))
         .collect();
     let contacts: Vec<Option<Vec<u8>>> = people
         .iter()
         .map(|p| {
-            model::contact_key(&p.name, p.phone.as_deref()).map(|k| keys.contact_hash(&k).to_vec())
+            model::contact_key(&p.name, p.phone.as_deref()).map(|k| ring.contact_hash(&k).to_vec())
         })
         .collect();
     // Inserting a new person waits for a concurrent transaction inserting the same one; taking people in one
@@ -116,7 +119,7 @@ async fn store_petitioners(
     for i in order {
         let p = &people[i];
         let seal = |field, value: &Option<String>| {
-            value.as_deref().map(|v| keys.seal(field, v)).transpose()
+            value.as_deref().map(|v| ring.seal(field, v)).transpose()
         };
         let record = store::PetitionerRecord {
             id: Uuid::now_v7(),
@@ -128,9 +131,22 @@ async fn store_petitioners(
             phone_enc: seal(Field::Phone, &p.phone)?,
             phone_masked: p.phone.as_deref().map(personal::mask_phone),
             address_enc: seal(Field::Address, &p.address)?,
+            seal_key: ring.current_id(),
+        };
+        let id = match store::upsert_petitioner(conn, &record).await {
+            Ok(id) => id,
+            // The key this process seals with was retired by a rotation it has not noticed yet (it checks
+            // every second): read the key file again, and let the write run again with the new key.
+            Err(err) if crate::pii::store::is_key_in_use(&err) => {
+                if let Err(err) = keys.reload() {
+                    tracing::warn!(error = %err, "reading the personal-data key file again");
+                }
+                return Err(AppError::LostRace);
+            }
+            Err(err) => return Err(err.into()),
         };
         listed[i] = Listed {
-            petitioner_id: store::upsert_petitioner(conn, &record).await?,
+            petitioner_id: id,
             representative: p.representative,
             proxy: p.proxy,
         };
@@ -323,7 +339,7 @@ async fn open_matter(
 ) -> Result<Uuid, AppError> {
     use crate::cases::model as case_model;
     let id = Uuid::now_v7();
-    let record = case_model::CaseRecord::registered(o.registered_at);
+    let record = case_model::CaseRecord::registered(o.registered_at, i32::from(o.claim_type));
     let schedule = case_model::schedule(&record, &workflow.facts(o.registered_at));
     store::insert_case(
         conn,
@@ -335,7 +351,7 @@ async fn open_matter(
             content: o.content,
             demands: o.demands,
             registered_at: o.registered_at,
-            assign_due: schedule.assign_due,
+            assign_due: schedule.assign_due(),
             next_due: schedule.next_due,
             claim_type: o.claim_type,
             accused_org_code: o.accused_org_code,
@@ -578,7 +594,7 @@ fn petitioner_to_proto(
 ) -> Result<Petitioner, AppError> {
     let open = |field, sealed: &Option<Vec<u8>>| -> Result<String, AppError> {
         match sealed {
-            Some(bytes) => Ok(keys.open(field, bytes)?),
+            Some(bytes) => Ok(keys.open(field, row.seal_key.as_deref(), bytes)?),
             None => Ok(String::new()),
         }
     };

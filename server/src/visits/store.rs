@@ -62,6 +62,8 @@ pub struct PetitionerRecord<'a> {
     pub phone_enc: Option<Vec<u8>>,
     pub phone_masked: Option<String>,
     pub address_enc: Option<Vec<u8>>,
+    /// The key that sealed the values (`pii_keys`); stored only when there is a sealed value.
+    pub seal_key: &'a str,
 }
 
 /// Inserts the person, or finds the one already holding this ID number and leaves their record as it is:
@@ -77,8 +79,10 @@ pub async fn upsert_petitioner(
     let id = sqlx::query_scalar(
         "WITH inserted AS ( \
              INSERT INTO petitioners (id, name, id_hash, id_number_enc, id_number_masked, phone_enc, \
-                                      phone_masked, address_enc, contact_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                                      phone_masked, address_enc, seal_key, contact_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
+                     CASE WHEN $4::bytea IS NULL AND $6::bytea IS NULL AND $8::bytea IS NULL THEN NULL \
+                          ELSE $9 END, $10) \
              ON CONFLICT (id_hash) DO NOTHING \
              RETURNING id) \
          SELECT id FROM inserted \
@@ -93,6 +97,7 @@ pub async fn upsert_petitioner(
     .bind(&p.phone_enc)
     .bind(&p.phone_masked)
     .bind(&p.address_enc)
+    .bind(p.seal_key)
     .bind(p.contact_hash)
     .fetch_optional(&mut *conn)
     .await?;
@@ -122,6 +127,7 @@ pub struct PetitionerRow {
     pub phone_enc: Option<Vec<u8>>,
     pub phone_masked: Option<String>,
     pub address_enc: Option<Vec<u8>>,
+    pub seal_key: Option<String>,
 }
 
 /// The petitioners of visits, letters or trips, in registration order. `link_table` and `owner_column` come
@@ -143,8 +149,8 @@ pub async fn petitioners_of(
     };
     sqlx::query_as(&format!(
         "SELECT l.{owner} AS owner_id, l.position, {representative} AS representative, {proxy} AS proxy, \
-                p.id, p.name, \
-                p.id_number_enc, p.id_number_masked, p.phone_enc, p.phone_masked, p.address_enc \
+                p.id, p.name, p.id_number_enc, p.id_number_masked, p.phone_enc, p.phone_masked, \
+                p.address_enc, p.seal_key \
          FROM {table} l JOIN petitioners p ON p.id = l.petitioner_id \
          WHERE l.{owner} = ANY($1) ORDER BY l.{owner}, l.position"
     ))

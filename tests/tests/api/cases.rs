@@ -10,11 +10,12 @@ use tonic_types::StatusExt;
 use xinfang_client::Client;
 use xinfang_proto::v1::{
     AcceptCaseRequest, AssignCaseRequest, AssignmentMode, BacklogResolution, BacklogState, Case,
-    CaseEvent, CaseState, Date, Deadline, DecideReviewRequest, ExtendCaseRequest, GetCaseRequest,
-    Level, ListCaseEventsRequest, ListCasesRequest, MarkBacklogRequest, MatterInput,
-    ObjectToAssignmentRequest, Petitioner, Rating, RecordEvaluationRequest, RecordHearingRequest,
-    RegisterVisitRequest, ReplyCaseRequest, RequestReviewRequest, ResolveBacklogRequest,
-    ReviewKind, ReviewOutcome, SuperviseCaseRequest, SupervisionMethod, Timeliness, Visit,
+    CaseEvent, CaseState, Date, Deadline, DecideObjectionRequest, DecideReviewRequest,
+    ExtendCaseRequest, GetCaseRequest, Level, ListCaseEventsRequest, ListCasesRequest,
+    MarkBacklogRequest, MatterInput, ObjectToAssignmentRequest, ObjectionState, Petitioner, Rating,
+    RecordEvaluationRequest, RecordHearingRequest, RegisterVisitRequest, ReplyCaseRequest,
+    RequestReviewRequest, ResolveBacklogRequest, ReviewKind, ReviewOutcome, SuperviseCaseRequest,
+    SupervisionMethod, Timeliness, Visit,
 };
 use xinfang_server::auth::Role;
 use xinfang_tests::{TestApp, now_secs, request_id, spawn_app};
@@ -51,6 +52,16 @@ fn local_day(days: i64) -> Option<Date> {
     let day = (chrono::Utc::now() - chrono::Duration::days(days))
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
         .date_naive();
+    date(day.year(), day.month() as i32, day.day() as i32)
+}
+
+/// The bureau's calendar day of `at` (today when unset): the day an extension's notice goes out.
+fn day_of(at: At) -> Option<Date> {
+    use chrono::Datelike;
+    let at = at.map_or_else(chrono::Utc::now, |t| {
+        chrono::DateTime::from_timestamp(t.seconds, 0).unwrap_or_else(chrono::Utc::now)
+    });
+    let day = xinfang_proto::calendar::local_date(at);
     date(day.year(), day.month() as i32, day.day() as i32)
 }
 
@@ -114,6 +125,8 @@ enum Step<'a> {
     Handover(&'a str, Option<Date>),
     Accept,
     Object,
+    /// The office agrees with the objection (true) or refuses it.
+    DecideObjection(bool),
     Extend(i32),
     Reply,
     Evaluate,
@@ -155,13 +168,16 @@ async fn act_with(c: &mut Client, id: &str, etag: &str, at: At, step: Step<'_>) 
         Step::Object => c.object_to_assignment(ObjectToAssignmentRequest {
             request_id, case_id, etag, occurred_at, reason: "不属于本单位职责范围".into(),
         }).await,
+        Step::DecideObjection(agree) => c.decide_objection(DecideObjectionRequest {
+            request_id, case_id, etag, occurred_at, agree, reason: "经核实确属异议".into(),
+        }).await,
         Step::Extend(days) => c.extend_case(ExtendCaseRequest {
             request_id, case_id, etag, occurred_at, days,
-            approved_by: "镇长".into(), reason: "需调查取证".into(),
+            approved_by: "镇长".into(), reason: "需调查取证".into(), notified_on: day_of(occurred_at),
         }).await,
         Step::Reply => c.reply_case(ReplyCaseRequest {
             request_id, case_id, etag, occurred_at, opinion: "经调查，已督促企业支付工资。".into(),
-            completion_report: String::new(), publish_for_evaluation: false,
+            completion_report: String::new(), publish_for_evaluation: true,
         }).await,
         Step::Evaluate => c.record_evaluation(RecordEvaluationRequest {
             request_id, case_id, etag, occurred_at,
@@ -604,10 +620,17 @@ async fn objections_only_within_five_working_days() {
 
     let fresh = open_matter(c, ts(now_secs() - 3_600), TOWN_A).await;
     done(c, &fresh, NOW, step).await;
+    // The objection waits for the office: the matter stays with the unit until then.
     let case = done(t, &fresh, NOW, Step::Object).await;
+    assert_eq!(case.state(), CaseState::Assigned);
+    assert_eq!(case.objection_state(), ObjectionState::Pending);
+    assert_eq!(case.responsible_org_code, TOWN_A);
+    let refused = act(t, &fresh, NOW, Step::DecideObjection(true)).await;
+    assert_eq!(code(refused), Code::PermissionDenied, "the office decides");
+    let case = done(c, &fresh, NOW, Step::DecideObjection(true)).await;
     assert_eq!(case.state(), CaseState::Returned);
     assert_eq!(case.responsible_org_code, "");
-    let history = ["registered", "assigned", "objected"];
+    let history = ["registered", "assigned", "objected", "objection_agreed"];
     assert_eq!(actions(c, &fresh).await, history);
 
     // Back at the office, it is assigned anew to another unit, which accepts it.

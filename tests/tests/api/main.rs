@@ -7,6 +7,7 @@ mod cases;
 mod client;
 mod client_day;
 mod db_roles;
+mod edges;
 mod fixture;
 mod funds;
 mod health;

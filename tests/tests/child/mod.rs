@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 use std::{
+    ffi::OsString,
     fs::OpenOptions,
     os::unix::process::CommandExt,
     path::{Path, PathBuf},
@@ -28,8 +29,8 @@ pub struct ChildServer {
     child: Option<Child>,
     pub port: u16,
     pub address: String,
-    database_url: String,
-    data_dir: PathBuf,
+    /// The server's flags (after `--listen`).
+    args: Vec<OsString>,
     log: PathBuf,
 }
 
@@ -72,13 +73,23 @@ pub fn database_url(pool: &PgPool) -> String {
 impl ChildServer {
     /// Starts a server on `127.0.0.1:port` with `data_dir` for its key file; logs go to `data_dir/<port>.log`.
     pub fn start(database_url: &str, data_dir: &Path, port: u16) -> ChildServer {
+        let args = ["--database-url", database_url, "--data-dir"]
+            .map(OsString::from)
+            .into_iter()
+            .chain([data_dir.as_os_str().to_owned()])
+            .collect();
+        Self::start_with(args, data_dir, port)
+    }
+
+    /// Starts a server on `127.0.0.1:port` with `args` (`--data-dir` and the rest: without
+    /// `--database-url` it runs its own private cluster); logs go to `log_dir/server-<port>.log`.
+    pub fn start_with(args: Vec<OsString>, log_dir: &Path, port: u16) -> ChildServer {
         let mut server = ChildServer {
             child: None,
             port,
             address: format!("http://127.0.0.1:{port}"),
-            database_url: database_url.to_owned(),
-            data_dir: data_dir.to_owned(),
-            log: data_dir.join(format!("server-{port}.log")),
+            args,
+            log: log_dir.join(format!("server-{port}.log")),
         };
         server.spawn();
         server
@@ -90,31 +101,32 @@ impl ChildServer {
             .append(true)
             .open(&self.log)
             .expect("server log");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_xinfang-load"));
+        let mut command = server_command();
         command
-            .arg("server")
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
-            .args(["--database-url", &self.database_url])
-            .arg("--data-dir")
-            .arg(&self.data_dir)
+            .args(&self.args)
             // The writers of these tests are few principals sending many requests: the per-principal limits
             // would measure the limiter, not recovery.
             .args(["--rate-per-principal", "100000"])
             .args(["--max-in-flight-per-principal", "1000"])
-            .env_remove("DATABASE_URL")
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("server log"))
             .stderr(log);
-        // A test that panics must not leave its servers running.
-        // SAFETY: the closure only makes an async-signal-safe system call (prctl).
-        unsafe {
-            command.pre_exec(|| {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
-                Ok(())
-            });
-        }
         self.child = Some(command.spawn().expect("starting the server process"));
+    }
+
+    /// The server's pid, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGTERM, and waits until the process is gone: the service drains and stops its cluster.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM);
+            let _ = child.wait();
+        }
     }
 
     /// Waits until health answers SERVING; panics with the log's tail after `within`.
@@ -146,7 +158,7 @@ impl ChildServer {
         }
     }
 
-    /// A new process on the same port, database and data directory.
+    /// A new process on the same port and flags.
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
@@ -163,6 +175,73 @@ impl Drop for ChildServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `xinfang-server` as the load tool runs it (`xinfang-load server …`), without the environment's
+/// `DATABASE_URL`, killed with the test.
+fn server_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xinfang-load"));
+    command.arg("server").env_remove("DATABASE_URL");
+    // A test that panics must not leave its servers running.
+    // SAFETY: the closure only makes an async-signal-safe system call (prctl).
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            Ok(())
+        });
+    }
+    command
+}
+
+/// Runs an `xinfang-server` subcommand (`backup`, `restore`, `keys rotate`, …) to its end: its exit
+/// status, stdout and stderr.
+pub fn run_command(args: &[OsString]) -> (std::process::ExitStatus, String, String) {
+    let output = server_command()
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running xinfang-server");
+    (
+        output.status,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Starts a long-running `xinfang-server` subcommand (`standby run`), its output into `log`.
+pub fn spawn_command(args: &[OsString], log: &Path) -> Child {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("command log");
+    server_command()
+        .args(args)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("command log"))
+        .stderr(log)
+        .spawn()
+        .expect("starting xinfang-server")
+}
+
+/// [`run_command`] that must succeed; its stdout.
+pub fn run_ok(args: &[OsString]) -> String {
+    let (status, stdout, stderr) = run_command(args);
+    assert!(
+        status.success(),
+        "xinfang-server {args:?} failed ({status}):\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
+/// Arguments from strings and paths alike (`#[macro_use] mod child;`).
+#[allow(unused_macros)]
+macro_rules! args {
+    ($($arg:expr),* $(,)?) => {
+        Vec::from([$(std::ffi::OsString::from($arg)),*])
+    };
 }
 
 /// The overall health of the server at `address`, or `None` when it does not answer within 5 s (generous:

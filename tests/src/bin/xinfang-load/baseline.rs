@@ -20,7 +20,7 @@ use xinfang_server::{
     auth::{self, Role},
     pii::{Field, PiiKeys},
     time,
-    visits::model::shanghai,
+    time::shanghai,
 };
 
 use crate::{

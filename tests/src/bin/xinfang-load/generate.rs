@@ -232,7 +232,7 @@ fn lifecycle(w: &World, workflow: &Workflow, m: &world::Matter, now: DateTime<Ut
     let r = |k: u64| unit(hash(w.seed, S_LIFE + k, m.index));
     let pick = |k: u64, lo: i64, hi: i64| lo + (r(k) * (hi - lo + 1) as f64) as i64;
     let t0 = m.registered_at;
-    let mut rec = CaseRecord::registered(t0);
+    let mut rec = CaseRecord::registered(t0, 0);
     let mut events = Vec::new();
     let step = |t: DateTime<Utc>| if t <= now { Some(t) } else { None };
     if r(0) < 0.03 {
@@ -287,6 +287,8 @@ fn lifecycle(w: &World, workflow: &Workflow, m: &world::Matter, now: DateTime<Ut
                     rec.reply_opinion = Some("经调查核实，已依法依规作出处理意见".to_owned());
                     if rec.assignment_mode == AssignmentMode::Assign as i32 {
                         rec.completion_report = Some("已按交办要求办结".to_owned());
+                        // The office confirms the report (审核认定办结) within a few days.
+                        rec.completion_confirmed_at = step(replied + days(pick(25, 1, 5), 2));
                     }
                     events.push(("replied", replied));
                     // Published for evaluation: the 45 % that are rated (within their window), and as many
@@ -612,9 +614,10 @@ pub async fn generate(
             &pool,
             "petitioners",
             "id, name, id_hash, id_number_enc, id_number_masked, phone_enc, phone_masked, address_enc, \
-             created_at",
+             created_at, seal_key",
         )
         .await?;
+        let seal_key = keys.current_key_id();
         let mut cases = Copy::start(
             &pool,
             "cases",
@@ -624,7 +627,8 @@ pub async fn generate(
              reply_opinion, completion_report, office_rating, unit_rating, evaluated_at, review_kind, \
              review_requested_at, review_decided_at, review_outcome, backlog_state, backlog_leader, \
              special_difficult, backlog_resolution, backlog_listed_at, backlog_resolved_at, next_due, \
-             assign_due, accept_due, conclude_due, evaluation_due, updated_at",
+             assign_due, accept_due, conclude_due, evaluation_due, updated_at, assign_outcome, \
+             accept_outcome, conclude_outcome, completion_confirmed_at",
         )
         .await?;
         let mut serials = serials0.clone();
@@ -647,6 +651,7 @@ pub async fn generate(
                     .text(&xinfang_proto::personal::mask_phone(&phone))
                     .opt_bytea(Some(&keys.seal(Field::Address, &address)?))
                     .ts(m.registered_at)
+                    .text(&seal_key)
                     .end();
             }
             petitioners.flush_if_full().await?;
@@ -693,11 +698,15 @@ pub async fn generate(
                 .opt_ts(r.backlog_listed_at)
                 .opt_ts(r.backlog_resolved_at)
                 .opt_date(schedule.next_due)
-                .opt_date(schedule.assign_due)
-                .opt_date(schedule.accept_due)
-                .opt_date(schedule.conclude_due)
+                .opt_date(schedule.assign_due())
+                .opt_date(schedule.accept_due())
+                .opt_date(schedule.conclude_due())
                 .opt_date(r.evaluation_due)
                 .ts(updated)
+                .raw(case_model::outcome_code(schedule.assign))
+                .raw(case_model::outcome_code(schedule.accept))
+                .raw(case_model::outcome_code(schedule.conclude))
+                .opt_ts(r.completion_confirmed_at)
                 .end();
             cases.flush_if_full().await?;
         }

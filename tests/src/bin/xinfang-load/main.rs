@@ -127,14 +127,14 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Exactly what `xinfang-server` does: its flags, its logging, its `startup::run`.
+/// Exactly what `xinfang-server` does: its flags, its logging, its subcommands (`serve` by default).
 async fn serve(args: Vec<String>) -> Result<()> {
     use clap::Parser as _;
     let cli = xinfang_server::config::Cli::parse_from(
         std::iter::once("xinfang-server".to_owned()).chain(args),
     );
     xinfang_server::telemetry::init(cli.config.log_format);
-    xinfang_server::startup::run(cli.config).await
+    xinfang_server::commands::run(cli).await
 }
 
 async fn generate_command(args: GenerateArgs) -> Result<()> {
@@ -165,7 +165,7 @@ async fn run_command(args: RunArgs) -> Result<()> {
     load::init_people(world.as_ref());
     let year = args.year.unwrap_or_else(|| {
         Utc::now()
-            .with_timezone(&xinfang_server::visits::model::shanghai())
+            .with_timezone(&xinfang_server::time::shanghai())
             .year()
             - 1
     });

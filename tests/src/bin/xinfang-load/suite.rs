@@ -15,7 +15,7 @@ use xinfang_server::{
     db,
     pii::PiiKeys,
     seed, startup,
-    visits::model::shanghai,
+    time::shanghai,
 };
 
 use crate::{
