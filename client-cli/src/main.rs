@@ -1210,6 +1210,7 @@ fn matter(ask: &Ask, args: MatterArgs) -> Result<MatterInput> {
             ClaimType::Unspecified as i32
         },
         accused_org_code: args.accuses.unwrap_or_default(),
+        ..MatterInput::default()
     })
 }
 

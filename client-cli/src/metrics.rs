@@ -402,7 +402,7 @@ pub fn indicators_json(ind: &Indicators) -> serde_json::Value {
 }
 
 /// The figures of [`VisitFigures`], in order: (key, Chinese name).
-pub const VISIT_FIGURES: [(&str, &str); 10] = [
+pub const VISIT_FIGURES: [(&str, &str); 12] = [
     ("batches", "批次"),
     ("persons", "人次"),
     ("initial_batches", "初访批次"),
@@ -413,9 +413,11 @@ pub const VISIT_FIGURES: [(&str, &str); 10] = [
     ("collective_persons", "集体访人次"),
     ("leapfrog_batches", "越级访批次"),
     ("non_reception_batches", "非接待场所批次"),
+    ("large_scale_batches", "大规模集体访批次"),
+    ("large_scale_persons", "大规模集体访人次"),
 ];
 
-fn visit_figures(f: &VisitFigures) -> [&Option<Figure>; 10] {
+fn visit_figures(f: &VisitFigures) -> [&Option<Figure>; 12] {
     [
         &f.batches,
         &f.persons,
@@ -427,6 +429,8 @@ fn visit_figures(f: &VisitFigures) -> [&Option<Figure>; 10] {
         &f.collective_persons,
         &f.leapfrog_batches,
         &f.non_reception_batches,
+        &f.large_scale_batches,
+        &f.large_scale_persons,
     ]
 }
 
@@ -950,7 +954,7 @@ mod tests {
             ..Default::default()
         };
         let t = visits_table(&stats, VisitGrouping::Month);
-        assert_eq!(t.rows.len(), 30, "10 figures × (total, county, March)");
+        assert_eq!(t.rows.len(), 36, "12 figures × (total, county, March)");
         let csv = t.to_csv();
         assert!(
             csv.starts_with(

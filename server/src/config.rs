@@ -243,6 +243,16 @@ pub struct Config {
     )]
     pub collective_threshold: u32,
 
+    /// Persons in a visit batch from which it counts as a large-scale collective visit (大规模集体访), counted
+    /// on its own in the visit statistics.
+    #[arg(
+        long,
+        env = "XINFANG_LARGE_SCALE_THRESHOLD",
+        default_value_t = 50,
+        global = true
+    )]
+    pub large_scale_threshold: u32,
+
     /// Holiday calendar (CSV: date,name,is_off_day) replacing the built-in one (China, 2018–2026). Add each
     /// year's State Council notice here, or to server/data/cn-holidays.csv.
     #[arg(long, env = "XINFANG_HOLIDAY_CALENDAR", global = true)]

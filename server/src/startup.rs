@@ -221,6 +221,7 @@ pub struct ServeOptions {
     /// Keys of petitioners' personal data.
     pub keys: Arc<PiiKeys>,
     pub collective_threshold: u32,
+    pub large_scale_threshold: u32,
     /// Holiday calendar and deadline rules of the matter workflow.
     pub workflow: Arc<Workflow>,
     pub relief_cap_per_year: rust_decimal::Decimal,
@@ -236,6 +237,7 @@ impl ServeOptions {
             max_message_size: config.max_message_size,
             keys: Arc::new(keys),
             collective_threshold: config.collective_threshold,
+            large_scale_threshold: config.large_scale_threshold,
             workflow: Arc::new(load_workflow(
                 config.holiday_calendar.as_deref(),
                 config.deadline_rules.as_deref(),
@@ -327,6 +329,7 @@ pub async fn serve(
     let intake = IntakeConfig {
         county_code,
         collective_threshold: options.collective_threshold,
+        large_scale_threshold: options.large_scale_threshold,
         workflow: options.workflow.clone(),
     };
     let limit = options.max_message_size;

@@ -293,6 +293,7 @@ async fn start(
             max_message_size: 4 * 1024 * 1024,
             keys: keys.clone(),
             collective_threshold: 5,
+            large_scale_threshold: 50,
             workflow: Arc::new(Workflow::china().expect("holiday calendar")),
             relief_cap_per_year: rust_decimal::Decimal::from(30_000),
             limits: test_limits(),

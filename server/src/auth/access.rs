@@ -54,6 +54,8 @@ pub const ACCESS: &[(&str, &[Role])] = &[
     ),
     ("/xinfang.v1.VisitService/GetReturnTrip", NOT_AGENCY),
     ("/xinfang.v1.VisitService/ListReturnTrips", NOT_AGENCY),
+    // Overriding a repeat match is the county desk's judgment, like linking by hand.
+    ("/xinfang.v1.VisitService/DetachRegistration", COUNTY_OFFICE),
     // Every role reads matters, each within the read rule (`crate::scope`): an agency those its letters opened.
     ("/xinfang.v1.CaseService/GetCase", ALL),
     ("/xinfang.v1.CaseService/ListCases", ALL),

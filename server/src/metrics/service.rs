@@ -186,6 +186,8 @@ fn visit_figures(cur: &VisitRow, prev: &VisitRow, before: &VisitRow) -> VisitFig
         collective_persons: f(|r| r.collective_persons),
         leapfrog_batches: f(|r| r.leapfrog_batches),
         non_reception_batches: f(|r| r.non_reception_batches),
+        large_scale_batches: f(|r| r.large_scale_batches),
+        large_scale_persons: f(|r| r.large_scale_persons),
     }
 }
 

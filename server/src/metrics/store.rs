@@ -249,6 +249,8 @@ pub struct VisitRow {
     pub collective_persons: i64,
     pub leapfrog_batches: i64,
     pub non_reception_batches: i64,
+    pub large_scale_batches: i64,
+    pub large_scale_persons: i64,
 }
 
 /// What visits are grouped by.
@@ -279,7 +281,9 @@ pub fn visits_sql(key: VisitKey) -> String {
                 sum(collective_batches)::int8 AS collective_batches, \
                 sum(collective_persons)::int8 AS collective_persons, \
                 sum(leapfrog_batches)::int8 AS leapfrog_batches, \
-                sum(non_reception_batches)::int8 AS non_reception_batches \
+                sum(non_reception_batches)::int8 AS non_reception_batches, \
+                sum(large_scale_batches)::int8 AS large_scale_batches, \
+                sum(large_scale_persons)::int8 AS large_scale_persons \
          FROM visit_months WHERE month >= $1 AND month < $2 AND ($3::text IS NULL OR org_code = $3) \
          GROUP BY 1 HAVING sum(batches) <> 0 ORDER BY 1"
     )

@@ -1,5 +1,6 @@
 //! Personal data at rest: ID numbers, phones and addresses are sealed with XChaCha20-Poly1305 and matched
-//! through an HMAC-SHA256 of the ID number. The keys live in a key file (never in the repository, never in
+//! through an HMAC-SHA256 of the ID number (or, for people without one, of their name and phone, under a key
+//! derived from the match key: docs/intake.md). The keys live in a key file (never in the repository, never in
 //! the database): one match key, which never changes, and one or more sealing keys, each with an id.
 //!
 //! Sealed values are `version (1) || nonce (24) || ciphertext+tag`, with the column name as associated data so
@@ -108,6 +109,8 @@ impl SealKey {
 #[derive(Clone)]
 pub struct Keyring {
     match_key: [u8; 32],
+    /// Derived from the match key, so it never changes either.
+    contact_key: [u8; 32],
     match_fingerprint: String,
     seal: Vec<SealKey>,
 }
@@ -127,6 +130,7 @@ impl Keyring {
             hex::encode(&derive(&match_key, b"xinfang pii match fingerprint v1")[..8]);
         Self {
             match_key,
+            contact_key: derive(&match_key, b"xinfang pii contact match v1"),
             match_fingerprint,
             seal,
         }
@@ -259,6 +263,16 @@ impl Keyring {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.match_key)
             .expect("hmac takes any key length");
         mac.update(id_number.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The keyed hash that finds a person without an ID number again by name and phone (同人,
+    /// docs/intake.md). `contact` is `visits::model::contact_key`: the normalized name and phone. A key of its
+    /// own, so that it can never equal an ID number's hash.
+    pub fn contact_hash(&self, contact: &str) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.contact_key)
+            .expect("hmac takes any key length");
+        mac.update(contact.as_bytes());
         mac.finalize().into_bytes().into()
     }
 
@@ -443,6 +457,11 @@ impl PiiKeys {
         self.ring().match_hash(id_number)
     }
 
+    /// The keyed hash that finds the same name and phone again ([`Keyring::contact_hash`]).
+    pub fn contact_hash(&self, contact: &str) -> [u8; 32] {
+        self.ring().contact_hash(contact)
+    }
+
     /// Seals with the current key; store [`PiiKeys::current_key_id`] with it (or use [`PiiKeys::ring`] to
     /// keep the two together across a reload).
     pub fn seal(&self, field: Field, plaintext: &str) -> anyhow::Result<Vec<u8>> {
@@ -568,6 +587,19 @@ mod tests {
             c.match_hash("11010519491231002X")
         );
         assert_ne!(a.current_key_id(), c.current_key_id());
+        // The name+phone hash is stable per key and never the ID-number hash of the same text.
+        assert_eq!(
+            a.contact_hash("张三\u{1f}13812345678"),
+            b.contact_hash("张三\u{1f}13812345678")
+        );
+        assert_ne!(
+            a.contact_hash("11010519491231002X"),
+            a.match_hash("11010519491231002X")
+        );
+        assert_ne!(
+            a.contact_hash("张三\u{1f}13812345678"),
+            c.contact_hash("张三\u{1f}13812345678")
+        );
     }
 
     #[test]

@@ -1,19 +1,24 @@
-//! Intake rules: validation of visits, letters and trips, the derived flags (collective, leapfrog), levels,
-//! registration numbers, and who sees what.
+//! Intake rules: validation of visits, letters and trips, the derived flags (collective, large-scale,
+//! leapfrog), initial and repeat within a matter, 不再受理, levels, registration numbers, and who sees what.
+//! docs/intake.md tells the rules in the bureau's words.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 use xinfang_proto::{
     money, personal,
     v1::{
-        ClaimType, LetterChannel, Level, MatterInput, Petitioner, RecordReturnTripRequest,
-        RegisterLetterRequest, RegisterVisitRequest, TripOutcome,
+        ClaimType, DetachRegistrationRequest, LetterChannel, Level, MatterInput, Petitioner,
+        RecordReturnTripRequest, RegisterLetterRequest, RegisterVisitRequest, TripOutcome,
     },
     validate::{self, FieldViolation, Violations},
 };
 
-use crate::auth::Role;
+use crate::{
+    auth::Role,
+    cases::model::{CaseRecord, Facts, effective_state, local_date},
+};
+use xinfang_proto::v1::CaseState;
 
 pub use xinfang_proto::calendar::today_yyyymmdd;
 
@@ -21,6 +26,8 @@ use crate::time::shanghai;
 
 /// Persons in a batch from which it counts as a collective visit (集体访), by default.
 pub const DEFAULT_COLLECTIVE_THRESHOLD: u32 = 5;
+/// Persons in a batch from which it counts as a large-scale collective visit (大规模集体访), by default.
+pub const DEFAULT_LARGE_SCALE_THRESHOLD: u32 = 50;
 /// Representatives a collective visit may register (《信访条例》: at most five).
 pub const MAX_REPRESENTATIVES: usize = 5;
 /// Petitioners one registration or trip lists by name; a larger group is counted in the headcount.
@@ -33,6 +40,76 @@ pub const RECENT_DAYS: i64 = 366;
 
 pub fn is_collective(headcount: u32, threshold: u32) -> bool {
     headcount >= threshold
+}
+
+/// 大规模集体访: counted on its own in the visit statistics (and among the collective visits too).
+pub fn is_large_scale(headcount: u32, threshold: u32) -> bool {
+    headcount >= threshold
+}
+
+/// What the name+phone match hash of a person without an ID number is taken of (同人 by name and phone): the
+/// name without any white space (ideographic spaces included) and in lower case, then the phone in its
+/// normal form (`personal::phone`), so that "张 三", "+86 138-1234-5678" and "张三", "13812345678" are one
+/// person. `None` without a phone: a name alone identifies nobody.
+pub fn contact_key(name: &str, phone: Option<&str>) -> Option<String> {
+    let phone = phone?;
+    let name: String = name
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    Some(format!("{name}\u{1f}{phone}"))
+}
+
+/// Roles that may say "this is a new matter" against a repeat match, and detach a registration from the
+/// matter it was matched to: the county desk, which also links registrations by hand.
+pub fn overrides_matches(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::CountyClerk)
+}
+
+/// A registration (visit or letter) of a matter, as initial/repeat is derived from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dated {
+    /// When it happened (visited_at, received_at).
+    pub at: DateTime<Utc>,
+    /// Breaks ties between registrations of the same instant.
+    pub id: Uuid,
+    /// Answered 不再受理: a repeat of a matter final by then, never the initial one.
+    pub not_accepted_again: bool,
+}
+
+/// The initial registration (初访/初信) of a matter: its earliest registration by event time (ties by id) that
+/// was not answered 不再受理. Derived from dates, never from arrival, so that the same registrations give
+/// the same initial one whatever order they reach the server in (field laptops sync days late).
+pub fn initial_of(registrations: &[Dated]) -> Option<usize> {
+    registrations
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.not_accepted_again)
+        .min_by_key(|(_, r)| (r.at, r.id))
+        .map(|(i, _)| i)
+}
+
+/// The repeat flag of each registration of a matter: all but the initial one are repeats.
+pub fn repeat_flags(registrations: &[Dated]) -> Vec<bool> {
+    let initial = initial_of(registrations);
+    (0..registrations.len())
+        .map(|i| Some(i) != initial)
+        .collect()
+}
+
+/// Whether the matter was final (终结) on `day`, so that a registration of that day repeating it is answered
+/// 不再受理 (ground 6). The workflow's effective state says whether it is final at all (a concluded matter
+/// whose review window passed unused, or one decided after 复核); a matter final by its 复核 decision was so
+/// only from the day of the decision.
+pub fn final_on(record: &CaseRecord, facts: &Facts<'_>, day: NaiveDate) -> bool {
+    if effective_state(record, facts, day) != CaseState::Final {
+        return false;
+    }
+    record.state != CaseState::Final
+        || record
+            .review_decided_at
+            .is_none_or(|decided| local_date(decided) <= day)
 }
 
 /// The domain's ranks: township 0, county 1, city 2, province 3, national 4.
@@ -153,6 +230,8 @@ pub struct NewPetitioner {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub representative: bool,
+    /// 代理人: listed with the registration, not a petitioner of its matter, never matched.
+    pub proxy: bool,
 }
 
 fn optional_text(
@@ -196,12 +275,20 @@ fn petitioner(
             .map(Some)
     };
     let address = optional_text(v, &format!("{field}.address"), &p.address, 200);
+    if p.proxy && p.representative {
+        v.add(
+            format!("{field}.proxy"),
+            "a proxy (代理人) acts for the petitioners and is not their representative",
+        );
+        return None;
+    }
     Some(NewPetitioner {
         name: name?,
         id_number: id_number?,
         phone: phone?,
         address: address?,
         representative: p.representative,
+        proxy: p.proxy,
     })
 }
 
@@ -237,6 +324,13 @@ fn petitioners(
         }
         out.push(p);
     }
+    if list.iter().any(|p| p.proxy) && list.iter().all(|p| p.proxy) {
+        v.add(
+            field,
+            "a proxy (代理人) acts for a petitioner: list the petitioner with the proxy",
+        );
+        ok = false;
+    }
     ok.then_some(out)
 }
 
@@ -252,6 +346,8 @@ pub struct NewMatter {
     pub claim_type: i16,
     /// Accusations only: the unit accused.
     pub accused_org_code: Option<String>,
+    /// The desk's reason for registering a new matter against a repeat match (no matching takes place).
+    pub new_matter_reason: Option<String>,
 }
 
 /// What a matter is claimed as: `xinfang.v1.ClaimType` number and, for an accusation, the unit accused.
@@ -330,6 +426,23 @@ fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<Ne
         ))
         .map(Some)
     };
+    let new_matter_reason = if m.new_matter_reason.trim().is_empty() {
+        Some(None)
+    } else if !m.link_case_id.is_empty() {
+        v.add(
+            format!("{field}.new_matter_reason"),
+            "not together with link_case_id: a registration either joins the matter it names or opens a \
+             new one",
+        );
+        None
+    } else {
+        v.check(validate::required_multiline(
+            &format!("{field}.new_matter_reason"),
+            &m.new_matter_reason,
+            500,
+        ))
+        .map(Some)
+    };
     let claim_type = v
         .check(validate::optional_enum::<ClaimType>(
             &format!("{field}.claim_type"),
@@ -362,6 +475,7 @@ fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<Ne
         category: category?,
         problem_org_code: problem_org_code?,
         link_case_id: link_case_id?,
+        new_matter_reason: new_matter_reason?,
     })
 }
 
@@ -479,15 +593,14 @@ impl NewVisit {
         if visit.petitioners.is_empty() {
             v.add("visit.petitioners", "at least the person met is required");
         }
+        // A proxy may come in the petitioner's stead: the persons of the batch are counted without proxies.
+        let listed = visit.petitioners.iter().filter(|p| !p.proxy).count();
         if let Some(n) = headcount
-            && visit.petitioners.len() > n as usize
+            && listed > n as usize
         {
             v.add(
                 "visit.petitioners",
-                format!(
-                    "more petitioners ({}) than persons in the batch ({n})",
-                    visit.petitioners.len()
-                ),
+                format!("more petitioners ({listed}) than persons in the batch ({n})"),
             );
         }
         let representatives = visit
@@ -596,6 +709,68 @@ impl NewLetter {
     }
 }
 
+/// Which registration a detach names: a visit or a letter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationKind {
+    Visit,
+    Letter,
+}
+
+impl RegistrationKind {
+    /// As `store::Registration::kind` and the sync feed name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistrationKind::Visit => "visit",
+            RegistrationKind::Letter => "letter",
+        }
+    }
+}
+
+/// A validated DetachRegistration: the registration to take out of its matter, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detach {
+    pub request_id: Uuid,
+    pub kind: RegistrationKind,
+    pub id: Uuid,
+    pub reason: String,
+}
+
+impl Detach {
+    pub fn parse(request: &DetachRegistrationRequest) -> Result<Self, Violations> {
+        let mut v = Violations::new();
+        let request_id = v.check(validate::request_id("request_id", &request.request_id));
+        let target = match (request.visit_id.is_empty(), request.letter_id.is_empty()) {
+            (false, true) => v
+                .check(uuid_field("visit_id", &request.visit_id))
+                .map(|id| (RegistrationKind::Visit, id)),
+            (true, false) => v
+                .check(uuid_field("letter_id", &request.letter_id))
+                .map(|id| (RegistrationKind::Letter, id)),
+            (true, true) => {
+                v.add("visit_id", "required: the visit, or a letter_id");
+                None
+            }
+            (false, false) => {
+                v.add(
+                    "letter_id",
+                    "a visit_id is given: one registration is detached at a time",
+                );
+                None
+            }
+        };
+        let reason = v.check(validate::required_multiline("reason", &request.reason, 500));
+        v.finish(|| {
+            let (kind, id) = target?;
+            Some(Detach {
+                request_id: request_id?,
+                kind,
+                id,
+                reason: reason?,
+            })
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Costs {
     pub transport: Decimal,
@@ -694,6 +869,14 @@ impl NewTrip {
             v.add("trip.officers", "at least one officer");
         }
         let people = petitioners(&mut v, "trip.petitioners", &trip.petitioners, today);
+        for (i, p) in trip.petitioners.iter().enumerate() {
+            if p.proxy {
+                v.add(
+                    format!("trip.petitioners[{i}].proxy"),
+                    "a trip lists the petitioners met; proxies are recorded with registrations",
+                );
+            }
+        }
         let mut case_ids = Vec::new();
         for (i, id) in trip.case_ids.iter().enumerate() {
             if let Some(id) = v.check(uuid_field(&format!("trip.case_ids[{i}]"), id)) {
@@ -815,6 +998,309 @@ impl NewTrip {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cases::model::{Action, Workflow, apply};
+    use xinfang_proto::v1::{AssignmentMode, ReviewOutcome, Visit};
+
+    fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        shanghai()
+            .with_ymd_and_hms(y, m, d, h, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    /// Calls `f` with every order of `items` (Heap's algorithm).
+    fn each_order<T: Clone>(items: &[T], f: &mut impl FnMut(&[T])) {
+        fn heap<T: Clone>(k: usize, items: &mut Vec<T>, f: &mut impl FnMut(&[T])) {
+            if k <= 1 {
+                f(items);
+                return;
+            }
+            for i in 0..k {
+                heap(k - 1, items, f);
+                let j = if k % 2 == 0 { i } else { 0 };
+                items.swap(j, k - 1);
+            }
+        }
+        heap(items.len(), &mut items.to_vec(), f);
+    }
+
+    #[test]
+    fn the_initial_registration_is_the_earliest_whatever_the_arrival_order() {
+        let id = |n: u128| Uuid::from_u128(n);
+        let regs = [
+            Dated {
+                at: at(2024, 3, 5, 9),
+                id: id(9),
+                not_accepted_again: false,
+            },
+            // The same instant as the first: the smaller id is the earlier.
+            Dated {
+                at: at(2024, 3, 5, 9),
+                id: id(3),
+                not_accepted_again: false,
+            },
+            Dated {
+                at: at(2024, 3, 1, 9),
+                id: id(7),
+                not_accepted_again: true,
+            },
+            Dated {
+                at: at(2024, 4, 1, 9),
+                id: id(1),
+                not_accepted_again: false,
+            },
+            Dated {
+                at: at(2024, 5, 1, 9),
+                id: id(2),
+                not_accepted_again: false,
+            },
+        ];
+        // By date, the one of id 3 is initial; the earlier 不再受理 one never is.
+        let by_date = repeat_flags(&regs);
+        assert_eq!(by_date, [true, false, true, true, true]);
+        let mut orders = 0;
+        each_order(&regs, &mut |order| {
+            orders += 1;
+            // Arriving one by one, with the flags derived again at every arrival, ends where the dates say.
+            let mut arrived: Vec<Dated> = Vec::new();
+            let mut flags = Vec::new();
+            for r in order {
+                arrived.push(*r);
+                flags = repeat_flags(&arrived);
+                // One initial registration at most (none while only a 不再受理 one has arrived).
+                assert!(flags.iter().filter(|repeat| !**repeat).count() <= 1);
+            }
+            for (r, repeat) in arrived.iter().zip(&flags) {
+                let i = regs.iter().position(|x| x == r).unwrap();
+                assert_eq!(*repeat, by_date[i], "{r:?} in order {order:?}");
+            }
+        });
+        assert_eq!(orders, 120);
+        // Only 不再受理 registrations: none is initial.
+        assert_eq!(repeat_flags(&regs[2..3]), [true]);
+        assert_eq!(initial_of(&[]), None);
+    }
+
+    #[test]
+    fn a_matter_is_final_on_a_day_by_its_review_window_or_its_second_review() {
+        let workflow = Workflow::china().unwrap();
+        let step = |record: &CaseRecord, action: Action, when: DateTime<Utc>| {
+            apply(record, &action, &workflow.facts(when)).unwrap().0
+        };
+        let registered = CaseRecord::registered(at(2024, 3, 1, 9), ClaimType::Petition as i32);
+        let assigned = step(
+            &registered,
+            Action::Assign {
+                mode: AssignmentMode::Forward,
+                unit: "510422100".into(),
+                handling_deadline: None,
+                reason: None,
+            },
+            at(2024, 3, 2, 9),
+        );
+        let accepted = step(&assigned, Action::Accept, at(2024, 3, 4, 9));
+        let replied = step(
+            &accepted,
+            Action::Reply {
+                opinion: "已处理".into(),
+                completion_report: None,
+                publish_for_evaluation: false,
+            },
+            at(2024, 4, 1, 9),
+        );
+        let facts = workflow.facts(at(2024, 12, 31, 9));
+        let day = |m, d| NaiveDate::from_ymd_opt(2024, m, d).unwrap();
+        // Concluded on 1 April; 30 days to ask for 复查, to 1 May, which is a holiday: the window runs to the
+        // first working day after the May Day break.
+        assert!(!final_on(&replied, &facts, day(3, 20)));
+        assert!(!final_on(&replied, &facts, day(5, 1)));
+        assert!(final_on(&replied, &facts, day(6, 1)));
+        // 复查 and then 复核: final from the day of the 复核 decision on, not before.
+        let first = step(&replied, Action::RequestReview, at(2024, 4, 10, 9));
+        let first = step(
+            &first,
+            Action::DecideReview {
+                outcome: ReviewOutcome::Upheld,
+            },
+            at(2024, 5, 10, 9),
+        );
+        let second = step(&first, Action::RequestReview, at(2024, 5, 20, 9));
+        assert!(!final_on(&second, &facts, day(12, 1)), "a 复核 under way");
+        let decided = step(
+            &second,
+            Action::DecideReview {
+                outcome: ReviewOutcome::Upheld,
+            },
+            at(2024, 6, 10, 9),
+        );
+        assert_eq!(decided.state, CaseState::Final);
+        assert!(!final_on(&decided, &facts, day(6, 1)));
+        assert!(final_on(&decided, &facts, day(6, 10)));
+        assert!(final_on(&decided, &facts, day(12, 1)));
+        // Never final before it is concluded.
+        assert!(!final_on(&accepted, &facts, day(12, 31)));
+    }
+
+    #[test]
+    fn name_and_phone_identify_a_person_however_they_are_written() {
+        assert_eq!(
+            contact_key(" 张 三\u{3000}", Some("13812345678")),
+            contact_key("张三", Some("13812345678"))
+        );
+        assert_eq!(
+            contact_key("Zhang San", Some("13812345678")),
+            contact_key("zhangsan", Some("13812345678"))
+        );
+        assert_ne!(
+            contact_key("张三", Some("13812345678")),
+            contact_key("张三", Some("13812345679"))
+        );
+        assert_ne!(
+            contact_key("张三", Some("13812345678")),
+            contact_key("张四", Some("13812345678"))
+        );
+        assert_eq!(contact_key("张三", None), None);
+    }
+
+    fn visit_request(people: Vec<Petitioner>, headcount: i32) -> RegisterVisitRequest {
+        RegisterVisitRequest {
+            request_id: Uuid::now_v7().to_string(),
+            visit: Some(Visit {
+                visited_at: Some(prost_types::Timestamp {
+                    seconds: Utc::now().timestamp() - 60,
+                    nanos: 0,
+                }),
+                level: Level::County as i32,
+                place_name: "接待大厅".into(),
+                headcount,
+                petitioners: people,
+                matter: Some(MatterInput {
+                    content: "拖欠工资".into(),
+                    demands: "支付工资".into(),
+                    category: "labor".into(),
+                    problem_org_code: "510422100".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+
+    fn named(name: &str, proxy: bool, representative: bool) -> Petitioner {
+        Petitioner {
+            name: name.into(),
+            proxy,
+            representative,
+            ..Default::default()
+        }
+    }
+
+    fn refused_fields(request: &RegisterVisitRequest) -> Vec<String> {
+        let clock = Clock {
+            now: Utc::now(),
+            history: false,
+        };
+        match NewVisit::parse(request, clock) {
+            Ok(_) => Vec::new(),
+            Err(v) => v.into_vec().into_iter().map(|f| f.field).collect(),
+        }
+    }
+
+    #[test]
+    fn proxies_act_for_someone_and_are_not_counted_or_representatives() {
+        let clock = Clock {
+            now: Utc::now(),
+            history: false,
+        };
+        // The principal and the lawyer acting for them; the lawyer alone came: one person in the batch.
+        let ok = visit_request(
+            vec![named("张三", false, false), named("李律师", true, false)],
+            1,
+        );
+        let visit = NewVisit::parse(&ok, clock).unwrap();
+        assert!(!visit.petitioners[0].proxy && visit.petitioners[1].proxy);
+        let both = visit_request(
+            vec![named("张三", false, false), named("李律师", true, true)],
+            2,
+        );
+        assert_eq!(refused_fields(&both), ["visit.petitioners[1].proxy"]);
+        let alone = visit_request(vec![named("李律师", true, false)], 1);
+        assert_eq!(refused_fields(&alone), ["visit.petitioners"]);
+    }
+
+    #[test]
+    fn a_new_matter_against_a_match_is_no_link() {
+        let mut request = visit_request(vec![named("张三", false, false)], 1);
+        let matter = request
+            .visit
+            .as_mut()
+            .and_then(|v| v.matter.as_mut())
+            .unwrap();
+        matter.new_matter_reason = "另一家企业".into();
+        let clock = Clock {
+            now: Utc::now(),
+            history: false,
+        };
+        let parsed = NewVisit::parse(&request, clock).unwrap();
+        assert_eq!(
+            parsed.matter.new_matter_reason.as_deref(),
+            Some("另一家企业")
+        );
+        let matter = request
+            .visit
+            .as_mut()
+            .and_then(|v| v.matter.as_mut())
+            .unwrap();
+        matter.link_case_id = Uuid::now_v7().to_string();
+        assert_eq!(refused_fields(&request), ["visit.matter.new_matter_reason"]);
+    }
+
+    #[test]
+    fn a_detach_names_one_registration_and_a_reason() {
+        let id = Uuid::now_v7().to_string();
+        let ok = DetachRegistrationRequest {
+            request_id: Uuid::now_v7().to_string(),
+            letter_id: id.clone(),
+            reason: "另一家企业".into(),
+            ..Default::default()
+        };
+        let parsed = Detach::parse(&ok).unwrap();
+        assert_eq!(parsed.kind, RegistrationKind::Letter);
+        assert_eq!(parsed.id.to_string(), id);
+        let named = |r: &DetachRegistrationRequest| -> Vec<String> {
+            Detach::parse(r)
+                .unwrap_err()
+                .into_vec()
+                .into_iter()
+                .map(|f| f.field)
+                .collect()
+        };
+        let both = DetachRegistrationRequest {
+            visit_id: id.clone(),
+            reason: String::new(),
+            ..ok.clone()
+        };
+        assert_eq!(named(&both), ["letter_id", "reason"]);
+        let none = DetachRegistrationRequest {
+            letter_id: String::new(),
+            ..ok.clone()
+        };
+        assert_eq!(named(&none), ["visit_id"]);
+        let bad = DetachRegistrationRequest {
+            letter_id: "x".into(),
+            ..ok
+        };
+        assert_eq!(named(&bad), ["letter_id"]);
+    }
+
+    #[test]
+    fn large_scale_at_the_threshold() {
+        assert!(!is_large_scale(49, DEFAULT_LARGE_SCALE_THRESHOLD));
+        assert!(is_large_scale(50, DEFAULT_LARGE_SCALE_THRESHOLD));
+        assert!(is_large_scale(500, DEFAULT_LARGE_SCALE_THRESHOLD));
+        assert!(!is_large_scale(50, 60));
+    }
 
     #[test]
     fn a_repeat_of_an_accusation_stays_one() {
@@ -827,6 +1313,7 @@ mod tests {
             link_case_id: None,
             claim_type: ClaimType::Petition as i16,
             accused_org_code: None,
+            new_matter_reason: None,
         };
         let first = Claim {
             claim_type: accusation,

@@ -12,18 +12,22 @@ use uuid::Uuid;
 use xinfang_proto::{
     money, personal,
     v1::{
-        Classification, GetLetterRequest, GetReturnTripRequest, GetVisitRequest, Letter,
-        LetterChannel, Level, ListLettersRequest, ListLettersResponse, ListReturnTripsRequest,
-        ListReturnTripsResponse, ListVisitsRequest, ListVisitsResponse, MatterInput, Petitioner,
-        RecordReturnTripRequest, RegisterLetterRequest, RegisterVisitRequest, ReturnTrip,
-        TripCosts, TripOutcome, Visit, visit_service_server::VisitService,
+        Classification, DetachRegistrationRequest, DetachRegistrationResponse, GetLetterRequest,
+        GetReturnTripRequest, GetVisitRequest, Letter, LetterChannel, Level, ListLettersRequest,
+        ListLettersResponse, ListReturnTripsRequest, ListReturnTripsResponse, ListVisitsRequest,
+        ListVisitsResponse, MatterInput, Petitioner, RecordReturnTripRequest,
+        RegisterLetterRequest, RegisterVisitRequest, ReturnTrip, TripCosts, TripOutcome, Visit,
+        visit_service_server::VisitService,
     },
     validate::{self, Violations},
 };
 
 use super::{
-    model::{self, NewLetter, NewMatter, NewPetitioner, NewTrip, NewVisit},
-    store::{self, Links, ListScope, PetitionerRow},
+    model::{
+        self, Dated, Detach, NewLetter, NewMatter, NewPetitioner, NewTrip, NewVisit,
+        RegistrationKind,
+    },
+    store::{self, Links, ListScope, Listed, MatchKeys, PetitionerRow, Registration},
 };
 use crate::{
     auth::{self, Principal},
@@ -44,6 +48,8 @@ pub struct IntakeConfig {
     pub county_code: String,
     /// Persons in a batch from which a visit is collective.
     pub collective_threshold: u32,
+    /// Persons in a batch from which a visit is a large-scale collective visit (大规模集体访).
+    pub large_scale_threshold: u32,
     /// Deadline rules, for the first due date of a matter intake opens.
     pub workflow: Arc<crate::cases::model::Workflow>,
 }
@@ -77,13 +83,14 @@ impl Reveal {
     }
 }
 
-/// Seals and stores the petitioners; returns their ids with the representative flag, and the keyed hashes of
-/// their ID numbers for repeat matching.
+/// Seals and stores the people listed; returns them as listed (ids, representative and proxy flags), and the
+/// keyed hashes that find the petitioners among them (never the proxies) again for repeat matching: of ID
+/// numbers, and of names with phones.
 async fn store_petitioners(
     conn: &mut PgConnection,
     keys: &PiiKeys,
     people: &[NewPetitioner],
-) -> Result<(Vec<(Uuid, bool)>, Vec<Vec<u8>>), AppError> {
+) -> Result<(Vec<Listed>, MatchKeys), AppError> {
     // One keyring for all of them, so that the key id stored is the key that sealed, whatever a rotation
     // does meanwhile.
     let ring = keys.ring();
@@ -91,11 +98,24 @@ async fn store_petitioners(
         .iter()
         .map(|p| p.id_number.as_deref().map(|n| ring.match_hash(n).to_vec()))
         .collect();
+    let contacts: Vec<Option<Vec<u8>>> = people
+        .iter()
+        .map(|p| {
+            model::contact_key(&p.name, p.phone.as_deref()).map(|k| ring.contact_hash(&k).to_vec())
+        })
+        .collect();
     // Inserting a new person waits for a concurrent transaction inserting the same one; taking people in one
     // global order (by hash) keeps two registrations that share them from deadlocking each other.
     let mut order: Vec<usize> = (0..people.len()).collect();
     order.sort_by(|a, b| hashes[*a].cmp(&hashes[*b]));
-    let mut ids = vec![(Uuid::nil(), false); people.len()];
+    let mut listed = vec![
+        Listed {
+            petitioner_id: Uuid::nil(),
+            representative: false,
+            proxy: false,
+        };
+        people.len()
+    ];
     for i in order {
         let p = &people[i];
         let seal = |field, value: &Option<String>| {
@@ -105,6 +125,7 @@ async fn store_petitioners(
             id: Uuid::now_v7(),
             name: &p.name,
             id_hash: hashes[i].as_deref(),
+            contact_hash: contacts[i].as_deref(),
             id_number_enc: seal(Field::IdNumber, &p.id_number)?,
             id_number_masked: p.id_number.as_deref().map(personal::mask_id_number),
             phone_enc: seal(Field::Phone, &p.phone)?,
@@ -124,9 +145,25 @@ async fn store_petitioners(
             }
             Err(err) => return Err(err.into()),
         };
-        ids[i] = (id, p.representative);
+        listed[i] = Listed {
+            petitioner_id: id,
+            representative: p.representative,
+            proxy: p.proxy,
+        };
     }
-    Ok((ids, hashes.into_iter().flatten().collect()))
+    // A proxy is not the petitioner (同人 is the principal's identity): only petitioners are matched.
+    let petitioner = |i: &usize| !people[*i].proxy;
+    let keys = MatchKeys {
+        id_hashes: (0..people.len())
+            .filter(petitioner)
+            .filter_map(|i| hashes[i].clone())
+            .collect(),
+        contact_hashes: (0..people.len())
+            .filter(petitioner)
+            .filter_map(|i| contacts[i].clone())
+            .collect(),
+    };
+    Ok((listed, keys))
 }
 
 /// Records a change in the sync feed, in the caller's transaction.
@@ -166,7 +203,7 @@ async fn check_matter(
     reader: &Reader,
     field: &str,
     matter: &NewMatter,
-    hashes: &[Vec<u8>],
+    keys: &MatchKeys,
 ) -> Result<MatterLink, AppError> {
     let mut v = Violations::new();
     if !store::category_exists(conn, &matter.category).await? {
@@ -237,10 +274,12 @@ async fn check_matter(
             }
             Some(l)
         }
+        // The desk said this is a new matter although it may match: no matching.
+        None if matter.new_matter_reason.is_some() => None,
         None => {
             store::find_repeat_case(
                 conn,
-                hashes,
+                keys,
                 &matter.category,
                 &matter.problem_org_code,
                 matter.accusation_against(),
@@ -264,64 +303,288 @@ async fn check_matter(
     })
 }
 
-/// Opens the matter when the registration is initial, then links its petitioners. Returns the matter id.
+/// A visit or letter being registered, as its matter sees it.
+struct Arriving<'a> {
+    id: Uuid,
+    number: &'a str,
+    /// When it happened: what initial/repeat and 不再受理 are judged by.
+    at: DateTime<Utc>,
+}
+
+/// Where a registration landed: its matter, whether it repeats it, and whether it is answered 不再受理.
+struct Joined {
+    case_id: Uuid,
+    repeat: bool,
+    not_accepted_again: bool,
+}
+
+/// What a new matter is opened from: the registration's description of it, and who registered it.
+struct Opening<'a> {
+    number: &'a str,
+    category: &'a str,
+    problem_org: &'a str,
+    content: &'a str,
+    demands: &'a str,
+    claim_type: i16,
+    accused_org_code: Option<&'a str>,
+    registered_at: DateTime<Utc>,
+    opened_by: Uuid,
+}
+
+/// Inserts a matter in state registered, with its first due dates. Returns its id.
+async fn open_matter(
+    conn: &mut PgConnection,
+    workflow: &crate::cases::model::Workflow,
+    o: &Opening<'_>,
+) -> Result<Uuid, AppError> {
+    use crate::cases::model as case_model;
+    let id = Uuid::now_v7();
+    let record = case_model::CaseRecord::registered(o.registered_at, i32::from(o.claim_type));
+    let schedule = case_model::schedule(&record, &workflow.facts(o.registered_at));
+    store::insert_case(
+        conn,
+        &store::NewCase {
+            id,
+            number: o.number,
+            category: o.category,
+            problem_org: o.problem_org,
+            content: o.content,
+            demands: o.demands,
+            registered_at: o.registered_at,
+            assign_due: schedule.assign_due(),
+            next_due: schedule.next_due,
+            claim_type: o.claim_type,
+            accused_org_code: o.accused_org_code,
+            opened_by: o.opened_by,
+        },
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The registrations of a matter whose repeat flag changed, each with its flag now.
+type Flips = Vec<(Registration, bool)>;
+
+/// Derives initial/repeat of the matter's registrations from their dates (`model::repeat_flags`), with
+/// `arriving` among them when it is about to be inserted, and stores every flag that changed (the rollup
+/// triggers move the counts). Returns the arriving registration's flag and the registrations that flipped.
+/// Call it with the matter locked, so that two registrations of one matter are derived one after the other.
+async fn settle(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+    arriving: Option<Dated>,
+) -> Result<(bool, Flips), AppError> {
+    let registrations = store::registrations_of(conn, case_id).await?;
+    let mut dated: Vec<Dated> = registrations
+        .iter()
+        .map(|r| Dated {
+            at: r.at,
+            id: r.id,
+            not_accepted_again: r.not_accepted_again,
+        })
+        .collect();
+    dated.extend(arriving);
+    let flags = model::repeat_flags(&dated);
+    let mut flips = Vec::new();
+    for (r, &repeat) in registrations.into_iter().zip(&flags) {
+        if r.repeat != repeat {
+            store::set_repeat(conn, &r.kind, r.id, repeat).await?;
+            flips.push((r, repeat));
+        }
+    }
+    let repeat = arriving.is_none() || flags.last().copied().unwrap_or(true);
+    Ok((repeat, flips))
+}
+
+/// Records a change of a matter's initial registration: a `reclassified` event with the numbers of the
+/// registrations that were and are initial, an audit row, and the changed visits and letters in the sync
+/// feed (their owners see the new flag).
+async fn record_flips(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+    actor: Uuid,
+    flips: &Flips,
+    now_initial: Option<&str>,
+    why: &str,
+) -> Result<(), AppError> {
+    if flips.is_empty() {
+        return Ok(());
+    }
+    let was: Vec<&str> = flips
+        .iter()
+        .filter(|(_, repeat)| *repeat)
+        .map(|(r, _)| r.number.as_str())
+        .collect();
+    let now: Vec<&str> = now_initial
+        .into_iter()
+        .chain(
+            flips
+                .iter()
+                .filter(|(_, repeat)| !*repeat)
+                .map(|(r, _)| r.number.as_str()),
+        )
+        .collect();
+    crate::cases::store::insert_event(
+        conn,
+        &crate::cases::store::NewEvent {
+            case_id,
+            action: "reclassified",
+            actor,
+            occurred_at: Utc::now(),
+            reason: why,
+            before: Some(serde_json::json!({ "initial": was })),
+            after: Some(serde_json::json!({ "initial": now })),
+        },
+    )
+    .await?;
+    crate::audit::store::append(
+        conn,
+        actor,
+        "reclassified",
+        &case_id.to_string(),
+        &format!("initial {} → {}: {why}", was.join(", "), now.join(", ")),
+    )
+    .await?;
+    for (r, _) in flips {
+        feed(
+            conn,
+            &r.kind,
+            r.id,
+            store::feed_org(&r.problem_org_code, r.accused_org_code.as_deref()),
+            Some(r.registered_by),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Opens the matter of a registration that links to none, or joins the one it links to: initial or repeat by
+/// the dates of the matter's registrations (a registration dated before them all becomes the initial one and
+/// the one that was initial a repeat), answered 不再受理 when the matter was final on the registration's date.
+/// Links its petitioners (not its proxies) to the matter. Returns where it landed.
 #[allow(clippy::too_many_arguments)]
-async fn open_or_link_matter(
+async fn join_matter(
     conn: &mut PgConnection,
     workflow: &crate::cases::model::Workflow,
     actor: Uuid,
     link: &MatterLink,
     matter: &NewMatter,
-    number: &str,
-    registered_at: DateTime<Utc>,
-    petitioners: &[(Uuid, bool)],
-) -> Result<Uuid, AppError> {
+    arriving: &Arriving<'_>,
+    petitioners: &[Listed],
+) -> Result<Joined, AppError> {
     use crate::cases::{model as case_model, store as case_store};
-    let (case_id, action) = match link.case_id {
-        Some(id) => (id, "repeat_linked"),
-        None => {
-            let id = Uuid::now_v7();
-            let record =
-                case_model::CaseRecord::registered(registered_at, i32::from(matter.claim_type));
-            let schedule = case_model::schedule(&record, &workflow.facts(registered_at));
-            store::insert_case(
+    let principals: Vec<Uuid> = petitioners
+        .iter()
+        .filter(|p| !p.proxy)
+        .map(|p| p.petitioner_id)
+        .collect();
+    let Some(case_id) = link.case_id else {
+        let case_id = open_matter(
+            conn,
+            workflow,
+            &Opening {
+                number: arriving.number,
+                category: &matter.category,
+                problem_org: &matter.problem_org_code,
+                content: &matter.content,
+                demands: &matter.demands,
+                claim_type: matter.claim_type,
+                accused_org_code: matter.accused_org_code.as_deref(),
+                registered_at: arriving.at,
+                opened_by: actor,
+            },
+        )
+        .await?;
+        store::link_case_petitioners(conn, case_id, &principals).await?;
+        let after = matter.new_matter_reason.as_ref().map(|reason| {
+            serde_json::json!({ "registration": arriving.number, "new_matter_reason": reason })
+        });
+        case_store::insert_event(
+            conn,
+            &case_store::NewEvent {
+                case_id,
+                action: "registered",
+                actor,
+                occurred_at: arriving.at,
+                reason: arriving.number,
+                before: None,
+                after,
+            },
+        )
+        .await?;
+        if let Some(reason) = &matter.new_matter_reason {
+            crate::audit::store::append(
                 conn,
-                &store::NewCase {
-                    id,
-                    number,
-                    category: &matter.category,
-                    problem_org: &matter.problem_org_code,
-                    content: &matter.content,
-                    demands: &matter.demands,
-                    registered_at,
-                    assign_due: schedule.assign_due(),
-                    next_due: schedule.next_due,
-                    claim_type: matter.claim_type,
-                    accused_org_code: matter.accused_org_code.as_deref(),
-                    opened_by: actor,
-                },
+                actor,
+                "new_matter",
+                &case_id.to_string(),
+                &format!("{}: {reason}", arriving.number),
             )
             .await?;
-            (id, "registered")
         }
+        feed(conn, "case", case_id, None, None).await?;
+        return Ok(Joined {
+            case_id,
+            repeat: false,
+            not_accepted_again: false,
+        });
     };
-    let ids: Vec<Uuid> = petitioners.iter().map(|(id, _)| *id).collect();
-    store::link_case_petitioners(conn, case_id, &ids).await?;
+    // Locked after the register's counter, as every registration takes them: one order, no deadlock.
+    let case = case_store::lock(conn, case_id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("matter {case_id}")))?;
+    let not_accepted_again = model::final_on(
+        &case.record(),
+        &workflow.facts(arriving.at),
+        case_model::local_date(arriving.at),
+    );
+    store::link_case_petitioners(conn, case_id, &principals).await?;
+    let (repeat, flips) = settle(
+        conn,
+        case_id,
+        Some(Dated {
+            at: arriving.at,
+            id: arriving.id,
+            not_accepted_again,
+        }),
+    )
+    .await?;
+    let (action, after) = match (repeat, not_accepted_again) {
+        (_, true) => (
+            "repeat_linked",
+            Some(serde_json::json!({ "not_accepted_again": true })),
+        ),
+        (true, false) => ("repeat_linked", None),
+        (false, false) => ("initial_linked", None),
+    };
     case_store::insert_event(
         conn,
         &case_store::NewEvent {
             case_id,
             action,
             actor,
-            occurred_at: registered_at,
-            reason: number,
+            occurred_at: arriving.at,
+            reason: arriving.number,
             before: None,
-            after: None,
+            after,
         },
     )
     .await?;
+    record_flips(
+        conn,
+        case_id,
+        actor,
+        &flips,
+        (!repeat).then_some(arriving.number),
+        "a registration dated before the initial one arrived late",
+    )
+    .await?;
     feed(conn, "case", case_id, None, None).await?;
-    Ok(case_id)
+    Ok(Joined {
+        case_id,
+        repeat,
+        not_accepted_again,
+    })
 }
 
 fn petitioner_to_proto(
@@ -360,6 +623,7 @@ fn petitioner_to_proto(
         address,
         representative: row.representative,
         masked: reveal == Reveal::Masked,
+        proxy: row.proxy,
     })
 }
 
@@ -405,12 +669,19 @@ fn matter_to_proto(
         link_case_id: String::new(),
         claim_type: i32::from(claim_type),
         accused_org_code: accused.unwrap_or_default().to_owned(),
+        new_matter_reason: String::new(),
     }
 }
 
 /// The matter a registration belongs to, as its reader may see it: its id when the reader reads the matter,
-/// else empty (the reader learns only whether the registration is a repeat).
-fn classification(case_id: Uuid, repeat: bool, readable: &HashSet<Uuid>) -> Classification {
+/// else empty (the reader learns only whether the registration is a repeat, and whether it is answered
+/// 不再受理).
+fn classification(
+    case_id: Uuid,
+    repeat: bool,
+    not_accepted_again: bool,
+    readable: &HashSet<Uuid>,
+) -> Classification {
     Classification {
         case_id: if readable.contains(&case_id) {
             case_id.to_string()
@@ -418,6 +689,7 @@ fn classification(case_id: Uuid, repeat: bool, readable: &HashSet<Uuid>) -> Clas
             String::new()
         },
         repeat,
+        not_accepted_again,
     }
 }
 
@@ -445,9 +717,15 @@ fn visit_to_proto(
         )),
         collective: row.collective,
         leapfrog: row.leapfrog,
-        classification: Some(classification(row.case_id, row.repeat, readable)),
+        classification: Some(classification(
+            row.case_id,
+            row.repeat,
+            row.not_accepted_again,
+            readable,
+        )),
         registered_by: row.registered_by.to_string(),
         recorded_at: Some(time::to_proto(row.recorded_at)),
+        large_scale: row.large_scale,
     }
 }
 
@@ -473,7 +751,12 @@ fn letter_to_proto(
             row.accused_org_code.as_deref(),
         )),
         anonymous: row.anonymous,
-        classification: Some(classification(row.case_id, row.repeat, readable)),
+        classification: Some(classification(
+            row.case_id,
+            row.repeat,
+            row.not_accepted_again,
+            readable,
+        )),
         registered_by: row.registered_by.to_string(),
         recorded_at: Some(time::to_proto(row.recorded_at)),
     }
@@ -604,6 +887,18 @@ fn clock(principal: &Principal) -> model::Clock {
     }
 }
 
+/// Registering a new matter against a repeat match is the county desk's judgment (like linking by hand).
+fn check_override(principal: &Principal, matter: &NewMatter) -> Result<(), AppError> {
+    if matter.new_matter_reason.is_some() && !model::overrides_matches(principal.role) {
+        return Err(AppError::PermissionDenied(
+            "only the county desk registers a new matter against a repeat match \
+             (matter.new_matter_reason)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 fn parse_id(field: &str, value: &str) -> Result<Uuid, AppError> {
     Ok(model::uuid_field(field, value)?)
 }
@@ -616,6 +911,7 @@ impl VisitService for VisitApi {
     ) -> Result<Response<Visit>, Status> {
         let principal = auth::principal(&request)?;
         let new = NewVisit::parse(request.get_ref(), clock(principal)).map_err(AppError::from)?;
+        check_override(principal, &new.matter)?;
         let key = idempotency::Key::new(
             principal.id,
             "RegisterVisit",
@@ -723,6 +1019,7 @@ impl VisitService for VisitApi {
     ) -> Result<Response<Letter>, Status> {
         let principal = auth::principal(&request)?;
         let new = NewLetter::parse(request.get_ref(), clock(principal)).map_err(AppError::from)?;
+        check_override(principal, &new.matter)?;
         let key = idempotency::Key::new(
             principal.id,
             "RegisterLetter",
@@ -822,6 +1119,25 @@ impl VisitService for VisitApi {
             letters,
             next_page_token,
         }))
+    }
+
+    async fn detach_registration(
+        &self,
+        request: Request<DetachRegistrationRequest>,
+    ) -> Result<Response<DetachRegistrationResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        let detach = Detach::parse(request.get_ref()).map_err(AppError::from)?;
+        let key = idempotency::Key::new(
+            principal.id,
+            "DetachRegistration",
+            detach.request_id,
+            request.get_ref(),
+        );
+        let batch = request.extensions().get();
+        let stored =
+            db::retry_lost_races(batch, || self.apply_detach(batch, principal, &key, &detach))
+                .await?;
+        Ok(Response::new(stored))
     }
 
     async fn record_return_trip(
@@ -944,10 +1260,9 @@ impl VisitApi {
         if let Some(first) = idempotency::claim::<Visit>(&mut tx, key).await? {
             return Ok(first);
         }
-        let (petitioners, hashes) =
-            store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
+        let (petitioners, keys) = store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
         let reader = Reader::of(principal);
-        let link = check_matter(&mut tx, &reader, "visit.matter", &new.matter, &hashes).await?;
+        let link = check_matter(&mut tx, &reader, "visit.matter", &new.matter, &keys).await?;
         let serial = store::next_serial(
             &mut tx,
             model::REGISTER_PREFIX,
@@ -960,21 +1275,26 @@ impl VisitApi {
             model::register_year(new.visited_at),
             serial,
         );
-        let case_id = open_or_link_matter(
+        let id = Uuid::now_v7();
+        let joined = join_matter(
             &mut tx,
             &self.config.workflow,
             principal.id,
             &link,
             &new.matter,
-            &number,
-            new.visited_at,
+            &Arriving {
+                id,
+                number: &number,
+                at: new.visited_at,
+            },
             &petitioners,
         )
         .await?;
+        let case_id = joined.case_id;
         let row = store::insert_visit(
             &mut tx,
             &store::VisitRow {
-                id: Uuid::now_v7(),
+                id,
                 number,
                 case_id,
                 visited_at: new.visited_at,
@@ -983,7 +1303,12 @@ impl VisitApi {
                 place_name: new.place_name.clone(),
                 headcount: new.headcount as i32,
                 collective: model::is_collective(new.headcount, self.config.collective_threshold),
-                repeat: link.case_id.is_some(),
+                large_scale: model::is_large_scale(
+                    new.headcount,
+                    self.config.large_scale_threshold,
+                ),
+                repeat: joined.repeat,
+                not_accepted_again: joined.not_accepted_again,
                 leapfrog: model::is_leapfrog(new.level, link.competent_rank),
                 category_code: new.matter.category.clone(),
                 problem_org_code: new.matter.problem_org_code.clone(),
@@ -1005,7 +1330,8 @@ impl VisitApi {
         idempotency::save(&mut tx, key, &visit_to_proto(&row, masked, &readable)).await?;
         let response = visit_to_proto(&row, shown, &readable);
         tx.commit().await?;
-        tracing::info!(visit = %row.id, case = %case_id, repeat = row.repeat, collective = row.collective,
+        tracing::info!(visit = %row.id, case = %case_id, repeat = row.repeat,
+            not_accepted_again = row.not_accepted_again, collective = row.collective,
             leapfrog = row.leapfrog, "visit registered");
         Ok(response)
     }
@@ -1050,10 +1376,9 @@ impl VisitApi {
         if let Some(first) = idempotency::claim::<Letter>(&mut tx, key).await? {
             return Ok(first);
         }
-        let (petitioners, hashes) =
-            store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
+        let (petitioners, keys) = store_petitioners(&mut tx, &self.keys, &new.petitioners).await?;
         let reader = Reader::of(principal);
-        let link = check_matter(&mut tx, &reader, "letter.matter", &new.matter, &hashes).await?;
+        let link = check_matter(&mut tx, &reader, "letter.matter", &new.matter, &keys).await?;
         let year = model::register_year(new.received_at);
         let serial = store::next_serial(&mut tx, model::REGISTER_PREFIX, year).await?;
         let number = model::registration_number(
@@ -1062,17 +1387,22 @@ impl VisitApi {
             year,
             serial,
         );
-        let case_id = open_or_link_matter(
+        let id = Uuid::now_v7();
+        let joined = join_matter(
             &mut tx,
             &self.config.workflow,
             principal.id,
             &link,
             &new.matter,
-            &number,
-            new.received_at,
+            &Arriving {
+                id,
+                number: &number,
+                at: new.received_at,
+            },
             &petitioners,
         )
         .await?;
+        let case_id = joined.case_id;
         let from_above = matches!(
             new.channel,
             LetterChannel::Transferred | LetterChannel::Assigned | LetterChannel::CampaignTransfer
@@ -1093,7 +1423,7 @@ impl VisitApi {
         let row = store::insert_letter(
             &mut tx,
             &store::LetterRow {
-                id: Uuid::now_v7(),
+                id,
                 number,
                 case_id,
                 channel: model::channel_to_db(new.channel).to_owned(),
@@ -1101,7 +1431,8 @@ impl VisitApi {
                 campaign: new.campaign.clone(),
                 received_at: new.received_at,
                 anonymous: new.petitioners.is_empty(),
-                repeat: link.case_id.is_some(),
+                repeat: joined.repeat,
+                not_accepted_again: joined.not_accepted_again,
                 category_code: new.matter.category.clone(),
                 problem_org_code: new.matter.problem_org_code.clone(),
                 content: new.matter.content.clone(),
@@ -1131,6 +1462,212 @@ impl VisitApi {
         tx.commit().await?;
         tracing::info!(letter = %row.id, case = %case_id, repeat = row.repeat, channel = %row.channel,
             "letter registered");
+        Ok(response)
+    }
+
+    /// Takes a visit or letter out of its matter into a new one, as if it had been registered with a
+    /// new-matter reason: the new matter is numbered after it (with a suffix when the matter it leaves
+    /// carries its number), dated by it, opened by its registrar, and holds its petitioners; the matter it
+    /// leaves keeps the rest and derives its initial registration again.
+    async fn apply_detach(
+        &self,
+        batch: Option<&Batch>,
+        principal: &Principal,
+        key: &idempotency::Key,
+        detach: &Detach,
+    ) -> Result<DetachRegistrationResponse, AppError> {
+        use crate::cases::store as case_store;
+        let mut hold = Batch::hold(batch).await;
+        let mut tx = db::begin(&self.pool, &mut hold).await?;
+        if let Some(first) = idempotency::claim::<DetachRegistrationResponse>(&mut tx, key).await? {
+            return Ok(first);
+        }
+        let kind = detach.kind.as_str();
+        let what = |id| format!("{kind} {id}");
+        let Some(old_case) = store::case_of(&mut tx, kind, detach.id).await? else {
+            return Err(AppError::NotFound(what(detach.id)));
+        };
+        let scope_kind = match detach.kind {
+            RegistrationKind::Visit => Kind::Visit,
+            RegistrationKind::Letter => Kind::Letter,
+        };
+        let reader = check_read(&mut tx, principal, scope_kind, detach.id).await?;
+        // The matter first, then its registrations: the order every registration takes them in.
+        let old = case_store::lock(&mut tx, old_case)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("matter {old_case}")))?;
+        let registrations = store::registrations_of(&mut tx, old_case).await?;
+        let Some(leaving) = registrations.iter().find(|r| r.id == detach.id).cloned() else {
+            // Moved by a concurrent detach between the two reads: the caller sees the registration anew.
+            return Err(AppError::LostRace);
+        };
+        if registrations.len() < 2 {
+            return Err(AppError::precondition(
+                "ONLY_REGISTRATION",
+                "the registration is its matter's only one: it is a matter of its own already",
+            ));
+        }
+        // Its description, as registered.
+        let (category, problem_org, content, demands, claim_type, accused) = match detach.kind {
+            RegistrationKind::Visit => {
+                let v = store::get_visit(&mut tx, detach.id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(what(detach.id)))?;
+                (
+                    v.category_code,
+                    v.problem_org_code,
+                    v.content,
+                    v.demands,
+                    v.claim_type,
+                    v.accused_org_code,
+                )
+            }
+            RegistrationKind::Letter => {
+                let l = store::get_letter(&mut tx, detach.id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(what(detach.id)))?;
+                (
+                    l.category_code,
+                    l.problem_org_code,
+                    l.content,
+                    l.demands,
+                    l.claim_type,
+                    l.accused_org_code,
+                )
+            }
+        };
+        let number = store::free_case_number(&mut tx, &leaving.number).await?;
+        let new_case = open_matter(
+            &mut tx,
+            &self.config.workflow,
+            &Opening {
+                number: &number,
+                category: &category,
+                problem_org: &problem_org,
+                content: &content,
+                demands: &demands,
+                claim_type,
+                accused_org_code: accused.as_deref(),
+                registered_at: leaving.at,
+                opened_by: leaving.registered_by,
+            },
+        )
+        .await?;
+        store::move_registration(&mut tx, kind, detach.id, new_case).await?;
+        let principals = store::principals_of(&mut tx, kind, detach.id).await?;
+        store::link_case_petitioners(&mut tx, new_case, &principals).await?;
+        store::prune_case_petitioners(&mut tx, old_case).await?;
+        case_store::insert_event(
+            &mut tx,
+            &case_store::NewEvent {
+                case_id: new_case,
+                action: "registered",
+                actor: principal.id,
+                occurred_at: leaving.at,
+                reason: &leaving.number,
+                before: None,
+                after: Some(serde_json::json!({
+                    "registration": leaving.number,
+                    "detached_from": old.number,
+                    "new_matter_reason": detach.reason,
+                })),
+            },
+        )
+        .await?;
+        case_store::insert_event(
+            &mut tx,
+            &case_store::NewEvent {
+                case_id: old_case,
+                action: "registration_detached",
+                actor: principal.id,
+                occurred_at: Utc::now(),
+                reason: &detach.reason,
+                before: Some(serde_json::json!({ "registration": leaving.number })),
+                after: Some(serde_json::json!({ "matter": number })),
+            },
+        )
+        .await?;
+        let (_, flips) = settle(&mut tx, old_case, None).await?;
+        record_flips(
+            &mut tx,
+            old_case,
+            principal.id,
+            &flips,
+            None,
+            "the initial registration was detached into a matter of its own",
+        )
+        .await?;
+        crate::audit::store::append(
+            &mut tx,
+            principal.id,
+            "registration_detached",
+            &detach.id.to_string(),
+            &format!(
+                "{} from {} to {number}: {}",
+                leaving.number, old.number, detach.reason
+            ),
+        )
+        .await?;
+        feed(
+            &mut tx,
+            kind,
+            detach.id,
+            store::feed_org(
+                &leaving.problem_org_code,
+                leaving.accused_org_code.as_deref(),
+            ),
+            Some(leaving.registered_by),
+        )
+        .await?;
+        feed(&mut tx, "case", old_case, None, None).await?;
+        feed(&mut tx, "case", new_case, None, None).await?;
+        let readable = readable_matters(&mut tx, &reader, [new_case]).await?;
+        let method = "DetachRegistration";
+        let (stored, response) = match detach.kind {
+            RegistrationKind::Visit => {
+                let row = store::get_visit(&mut tx, detach.id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(what(detach.id)))?;
+                let (masked, shown) = self
+                    .written_petitioners(&mut tx, principal, Links::Visit, row.id, method)
+                    .await?;
+                (
+                    DetachRegistrationResponse {
+                        visit: Some(visit_to_proto(&row, masked, &readable)),
+                        letter: None,
+                        previous_case_id: old_case.to_string(),
+                    },
+                    DetachRegistrationResponse {
+                        visit: Some(visit_to_proto(&row, shown, &readable)),
+                        letter: None,
+                        previous_case_id: old_case.to_string(),
+                    },
+                )
+            }
+            RegistrationKind::Letter => {
+                let row = store::get_letter(&mut tx, detach.id)
+                    .await?
+                    .ok_or_else(|| AppError::NotFound(what(detach.id)))?;
+                let (masked, shown) = self
+                    .written_petitioners(&mut tx, principal, Links::Letter, row.id, method)
+                    .await?;
+                (
+                    DetachRegistrationResponse {
+                        visit: None,
+                        letter: Some(letter_to_proto(&row, masked, &readable)),
+                        previous_case_id: old_case.to_string(),
+                    },
+                    DetachRegistrationResponse {
+                        visit: None,
+                        letter: Some(letter_to_proto(&row, shown, &readable)),
+                        previous_case_id: old_case.to_string(),
+                    },
+                )
+            }
+        };
+        idempotency::save(&mut tx, key, &stored).await?;
+        tx.commit().await?;
+        tracing::info!(registration = %detach.id, from = %old_case, to = %new_case, "registration detached");
         Ok(response)
     }
 

@@ -55,6 +55,8 @@ pub struct PetitionerRecord<'a> {
     pub id: Uuid,
     pub name: &'a str,
     pub id_hash: Option<&'a [u8]>,
+    /// Keyed hash of the normalized name and phone (`model::contact_key`), for 同人 without an ID number.
+    pub contact_hash: Option<&'a [u8]>,
     pub id_number_enc: Option<Vec<u8>>,
     pub id_number_masked: Option<String>,
     pub phone_enc: Option<Vec<u8>>,
@@ -77,10 +79,10 @@ pub async fn upsert_petitioner(
     let id = sqlx::query_scalar(
         "WITH inserted AS ( \
              INSERT INTO petitioners (id, name, id_hash, id_number_enc, id_number_masked, phone_enc, \
-                                      phone_masked, address_enc, seal_key) \
+                                      phone_masked, address_enc, seal_key, contact_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
                      CASE WHEN $4::bytea IS NULL AND $6::bytea IS NULL AND $8::bytea IS NULL THEN NULL \
-                          ELSE $9 END) \
+                          ELSE $9 END, $10) \
              ON CONFLICT (id_hash) DO NOTHING \
              RETURNING id) \
          SELECT id FROM inserted \
@@ -96,6 +98,7 @@ pub async fn upsert_petitioner(
     .bind(&p.phone_masked)
     .bind(&p.address_enc)
     .bind(p.seal_key)
+    .bind(p.contact_hash)
     .fetch_optional(&mut *conn)
     .await?;
     match id {
@@ -116,6 +119,7 @@ pub struct PetitionerRow {
     pub owner_id: Uuid,
     pub position: i32,
     pub representative: bool,
+    pub proxy: bool,
     pub id: Uuid,
     pub name: String,
     pub id_number_enc: Option<Vec<u8>>,
@@ -133,15 +137,20 @@ pub async fn petitioners_of(
     links: Links,
     owners: &[Uuid],
 ) -> Result<Vec<PetitionerRow>, sqlx::Error> {
-    let (table, owner, representative) = match links {
-        Links::Visit => ("visit_petitioners", "visit_id", "l.representative"),
-        Links::Letter => ("letter_petitioners", "letter_id", "false"),
-        Links::Trip => ("return_trip_petitioners", "trip_id", "false"),
+    let (table, owner, representative, proxy) = match links {
+        Links::Visit => (
+            "visit_petitioners",
+            "visit_id",
+            "l.representative",
+            "l.proxy",
+        ),
+        Links::Letter => ("letter_petitioners", "letter_id", "false", "l.proxy"),
+        Links::Trip => ("return_trip_petitioners", "trip_id", "false", "false"),
     };
     sqlx::query_as(&format!(
-        "SELECT l.{owner} AS owner_id, l.position, {representative} AS representative, p.id, p.name, \
-                p.id_number_enc, p.id_number_masked, p.phone_enc, p.phone_masked, p.address_enc, \
-                p.seal_key \
+        "SELECT l.{owner} AS owner_id, l.position, {representative} AS representative, {proxy} AS proxy, \
+                p.id, p.name, p.id_number_enc, p.id_number_masked, p.phone_enc, p.phone_masked, \
+                p.address_enc, p.seal_key \
          FROM {table} l JOIN petitioners p ON p.id = l.petitioner_id \
          WHERE l.{owner} = ANY($1) ORDER BY l.{owner}, l.position"
     ))
@@ -157,32 +166,46 @@ pub enum Links {
     Trip,
 }
 
+/// A person listed with a registration or trip, in the order given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listed {
+    pub petitioner_id: Uuid,
+    pub representative: bool,
+    /// 代理人: listed, but no petitioner of the matter (trips list none).
+    pub proxy: bool,
+}
+
 pub async fn link_petitioners(
     conn: &mut PgConnection,
     links: Links,
     owner: Uuid,
-    petitioners: &[(Uuid, bool)],
+    petitioners: &[Listed],
 ) -> Result<(), sqlx::Error> {
-    let ids: Vec<Uuid> = petitioners.iter().map(|(id, _)| *id).collect();
-    let reps: Vec<bool> = petitioners.iter().map(|(_, rep)| *rep).collect();
+    let ids: Vec<Uuid> = petitioners.iter().map(|p| p.petitioner_id).collect();
+    let reps: Vec<bool> = petitioners.iter().map(|p| p.representative).collect();
+    let proxies: Vec<bool> = petitioners.iter().map(|p| p.proxy).collect();
     let sql = match links {
         Links::Visit => {
-            "INSERT INTO visit_petitioners (visit_id, position, petitioner_id, representative) \
-             SELECT $1, ord::int, pid, rep FROM unnest($2::uuid[], $3::bool[]) WITH ORDINALITY AS t(pid, rep, ord)"
+            "INSERT INTO visit_petitioners (visit_id, position, petitioner_id, representative, proxy) \
+             SELECT $1, ord::int, pid, rep, proxy \
+             FROM unnest($2::uuid[], $3::bool[], $4::bool[]) WITH ORDINALITY AS t(pid, rep, proxy, ord)"
         }
         Links::Letter => {
-            "INSERT INTO letter_petitioners (letter_id, position, petitioner_id) \
-             SELECT $1, ord::int, pid FROM unnest($2::uuid[], $3::bool[]) WITH ORDINALITY AS t(pid, rep, ord)"
+            "INSERT INTO letter_petitioners (letter_id, position, petitioner_id, proxy) \
+             SELECT $1, ord::int, pid, proxy \
+             FROM unnest($2::uuid[], $3::bool[], $4::bool[]) WITH ORDINALITY AS t(pid, rep, proxy, ord)"
         }
         Links::Trip => {
             "INSERT INTO return_trip_petitioners (trip_id, position, petitioner_id) \
-             SELECT $1, ord::int, pid FROM unnest($2::uuid[], $3::bool[]) WITH ORDINALITY AS t(pid, rep, ord)"
+             SELECT $1, ord::int, pid \
+             FROM unnest($2::uuid[], $3::bool[], $4::bool[]) WITH ORDINALITY AS t(pid, rep, proxy, ord)"
         }
     };
     sqlx::query(sql)
         .bind(owner)
         .bind(&ids)
         .bind(&reps)
+        .bind(&proxies)
         .execute(conn)
         .await?;
     Ok(())
@@ -218,32 +241,171 @@ pub struct LinkedMatter {
     pub accused_org_code: Option<String>,
 }
 
-/// The earliest matter that shares a petitioner (by ID-number hash) and has the same category and problem
-/// place; for an accusation against `accusation_against`, only among accusations against that unit.
+/// The keyed hashes a registration's petitioners (not its proxies) are found again by: ID numbers, and
+/// names with phones.
+#[derive(Debug, Clone, Default)]
+pub struct MatchKeys {
+    pub id_hashes: Vec<Vec<u8>>,
+    pub contact_hashes: Vec<Vec<u8>>,
+}
+
+/// The earliest matter that shares a petitioner (by ID-number hash, or by name+phone hash) and has the same
+/// category and problem place; for an accusation against `accusation_against`, only among accusations
+/// against that unit. Whether the registration is then initial or a repeat is decided by the dates of the
+/// matter's registrations (`model::repeat_flags`), not here.
 pub async fn find_repeat_case(
     conn: &mut PgConnection,
-    id_hashes: &[Vec<u8>],
+    keys: &MatchKeys,
     category: &str,
     problem_org: &str,
     accusation_against: Option<&str>,
 ) -> Result<Option<LinkedMatter>, sqlx::Error> {
-    if id_hashes.is_empty() {
+    if keys.id_hashes.is_empty() && keys.contact_hashes.is_empty() {
         return Ok(None);
     }
     sqlx::query_as(
         "SELECT c.id, c.claim_type, c.accused_org_code FROM petitioners p \
          JOIN case_petitioners cp ON cp.petitioner_id = p.id \
          JOIN cases c ON c.id = cp.case_id \
-         WHERE p.id_hash = ANY($1) AND c.category_code = $2 AND c.problem_org_code = $3 \
-           AND ($4::text IS NULL OR c.accused_org_code = $4) \
+         WHERE (p.id_hash = ANY($1) OR p.contact_hash = ANY($2)) \
+           AND c.category_code = $3 AND c.problem_org_code = $4 \
+           AND ($5::text IS NULL OR c.accused_org_code = $5) \
          ORDER BY c.registered_at, c.id LIMIT 1",
     )
-    .bind(id_hashes)
+    .bind(&keys.id_hashes)
+    .bind(&keys.contact_hashes)
     .bind(category)
     .bind(problem_org)
     .bind(accusation_against)
     .fetch_optional(conn)
     .await
+}
+
+/// A visit or letter of a matter, as initial/repeat is derived from the matter's registrations.
+#[derive(Debug, Clone, FromRow)]
+pub struct Registration {
+    /// 'visit' or 'letter'.
+    pub kind: String,
+    pub id: Uuid,
+    pub number: String,
+    pub at: DateTime<Utc>,
+    pub repeat: bool,
+    pub not_accepted_again: bool,
+    pub registered_by: Uuid,
+    pub problem_org_code: String,
+    pub accused_org_code: Option<String>,
+}
+
+/// Every visit and letter of the matter `case_id`, earliest first. Call it with the matter locked.
+pub async fn registrations_of(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+) -> Result<Vec<Registration>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT 'visit' AS kind, id, number, visited_at AS at, repeat, not_accepted_again, registered_by, \
+                problem_org_code, accused_org_code \
+         FROM visits WHERE case_id = $1 \
+         UNION ALL \
+         SELECT 'letter', id, number, received_at, repeat, not_accepted_again, registered_by, \
+                problem_org_code, accused_org_code \
+         FROM letters WHERE case_id = $1 \
+         ORDER BY at, id",
+    )
+    .bind(case_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Sets the repeat flag of a visit or letter (the rollup triggers move its counts from initial to repeat or
+/// back).
+pub async fn set_repeat(
+    conn: &mut PgConnection,
+    kind: &str,
+    id: Uuid,
+    repeat: bool,
+) -> Result<(), sqlx::Error> {
+    let table = if kind == "visit" { "visits" } else { "letters" };
+    sqlx::query(&format!("UPDATE {table} SET repeat = $2 WHERE id = $1"))
+        .bind(id)
+        .bind(repeat)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Moves a visit or letter into the matter `case_id` as its initial registration (answered as such).
+pub async fn move_registration(
+    conn: &mut PgConnection,
+    kind: &str,
+    id: Uuid,
+    case_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    let table = if kind == "visit" { "visits" } else { "letters" };
+    sqlx::query(&format!(
+        "UPDATE {table} SET case_id = $2, repeat = false, not_accepted_again = false WHERE id = $1"
+    ))
+    .bind(id)
+    .bind(case_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The petitioners (not proxies) listed with a visit or letter.
+pub async fn principals_of(
+    conn: &mut PgConnection,
+    kind: &str,
+    id: Uuid,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    let (table, owner) = if kind == "visit" {
+        ("visit_petitioners", "visit_id")
+    } else {
+        ("letter_petitioners", "letter_id")
+    };
+    sqlx::query_scalar(&format!(
+        "SELECT DISTINCT petitioner_id FROM {table} WHERE {owner} = $1 AND NOT proxy"
+    ))
+    .bind(id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Unlinks from the matter `case_id` the petitioners that none of its visits and letters lists any more.
+pub async fn prune_case_petitioners(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM case_petitioners cp WHERE cp.case_id = $1 \
+           AND NOT EXISTS (SELECT 1 FROM visits v JOIN visit_petitioners vp ON vp.visit_id = v.id \
+                           WHERE v.case_id = $1 AND vp.petitioner_id = cp.petitioner_id AND NOT vp.proxy) \
+           AND NOT EXISTS (SELECT 1 FROM letters l JOIN letter_petitioners lp ON lp.letter_id = l.id \
+                           WHERE l.case_id = $1 AND lp.petitioner_id = cp.petitioner_id AND NOT lp.proxy)",
+    )
+    .bind(case_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A number for a matter opened from the registration `number` after the fact (a detached registration):
+/// the registration's own number when no matter has it, else the number with the next free suffix
+/// (`XF510422-2024-000123-2`), since the matter it opened first keeps its number.
+pub async fn free_case_number(
+    conn: &mut PgConnection,
+    number: &str,
+) -> Result<String, sqlx::Error> {
+    let taken: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM cases WHERE number = $1 OR number LIKE $1 || '-%'",
+    )
+    .bind(number)
+    .fetch_one(conn)
+    .await?;
+    Ok(if taken == 0 {
+        number.to_owned()
+    } else {
+        format!("{number}-{}", taken + 1)
+    })
 }
 
 /// The matter `id`, which a registration names as the one it repeats.
@@ -376,6 +538,8 @@ pub struct VisitRow {
     pub recorded_at: DateTime<Utc>,
     pub claim_type: i16,
     pub accused_org_code: Option<String>,
+    pub not_accepted_again: bool,
+    pub large_scale: bool,
 }
 
 impl VisitRow {
@@ -391,20 +555,21 @@ impl LetterRow {
     }
 }
 
-fn feed_org<'a>(problem_org: &'a str, accused: Option<&str>) -> Option<&'a str> {
+/// The unit whose clerks a visit or letter is fed to: its problem place, unless it is the unit accused.
+pub fn feed_org<'a>(problem_org: &'a str, accused: Option<&str>) -> Option<&'a str> {
     (accused != Some(problem_org)).then_some(problem_org)
 }
 
 const VISIT_COLUMNS: &str = "id, number, case_id, visited_at, level, non_reception_place, place_name, \
     headcount, collective, repeat, leapfrog, category_code, problem_org_code, content, demands, \
-    registered_by, recorded_at, claim_type, accused_org_code";
+    registered_by, recorded_at, claim_type, accused_org_code, not_accepted_again, large_scale";
 
 pub async fn insert_visit(conn: &mut PgConnection, v: &VisitRow) -> Result<VisitRow, sqlx::Error> {
     sqlx::query_as(&format!(
         "INSERT INTO visits (id, number, case_id, visited_at, level, non_reception_place, place_name, \
              headcount, collective, repeat, leapfrog, category_code, problem_org_code, content, demands, \
-             registered_by, claim_type, accused_org_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+             registered_by, claim_type, accused_org_code, not_accepted_again, large_scale) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
          RETURNING {VISIT_COLUMNS}"
     ))
     .bind(v.id)
@@ -425,12 +590,27 @@ pub async fn insert_visit(conn: &mut PgConnection, v: &VisitRow) -> Result<Visit
     .bind(v.registered_by)
     .bind(v.claim_type)
     .bind(&v.accused_org_code)
+    .bind(v.not_accepted_again)
+    .bind(v.large_scale)
     .fetch_one(conn)
     .await
 }
 
 pub async fn get_visit(conn: &mut PgConnection, id: Uuid) -> Result<Option<VisitRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {VISIT_COLUMNS} FROM visits WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The matter a visit or letter belongs to now, if the registration exists.
+pub async fn case_of(
+    conn: &mut PgConnection,
+    kind: &str,
+    id: Uuid,
+) -> Result<Option<Uuid>, sqlx::Error> {
+    let table = if kind == "visit" { "visits" } else { "letters" };
+    sqlx::query_scalar(&format!("SELECT case_id FROM {table} WHERE id = $1"))
         .bind(id)
         .fetch_optional(conn)
         .await
@@ -501,11 +681,12 @@ pub struct LetterRow {
     pub recorded_at: DateTime<Utc>,
     pub claim_type: i16,
     pub accused_org_code: Option<String>,
+    pub not_accepted_again: bool,
 }
 
 const LETTER_COLUMNS: &str = "id, number, case_id, channel, source_reference, campaign, received_at, \
     anonymous, repeat, category_code, problem_org_code, content, demands, registered_by, recorded_at, \
-    claim_type, accused_org_code";
+    claim_type, accused_org_code, not_accepted_again";
 
 pub async fn insert_letter(
     conn: &mut PgConnection,
@@ -514,8 +695,8 @@ pub async fn insert_letter(
     sqlx::query_as(&format!(
         "INSERT INTO letters (id, number, case_id, channel, source_reference, campaign, received_at, \
              anonymous, repeat, category_code, problem_org_code, content, demands, registered_by, claim_type, \
-             accused_org_code) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+             accused_org_code, not_accepted_again) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          RETURNING {LETTER_COLUMNS}"
     ))
     .bind(l.id)
@@ -534,6 +715,7 @@ pub async fn insert_letter(
     .bind(l.registered_by)
     .bind(l.claim_type)
     .bind(&l.accused_org_code)
+    .bind(l.not_accepted_again)
     .fetch_one(conn)
     .await
 }

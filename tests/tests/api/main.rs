@@ -14,6 +14,7 @@ mod health;
 mod hostile;
 mod idempotency;
 mod intake;
+mod intake_edges;
 mod launcher;
 mod limits;
 mod metrics;

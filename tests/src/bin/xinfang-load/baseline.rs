@@ -343,6 +343,7 @@ pub async fn prepare(pool: &PgPool, keys: &PiiKeys, year: i32) -> Result<Vec<(St
         classification: Some(xinfang_proto::v1::Classification {
             case_id: uuid::Uuid::now_v7().to_string(),
             repeat: false,
+            ..Default::default()
         }),
         registered_by: clerk.id.to_string(),
         recorded_at: Some(prost_types::Timestamp {
