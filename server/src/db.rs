@@ -89,6 +89,44 @@ pub async fn begin<'a>(
     }
 }
 
+/// Runs `work` in a transaction of its own and commits it; when it loses a race to a concurrent transaction
+/// (a deadlock or a serialization failure, which PostgreSQL rolled back whole) it runs again, up to
+/// [`RACE_ATTEMPTS`] times. Every online write and read of the service goes through here; a pushed operation
+/// runs the same `work` in a savepoint of its push instead ([`savepoint`]).
+pub async fn transaction<T>(
+    pool: &PgPool,
+    mut work: impl AsyncFnMut(&mut PgConnection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let mut attempt = 1;
+    loop {
+        let outcome = async {
+            let mut tx = pool.begin().await?;
+            let out = work(&mut tx).await?;
+            tx.commit().await?;
+            Ok(out)
+        }
+        .await;
+        match outcome {
+            Err(AppError::LostRace) if attempt < RACE_ATTEMPTS => {
+                tracing::warn!(attempt, "write lost a race, running it again");
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Runs `work` in a savepoint of the caller's transaction: kept when it succeeds, undone alone when it fails.
+pub async fn savepoint<T>(
+    conn: &mut PgConnection,
+    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let mut sp = conn.begin().await?;
+    let out = work(&mut sp).await?;
+    sp.commit().await?;
+    Ok(out)
+}
+
 /// How often a write that keeps losing races is tried before the caller gets ABORTED.
 pub const RACE_ATTEMPTS: u32 = 3;
 
