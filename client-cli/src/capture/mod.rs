@@ -1,15 +1,20 @@
-//! Capturing offline: each operation is checked with the server's input rules (the shared
-//! [`xinfang_proto::validate`], [`xinfang_proto::personal`] and [`xinfang_proto::money`] functions, field by
-//! field under the same proto paths) before it is appended to the outbox, so that most mistakes never leave
-//! the laptop.
+//! Capturing offline: each operation is checked with the server's own input rules
+//! ([`xinfang_proto::input`], the one implementation the server applies to every call and to every pushed
+//! operation) before it is appended to the outbox, so that an operation is refused here for the reasons the
+//! server would refuse it and most mistakes never leave the laptop (docs/architecture.md, "Input rules live
+//! with the contract").
 //!
 //! What only the server can know (whether a category or org unit exists, who may do what, the state of a
-//! matter now) is judged there; an operation it refuses is kept in the outbox with the reason.
-//!
-//! The rules themselves, field by field, are in `rules`; this module dates, checks and queues.
+//! matter now, the deployment's deadline rules such as how long an extension may be) is judged there; an
+//! operation it refuses is kept in the outbox with the reason.
 
 use chrono::{DateTime, Utc};
 use xinfang_proto::{
+    input::{
+        Clock,
+        intake::{NewLetter, NewTrip, NewVisit},
+        steps::StepRequest,
+    },
     v1::{
         AcceptCaseRequest, DeclineCaseRequest, ExtendCaseRequest, ObjectToAssignmentRequest,
         Operation, RecordEvaluationRequest, RecordReturnTripRequest, RegisterLetterRequest,
@@ -20,10 +25,8 @@ use xinfang_proto::{
 
 use crate::store::{DraftState, OutboxEntry, Store, StoreError, TripDraft};
 
-mod rules;
-
-pub use rules::{
-    MAX_PETITIONERS, MAX_REPRESENTATIVES, MAX_TRIP_CASES, MAX_TRIP_OFFICERS, validate,
+pub use xinfang_proto::input::{
+    MAX_PETITIONERS, MAX_REPRESENTATIVES, MAX_TRIP_CASES, MAX_TRIP_OFFICERS,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +44,29 @@ impl From<Violations> for CaptureError {
 }
 
 pub use xinfang_proto::calendar::today_yyyymmdd;
+
+/// Checks an operation as the server checks it when it is pushed, with the same rules, field paths and
+/// messages. `now` is the laptop's clock. The laptop does not know the account's role, so it dates events as
+/// a role that loads history would: only the server refuses an event more than a year back to the roles that
+/// record the present.
+pub fn validate(op: &Op, now: DateTime<Utc>) -> Result<(), Violations> {
+    let clock = Clock { now, history: true };
+    let mut v = Violations::new();
+    // The checked values are the server's to use; here only whether the operation passed counts.
+    let passed = match op {
+        Op::RegisterVisit(r) => NewVisit::parse(&mut v, r, clock).is_some(),
+        Op::RegisterLetter(r) => NewLetter::parse(&mut v, r, clock).is_some(),
+        Op::RecordReturnTrip(r) => NewTrip::parse(&mut v, r, clock).is_some(),
+        Op::AcceptCase(r) => r.parse(&mut v, clock).is_some(),
+        Op::DeclineCase(r) => r.parse(&mut v, clock).is_some(),
+        Op::ObjectToAssignment(r) => r.parse(&mut v, clock).is_some(),
+        Op::ExtendCase(r) => r.parse(&mut v, clock).is_some(),
+        Op::ReplyCase(r) => r.parse(&mut v, clock).is_some(),
+        Op::RecordEvaluation(r) => r.parse(&mut v, clock).is_some(),
+        Op::ReplySupervision(r) => r.parse(&mut v, clock).is_some(),
+    };
+    v.finish(|| passed.then_some(()))
+}
 
 fn timestamp(now: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
@@ -235,14 +261,8 @@ pub fn close_trip(
             "a closed trip ends returned, not-returned or handed-over",
         ),
     }
-    match (trip.returned_at, trip.arrived_at, trip.departed_at) {
-        (None, ..) => v.add("trip.returned_at", "required to close a trip"),
-        // Times run notified ≤ departed ≤ arrived ≤ returned; the trip rules compare each time with the one
-        // before it, so with no arrival the return is compared with the departure here.
-        (Some(r), None, Some(d)) if (r.seconds, r.nanos) < (d.seconds, d.nanos) => {
-            v.add("trip.returned_at", "before the departure")
-        }
-        _ => {}
+    if trip.returned_at.is_none() {
+        v.add("trip.returned_at", "required to close a trip");
     }
     v.finish(|| Some(()))?;
     let op = prepare(

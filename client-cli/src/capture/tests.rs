@@ -283,10 +283,27 @@ fn case_steps_are_dated_now_and_checked() {
     assert_eq!(
         fields(&Op::ExtendCase(ExtendCaseRequest {
             case_id: id.clone(),
-            days: 31,
+            days: -1,
             ..Default::default()
         })),
         ["days", "approved_by", "reason", "notified_on"]
+    );
+    // How long an extension may be is the deployment's deadline rule (30 days by default), which only the
+    // server knows: a longer one is queued and judged when it is pushed.
+    assert_eq!(
+        fields(&Op::ExtendCase(ExtendCaseRequest {
+            case_id: id.clone(),
+            days: 31,
+            approved_by: "王".into(),
+            reason: "调查取证".into(),
+            notified_on: Some(xinfang_proto::v1::Date {
+                year: 2025,
+                month: 6,
+                day: 15,
+            }),
+            ..Default::default()
+        })),
+        Vec::<String>::new()
     );
     assert_eq!(
         fields(&Op::RecordEvaluation(RecordEvaluationRequest {
