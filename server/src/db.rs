@@ -93,15 +93,19 @@ pub async fn begin<'a>(
 /// (a deadlock or a serialization failure, which PostgreSQL rolled back whole) it runs again, up to
 /// [`RACE_ATTEMPTS`] times. Every online write and read of the service goes through here; a pushed operation
 /// runs the same `work` in a savepoint of its push instead ([`savepoint`]).
+///
+/// Each attempt runs a fresh copy of `work` (`AsyncFnOnce + Clone`: a closure that captures only references
+/// is both), rather than calling one `AsyncFnMut` again: rustc cannot yet prove the future of an `AsyncFnMut`
+/// that captures references `Send` (rust-lang/rust#110338), and a tonic method's future must be.
 pub async fn transaction<T>(
     pool: &PgPool,
-    mut work: impl AsyncFnMut(&mut PgConnection) -> Result<T, AppError>,
+    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, AppError> + Clone,
 ) -> Result<T, AppError> {
     let mut attempt = 1;
     loop {
         let outcome = async {
             let mut tx = pool.begin().await?;
-            let out = work(&mut tx).await?;
+            let out = work.clone()(&mut tx).await?;
             tx.commit().await?;
             Ok(out)
         }
