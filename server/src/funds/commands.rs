@@ -81,14 +81,12 @@ pub async fn create_budget(
         recorded_by: p.id,
     };
     if let Some(from) = &new.from {
-        let source = store::budget_id(tx, new.year, from)
-            .await?
-            .ok_or_else(|| {
-                AppError::precondition(
-                    "NO_BUDGET",
-                    format!("no {from} budget in {} to move money from", new.year),
-                )
-            })?;
+        let source = store::budget_id(tx, new.year, from).await?.ok_or_else(|| {
+            AppError::precondition(
+                "NO_BUDGET",
+                format!("no {from} budget in {} to move money from", new.year),
+            )
+        })?;
         let entry = record(source, -new.amount, Some(new.category.as_str()));
         if !store::insert_appropriation(tx, &entry).await? {
             return Err(duplicate_document(&new.document));
@@ -260,7 +258,10 @@ pub async fn submit(
     )
     .await?;
     tracing::info!(fund_request = %row.id, "fund request submitted");
-    one(request_views(tx, &reader, vec![row]).await?, "request vanished")
+    one(
+        request_views(tx, &reader, vec![row]).await?,
+        "request vanished",
+    )
 }
 
 /// `RecordBureauDecision`: the bureau meeting approves the plan, perhaps for less, or refuses it.
@@ -303,7 +304,15 @@ pub async fn disburse(
     input: &StepInput<Payment>,
     tx: &mut PgConnection,
 ) -> Result<RequestView, AppError> {
-    take_step(ctx, p, input, Step::Disburse, Effect::Pay(&input.change), tx).await
+    take_step(
+        ctx,
+        p,
+        input,
+        Step::Disburse,
+        Effect::Pay(&input.change),
+        tx,
+    )
+    .await
 }
 
 /// `GetFundRequest`.
@@ -320,7 +329,10 @@ pub async fn get_request(
     if !reads_unit(&reader, &row.unit_code) {
         return Err(outside_scope());
     }
-    one(request_views(tx, &reader, vec![row]).await?, "request vanished")
+    one(
+        request_views(tx, &reader, vec![row]).await?,
+        "request vanished",
+    )
 }
 
 /// `ListFundRequests`: at most `limit` requests of the query that the caller reads, newest first.

@@ -11,9 +11,8 @@ use xinfang_proto::{
     money,
     v1::{
         ApproveFundRequestRequest, CreateBudgetRequest, DisburseFundRequestRequest, FundPurpose,
-        GetFundRequestRequest,
-        FundRequestState, ListBudgetsRequest, ListFundRequestsRequest, RecordBureauDecisionRequest,
-        RejectFundRequestRequest, SubmitFundRequestRequest,
+        FundRequestState, GetFundRequestRequest, ListBudgetsRequest, ListFundRequestsRequest,
+        RecordBureauDecisionRequest, RejectFundRequestRequest, SubmitFundRequestRequest,
     },
     validate::{self, FieldViolation, Violations},
 };
@@ -114,12 +113,14 @@ pub fn budget_query(req: &ListBudgetsRequest) -> Result<(BudgetQuery, Page), App
     };
     let page_size = v.check(validate::page_size("page_size", req.page_size));
     let filter = req.year.to_string();
-    let after = v.check(paging::decode(&req.page_token, &filter)).map(|key| {
-        key.and_then(|k| {
-            let (y, c) = k.split_once('|')?;
-            Some((y.parse::<i32>().ok()?, c.to_owned()))
-        })
-    });
+    let after = v
+        .check(paging::decode(&req.page_token, &filter))
+        .map(|key| {
+            key.and_then(|k| {
+                let (y, c) = k.split_once('|')?;
+                Some((y.parse::<i32>().ok()?, c.to_owned()))
+            })
+        });
     Ok(v.finish(|| {
         Some((
             BudgetQuery {
@@ -294,10 +295,7 @@ pub fn decision(
     })?)
 }
 
-pub fn approval(
-    req: &ApproveFundRequestRequest,
-    clock: Clock,
-) -> Result<StepInput<()>, AppError> {
+pub fn approval(req: &ApproveFundRequestRequest, clock: Clock) -> Result<StepInput<()>, AppError> {
     let mut v = Violations::new();
     let common = Common::parse(
         &mut v,
@@ -309,10 +307,7 @@ pub fn approval(
     Ok(v.finish(|| common?.with(comment?, ()))?)
 }
 
-pub fn rejection(
-    req: &RejectFundRequestRequest,
-    clock: Clock,
-) -> Result<StepInput<()>, AppError> {
+pub fn rejection(req: &RejectFundRequestRequest, clock: Clock) -> Result<StepInput<()>, AppError> {
     let mut v = Violations::new();
     let common = Common::parse(
         &mut v,

@@ -141,8 +141,8 @@ impl FundService for FundApi {
     ) -> Result<Response<Budget>, Status> {
         let p = auth::principal(&request)?;
         let req = request.get_ref();
-        let budget = db::transaction(&self.pool, async |tx| self.record_budget(p, req, tx).await)
-            .await?;
+        let budget =
+            db::transaction(&self.pool, async |tx| self.record_budget(p, req, tx).await).await?;
         Ok(Response::new(budget))
     }
 

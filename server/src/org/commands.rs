@@ -49,9 +49,9 @@ pub async fn create_org_unit(
     new: &NewOrgUnit,
     tx: &mut PgConnection,
 ) -> Result<OrgUnitRow, AppError> {
-    let parent = store::get(tx, &new.parent_code).await?.ok_or_else(|| {
-        AppError::invalid("org_unit.parent_code", "no org unit has this code")
-    })?;
+    let parent = store::get(tx, &new.parent_code)
+        .await?
+        .ok_or_else(|| AppError::invalid("org_unit.parent_code", "no org unit has this code"))?;
     model::check_parent(new.kind, model::kind_from_db(&parent.kind))?;
     // The county has one petition office: the unit that registers, assigns and is judged as the office.
     if new.kind == OrgUnitKind::PetitionOffice && store::petition_office(tx).await?.is_some() {
