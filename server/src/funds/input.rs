@@ -502,3 +502,88 @@ fn date_from_proto(
 pub fn fund_request_id(req: &GetFundRequestRequest) -> Result<Uuid, AppError> {
     Ok(uuid_field("id", &req.id)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use xinfang_proto::v1::Date;
+
+    use super::*;
+
+    fn clock() -> Clock {
+        Clock {
+            now: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
+            history: false,
+        }
+    }
+
+    fn fields(err: AppError) -> Vec<String> {
+        match err {
+            AppError::InvalidArgument(v) => v.into_vec().into_iter().map(|f| f.field).collect(),
+            other => panic!("expected invalid input, got {other:?}"),
+        }
+    }
+
+    /// The fields every step carries come first, then the step's own, all in one answer.
+    #[test]
+    fn a_step_names_every_bad_field_at_once() {
+        let req = RecordBureauDecisionRequest {
+            request_id: "nope".into(),
+            fund_request_id: "nope".into(),
+            adjusted_amount: "-1".into(),
+            meeting_date: Some(Date {
+                year: 2026,
+                month: 2,
+                day: 30,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(decision(&req, clock()).err().unwrap()),
+            [
+                "request_id",
+                "fund_request_id",
+                "adjusted_amount",
+                "meeting_reference",
+                "meeting_date"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refusal_says_why_and_an_approval_need_not() {
+        let id = "0192e6b4-7c1a-7cc2-9a57-2f1f0b3c4d5e";
+        let reject = RejectFundRequestRequest {
+            request_id: id.into(),
+            fund_request_id: id.into(),
+            etag: "3".into(),
+            ..Default::default()
+        };
+        assert_eq!(fields(rejection(&reject, clock()).err().unwrap()), ["comment"]);
+        let approve = ApproveFundRequestRequest {
+            request_id: id.into(),
+            fund_request_id: id.into(),
+            ..Default::default()
+        };
+        let step = approval(&approve, clock()).unwrap();
+        assert_eq!((step.etag, step.comment.as_str()), (None, ""));
+        assert_eq!(step.occurred_at, clock().now, "undated steps happen now");
+    }
+
+    #[test]
+    fn a_reallocation_moves_a_positive_amount_between_two_categories() {
+        let req = CreateBudgetRequest {
+            request_id: "0192e6b4-7c1a-7cc2-9a57-2f1f0b3c4d5e".into(),
+            year: 2020,
+            category: "other".into(),
+            from_category: "other".into(),
+            document: "盐财资行〔2020〕1号".into(),
+            amount: "-5".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(new_budget(&req, clock()).err().unwrap()),
+            ["from_category", "amount"]
+        );
+    }
+}
