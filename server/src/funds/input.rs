@@ -559,7 +559,10 @@ mod tests {
             etag: "3".into(),
             ..Default::default()
         };
-        assert_eq!(fields(rejection(&reject, clock()).err().unwrap()), ["comment"]);
+        assert_eq!(
+            fields(rejection(&reject, clock()).err().unwrap()),
+            ["comment"]
+        );
         let approve = ApproveFundRequestRequest {
             request_id: id.into(),
             fund_request_id: id.into(),
