@@ -89,23 +89,31 @@ pub async fn begin<'a>(
     }
 }
 
+/// A transaction of the service's own.
+pub type Tx = Transaction<'static, Postgres>;
+
 /// Runs `work` in a transaction of its own and commits it; when it loses a race to a concurrent transaction
 /// (a deadlock or a serialization failure, which PostgreSQL rolled back whole) it runs again, up to
-/// [`RACE_ATTEMPTS`] times. Every online write and read of the service goes through here; a pushed operation
-/// runs the same `work` in a savepoint of its push instead ([`savepoint`]).
+/// [`RACE_ATTEMPTS`] times. `work` gets the transaction and hands it back with its result, so that nothing but
+/// this function commits:
 ///
-/// Each attempt runs a fresh copy of `work` (`AsyncFnOnce + Clone`: a closure that captures only references
-/// is both), rather than calling one `AsyncFnMut` again: rustc cannot yet prove the future of an `AsyncFnMut`
-/// that captures references `Send` (rust-lang/rust#110338), and a tonic method's future must be.
-pub async fn transaction<T>(
-    pool: &PgPool,
-    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, AppError> + Clone,
-) -> Result<T, AppError> {
+/// ```text
+/// db::transaction(&pool, |mut tx| async move {
+///     let out = command(…, &mut tx).await?;
+///     Ok((out, tx))
+/// })
+/// ```
+///
+/// A pushed operation runs the same command in a savepoint of its push's transaction instead.
+pub async fn transaction<T, F, Fut>(pool: &PgPool, mut work: F) -> Result<T, AppError>
+where
+    F: FnMut(Tx) -> Fut,
+    Fut: Future<Output = Result<(T, Tx), AppError>>,
+{
     let mut attempt = 1;
     loop {
         let outcome = async {
-            let mut tx = pool.begin().await?;
-            let out = work.clone()(&mut tx).await?;
+            let (out, tx) = work(pool.begin().await?).await?;
             tx.commit().await?;
             Ok(out)
         }
@@ -118,17 +126,6 @@ pub async fn transaction<T>(
             outcome => return outcome,
         }
     }
-}
-
-/// Runs `work` in a savepoint of the caller's transaction: kept when it succeeds, undone alone when it fails.
-pub async fn savepoint<T>(
-    conn: &mut PgConnection,
-    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, AppError>,
-) -> Result<T, AppError> {
-    let mut sp = conn.begin().await?;
-    let out = work(&mut sp).await?;
-    sp.commit().await?;
-    Ok(out)
 }
 
 /// How often a write that keeps losing races is tried before the caller gets ABORTED.

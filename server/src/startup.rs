@@ -22,13 +22,13 @@ use crate::{
     config::Config,
     db,
     funds::{FundApi, FundConfig},
+    intake::{IntakeApi, IntakeConfig},
     metrics::MetricsApi,
     org::{OrgApi, store as org_store},
     pii::PiiKeys,
     seed,
     sync::SyncApi,
     tls::{self, Tls},
-    visits::{IntakeConfig, VisitApi},
 };
 
 /// Name of the service's database in its private cluster.
@@ -334,7 +334,7 @@ pub async fn serve(
     };
     let limit = options.max_message_size;
     // Sync applies pushed operations through the same service objects that serve them online.
-    let visits = Arc::new(VisitApi::new(pool.clone(), options.keys.clone(), intake));
+    let visits = Arc::new(IntakeApi::new(pool.clone(), options.keys.clone(), intake));
     let cases = Arc::new(CaseApi::new(pool.clone(), options.workflow.clone()));
     macro_rules! service {
         ($server:ident :: $ctor:ident, $api:expr) => {

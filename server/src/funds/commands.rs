@@ -25,9 +25,10 @@ use super::{
 use crate::{
     auth::Principal,
     error::AppError,
+    intake::store as intake_store,
+    kernel::numbers::{self, FUND_PREFIX},
     org::store as org_store,
     scope::{self, Kind, Reader},
-    visits::{model::registration_number, store as intake_store},
 };
 
 /// Fund settings: the context of every command.
@@ -216,12 +217,12 @@ pub async fn submit(
             )?;
         }
     }
-    let serial = intake_store::next_serial(tx, "ZJ", new.year).await?;
+    let serial = numbers::next_serial(tx, FUND_PREFIX, new.year).await?;
     let row = store::insert_request(
         tx,
         &RequestRow {
             id: Uuid::now_v7(),
-            number: registration_number("ZJ", &ctx.county_code, new.year, serial),
+            number: numbers::registration_number(FUND_PREFIX, &ctx.county_code, new.year, serial),
             state: model::state_to_db(FundRequestState::Submitted).to_owned(),
             year: new.year,
             category: new.category.clone(),

@@ -8,6 +8,7 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 use xinfang_proto::{
+    input::uuid_field,
     money,
     v1::{
         ApproveFundRequestRequest, CreateBudgetRequest, DisburseFundRequestRequest, FundPurpose,
@@ -21,15 +22,15 @@ use super::model;
 use crate::{
     auth::Principal,
     error::AppError,
-    paging, time,
-    visits::model::{Clock, loads_history, uuid_field},
+    kernel::{Clock, time},
+    paging,
 };
 
 /// The clock a caller dates its steps by: only the county office loads history.
 pub fn clock(principal: &Principal) -> Clock {
     Clock {
         now: Utc::now(),
-        history: loads_history(principal.role),
+        history: principal.role.loads_history(),
     }
 }
 

@@ -1,8 +1,8 @@
 //! `xinfang.v1.FundService`: the tonic adapter of [`super::commands`] (docs/architecture.md). Each method turns
 //! the message into its input ([`super::input`]), runs the command in a transaction of its own
 //! (`db::transaction`, which runs it again when it loses a race), makes a mutation once per request id
-//! (`idempotency::once`) and turns the output into the message. Errors stay `AppError` until the tonic method,
-//! which converts them once.
+//! (`idempotency::claim`, then `save` with the change) and turns the output into the message. Errors stay
+//! `AppError` until the tonic method, which converts them once.
 
 use chrono::Datelike;
 use sqlx::{PgConnection, PgPool};
@@ -26,7 +26,9 @@ use crate::{
     auth::{self, Principal},
     db,
     error::AppError,
-    idempotency, paging, time,
+    idempotency,
+    kernel::time,
+    paging,
 };
 
 pub struct FundApi {
@@ -50,11 +52,12 @@ impl FundApi {
     ) -> Result<Budget, AppError> {
         let new = input::new_budget(req, input::clock(p))?;
         let key = idempotency::Key::new(p.id, "CreateBudget", new.request_id, req);
-        idempotency::once(tx, &key, async |tx| {
-            let view = commands::create_budget(&self.config, p, &new, tx).await?;
-            Ok(budget_to_proto(view))
-        })
-        .await
+        if let Some(first) = idempotency::claim(tx, &key).await? {
+            return Ok(first);
+        }
+        let out = budget_to_proto(commands::create_budget(&self.config, p, &new, tx).await?);
+        idempotency::save(tx, &key, &out).await?;
+        Ok(out)
     }
 
     pub(crate) async fn submit(
@@ -65,11 +68,12 @@ impl FundApi {
     ) -> Result<FundRequest, AppError> {
         let new = input::new_request(req, input::clock(p))?;
         let key = idempotency::Key::new(p.id, "SubmitFundRequest", new.request_id, req);
-        idempotency::once(tx, &key, async |tx| {
-            let view = commands::submit(&self.config, p, &new, tx).await?;
-            Ok(request_to_proto(view))
-        })
-        .await
+        if let Some(first) = idempotency::claim(tx, &key).await? {
+            return Ok(first);
+        }
+        let out = request_to_proto(commands::submit(&self.config, p, &new, tx).await?);
+        idempotency::save(tx, &key, &out).await?;
+        Ok(out)
     }
 
     pub(crate) async fn decide(
@@ -80,11 +84,13 @@ impl FundApi {
     ) -> Result<FundRequest, AppError> {
         let step = input::decision(req, input::clock(p))?;
         let key = idempotency::Key::new(p.id, "RecordBureauDecision", step.request_id, req);
-        idempotency::once(tx, &key, async |tx| {
-            let view = commands::record_bureau_decision(&self.config, p, &step, tx).await?;
-            Ok(request_to_proto(view))
-        })
-        .await
+        if let Some(first) = idempotency::claim(tx, &key).await? {
+            return Ok(first);
+        }
+        let out =
+            request_to_proto(commands::record_bureau_decision(&self.config, p, &step, tx).await?);
+        idempotency::save(tx, &key, &out).await?;
+        Ok(out)
     }
 
     pub(crate) async fn approve(
@@ -95,11 +101,12 @@ impl FundApi {
     ) -> Result<FundRequest, AppError> {
         let step = input::approval(req, input::clock(p))?;
         let key = idempotency::Key::new(p.id, "ApproveFundRequest", step.request_id, req);
-        idempotency::once(tx, &key, async |tx| {
-            let view = commands::approve(&self.config, p, &step, tx).await?;
-            Ok(request_to_proto(view))
-        })
-        .await
+        if let Some(first) = idempotency::claim(tx, &key).await? {
+            return Ok(first);
+        }
+        let out = request_to_proto(commands::approve(&self.config, p, &step, tx).await?);
+        idempotency::save(tx, &key, &out).await?;
+        Ok(out)
     }
 
     pub(crate) async fn reject(
@@ -110,11 +117,12 @@ impl FundApi {
     ) -> Result<FundRequest, AppError> {
         let step = input::rejection(req, input::clock(p))?;
         let key = idempotency::Key::new(p.id, "RejectFundRequest", step.request_id, req);
-        idempotency::once(tx, &key, async |tx| {
-            let view = commands::reject(&self.config, p, &step, tx).await?;
-            Ok(request_to_proto(view))
-        })
-        .await
+        if let Some(first) = idempotency::claim(tx, &key).await? {
+            return Ok(first);
+        }
+        let out = request_to_proto(commands::reject(&self.config, p, &step, tx).await?);
+        idempotency::save(tx, &key, &out).await?;
+        Ok(out)
     }
 
     pub(crate) async fn disburse(
@@ -125,11 +133,12 @@ impl FundApi {
     ) -> Result<FundRequest, AppError> {
         let step = input::payment(req, input::clock(p))?;
         let key = idempotency::Key::new(p.id, "DisburseFundRequest", step.request_id, req);
-        idempotency::once(tx, &key, async |tx| {
-            let view = commands::disburse(&self.config, p, &step, tx).await?;
-            Ok(request_to_proto(view))
-        })
-        .await
+        if let Some(first) = idempotency::claim(tx, &key).await? {
+            return Ok(first);
+        }
+        let out = request_to_proto(commands::disburse(&self.config, p, &step, tx).await?);
+        idempotency::save(tx, &key, &out).await?;
+        Ok(out)
     }
 }
 
@@ -141,8 +150,11 @@ impl FundService for FundApi {
     ) -> Result<Response<Budget>, Status> {
         let p = auth::principal(&request)?;
         let req = request.get_ref();
-        let budget =
-            db::transaction(&self.pool, async |tx| self.record_budget(p, req, tx).await).await?;
+        let budget = db::transaction(&self.pool, |mut tx| async move {
+            let out = self.record_budget(p, req, &mut tx).await?;
+            Ok((out, tx))
+        })
+        .await?;
         Ok(Response::new(budget))
     }
 
@@ -152,8 +164,10 @@ impl FundService for FundApi {
     ) -> Result<Response<ListBudgetsResponse>, Status> {
         let p = auth::principal(&request)?;
         let (query, page) = input::budget_query(request.get_ref())?;
-        let mut views = db::transaction(&self.pool, async |tx| {
-            commands::list_budgets(&self.config, p, &query, page.limit(), tx).await
+        let (query, limit) = (&query, page.limit());
+        let mut views = db::transaction(&self.pool, |mut tx| async move {
+            let out = commands::list_budgets(&self.config, p, query, limit, &mut tx).await?;
+            Ok((out, tx))
         })
         .await?;
         let next_page_token = paging::next_page(&mut views, page.size, &page.filter, |v| {
@@ -171,7 +185,11 @@ impl FundService for FundApi {
     ) -> Result<Response<FundRequest>, Status> {
         let p = auth::principal(&request)?;
         let req = request.get_ref();
-        let fund = db::transaction(&self.pool, async |tx| self.submit(p, req, tx).await).await?;
+        let fund = db::transaction(&self.pool, |mut tx| async move {
+            let out = self.submit(p, req, &mut tx).await?;
+            Ok((out, tx))
+        })
+        .await?;
         Ok(Response::new(fund))
     }
 
@@ -181,7 +199,11 @@ impl FundService for FundApi {
     ) -> Result<Response<FundRequest>, Status> {
         let p = auth::principal(&request)?;
         let req = request.get_ref();
-        let fund = db::transaction(&self.pool, async |tx| self.decide(p, req, tx).await).await?;
+        let fund = db::transaction(&self.pool, |mut tx| async move {
+            let out = self.decide(p, req, &mut tx).await?;
+            Ok((out, tx))
+        })
+        .await?;
         Ok(Response::new(fund))
     }
 
@@ -191,7 +213,11 @@ impl FundService for FundApi {
     ) -> Result<Response<FundRequest>, Status> {
         let p = auth::principal(&request)?;
         let req = request.get_ref();
-        let fund = db::transaction(&self.pool, async |tx| self.approve(p, req, tx).await).await?;
+        let fund = db::transaction(&self.pool, |mut tx| async move {
+            let out = self.approve(p, req, &mut tx).await?;
+            Ok((out, tx))
+        })
+        .await?;
         Ok(Response::new(fund))
     }
 
@@ -201,7 +227,11 @@ impl FundService for FundApi {
     ) -> Result<Response<FundRequest>, Status> {
         let p = auth::principal(&request)?;
         let req = request.get_ref();
-        let fund = db::transaction(&self.pool, async |tx| self.reject(p, req, tx).await).await?;
+        let fund = db::transaction(&self.pool, |mut tx| async move {
+            let out = self.reject(p, req, &mut tx).await?;
+            Ok((out, tx))
+        })
+        .await?;
         Ok(Response::new(fund))
     }
 
@@ -211,7 +241,11 @@ impl FundService for FundApi {
     ) -> Result<Response<FundRequest>, Status> {
         let p = auth::principal(&request)?;
         let req = request.get_ref();
-        let fund = db::transaction(&self.pool, async |tx| self.disburse(p, req, tx).await).await?;
+        let fund = db::transaction(&self.pool, |mut tx| async move {
+            let out = self.disburse(p, req, &mut tx).await?;
+            Ok((out, tx))
+        })
+        .await?;
         Ok(Response::new(fund))
     }
 
@@ -221,8 +255,9 @@ impl FundService for FundApi {
     ) -> Result<Response<FundRequest>, Status> {
         let p = auth::principal(&request)?;
         let id = input::fund_request_id(request.get_ref())?;
-        let view = db::transaction(&self.pool, async |tx| {
-            commands::get_request(&self.config, p, id, tx).await
+        let view = db::transaction(&self.pool, |mut tx| async move {
+            let out = commands::get_request(&self.config, p, id, &mut tx).await?;
+            Ok((out, tx))
         })
         .await?;
         Ok(Response::new(request_to_proto(view)))
@@ -234,8 +269,10 @@ impl FundService for FundApi {
     ) -> Result<Response<ListFundRequestsResponse>, Status> {
         let p = auth::principal(&request)?;
         let (query, page) = input::request_query(request.get_ref())?;
-        let mut views = db::transaction(&self.pool, async |tx| {
-            commands::list_requests(&self.config, p, &query, page.limit(), tx).await
+        let (query, limit) = (&query, page.limit());
+        let mut views = db::transaction(&self.pool, |mut tx| async move {
+            let out = commands::list_requests(&self.config, p, query, limit, &mut tx).await?;
+            Ok((out, tx))
         })
         .await?;
         let next_page_token = paging::next_page(&mut views, page.size, &page.filter, |v| {

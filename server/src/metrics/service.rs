@@ -30,9 +30,8 @@ use crate::{
     auth::{self, Principal, Role},
     error::AppError,
     idempotency,
+    kernel::time::{self, shanghai},
     scope::{self, Kind, Reader},
-    time,
-    time::shanghai,
 };
 
 /// Figures the bureau published before, to reconcile a computed report with (`data/published-figures.csv`).

@@ -10,7 +10,7 @@ use super::{
     model::{self, NewOrgUnit},
     store::{self, OrgUnitRow},
 };
-use crate::{auth::Principal, error::AppError, time};
+use crate::{auth::Principal, error::AppError, kernel::time};
 
 /// `ListOrgUnits`: units of a kind and parent, in code order after `after`.
 pub struct ListQuery {

@@ -1,6 +1,6 @@
 //! `xinfang.v1.OrgService`: the tonic adapter of [`super::commands`] (docs/architecture.md): message → input,
-//! a transaction of its own (`db::transaction`), a mutation once per request id (`idempotency::once`),
-//! output → message. Errors stay `AppError` until the tonic method converts them once.
+//! a transaction of its own (`db::transaction`), a mutation once per request id (`idempotency::claim`, then
+//! `save` with the change), output → message. Errors stay `AppError` until the tonic method converts them once.
 
 use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
@@ -21,7 +21,9 @@ use crate::{
     auth::{self, Principal},
     db,
     error::AppError,
-    idempotency, paging, time,
+    idempotency,
+    kernel::time,
+    paging,
 };
 
 pub struct OrgApi {
@@ -42,10 +44,12 @@ impl OrgApi {
     ) -> Result<OrgUnit, AppError> {
         let new = NewOrgUnit::parse(req, chrono::Utc::now().timestamp())?;
         let key = idempotency::Key::new(p.id, "CreateOrgUnit", new.request_id, req);
-        idempotency::once(tx, &key, async |tx| {
-            Ok(to_proto(commands::create_org_unit(p, &new, tx).await?))
-        })
-        .await
+        if let Some(first) = idempotency::claim(tx, &key).await? {
+            return Ok(first);
+        }
+        let out = to_proto(commands::create_org_unit(p, &new, tx).await?);
+        idempotency::save(tx, &key, &out).await?;
+        Ok(out)
     }
 }
 
@@ -59,8 +63,10 @@ impl OrgService for OrgApi {
         let (query, page_size, filter_key) = list_query(request.get_ref())?;
         // One row more than asked tells whether another page exists without a count.
         let limit = i64::from(page_size) + 1;
-        let mut rows = db::transaction(&self.pool, async |tx| {
-            commands::list_org_units(p, &query, limit, tx).await
+        let query = &query;
+        let mut rows = db::transaction(&self.pool, |mut tx| async move {
+            let out = commands::list_org_units(p, query, limit, &mut tx).await?;
+            Ok((out, tx))
         })
         .await?;
         let next_page_token =
@@ -77,8 +83,10 @@ impl OrgService for OrgApi {
     ) -> Result<Response<OrgUnit>, Status> {
         let p = auth::principal(&request)?;
         let code = org_code(request.get_ref())?;
-        let row = db::transaction(&self.pool, async |tx| {
-            commands::get_org_unit(p, &code, tx).await
+        let code = code.as_str();
+        let row = db::transaction(&self.pool, |mut tx| async move {
+            let out = commands::get_org_unit(p, code, &mut tx).await?;
+            Ok((out, tx))
         })
         .await?;
         Ok(Response::new(to_proto(row)))
@@ -90,7 +98,11 @@ impl OrgService for OrgApi {
     ) -> Result<Response<OrgUnit>, Status> {
         let p = auth::principal(&request)?;
         let req = request.get_ref();
-        let unit = db::transaction(&self.pool, async |tx| self.create(p, req, tx).await).await?;
+        let unit = db::transaction(&self.pool, |mut tx| async move {
+            let out = self.create(p, req, &mut tx).await?;
+            Ok((out, tx))
+        })
+        .await?;
         Ok(Response::new(unit))
     }
 }
