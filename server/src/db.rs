@@ -4,6 +4,7 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     Connection, PgConnection, PgPool, Postgres, Transaction,
+    pool::PoolConnection,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -234,4 +235,9 @@ pub async fn needs_migration(conn: &mut PgConnection) -> Result<bool, sqlx::Erro
                 .iter()
                 .any(|(version, checksum)| *version == m.version && *checksum == *m.checksum)
         }))
+}
+
+/// A connection of the pool, for reads that need no transaction.
+pub async fn connection(pool: &PgPool) -> Result<PoolConnection<Postgres>, AppError> {
+    Ok(pool.acquire().await?)
 }

@@ -168,9 +168,9 @@ pub async fn take_step(
         },
     )
     .await?;
-    crate::sync::store::append(
+    crate::kernel::feed::append(
         conn,
-        &crate::sync::store::FeedEntry {
+        &crate::kernel::feed::FeedEntry {
             kind: "case",
             entity_id: row.id,
             org_code: after.responsible_org_code.as_deref(),

@@ -209,7 +209,7 @@ impl CaseApi {
 impl CaseService for CaseApi {
     async fn get_case(&self, request: Request<GetCaseRequest>) -> Result<Response<Case>, Status> {
         let principal = auth::principal(&request)?;
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = db::connection(&self.pool).await?;
         let case = self.get(principal, request.get_ref(), &mut conn).await?;
         Ok(Response::new(case))
     }
@@ -219,7 +219,7 @@ impl CaseService for CaseApi {
         request: Request<ListCasesRequest>,
     ) -> Result<Response<ListCasesResponse>, Status> {
         let principal = auth::principal(&request)?;
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = db::connection(&self.pool).await?;
         let list = self.list(principal, request.get_ref(), &mut conn).await?;
         Ok(Response::new(list))
     }
@@ -229,7 +229,7 @@ impl CaseService for CaseApi {
         request: Request<ListCaseEventsRequest>,
     ) -> Result<Response<ListCaseEventsResponse>, Status> {
         let principal = auth::principal(&request)?;
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = db::connection(&self.pool).await?;
         let events = self.events(principal, request.get_ref(), &mut conn).await?;
         Ok(Response::new(events))
     }

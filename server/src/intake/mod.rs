@@ -45,9 +45,9 @@ async fn feed(
     org: Option<&str>,
     owner: Option<Uuid>,
 ) -> Result<(), AppError> {
-    crate::sync::store::append(
+    crate::kernel::feed::append(
         conn,
-        &crate::sync::store::FeedEntry {
+        &crate::kernel::feed::FeedEntry {
             kind,
             entity_id: id,
             org_code: org,

@@ -461,7 +461,7 @@ impl Page<'_> {
 macro_rules! on_connection {
     ($self:ident, $request:ident, $adapter:ident) => {{
         let principal = auth::principal(&$request)?;
-        let mut conn = $self.pool.acquire().await.map_err(AppError::from)?;
+        let mut conn = crate::db::connection(&$self.pool).await?;
         let out = $self
             .$adapter(principal, $request.get_ref(), &mut conn)
             .await?;

@@ -317,51 +317,31 @@ fn decode_cursor(cursor: &str) -> Result<(i64, i64), AppError> {
     }
 }
 
-#[tonic::async_trait]
-impl SyncService for SyncApi {
-    async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
-        let principal = auth::principal(&request)?.clone();
-        let operations = request.into_inner().operations;
-        if operations.len() > MAX_PUSH {
-            return Err(AppError::invalid(
-                "operations",
-                format!("at most {MAX_PUSH} operations per push; send the rest in the next one"),
-            )
-            .into());
-        }
-        let mut results = Vec::with_capacity(operations.len());
-        for chunk in operations.chunks(OPS_PER_TRANSACTION) {
-            results.extend(self.apply_chunk(&principal, chunk).await?);
-        }
-        let applied = results
-            .iter()
-            .filter(|r| r.outcome == OpOutcome::Applied as i32)
-            .count();
-        tracing::info!(principal = %principal.id, ops = results.len(), applied, "push");
-        Ok(Response::new(PushResponse { results }))
-    }
-
-    async fn pull(&self, request: Request<PullRequest>) -> Result<Response<PullResponse>, Status> {
-        let principal = auth::principal(&request)?.clone();
-        let req = request.into_inner();
+impl SyncApi {
+    /// One page of the changes the principal may read after the request's cursor.
+    async fn pull_page(
+        &self,
+        principal: &Principal,
+        req: PullRequest,
+    ) -> Result<PullResponse, AppError> {
         let after = decode_cursor(&req.cursor)?;
         let page_size = match u32::try_from(req.page_size) {
             Ok(0) => DEFAULT_PULL,
             Ok(n) => n.min(MAX_PULL),
-            Err(_) => return Err(AppError::invalid("page_size", "must not be negative").into()),
+            Err(_) => return Err(AppError::invalid("page_size", "must not be negative")),
         };
         let scope = match principal.role {
             Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor => FeedScope::All,
             Role::TownshipClerk => FeedScope::Unit(principal.org_code.clone()),
             Role::FieldOfficer => FeedScope::Officer(principal.id),
             Role::Agency => {
-                return Err(AppError::PermissionDenied("agency systems do not sync".into()).into());
+                return Err(AppError::PermissionDenied(
+                    "agency systems do not sync".into(),
+                ));
             }
         };
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
-        let mut rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1)
-            .await
-            .map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await?;
+        let mut rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1).await?;
         // Committed changes held back only by an older transaction still running (anywhere in the cluster)
         // are worth a short wait, so that a pull right after a change sees it.
         let mut waited = 0;
@@ -372,14 +352,11 @@ impl SyncService for SyncApi {
                 &scope,
                 rows.last().map_or(after, |r| (r.xid, r.id)),
             )
-            .await
-            .map_err(AppError::from)?
+            .await?
         {
             tokio::time::sleep(HORIZON_WAIT).await;
             waited += 1;
-            rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1)
-                .await
-                .map_err(AppError::from)?;
+            rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1).await?;
         }
         let more = rows.len() > page_size as usize;
         rows.truncate(page_size as usize);
@@ -411,15 +388,46 @@ impl SyncService for SyncApi {
                 });
                 continue;
             }
-            if let Some(item) = self.item(&principal, row, &mut conn).await? {
+            if let Some(item) = self.item(principal, row, &mut conn).await? {
                 changes.push(Change { item: Some(item) });
             }
         }
-        Ok(Response::new(PullResponse {
+        Ok(PullResponse {
             changes,
             next_cursor: encode_cursor(next.0, next.1),
             more,
-        }))
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl SyncService for SyncApi {
+    async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
+        let principal = auth::principal(&request)?.clone();
+        let operations = request.into_inner().operations;
+        if operations.len() > MAX_PUSH {
+            return Err(AppError::invalid(
+                "operations",
+                format!("at most {MAX_PUSH} operations per push; send the rest in the next one"),
+            )
+            .into());
+        }
+        let mut results = Vec::with_capacity(operations.len());
+        for chunk in operations.chunks(OPS_PER_TRANSACTION) {
+            results.extend(self.apply_chunk(&principal, chunk).await?);
+        }
+        let applied = results
+            .iter()
+            .filter(|r| r.outcome == OpOutcome::Applied as i32)
+            .count();
+        tracing::info!(principal = %principal.id, ops = results.len(), applied, "push");
+        Ok(Response::new(PushResponse { results }))
+    }
+
+    async fn pull(&self, request: Request<PullRequest>) -> Result<Response<PullResponse>, Status> {
+        let principal = auth::principal(&request)?.clone();
+        let page = self.pull_page(&principal, request.into_inner()).await?;
+        Ok(Response::new(page))
     }
 }
 
