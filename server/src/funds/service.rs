@@ -1,8 +1,8 @@
 //! `xinfang.v1.FundService`: the tonic adapter of [`super::commands`] (docs/architecture.md). Each method turns
-//! the message into its input ([`super::input`]), runs the command in a transaction of its own
-//! (`db::transaction`, which runs it again when it loses a race), makes a mutation once per request id
-//! (`idempotency::claim`, then `save` with the change) and turns the output into the message. Errors stay
-//! `AppError` until the tonic method, which converts them once.
+//! the message into its input ([`super::input`]), runs a mutation in a transaction of its own
+//! (`db::transaction`, which runs it again when it loses a race) once per request id (`idempotency::claim`,
+//! then `save` with the change) and a read on a connection of the pool (`db::connection`), and turns the
+//! output into the message. Errors stay `AppError` until the tonic method, which converts them once.
 
 use chrono::Datelike;
 use sqlx::{PgConnection, PgPool};
@@ -164,12 +164,9 @@ impl FundService for FundApi {
     ) -> Result<Response<ListBudgetsResponse>, Status> {
         let p = auth::principal(&request)?;
         let (query, page) = input::budget_query(request.get_ref())?;
-        let (query, limit) = (&query, page.limit());
-        let mut views = db::transaction(&self.pool, |mut tx| async move {
-            let out = commands::list_budgets(&self.config, p, query, limit, &mut tx).await?;
-            Ok((out, tx))
-        })
-        .await?;
+        let mut conn = db::connection(&self.pool).await?;
+        let mut views =
+            commands::list_budgets(&self.config, p, &query, page.limit(), &mut conn).await?;
         let next_page_token = paging::next_page(&mut views, page.size, &page.filter, |v| {
             format!("{}|{}", v.budget.year, v.budget.category)
         });
@@ -255,11 +252,8 @@ impl FundService for FundApi {
     ) -> Result<Response<FundRequest>, Status> {
         let p = auth::principal(&request)?;
         let id = input::fund_request_id(request.get_ref())?;
-        let view = db::transaction(&self.pool, |mut tx| async move {
-            let out = commands::get_request(&self.config, p, id, &mut tx).await?;
-            Ok((out, tx))
-        })
-        .await?;
+        let mut conn = db::connection(&self.pool).await?;
+        let view = commands::get_request(&self.config, p, id, &mut conn).await?;
         Ok(Response::new(request_to_proto(view)))
     }
 
@@ -269,12 +263,9 @@ impl FundService for FundApi {
     ) -> Result<Response<ListFundRequestsResponse>, Status> {
         let p = auth::principal(&request)?;
         let (query, page) = input::request_query(request.get_ref())?;
-        let (query, limit) = (&query, page.limit());
-        let mut views = db::transaction(&self.pool, |mut tx| async move {
-            let out = commands::list_requests(&self.config, p, query, limit, &mut tx).await?;
-            Ok((out, tx))
-        })
-        .await?;
+        let mut conn = db::connection(&self.pool).await?;
+        let mut views =
+            commands::list_requests(&self.config, p, &query, page.limit(), &mut conn).await?;
         let next_page_token = paging::next_page(&mut views, page.size, &page.filter, |v| {
             paging::time_key(v.request.submitted_at, v.request.id)
         });

@@ -1,6 +1,7 @@
 //! `xinfang.v1.OrgService`: the tonic adapter of [`super::commands`] (docs/architecture.md): message → input,
-//! a transaction of its own (`db::transaction`), a mutation once per request id (`idempotency::claim`, then
-//! `save` with the change), output → message. Errors stay `AppError` until the tonic method converts them once.
+//! a mutation in a transaction of its own (`db::transaction`) once per request id (`idempotency::claim`, then
+//! `save` with the change), a read on a connection of the pool (`db::connection`), output → message. Errors
+//! stay `AppError` until the tonic method converts them once.
 
 use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
@@ -63,12 +64,8 @@ impl OrgService for OrgApi {
         let (query, page_size, filter_key) = list_query(request.get_ref())?;
         // One row more than asked tells whether another page exists without a count.
         let limit = i64::from(page_size) + 1;
-        let query = &query;
-        let mut rows = db::transaction(&self.pool, |mut tx| async move {
-            let out = commands::list_org_units(p, query, limit, &mut tx).await?;
-            Ok((out, tx))
-        })
-        .await?;
+        let mut conn = db::connection(&self.pool).await?;
+        let mut rows = commands::list_org_units(p, &query, limit, &mut conn).await?;
         let next_page_token =
             paging::next_page(&mut rows, page_size, &filter_key, |last| last.code.clone());
         Ok(Response::new(ListOrgUnitsResponse {
@@ -83,12 +80,8 @@ impl OrgService for OrgApi {
     ) -> Result<Response<OrgUnit>, Status> {
         let p = auth::principal(&request)?;
         let code = org_code(request.get_ref())?;
-        let code = code.as_str();
-        let row = db::transaction(&self.pool, |mut tx| async move {
-            let out = commands::get_org_unit(p, code, &mut tx).await?;
-            Ok((out, tx))
-        })
-        .await?;
+        let mut conn = db::connection(&self.pool).await?;
+        let row = commands::get_org_unit(p, &code, &mut conn).await?;
         Ok(Response::new(to_proto(row)))
     }
 
