@@ -27,8 +27,9 @@ use tonic::{
     transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
 };
 use xinfang_proto::v1::{
-    case_service_client::CaseServiceClient, fund_service_client::FundServiceClient,
-    metrics_service_client::MetricsServiceClient, org_service_client::OrgServiceClient,
+    case_service_client::CaseServiceClient, dictionary_service_client::DictionaryServiceClient,
+    fund_service_client::FundServiceClient, metrics_service_client::MetricsServiceClient,
+    org_service_client::OrgServiceClient, session_service_client::SessionServiceClient,
     sync_service_client::SyncServiceClient, visit_service_client::VisitServiceClient,
 };
 
@@ -88,6 +89,8 @@ pub struct Client {
     pub funds: FundServiceClient<AuthedChannel>,
     pub metrics: MetricsServiceClient<AuthedChannel>,
     pub sync: SyncServiceClient<AuthedChannel>,
+    pub session: SessionServiceClient<AuthedChannel>,
+    pub dictionary: DictionaryServiceClient<AuthedChannel>,
     channel: Channel,
 }
 
@@ -152,6 +155,8 @@ impl Client {
             funds: FundServiceClient::new(authed()),
             metrics: MetricsServiceClient::new(authed()),
             sync: SyncServiceClient::new(authed()),
+            session: SessionServiceClient::new(authed()),
+            dictionary: DictionaryServiceClient::new(authed()),
             channel,
         })
     }

@@ -151,6 +151,9 @@ pub const ACCESS: &[(&str, &[Role])] = &[
     // online (a leader's queued acceptance is refused alone, not the push).
     ("/xinfang.v1.SyncService/Push", NOT_AGENCY),
     ("/xinfang.v1.SyncService/Pull", NOT_AGENCY),
+    // Who the caller is and the codes the API takes: what every client needs before anything else.
+    ("/xinfang.v1.SessionService/GetCaller", ALL),
+    ("/xinfang.v1.DictionaryService/GetDictionaries", ALL),
 ];
 
 /// `Some(allowed)` for a method of the table, `None` for one it does not know.

@@ -15,17 +15,16 @@ pub enum ClaimRulesError {
     Row { line: u64, message: String },
 }
 
-/// `(regulation, claim type) → has a statutory conclusion period`.
+/// `(regulation, claim type) → (name, has a statutory conclusion period)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRules {
-    statutory: BTreeMap<(String, i32), bool>,
+    statutory: BTreeMap<(String, i32), (String, bool)>,
 }
 
 #[derive(serde::Deserialize)]
 struct Row {
     regulation: String,
     claim_type: i32,
-    #[allow(dead_code)]
     name: String,
     statutory_conclusion: bool,
 }
@@ -47,7 +46,10 @@ impl ClaimRules {
                     ),
                 });
             }
-            statutory.insert((row.regulation, row.claim_type), row.statutory_conclusion);
+            statutory.insert(
+                (row.regulation, row.claim_type),
+                (row.name, row.statutory_conclusion),
+            );
         }
         Ok(Self { statutory })
     }
@@ -62,8 +64,16 @@ impl ClaimRules {
     pub fn statutory_conclusion(&self, regulation: &str, claim_type: i32) -> bool {
         self.statutory
             .get(&(regulation.to_owned(), claim_type))
-            .copied()
-            .unwrap_or(true)
+            .is_none_or(|(_, statutory)| *statutory)
+    }
+
+    /// The claim types of `regulation` in the table: `(claim type, name, statutory conclusion period)`.
+    pub fn of_regulation(&self, regulation: &str) -> Vec<(i32, &str, bool)> {
+        self.statutory
+            .iter()
+            .filter(|((r, _), _)| r == regulation)
+            .map(|((_, t), (name, statutory))| (*t, name.as_str(), *statutory))
+            .collect()
     }
 }
 

@@ -134,7 +134,7 @@ fn org_code(req: &GetOrgUnitRequest) -> Result<String, AppError> {
     Ok(validate::org_code("code", &req.code)?)
 }
 
-fn to_proto(row: OrgUnitRow) -> OrgUnit {
+pub(crate) fn to_proto(row: OrgUnitRow) -> OrgUnit {
     OrgUnit {
         kind: model::kind_from_db(&row.kind) as i32,
         etag: row.version.to_string(),

@@ -9,8 +9,9 @@ use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use xinfang_proto::v1::{
-    case_service_server::CaseServiceServer, fund_service_server::FundServiceServer,
-    metrics_service_server::MetricsServiceServer, org_service_server::OrgServiceServer,
+    case_service_server::CaseServiceServer, dictionary_service_server::DictionaryServiceServer,
+    fund_service_server::FundServiceServer, metrics_service_server::MetricsServiceServer,
+    org_service_server::OrgServiceServer, session_service_server::SessionServiceServer,
     sync_service_server::SyncServiceServer, visit_service_server::VisitServiceServer,
 };
 
@@ -19,11 +20,13 @@ use crate::{
     auth::limits::Limits,
     cases::{CaseApi, model::Workflow},
     config::Config,
+    dictionary::DictionaryApi,
     funds::{FundApi, FundConfig},
     intake::{IntakeApi, IntakeConfig},
     metrics::MetricsApi,
     org::{OrgApi, store as org_store},
     pii::PiiKeys,
+    session::SessionApi,
     sync::SyncApi,
     tls::{self, Tls},
 };
@@ -206,6 +209,14 @@ pub async fn serve(
         .add_service(service!(
             SyncServiceServer::new,
             SyncApi::new(pool.clone(), visits, cases)
+        ))
+        .add_service(service!(
+            SessionServiceServer,
+            SessionApi::new(pool.clone())
+        ))
+        .add_service(service!(
+            DictionaryServiceServer,
+            DictionaryApi::new(pool.clone(), options.workflow.claims.clone())
         ));
     let served = match tls {
         Some(tls) => {

@@ -22,6 +22,7 @@ mod org;
 mod outage;
 mod races;
 mod read_replica;
+mod session;
 mod side_doors;
 mod sync;
 mod tls;

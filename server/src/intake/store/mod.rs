@@ -24,6 +24,13 @@ pub async fn category_exists(conn: &mut PgConnection, code: &str) -> Result<bool
         .await
 }
 
+/// The category dictionary, `(code, name)` in code order.
+pub async fn categories(conn: &mut PgConnection) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT code, name FROM matter_categories ORDER BY code")
+        .fetch_all(conn)
+        .await
+}
+
 pub async fn insert_category(
     conn: &mut PgConnection,
     code: &str,

@@ -1,0 +1,96 @@
+//! `xinfang.v1.SessionService`: the caller, read from its principal and the role table.
+
+use sqlx::PgPool;
+use tonic::{Request, Response, Status};
+use xinfang_proto::v1::{
+    Caller, GetCallerRequest, Role as RoleProto, session_service_server::SessionService,
+};
+
+use crate::{
+    auth::{self, Principal, Role, access},
+    db,
+    error::AppError,
+    org,
+};
+
+pub struct SessionApi {
+    pool: PgPool,
+}
+
+impl SessionApi {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+/// The role as the contract names it.
+pub fn role_to_proto(role: Role) -> RoleProto {
+    match role {
+        Role::Admin => RoleProto::Admin,
+        Role::CountyClerk => RoleProto::CountyClerk,
+        Role::FieldOfficer => RoleProto::FieldOfficer,
+        Role::TownshipClerk => RoleProto::TownshipClerk,
+        Role::Leader => RoleProto::Leader,
+        Role::Agency => RoleProto::Agency,
+        Role::Auditor => RoleProto::Auditor,
+    }
+}
+
+/// The methods of the role table that `role` may call, sorted.
+pub fn methods_of(role: Role) -> Vec<String> {
+    let mut methods: Vec<String> = access::ACCESS
+        .iter()
+        .filter(|(method, _)| access::permits(method, role))
+        .map(|(method, _)| (*method).to_owned())
+        .collect();
+    methods.sort();
+    methods
+}
+
+impl SessionApi {
+    async fn caller(&self, p: &Principal) -> Result<Caller, AppError> {
+        let mut conn = db::connection(&self.pool).await?;
+        let unit = org::store::get(&mut conn, &p.org_code)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("principal {} names no org unit", p.id))?;
+        Ok(Caller {
+            principal_id: p.id.to_string(),
+            name: p.name.clone(),
+            role: role_to_proto(p.role) as i32,
+            org_unit: Some(org::service::to_proto(unit)),
+            methods: methods_of(p.role),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl SessionService for SessionApi {
+    async fn get_caller(
+        &self,
+        request: Request<GetCallerRequest>,
+    ) -> Result<Response<Caller>, Status> {
+        let caller = self.caller(auth::principal(&request)?).await?;
+        Ok(Response::new(caller))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_role_is_told_exactly_the_methods_of_its_rows() {
+        let leader = methods_of(Role::Leader);
+        assert!(leader.contains(&"/xinfang.v1.FundService/ApproveFundRequest".to_owned()));
+        assert!(!leader.contains(&"/xinfang.v1.CaseService/AcceptCase".to_owned()));
+        assert!(
+            methods_of(Role::Agency).contains(&"/xinfang.v1.SessionService/GetCaller".to_owned())
+        );
+        for role in Role::ALL {
+            assert_eq!(
+                role_to_proto(role).as_str_name(),
+                format!("ROLE_{}", role.as_str().to_uppercase())
+            );
+        }
+    }
+}
