@@ -5,17 +5,15 @@
 use chrono::{NaiveDate, Utc};
 use sqlx::PgConnection;
 use xinfang_proto::v1::{
-    BudgetExecution, ChannelStatistics, SelfEvaluationReport, TargetCompletion, TwoDownTwoUp,
-    VisitGrouping, VisitStatistics,
+    BudgetExecution, ChannelStatistics, SelfEvaluationReport, Target, TargetCompletion,
+    TwoDownTwoUp, VisitGrouping, VisitStatistics,
 };
 
-use super::{
-    budget,
-    figures::{self, IndicatorQuery, IndicatorSet},
-    period::Span,
-    report,
-    store::{self, TargetRow, TrendGoalRow},
-    targets, trends,
+use super::{budget, figures, period::Span, report, store, targets, trends};
+/// The inputs and outputs of the commands that are not messages of the API.
+pub use super::{
+    figures::{Asks, Ids, IndicatorQuery, IndicatorSet},
+    store::{TargetRow, TrendGoalRow},
 };
 use crate::{
     auth::{Principal, Role},
@@ -123,9 +121,9 @@ pub async fn set_target(
     principal: &Principal,
     target: &TargetRow,
     conn: &mut PgConnection,
-) -> Result<TargetRow, AppError> {
+) -> Result<Target, AppError> {
     sets_goals(principal, "set targets")?;
-    targets::set(conn, target).await
+    Ok(targets::to_proto(&targets::set(conn, target).await?))
 }
 
 /// `ListTargets`.
@@ -134,9 +132,13 @@ pub async fn list_targets(
     principal: &Principal,
     year: i32,
     conn: &mut PgConnection,
-) -> Result<Vec<TargetRow>, AppError> {
+) -> Result<Vec<Target>, AppError> {
     county_wide(principal)?;
-    Ok(store::targets(conn, year).await?)
+    Ok(store::targets(conn, year)
+        .await?
+        .iter()
+        .map(targets::to_proto)
+        .collect())
 }
 
 /// `GetTargetCompletion`: the year's targets through a month (12: the whole year).

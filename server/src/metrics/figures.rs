@@ -8,13 +8,12 @@ use chrono::NaiveDate;
 use sqlx::PgConnection;
 use uuid::Uuid;
 use xinfang_proto::v1::{
-    ChannelFigure, ChannelStatistics, Figure, VisitFigures, VisitGroup, VisitGrouping,
-    VisitStatistics,
+    ChannelFigure, ChannelStatistics, VisitFigures, VisitGroup, VisitGrouping, VisitStatistics,
 };
 
 use super::{
     indicators::{Ask, INDICATORS, Indicator, Kind, Term},
-    model::{self, TrendValue},
+    model::{TrendValue, figure},
     period::Span,
     store::{self, VisitKey, VisitRow},
     trends::{self, Trend},
@@ -222,21 +221,6 @@ pub async fn indicators(
         ids,
         trends,
     })
-}
-
-fn percent_text(value: Option<rust_decimal::Decimal>) -> String {
-    value.map(|v| model::fixed(v, 2)).unwrap_or_default()
-}
-
-/// A count with the same months a year earlier (同比) and the preceding period of equal length (环比).
-pub fn figure(value: i64, previous: i64, previous_period: i64) -> Figure {
-    Figure {
-        value,
-        previous,
-        yoy_percent: percent_text(model::yoy(value, previous)),
-        previous_period,
-        pop_percent: percent_text(model::change_at(value, previous_period, 2)),
-    }
 }
 
 /// Visit figures now, a year earlier and in the preceding period.

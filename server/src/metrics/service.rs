@@ -21,13 +21,13 @@ use xinfang_proto::{
 };
 
 use super::{
-    commands::{self, Ctx, StatisticsQuery},
-    figures::{self, Asks, IndicatorQuery, IndicatorSet},
+    commands::{
+        self, Asks, Ctx, Ids, IndicatorQuery, IndicatorSet, StatisticsQuery, TargetRow,
+        TrendGoalRow,
+    },
     indicators::{self, Indicator},
     model::{self, TrendValue},
     period::Span,
-    store::{TargetRow, TrendGoalRow},
-    targets,
 };
 use crate::{auth, db, error::AppError, idempotency};
 
@@ -62,8 +62,7 @@ pub(crate) async fn set_target(
     let (request_id, row) = target_input(req)?;
     let key = idempotency::Key::new(p.id, "SetTarget", request_id, req);
     idempotency::once(tx, &key, async |tx| {
-        let saved = commands::set_target(ctx, p, &row, tx).await?;
-        Ok(targets::to_proto(&saved))
+        commands::set_target(ctx, p, &row, tx).await
     })
     .await
 }
@@ -168,7 +167,8 @@ fn target_input(req: &SetTargetRequest) -> Result<(Uuid, TargetRow), AppError> {
     let value = v
         .check(money::amount("target.value", &t.value))
         .and_then(|value| {
-            if targets::is_rate(&t.indicator) && value > Decimal::ONE_HUNDRED {
+            let rate = indicators::target(&t.indicator).is_some_and(|(_, row)| row.is_rate());
+            if rate && value > Decimal::ONE_HUNDRED {
                 v.add("target.value", "a rate target is a percentage, 0 to 100");
                 None
             } else {
@@ -305,7 +305,7 @@ fn comparison(now: (i64, i64), then: TrendValue) -> RateComparison {
 fn indicator_value(
     row: &Indicator,
     (now, previous_period, previous_year): (TrendValue, TrendValue, TrendValue),
-    ids: Option<&figures::Ids>,
+    ids: Option<&Ids>,
 ) -> IndicatorValue {
     let value = match now {
         TrendValue::Count(n) => {
@@ -313,7 +313,7 @@ fn indicator_value(
                 TrendValue::Count(n) => n,
                 TrendValue::Rate(..) => 0,
             };
-            indicator_value::Value::Figure(figures::figure(
+            indicator_value::Value::Figure(model::figure(
                 n,
                 count(previous_year),
                 count(previous_period),
@@ -471,9 +471,7 @@ impl MetricsService for MetricsApi {
             commands::list_targets(&ctx, &p, year, tx).await
         })
         .await?;
-        Ok(Response::new(ListTargetsResponse {
-            targets: targets.iter().map(targets::to_proto).collect(),
-        }))
+        Ok(Response::new(ListTargetsResponse { targets }))
     }
 
     async fn get_target_completion(

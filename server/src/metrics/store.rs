@@ -1,6 +1,8 @@
-//! SQL of the indicators. The counts add up the rollups that triggers keep in the writing transaction
-//! (migration `…_rollups.sql`): a county-wide year is a few thousand rows whatever the volume. Matter ids for
-//! drill-through are only fetched when a caller asks for them, from the matters themselves.
+//! SQL of the indicators, statistics, targets, 两降两升 and budget. The counts add up the rollups that
+//! triggers keep in the writing transaction (migration `…_rollups.sql`): a county-wide year is a few thousand
+//! rows whatever the volume. The indicators' statements are made from the table of indicators
+//! ([`indicator_statements`]), so that a new indicator over an existing rollup needs no SQL here. Matter ids
+//! for drill-through are only fetched when a caller asks for them, from the matters themselves.
 
 use std::sync::LazyLock;
 
@@ -491,4 +493,51 @@ pub async fn fund_requests(
     .bind(relief_purpose)
     .fetch_all(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::indicators::{CASE_MONTHS, CONCLUDE_CLOCK, LAPSED_EVALUATIONS};
+
+    fn sql(source: &Source) -> &'static str {
+        &indicator_statements()
+            .iter()
+            .find(|s| s.source == source)
+            .unwrap()
+            .sql
+    }
+
+    /// Each source is read once, with one column per term its rows name; a source with a stock among its
+    /// terms is read from its first row, its other terms filtered to the period.
+    #[test]
+    fn the_statements_come_from_the_table() {
+        assert_eq!(indicator_statements().len(), SOURCES.len());
+        let months = sql(&CASE_MONTHS);
+        assert!(
+            months.contains("COALESCE(sum(backlog_listed), 0)::int8")
+                && months.contains("COALESCE(sum(accepted) FILTER (WHERE month >= $1), 0)::int8")
+                && months.contains("WHERE month < $2 AND ($3::text IS NULL OR org_code = $3)")
+                && !months.contains("case_months WHERE month >= $1"),
+            "{months}"
+        );
+        assert_eq!(
+            months.matches("sum(evaluated)").count(),
+            1,
+            "a term two rows name is one column: {months}"
+        );
+        let conclude = sql(&CONCLUDE_CLOCK);
+        assert!(
+            conclude.contains("FILTER (WHERE (due >= $4::date))")
+                && conclude.contains("WHERE due >= $1 AND due < $2")
+                && conclude.ends_with("AND (deadline = 3)"),
+            "{conclude}"
+        );
+        let lapsed = sql(&LAPSED_EVALUATIONS);
+        assert!(
+            lapsed.contains("replied_at >= $6 AND replied_at < $7")
+                && lapsed.contains("evaluation_due < $5::date"),
+            "{lapsed}"
+        );
+    }
 }

@@ -29,7 +29,7 @@ pub async fn set(conn: &mut PgConnection, row: &TargetRow) -> Result<TargetRow, 
 }
 
 /// Whether a target key names a rate (a percentage) rather than a count.
-pub fn is_rate(indicator: &str) -> bool {
+fn is_rate(indicator: &str) -> bool {
     indicators::target(indicator).is_some_and(|(_, row)| row.is_rate())
 }
 

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
-use xinfang_proto::v1::{CapFormula, TargetDirection, TrendDirection};
+use xinfang_proto::v1::{CapFormula, Figure, TargetDirection, TrendDirection};
 
 use super::indicators;
 
@@ -80,6 +80,19 @@ pub fn points_change(now: (i64, i64), then: (i64, i64), places: u32) -> Option<D
 /// Year-over-year change in percent with two places; `None` when the base is zero.
 pub fn yoy(current: i64, previous: i64) -> Option<Decimal> {
     change_at(current, previous, 2)
+}
+
+/// A count with the same months a year earlier (同比) and the preceding period of equal length (环比), each
+/// change in percent with two places, empty on a zero base.
+pub fn figure(value: i64, previous: i64, previous_period: i64) -> Figure {
+    let text = |change: Option<Decimal>| change.map(|c| fixed(c, 2)).unwrap_or_default();
+    Figure {
+        value,
+        previous,
+        yoy_percent: text(yoy(value, previous)),
+        previous_period,
+        pop_percent: text(change_at(value, previous_period, 2)),
+    }
 }
 
 /// A decimal printed with `places` decimals, as the bureau's reports print them.
