@@ -399,7 +399,7 @@ fn indicators_to_proto(set: IndicatorSet) -> Indicators {
 
 // Each method moves what its transaction needs into the closure (`async move`, the principal cloned): a tonic
 // method's future must be `Send`, and rustc cannot prove that through an async closure that borrows the
-// method's locals — it asks for them to live for `'static` (rust-lang/rust#110338).
+// method's locals — it asks for them to live for `'static` (rust-lang/rust#134997).
 #[tonic::async_trait]
 impl MetricsService for MetricsApi {
     async fn get_indicators(
