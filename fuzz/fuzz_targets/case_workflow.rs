@@ -171,7 +171,7 @@ fn steps_at(r: &CaseRecord) -> Vec<DateTime<Utc>> {
         r.supervision_replied_at,
         r.supervision_closed_at,
         r.hearing_until
-            .and_then(xinfang_server::time::bureau_midnight),
+            .and_then(xinfang_server::kernel::time::bureau_midnight),
     ]
     .into_iter()
     .flatten()

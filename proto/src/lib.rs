@@ -4,6 +4,7 @@
 
 pub mod calendar;
 pub mod codec;
+pub mod input;
 pub mod money;
 pub mod personal;
 pub mod validate;

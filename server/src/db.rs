@@ -4,6 +4,7 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     Connection, PgConnection, PgPool, Postgres, Transaction,
+    pool::PoolConnection,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -89,19 +90,31 @@ pub async fn begin<'a>(
     }
 }
 
+/// A transaction of the service's own.
+pub type Tx = Transaction<'static, Postgres>;
+
 /// Runs `work` in a transaction of its own and commits it; when it loses a race to a concurrent transaction
 /// (a deadlock or a serialization failure, which PostgreSQL rolled back whole) it runs again, up to
-/// [`RACE_ATTEMPTS`] times. Every online write and read of the service goes through here; a pushed operation
-/// runs the same `work` in a savepoint of its push instead ([`savepoint`]).
-pub async fn transaction<T>(
-    pool: &PgPool,
-    mut work: impl AsyncFnMut(&mut PgConnection) -> Result<T, AppError>,
-) -> Result<T, AppError> {
+/// [`RACE_ATTEMPTS`] times. `work` gets the transaction and hands it back with its result, so that nothing but
+/// this function commits:
+///
+/// ```text
+/// db::transaction(&pool, |mut tx| async move {
+///     let out = command(…, &mut tx).await?;
+///     Ok((out, tx))
+/// })
+/// ```
+///
+/// A pushed operation runs the same command in a savepoint of its push's transaction instead.
+pub async fn transaction<T, F, Fut>(pool: &PgPool, mut work: F) -> Result<T, AppError>
+where
+    F: FnMut(Tx) -> Fut,
+    Fut: Future<Output = Result<(T, Tx), AppError>>,
+{
     let mut attempt = 1;
     loop {
         let outcome = async {
-            let mut tx = pool.begin().await?;
-            let out = work(&mut tx).await?;
+            let (out, tx) = work(pool.begin().await?).await?;
             tx.commit().await?;
             Ok(out)
         }
@@ -114,17 +127,6 @@ pub async fn transaction<T>(
             outcome => return outcome,
         }
     }
-}
-
-/// Runs `work` in a savepoint of the caller's transaction: kept when it succeeds, undone alone when it fails.
-pub async fn savepoint<T>(
-    conn: &mut PgConnection,
-    work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, AppError>,
-) -> Result<T, AppError> {
-    let mut sp = conn.begin().await?;
-    let out = work(&mut sp).await?;
-    sp.commit().await?;
-    Ok(out)
 }
 
 /// How often a write that keeps losing races is tried before the caller gets ABORTED.
@@ -233,4 +235,9 @@ pub async fn needs_migration(conn: &mut PgConnection) -> Result<bool, sqlx::Erro
                 .iter()
                 .any(|(version, checksum)| *version == m.version && *checksum == *m.checksum)
         }))
+}
+
+/// A connection of the pool, for reads that need no transaction.
+pub async fn connection(pool: &PgPool) -> Result<PoolConnection<Postgres>, AppError> {
+    Ok(pool.acquire().await?)
 }

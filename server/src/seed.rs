@@ -53,7 +53,7 @@ pub async fn run(pool: &PgPool) -> anyhow::Result<Option<String>> {
     let mut categories = csv::Reader::from_reader(CATEGORIES_CSV.as_bytes());
     for record in categories.deserialize() {
         let (code, name): (String, String) = record.context("reading data/categories.csv")?;
-        crate::visits::store::insert_category(&mut tx, &code, &name).await?;
+        crate::intake::store::insert_category(&mut tx, &code, &name).await?;
     }
     let mut fund_categories = csv::Reader::from_reader(FUND_CATEGORIES_CSV.as_bytes());
     for record in fund_categories.deserialize() {

@@ -73,7 +73,7 @@ async fn replication(primary: &Path) -> Option<(String, String)> {
 
 fn this_year() -> Option<Period> {
     let year = chrono::Utc::now()
-        .with_timezone(&xinfang_server::time::shanghai())
+        .with_timezone(&xinfang_server::kernel::time::shanghai())
         .year();
     Some(Period {
         start: Some(YearMonth { year, month: 1 }),

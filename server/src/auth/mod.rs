@@ -32,16 +32,13 @@ pub async fn issue_token(
 
     let name = validate::required_text("name", name, 100)?;
     let org_code = validate::org_code("org", org_code)?;
-    let org = crate::org::store::get(conn, &org_code)
+    let kind = store::org_kind(conn, &org_code)
         .await?
         .ok_or_else(|| AppError::invalid("org", "no org unit has this code"))?;
-    if !role.allowed_org_kinds().contains(&org.kind.as_str()) {
+    if !role.allowed_org_kinds().contains(&kind.as_str()) {
         return Err(AppError::invalid(
             "org",
-            format!(
-                "a {role} belongs to a township or department, not a {}",
-                org.kind
-            ),
+            format!("a {role} belongs to a township or department, not a {kind}"),
         ));
     }
     let token = model::new_token()

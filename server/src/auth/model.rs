@@ -42,6 +42,20 @@ impl Role {
         }
     }
 
+    /// Whether the role loads historical records (events dated more than a year back): the county office
+    /// enters the past; everyone else records what happens now.
+    pub fn loads_history(self) -> bool {
+        matches!(self, Role::Admin | Role::CountyClerk)
+    }
+
+    /// The clock a request of this role is dated by (docs/architecture.md, the kernel).
+    pub fn clock(self) -> crate::kernel::Clock {
+        crate::kernel::Clock {
+            now: chrono::Utc::now(),
+            history: self.loads_history(),
+        }
+    }
+
     /// Org-unit kinds a principal of this role may belong to. A township clerk sits in a township or a
     /// responsible department and sees only its unit; the county-wide roles (which see every township) and the
     /// bureau's field officers sit in the county or its petition bureau; an agency system may be anywhere.

@@ -124,3 +124,11 @@ pub async fn bind_certificate(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// The kind of the org unit `code` (a principal belongs to one), if it exists.
+pub async fn org_kind(conn: &mut PgConnection, code: &str) -> Result<Option<String>, sqlx::Error> {
+    sqlx::query_scalar("SELECT kind FROM org_units WHERE code = $1")
+        .bind(code)
+        .fetch_optional(conn)
+        .await
+}

@@ -229,7 +229,47 @@ pub async fn update(
     .await
 }
 
-/// Sets the due dates of a matter intake just opened.
+pub struct NewCase<'a> {
+    pub id: Uuid,
+    pub number: &'a str,
+    pub category: &'a str,
+    pub problem_org: &'a str,
+    pub content: &'a str,
+    pub demands: &'a str,
+    pub registered_at: DateTime<Utc>,
+    /// Due dates from `cases::model::schedule`, written with the row so that it is inserted once.
+    pub assign_due: Option<NaiveDate>,
+    pub next_due: Option<NaiveDate>,
+    pub claim_type: i16,
+    pub accused_org_code: Option<&'a str>,
+    /// Whose registration opened it.
+    pub opened_by: Uuid,
+}
+
+/// Inserts a matter that intake opens; `cases::commands::open` computes its first due dates.
+pub async fn insert(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at, \
+                            assign_due, next_due, claim_type, accused_org_code, opened_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(c.id)
+    .bind(c.number)
+    .bind(c.category)
+    .bind(c.problem_org)
+    .bind(c.content)
+    .bind(c.demands)
+    .bind(c.registered_at)
+    .bind(c.assign_due)
+    .bind(c.next_due)
+    .bind(c.claim_type)
+    .bind(c.accused_org_code)
+    .bind(c.opened_by)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub struct NewEvent<'a> {
     pub case_id: Uuid,
     pub action: &'a str,

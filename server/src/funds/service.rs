@@ -29,11 +29,10 @@ use crate::{
     db,
     error::AppError,
     idempotency,
+    kernel::{Clock, numbers, time},
     org::store as org_store,
     paging,
     scope::{self, Kind, Reader},
-    time,
-    visits::model::{self as intake, Clock, loads_history},
 };
 
 /// Fund settings.
@@ -74,7 +73,8 @@ fn optional_uuid(v: &mut Violations, field: &str, value: &str) -> Option<Option<
     if value.is_empty() {
         return Some(None);
     }
-    v.check(intake::uuid_field(field, value)).map(Some)
+    v.check(xinfang_proto::input::uuid_field(field, value))
+        .map(Some)
 }
 
 fn date_from_proto(
@@ -279,7 +279,7 @@ fn common(
     clock: Clock,
 ) -> Option<Common> {
     let request_id = v.check(validate::request_id("request_id", request_id));
-    let id = v.check(intake::uuid_field("fund_request_id", id));
+    let id = v.check(xinfang_proto::input::uuid_field("fund_request_id", id));
     let occurred_at = clock.occurred(v, "occurred_at", occurred_at);
     Some(Common {
         request_id: request_id?,
@@ -292,7 +292,7 @@ fn common(
 fn clock(principal: &Principal) -> Clock {
     Clock {
         now: Utc::now(),
-        history: loads_history(principal.role),
+        history: principal.role.loads_history(),
     }
 }
 
@@ -790,7 +790,7 @@ impl FundService for FundApi {
                     AppError::invalid("case_id", "no matter you may read has this id").into(),
                 );
             }
-            if crate::visits::store::accused_units(&mut tx, &[case])
+            if crate::intake::store::accused_units(&mut tx, &[case])
                 .await
                 .map_err(AppError::from)?
                 .contains(&unit)
@@ -840,14 +840,19 @@ impl FundService for FundApi {
                 )?;
             }
         }
-        let serial = crate::visits::store::next_serial(&mut tx, "ZJ", year)
+        let serial = numbers::next_serial(&mut tx, numbers::FUND_PREFIX, year)
             .await
             .map_err(AppError::from)?;
         let row = store::insert_request(
             &mut tx,
             &RequestRow {
                 id: Uuid::now_v7(),
-                number: intake::registration_number("ZJ", &self.config.county_code, year, serial),
+                number: numbers::registration_number(
+                    numbers::FUND_PREFIX,
+                    &self.config.county_code,
+                    year,
+                    serial,
+                ),
                 state: model::state_to_db(FundRequestState::Submitted).to_owned(),
                 year,
                 category,
@@ -979,7 +984,8 @@ impl FundService for FundApi {
         request: Request<GetFundRequestRequest>,
     ) -> Result<Response<FundRequest>, Status> {
         let principal = auth::principal(&request)?;
-        let id = intake::uuid_field("id", &request.get_ref().id).map_err(AppError::from)?;
+        let id = xinfang_proto::input::uuid_field("id", &request.get_ref().id)
+            .map_err(AppError::from)?;
         let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
         let row = store::get_request(&mut conn, id)
             .await

@@ -1,9 +1,11 @@
 //! Exactly-once mutations: `(principal, request_id)` → the first response, kept in Postgres in the same
 //! transaction as the change, so a retry (after a timeout, a cut link, a server restart) gets the first result
-//! again and changes nothing. [`once`] wraps a write in it:
+//! again and changes nothing.
 //!
 //! ```text
-//! idempotency::once(tx, &key, async |tx| { … make the change in tx … Ok(response) }).await
+//! if let Some(first) = idempotency::claim(tx, &key).await? { return Ok(first) }
+//! … make the change in tx …
+//! idempotency::save(tx, &key, &response).await?;
 //! ```
 //! A concurrent duplicate blocks on the key's row until the first transaction ends, then sees its result; if
 //! the first one failed and rolled back, the duplicate simply runs.
@@ -69,21 +71,6 @@ pub async fn claim<R: Message + Default>(
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored response: {e}")))?;
     tracing::info!(request_id = %key.request_id, "duplicate request answered from the first result");
     Ok(Some(response))
-}
-
-/// Runs `write` once per key in the caller's transaction: the first response again when the key was applied
-/// already, else `write`'s response, stored with the change.
-pub async fn once<R: Message + Default>(
-    tx: &mut PgConnection,
-    key: &Key,
-    write: impl AsyncFnOnce(&mut PgConnection) -> Result<R, AppError>,
-) -> Result<R, AppError> {
-    if let Some(first) = claim::<R>(tx, key).await? {
-        return Ok(first);
-    }
-    let response = write(tx).await?;
-    save(tx, key, &response).await?;
-    Ok(response)
 }
 
 /// Stores the response of a claimed key; call it in the same transaction, right before commit.

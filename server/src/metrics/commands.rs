@@ -18,8 +18,8 @@ pub use super::{
 use crate::{
     auth::{Principal, Role},
     error::AppError,
+    kernel::time::shanghai,
     scope::Reader,
-    time::shanghai,
 };
 
 /// What a command needs besides its caller, input and connection: the day it runs on, in the bureau's

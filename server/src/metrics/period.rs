@@ -7,7 +7,7 @@ use xinfang_proto::{
     validate::FieldViolation,
 };
 
-use crate::time::{self, shanghai};
+use crate::kernel::time::{self, shanghai};
 
 /// `[from, until)` as instants and as the bureau's dates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! `xinfang.v1.MetricsService`: the tonic adapter (docs/architecture.md). Each method turns its request
-//! into a command's input, runs the command in a transaction — the read-only ones on the read pool, a
-//! replica when one is configured — and its output into the response.
+//! into a command's input, runs the command — a write in a transaction of its own, once per request id; a
+//! read on a connection of the read pool, a replica when one is configured — and its output into the
+//! response.
 
 use rust_decimal::Decimal;
 use sqlx::{PgConnection, PgPool};
@@ -61,10 +62,12 @@ pub(crate) async fn set_target(
 ) -> Result<Target, AppError> {
     let (request_id, row) = target_input(req)?;
     let key = idempotency::Key::new(p.id, "SetTarget", request_id, req);
-    idempotency::once(tx, &key, async |tx| {
-        commands::set_target(ctx, p, &row, tx).await
-    })
-    .await
+    if let Some(first) = idempotency::claim(tx, &key).await? {
+        return Ok(first);
+    }
+    let saved = commands::set_target(ctx, p, &row, tx).await?;
+    idempotency::save(tx, &key, &saved).await?;
+    Ok(saved)
 }
 
 /// `SetTwoDownTwoUp` in the caller's transaction, once per request id.
@@ -76,10 +79,12 @@ pub(crate) async fn set_two_down_two_up(
 ) -> Result<TwoDownTwoUp, AppError> {
     let (request_id, year, goals) = two_down_two_up_input(req)?;
     let key = idempotency::Key::new(p.id, "SetTwoDownTwoUp", request_id, req);
-    idempotency::once(tx, &key, async |tx| {
-        commands::set_two_down_two_up(ctx, p, (year, &goals), tx).await
-    })
-    .await
+    if let Some(first) = idempotency::claim(tx, &key).await? {
+        return Ok(first);
+    }
+    let saved = commands::set_two_down_two_up(ctx, p, (year, &goals), tx).await?;
+    idempotency::save(tx, &key, &saved).await?;
+    Ok(saved)
 }
 
 fn year_field(value: i32) -> Result<i32, FieldViolation> {
@@ -397,22 +402,17 @@ fn indicators_to_proto(set: IndicatorSet) -> Indicators {
     out
 }
 
-// Each method moves what its transaction needs into the closure (`async move`, the principal cloned): a tonic
-// method's future must be `Send`, and rustc cannot prove that through an async closure that borrows the
-// method's locals — it asks for them to live for `'static` (rust-lang/rust#134997).
 #[tonic::async_trait]
 impl MetricsService for MetricsApi {
     async fn get_indicators(
         &self,
         request: Request<GetIndicatorsRequest>,
     ) -> Result<Response<Indicators>, Status> {
-        let p = auth::principal(&request)?.clone();
+        let p = auth::principal(&request)?;
         let q = indicator_query(request.get_ref())?;
         let ctx = Ctx::now();
-        let set = db::transaction(&self.read, async move |tx| {
-            commands::indicators(&ctx, &p, &q, tx).await
-        })
-        .await?;
+        let mut conn = db::connection(&self.read).await?;
+        let set = commands::indicators(&ctx, p, &q, &mut conn).await?;
         Ok(Response::new(indicators_to_proto(set)))
     }
 
@@ -420,14 +420,12 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<GetVisitStatisticsRequest>,
     ) -> Result<Response<VisitStatistics>, Status> {
-        let p = auth::principal(&request)?.clone();
+        let p = auth::principal(&request)?;
         let req = request.get_ref();
         let q = statistics_query(&req.org_code, req.period.as_ref(), req.group_by)?;
         let ctx = Ctx::now();
-        let stats = db::transaction(&self.read, async move |tx| {
-            commands::visit_statistics(&ctx, &p, &q, tx).await
-        })
-        .await?;
+        let mut conn = db::connection(&self.read).await?;
+        let stats = commands::visit_statistics(&ctx, p, &q, &mut conn).await?;
         Ok(Response::new(stats))
     }
 
@@ -435,14 +433,12 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<GetChannelStatisticsRequest>,
     ) -> Result<Response<ChannelStatistics>, Status> {
-        let p = auth::principal(&request)?.clone();
+        let p = auth::principal(&request)?;
         let req = request.get_ref();
         let q = statistics_query(&req.org_code, req.period.as_ref(), 0)?;
         let ctx = Ctx::now();
-        let stats = db::transaction(&self.read, async move |tx| {
-            commands::channel_statistics(&ctx, &p, &q, tx).await
-        })
-        .await?;
+        let mut conn = db::connection(&self.read).await?;
+        let stats = commands::channel_statistics(&ctx, p, &q, &mut conn).await?;
         Ok(Response::new(stats))
     }
 
@@ -450,11 +446,12 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<SetTargetRequest>,
     ) -> Result<Response<Target>, Status> {
-        let p = auth::principal(&request)?.clone();
-        let req = request.into_inner();
-        let ctx = Ctx::now();
-        let saved = db::transaction(&self.pool, async move |tx| {
-            set_target(&ctx, &p, &req, tx).await
+        let p = auth::principal(&request)?;
+        let req = request.get_ref();
+        let ctx = &Ctx::now();
+        let saved = db::transaction(&self.pool, |mut tx| async move {
+            let saved = set_target(ctx, p, req, &mut tx).await?;
+            Ok((saved, tx))
         })
         .await?;
         Ok(Response::new(saved))
@@ -464,13 +461,11 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<ListTargetsRequest>,
     ) -> Result<Response<ListTargetsResponse>, Status> {
-        let p = auth::principal(&request)?.clone();
+        let p = auth::principal(&request)?;
         let year = year(request.get_ref().year)?;
         let ctx = Ctx::now();
-        let targets = db::transaction(&self.pool, async move |tx| {
-            commands::list_targets(&ctx, &p, year, tx).await
-        })
-        .await?;
+        let mut conn = db::connection(&self.pool).await?;
+        let targets = commands::list_targets(&ctx, p, year, &mut conn).await?;
         Ok(Response::new(ListTargetsResponse { targets }))
     }
 
@@ -478,15 +473,13 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<GetTargetCompletionRequest>,
     ) -> Result<Response<TargetCompletion>, Status> {
-        let p = auth::principal(&request)?.clone();
+        let p = auth::principal(&request)?;
         let req = request.get_ref();
         let year = year(req.year)?;
         let through = through_month_field(req.through_month)?;
         let ctx = Ctx::now();
-        let done = db::transaction(&self.read, async move |tx| {
-            commands::target_completion(&ctx, &p, (year, through), tx).await
-        })
-        .await?;
+        let mut conn = db::connection(&self.read).await?;
+        let done = commands::target_completion(&ctx, p, (year, through), &mut conn).await?;
         Ok(Response::new(done))
     }
 
@@ -494,13 +487,11 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<GetBudgetExecutionRequest>,
     ) -> Result<Response<BudgetExecution>, Status> {
-        let p = auth::principal(&request)?.clone();
+        let p = auth::principal(&request)?;
         let year = year(request.get_ref().year)?;
         let ctx = Ctx::now();
-        let budget = db::transaction(&self.read, async move |tx| {
-            commands::budget_execution(&ctx, &p, year, tx).await
-        })
-        .await?;
+        let mut conn = db::connection(&self.read).await?;
+        let budget = commands::budget_execution(&ctx, p, year, &mut conn).await?;
         Ok(Response::new(budget))
     }
 
@@ -508,13 +499,11 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<GenerateSelfEvaluationReportRequest>,
     ) -> Result<Response<SelfEvaluationReport>, Status> {
-        let p = auth::principal(&request)?.clone();
+        let p = auth::principal(&request)?;
         let year = year(request.get_ref().year)?;
         let ctx = Ctx::now();
-        let report = db::transaction(&self.read, async move |tx| {
-            commands::self_evaluation_report(&ctx, &p, year, tx).await
-        })
-        .await?;
+        let mut conn = db::connection(&self.read).await?;
+        let report = commands::self_evaluation_report(&ctx, p, year, &mut conn).await?;
         Ok(Response::new(report))
     }
 
@@ -522,11 +511,12 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<SetTwoDownTwoUpRequest>,
     ) -> Result<Response<TwoDownTwoUp>, Status> {
-        let p = auth::principal(&request)?.clone();
-        let req = request.into_inner();
-        let ctx = Ctx::now();
-        let saved = db::transaction(&self.pool, async move |tx| {
-            set_two_down_two_up(&ctx, &p, &req, tx).await
+        let p = auth::principal(&request)?;
+        let req = request.get_ref();
+        let ctx = &Ctx::now();
+        let saved = db::transaction(&self.pool, |mut tx| async move {
+            let saved = set_two_down_two_up(ctx, p, req, &mut tx).await?;
+            Ok((saved, tx))
         })
         .await?;
         Ok(Response::new(saved))
@@ -536,13 +526,11 @@ impl MetricsService for MetricsApi {
         &self,
         request: Request<GetTwoDownTwoUpRequest>,
     ) -> Result<Response<TwoDownTwoUp>, Status> {
-        let p = auth::principal(&request)?.clone();
+        let p = auth::principal(&request)?;
         let year = year(request.get_ref().year)?;
         let ctx = Ctx::now();
-        let goals = db::transaction(&self.pool, async move |tx| {
-            commands::get_two_down_two_up(&ctx, &p, year, tx).await
-        })
-        .await?;
+        let mut conn = db::connection(&self.pool).await?;
+        let goals = commands::get_two_down_two_up(&ctx, p, year, &mut conn).await?;
         Ok(Response::new(goals))
     }
 }

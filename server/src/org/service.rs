@@ -17,7 +17,9 @@ use super::{
 use crate::{
     auth::{self, Role},
     error::AppError,
-    idempotency, paging, time,
+    idempotency,
+    kernel::time,
+    paging,
 };
 
 pub struct OrgApi {

@@ -19,6 +19,11 @@
 //! ```
 
 mod rotate;
+
+/// How often a running service looks for a key rotation (`keys rotate` waits a few of these before it seals
+/// anything with the new key).
+pub const KEY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub mod store;
 
 use std::{

@@ -21,8 +21,8 @@ use anyhow::Context;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::KEY_CHECK_INTERVAL;
 use super::{Field, Keyring, PiiKeys, store};
-use crate::startup::KEY_CHECK_INTERVAL;
 
 #[derive(Debug, Clone)]
 pub struct RotateOptions {

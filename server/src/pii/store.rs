@@ -6,7 +6,7 @@ use sqlx::{FromRow, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::PiiKeys;
-use crate::visits::store as settings;
+use crate::kernel::settings;
 
 /// `settings` row holding the fingerprint of the match key.
 const MATCH_FINGERPRINT: &str = "pii_match_fingerprint";

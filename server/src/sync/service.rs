@@ -1,20 +1,20 @@
-//! `xinfang.v1.SyncService`: offline clients push outbox operations and pull the feed of their scope. Both
-//! go through the online methods themselves, so a pushed operation is judged, scoped, audited and made
-//! idempotent exactly as the same call made online.
+//! `xinfang.v1.SyncService`: offline clients push outbox operations and pull the feed of their scope. A pushed
+//! operation runs the same adapter as the same call made online (`IntakeApi::register_visit`,
+//! `CaseApi::step`, …), in a savepoint of the push's transaction, so it is judged, scoped, audited and made
+//! idempotent exactly as online; a pulled record is read by the same adapters as `Get*`.
 
 use std::sync::Arc;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use sqlx::PgPool;
+use sqlx::{Connection, PgConnection, PgPool};
 use tonic::{Request, Response, Status};
 use tonic_types::StatusExt;
 use xinfang_proto::{
     v1::{
         CaseChange, Change, GetCaseRequest, GetLetterRequest, GetReturnTripRequest,
         GetVisitRequest, ListCaseEventsRequest, OpOutcome, OpResult, Operation, PullRequest,
-        PullResponse, PushRequest, PushResponse, Tombstone, case_service_server::CaseService,
-        change, op_result, operation, sync_service_server::SyncService,
-        visit_service_server::VisitService,
+        PullResponse, PushRequest, PushResponse, Tombstone, change, op_result, operation,
+        sync_service_server::SyncService,
     },
     validate,
 };
@@ -23,9 +23,9 @@ use super::store::{self, FeedScope};
 use crate::{
     auth::{self, Principal, Role},
     cases::CaseApi,
-    db::{self, Batch},
-    error::{AppError, LOST_RACE},
-    visits::VisitApi,
+    db,
+    error::AppError,
+    intake::IntakeApi,
 };
 
 /// Most operations one Push takes.
@@ -41,33 +41,18 @@ const MAX_PULL: u32 = 500;
 
 pub struct SyncApi {
     pool: PgPool,
-    visits: Arc<VisitApi>,
+    intake: Arc<IntakeApi>,
     cases: Arc<CaseApi>,
 }
 
 impl SyncApi {
-    pub fn new(pool: PgPool, visits: Arc<VisitApi>, cases: Arc<CaseApi>) -> Self {
+    pub fn new(pool: PgPool, intake: Arc<IntakeApi>, cases: Arc<CaseApi>) -> Self {
         Self {
             pool,
-            visits,
+            intake,
             cases,
         }
     }
-}
-
-/// A request as the online method would receive it from this principal.
-fn as_principal<T>(principal: &Principal, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(principal.clone());
-    request
-}
-
-/// A pushed operation as the online method would receive it: from this principal, written in the push's
-/// transaction.
-fn in_batch<T>(principal: &Principal, batch: &Batch, message: T) -> Request<T> {
-    let mut request = as_principal(principal, message);
-    request.extensions_mut().insert(batch.clone());
-    request
 }
 
 fn rejected(op_id: &str, status: &Status) -> OpResult {
@@ -89,13 +74,14 @@ fn rejected(op_id: &str, status: &Status) -> OpResult {
     }
 }
 
-/// Sets the wrapped request's `request_id` to the op id; a different non-empty one is a client bug.
+/// The wrapped request with the op id as its `request_id`; a different non-empty one is a client bug.
 macro_rules! with_op_id {
     ($req:expr, $op_id:expr) => {{
         let mut req = $req;
         if !req.request_id.is_empty() && req.request_id != $op_id {
-            Err(Status::invalid_argument(
-                "request_id must be empty or equal to op_id",
+            Err(AppError::invalid(
+                "request_id",
+                "must be empty or equal to op_id",
             ))
         } else {
             req.request_id = $op_id.to_owned();
@@ -108,45 +94,40 @@ impl SyncApi {
     /// Applies operations in one transaction, in order: an operation may depend on an earlier one of the
     /// same push (a trip naming a matter a visit of the push opened). When an operation or the commit (where
     /// the deferred rollup triggers run) loses a race, a deadlock or a serialization failure, the chunk is
-    /// rolled back and applied again from the start: the locks its earlier operations hold were part of the
-    /// race, and nothing of the attempt remains, so every operation is still applied once. A chunk that keeps
-    /// losing fails the push with ABORTED, which the client sends again.
+    /// rolled back and applied again from the start (`db::transaction`): the locks its earlier operations
+    /// hold were part of the race, and nothing of the attempt remains, so every operation is still applied
+    /// once. A chunk that keeps losing fails the push with ABORTED, which the client sends again.
     async fn apply_chunk(
         &self,
         principal: &Principal,
         ops: &[Operation],
     ) -> Result<Vec<OpResult>, AppError> {
-        db::retry_lost_races(None, || async {
-            let batch = Batch::begin(&self.pool).await?;
+        db::transaction(&self.pool, |mut tx| async move {
             let mut results = Vec::with_capacity(ops.len());
             for op in ops {
-                let result = self.apply(principal, &batch, op.clone()).await;
-                if result.reason == LOST_RACE {
-                    // Dropping the batch rolls it back.
-                    return Err(AppError::LostRace);
-                }
-                results.push(result);
+                results.push(self.apply(principal, &mut tx, op).await?);
             }
-            batch.commit().await?;
-            Ok(results)
+            Ok((results, tx))
         })
         .await
     }
 
-    async fn apply(&self, principal: &Principal, batch: &Batch, op: Operation) -> OpResult {
-        let op_id = op.op_id.clone();
-        let id = match validate::request_id("op_id", &op_id) {
+    /// One operation in a savepoint of the push: kept when applied, undone alone when refused. Only a lost
+    /// race fails it, for the whole chunk to run again.
+    async fn apply(
+        &self,
+        principal: &Principal,
+        tx: &mut PgConnection,
+        op: &Operation,
+    ) -> Result<OpResult, AppError> {
+        let op_id = op.op_id.as_str();
+        let id = match validate::request_id("op_id", op_id) {
             Ok(id) => id,
-            Err(v) => return rejected(&op_id, &Status::from(AppError::from(v))),
+            Err(v) => return Ok(rejected(op_id, &Status::from(AppError::from(v)))),
         };
-        // The guard is a temporary: the batch is free again before the online method takes it.
-        let before = store::applied_before(&mut **batch.lock().await, principal.id, id).await;
-        let existed = match before {
-            Ok(b) => b,
-            Err(e) => return rejected(&op_id, &Status::from(AppError::from(e))),
-        };
-        let Some(kind) = op.op else {
-            return rejected(&op_id, &Status::invalid_argument("op: required"));
+        let existed = store::applied_before(tx, principal.id, id).await?;
+        let Some(kind) = op.op.clone() else {
+            return Ok(rejected(op_id, &Status::invalid_argument("op: required")));
         };
         // Each operation is judged by the role table as the same call made online: one the role may not
         // make is refused alone, and the rest of the push goes on.
@@ -157,79 +138,61 @@ impl SyncApi {
                 principal.role,
                 method.rsplit('/').next().unwrap_or_default()
             ));
-            return rejected(&op_id, &Status::from(refusal));
+            return Ok(rejected(op_id, &Status::from(refusal)));
         }
-        let result: Result<op_result::Result, Status> = async {
-            use operation::Op;
-            let (v, c) = (&self.visits, &self.cases);
-            let p = principal;
-            Ok(match kind {
-                Op::RegisterVisit(r) => op_result::Result::Visit(
-                    v.register_visit(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-                Op::RegisterLetter(r) => op_result::Result::Letter(
-                    v.register_letter(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-                Op::RecordReturnTrip(r) => op_result::Result::Trip(
-                    v.record_return_trip(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-                Op::AcceptCase(r) => op_result::Result::Case(
-                    c.accept_case(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-                Op::DeclineCase(r) => op_result::Result::Case(
-                    c.decline_case(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-                Op::ObjectToAssignment(r) => op_result::Result::Case(
-                    c.object_to_assignment(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-                Op::ExtendCase(r) => op_result::Result::Case(
-                    c.extend_case(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-                Op::ReplyCase(r) => op_result::Result::Case(
-                    c.reply_case(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-                Op::RecordEvaluation(r) => op_result::Result::Case(
-                    c.record_evaluation(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-                Op::ReplySupervision(r) => op_result::Result::Case(
-                    c.reply_supervision(in_batch(p, batch, with_op_id!(r, op_id)?))
-                        .await?
-                        .into_inner(),
-                ),
-            })
+        let mut sp = tx.begin().await?;
+        let outcome = self.run(principal, &mut sp, kind, op_id).await;
+        match outcome {
+            Ok(result) => {
+                sp.commit().await?;
+                Ok(OpResult {
+                    op_id: op_id.to_owned(),
+                    outcome: if existed {
+                        OpOutcome::Duplicate
+                    } else {
+                        OpOutcome::Applied
+                    } as i32,
+                    result: Some(result),
+                    ..OpResult::default()
+                })
+            }
+            Err(AppError::LostRace) => Err(AppError::LostRace),
+            Err(refused) => {
+                sp.rollback().await?;
+                Ok(rejected(op_id, &Status::from(refused)))
+            }
         }
-        .await;
-        match result {
-            Ok(result) => OpResult {
-                op_id,
-                outcome: if existed {
-                    OpOutcome::Duplicate
-                } else {
-                    OpOutcome::Applied
-                } as i32,
-                result: Some(result),
-                ..OpResult::default()
-            },
-            Err(status) => rejected(&op_id, &status),
-        }
+    }
+
+    /// The operation by the online method's adapter, in `tx`.
+    async fn run(
+        &self,
+        p: &Principal,
+        tx: &mut PgConnection,
+        kind: operation::Op,
+        op_id: &str,
+    ) -> Result<op_result::Result, AppError> {
+        use op_result::Result as Out;
+        use operation::Op;
+        let (i, c) = (&self.intake, &self.cases);
+        Ok(match kind {
+            Op::RegisterVisit(r) => {
+                Out::Visit(i.register_visit(p, &with_op_id!(r, op_id)?, tx).await?)
+            }
+            Op::RegisterLetter(r) => {
+                Out::Letter(i.register_letter(p, &with_op_id!(r, op_id)?, tx).await?)
+            }
+            Op::RecordReturnTrip(r) => {
+                Out::Trip(i.record_trip(p, &with_op_id!(r, op_id)?, tx).await?)
+            }
+            Op::AcceptCase(r) => Out::Case(c.step(p, &with_op_id!(r, op_id)?, tx).await?),
+            Op::DeclineCase(r) => Out::Case(c.step(p, &with_op_id!(r, op_id)?, tx).await?),
+            Op::ObjectToAssignment(r) => Out::Case(c.step(p, &with_op_id!(r, op_id)?, tx).await?),
+            Op::ExtendCase(r) => Out::Case(c.step(p, &with_op_id!(r, op_id)?, tx).await?),
+            Op::ReplyCase(r) => Out::Case(c.step(p, &with_op_id!(r, op_id)?, tx).await?),
+            Op::RecordEvaluation(r) => Out::Case(c.step(p, &with_op_id!(r, op_id)?, tx).await?),
+            Op::ReplySupervision(r) => Out::Case(c.step(p, &with_op_id!(r, op_id)?, tx).await?),
+        })
     }
 
     /// The current form of a feed row's record for this principal; `None` when it is out of its scope now
@@ -238,30 +201,31 @@ impl SyncApi {
         &self,
         principal: &Principal,
         row: &store::FeedRow,
-    ) -> Result<Option<change::Item>, Status> {
+        conn: &mut PgConnection,
+    ) -> Result<Option<change::Item>, AppError> {
         let id = row.entity_id.to_string();
         let got = match row.kind.as_str() {
-            "case" => self.case_with_history(principal, &id).await,
+            "case" => self.case_with_history(principal, &id, conn).await,
             "visit" => self
-                .visits
-                .get_visit(as_principal(principal, GetVisitRequest { id }))
+                .intake
+                .get_visit(principal, &GetVisitRequest { id }, conn)
                 .await
-                .map(|r| change::Item::Visit(r.into_inner())),
+                .map(change::Item::Visit),
             "letter" => self
-                .visits
-                .get_letter(as_principal(principal, GetLetterRequest { id }))
+                .intake
+                .get_letter(principal, &GetLetterRequest { id }, conn)
                 .await
-                .map(|r| change::Item::Letter(r.into_inner())),
+                .map(change::Item::Letter),
             _ => self
-                .visits
-                .get_return_trip(as_principal(principal, GetReturnTripRequest { id }))
+                .intake
+                .get_trip(principal, &GetReturnTripRequest { id }, conn)
                 .await
-                .map(|r| change::Item::Trip(r.into_inner())),
+                .map(change::Item::Trip),
         };
         match got {
             Ok(item) => Ok(Some(item)),
-            Err(s) if s.code() == tonic::Code::PermissionDenied => Ok(None),
-            Err(s) => Err(s),
+            Err(AppError::PermissionDenied(_)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
@@ -269,30 +233,27 @@ impl SyncApi {
         &self,
         principal: &Principal,
         id: &str,
-    ) -> Result<change::Item, Status> {
+        conn: &mut PgConnection,
+    ) -> Result<change::Item, AppError> {
         let case = self
             .cases
-            .get_case(as_principal(
-                principal,
-                GetCaseRequest { id: id.to_owned() },
-            ))
-            .await?
-            .into_inner();
+            .get(principal, &GetCaseRequest { id: id.to_owned() }, conn)
+            .await?;
         let mut history = Vec::new();
         let mut page_token = String::new();
         loop {
             let page = self
                 .cases
-                .list_case_events(as_principal(
+                .events(
                     principal,
-                    ListCaseEventsRequest {
+                    &ListCaseEventsRequest {
                         case_id: id.to_owned(),
                         page_size: 500,
                         page_token,
                     },
-                ))
-                .await?
-                .into_inner();
+                    conn,
+                )
+                .await?;
             history.extend(page.events);
             if page.next_page_token.is_empty() {
                 break;
@@ -356,51 +317,31 @@ fn decode_cursor(cursor: &str) -> Result<(i64, i64), AppError> {
     }
 }
 
-#[tonic::async_trait]
-impl SyncService for SyncApi {
-    async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
-        let principal = auth::principal(&request)?.clone();
-        let operations = request.into_inner().operations;
-        if operations.len() > MAX_PUSH {
-            return Err(AppError::invalid(
-                "operations",
-                format!("at most {MAX_PUSH} operations per push; send the rest in the next one"),
-            )
-            .into());
-        }
-        let mut results = Vec::with_capacity(operations.len());
-        for chunk in operations.chunks(OPS_PER_TRANSACTION) {
-            results.extend(self.apply_chunk(&principal, chunk).await?);
-        }
-        let applied = results
-            .iter()
-            .filter(|r| r.outcome == OpOutcome::Applied as i32)
-            .count();
-        tracing::info!(principal = %principal.id, ops = results.len(), applied, "push");
-        Ok(Response::new(PushResponse { results }))
-    }
-
-    async fn pull(&self, request: Request<PullRequest>) -> Result<Response<PullResponse>, Status> {
-        let principal = auth::principal(&request)?.clone();
-        let req = request.into_inner();
+impl SyncApi {
+    /// One page of the changes the principal may read after the request's cursor.
+    async fn pull_page(
+        &self,
+        principal: &Principal,
+        req: PullRequest,
+    ) -> Result<PullResponse, AppError> {
         let after = decode_cursor(&req.cursor)?;
         let page_size = match u32::try_from(req.page_size) {
             Ok(0) => DEFAULT_PULL,
             Ok(n) => n.min(MAX_PULL),
-            Err(_) => return Err(AppError::invalid("page_size", "must not be negative").into()),
+            Err(_) => return Err(AppError::invalid("page_size", "must not be negative")),
         };
         let scope = match principal.role {
             Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor => FeedScope::All,
             Role::TownshipClerk => FeedScope::Unit(principal.org_code.clone()),
             Role::FieldOfficer => FeedScope::Officer(principal.id),
             Role::Agency => {
-                return Err(AppError::PermissionDenied("agency systems do not sync".into()).into());
+                return Err(AppError::PermissionDenied(
+                    "agency systems do not sync".into(),
+                ));
             }
         };
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
-        let mut rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1)
-            .await
-            .map_err(AppError::from)?;
+        let mut conn = self.pool.acquire().await?;
+        let mut rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1).await?;
         // Committed changes held back only by an older transaction still running (anywhere in the cluster)
         // are worth a short wait, so that a pull right after a change sees it.
         let mut waited = 0;
@@ -411,16 +352,12 @@ impl SyncService for SyncApi {
                 &scope,
                 rows.last().map_or(after, |r| (r.xid, r.id)),
             )
-            .await
-            .map_err(AppError::from)?
+            .await?
         {
             tokio::time::sleep(HORIZON_WAIT).await;
             waited += 1;
-            rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1)
-                .await
-                .map_err(AppError::from)?;
+            rows = store::page(&mut conn, &scope, after, i64::from(page_size) + 1).await?;
         }
-        drop(conn);
         let more = rows.len() > page_size as usize;
         rows.truncate(page_size as usize);
         let next = rows.last().map_or(after, |last| (last.xid, last.id));
@@ -451,15 +388,46 @@ impl SyncService for SyncApi {
                 });
                 continue;
             }
-            if let Some(item) = self.item(&principal, row).await? {
+            if let Some(item) = self.item(principal, row, &mut conn).await? {
                 changes.push(Change { item: Some(item) });
             }
         }
-        Ok(Response::new(PullResponse {
+        Ok(PullResponse {
             changes,
             next_cursor: encode_cursor(next.0, next.1),
             more,
-        }))
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl SyncService for SyncApi {
+    async fn push(&self, request: Request<PushRequest>) -> Result<Response<PushResponse>, Status> {
+        let principal = auth::principal(&request)?.clone();
+        let operations = request.into_inner().operations;
+        if operations.len() > MAX_PUSH {
+            return Err(AppError::invalid(
+                "operations",
+                format!("at most {MAX_PUSH} operations per push; send the rest in the next one"),
+            )
+            .into());
+        }
+        let mut results = Vec::with_capacity(operations.len());
+        for chunk in operations.chunks(OPS_PER_TRANSACTION) {
+            results.extend(self.apply_chunk(&principal, chunk).await?);
+        }
+        let applied = results
+            .iter()
+            .filter(|r| r.outcome == OpOutcome::Applied as i32)
+            .count();
+        tracing::info!(principal = %principal.id, ops = results.len(), applied, "push");
+        Ok(Response::new(PushResponse { results }))
+    }
+
+    async fn pull(&self, request: Request<PullRequest>) -> Result<Response<PullResponse>, Status> {
+        let principal = auth::principal(&request)?.clone();
+        let page = self.pull_page(&principal, request.into_inner()).await?;
+        Ok(Response::new(page))
     }
 }
 
@@ -482,10 +450,10 @@ mod tests {
             request_id: "other".into(),
             ..Default::default()
         };
-        let r: Result<_, Status> = with_op_id!(req, "op");
+        let r: Result<_, AppError> = with_op_id!(req, "op");
         assert!(r.is_err());
         let req = xinfang_proto::v1::AcceptCaseRequest::default();
-        let r: Result<_, Status> = with_op_id!(req, "op");
+        let r: Result<_, AppError> = with_op_id!(req, "op");
         assert_eq!(r.unwrap().request_id, "op");
     }
 

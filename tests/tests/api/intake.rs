@@ -103,7 +103,7 @@ async fn count(app: &TestApp, table: &str) -> i64 {
 async fn a_realistic_day_classifies_numbers_and_links_everything() {
     let app = spawn_app().await;
     let mut clerk = clerk(&app).await;
-    let year = xinfang_server::visits::model::register_year(chrono::Utc::now());
+    let year = xinfang_server::kernel::numbers::register_year(chrono::Utc::now());
 
     // An individual first visit about unpaid wages in 桐子林镇.
     let first = register(

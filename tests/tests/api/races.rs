@@ -10,7 +10,7 @@ use xinfang_proto::v1::{
     Level, MatterInput, OpOutcome, Operation, Petitioner, PushRequest, RegisterVisitRequest, Visit,
     operation,
 };
-use xinfang_server::{auth::Role, visits::model};
+use xinfang_server::{auth::Role, kernel::numbers as model};
 use xinfang_tests::{TestApp, fixture::id_number, request_id, spawn_app};
 
 fn visit(id_number: &str, at: chrono::DateTime<Utc>) -> Visit {

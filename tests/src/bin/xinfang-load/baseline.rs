@@ -18,9 +18,8 @@ use sqlx::PgPool;
 use tokio::process::Command;
 use xinfang_server::{
     auth::{self, Role},
+    kernel::time::{self, shanghai},
     pii::{Field, PiiKeys},
-    time,
-    time::shanghai,
 };
 
 use crate::{

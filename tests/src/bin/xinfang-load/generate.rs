@@ -23,8 +23,8 @@ use xinfang_server::{
         calendar,
         model::{self as case_model, CaseRecord, Workflow},
     },
+    kernel::numbers::register_year,
     pii::{Field, PiiKeys},
-    visits::model::register_year,
 };
 
 use crate::world::{
@@ -554,7 +554,7 @@ pub async fn generate(
         .connect_with(options.clone())
         .await
         .context("connecting for generate")?;
-    if xinfang_server::visits::store::setting(&mut *plain.acquire().await?, WORLD_SETTING)
+    if xinfang_server::kernel::settings::setting(&mut *plain.acquire().await?, WORLD_SETTING)
         .await?
         .is_some()
     {
@@ -848,7 +848,7 @@ pub async fn generate(
         .await?;
     }
     let mut conn = plain.acquire().await?;
-    xinfang_server::visits::store::insert_setting(
+    xinfang_server::kernel::settings::insert_setting(
         &mut conn,
         WORLD_SETTING,
         &serde_json::to_string(&w)?,
@@ -888,7 +888,7 @@ pub async fn generate(
 /// The world of a generated database, if any.
 pub async fn world_of(pool: &PgPool) -> Result<Option<World>> {
     let mut conn = pool.acquire().await?;
-    let text = xinfang_server::visits::store::setting(&mut conn, WORLD_SETTING).await?;
+    let text = xinfang_server::kernel::settings::setting(&mut conn, WORLD_SETTING).await?;
     text.map(|t| serde_json::from_str(&t).context("stored world"))
         .transpose()
 }

@@ -165,7 +165,7 @@ async fn run_command(args: RunArgs) -> Result<()> {
     load::init_people(world.as_ref());
     let year = args.year.unwrap_or_else(|| {
         Utc::now()
-            .with_timezone(&xinfang_server::time::shanghai())
+            .with_timezone(&xinfang_server::kernel::time::shanghai())
             .year()
             - 1
     });

@@ -13,9 +13,9 @@ use sqlx::PgPool;
 use xinfang_server::{
     cluster::{Cluster, ClusterOptions, SUPERUSER, find_binaries},
     db,
+    kernel::time::shanghai,
     pii::PiiKeys,
     seed, startup,
-    time::shanghai,
 };
 
 use crate::{

@@ -1,10 +1,10 @@
-//! Building and running the service: the database (given, or a private cluster), migrations and seed data,
-//! the gRPC server with health, reflection and the six services, and a graceful shutdown.
+//! Serving: the gRPC server with health, reflection and the six services behind the authentication layer,
+//! health that follows the database, key rotations followed, and a graceful shutdown.
 
-use std::{fs, io::Write, os::unix::fs::OpenOptionsExt, path::Path, sync::Arc, time::Duration};
+use std::{fs, path::Path, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -18,202 +18,15 @@ use crate::{
     auth::AuthLayer,
     auth::limits::Limits,
     cases::{CaseApi, model::Workflow},
-    cluster::{Cluster, ClusterOptions, ClusterSettings, SERVICE_ROLE},
     config::Config,
-    db,
     funds::{FundApi, FundConfig},
+    intake::{IntakeApi, IntakeConfig},
     metrics::MetricsApi,
     org::{OrgApi, store as org_store},
     pii::PiiKeys,
-    seed,
     sync::SyncApi,
     tls::{self, Tls},
-    visits::{IntakeConfig, VisitApi},
 };
-
-/// Name of the service's database in its private cluster.
-pub const DATABASE_NAME: &str = "xinfang";
-
-/// The service's database: a pool, and the private cluster behind it when there is one.
-pub struct Database {
-    /// Logged in as the service's own role when migrations ran as the tables' owner.
-    pub pool: PgPool,
-    /// The read replica for the metrics queries, when one is configured.
-    pub read_pool: Option<PgPool>,
-    cluster: Option<Cluster>,
-}
-
-impl Database {
-    /// Connects to `DATABASE_URL`, or starts the private cluster under the data directory; then migrates as
-    /// the tables' owner (the private cluster's superuser, or `--migrate-database-url`) and grants the
-    /// service's role what it needs, or, given one URL only, migrates with it as before.
-    pub async fn open(config: &Config) -> anyhow::Result<Database> {
-        let mut cluster = None;
-        match Self::connect(config, &mut cluster).await {
-            Ok((pool, read_pool)) => Ok(Database {
-                pool,
-                read_pool,
-                cluster,
-            }),
-            Err(err) => {
-                if let Some(cluster) = cluster {
-                    let _ = cluster.stop().await;
-                }
-                Err(err)
-            }
-        }
-    }
-
-    async fn connect(
-        config: &Config,
-        cluster: &mut Option<Cluster>,
-    ) -> anyhow::Result<(PgPool, Option<PgPool>)> {
-        let (service_options, mut owner) = match &config.database_url {
-            Some(_) if config.wal_archive_dir.is_some() || config.synchronous_standby.is_some() => {
-                anyhow::bail!(
-                    "--wal-archive-dir and --synchronous-standby configure the private cluster; with \
-                     DATABASE_URL, set archiving and replication on that PostgreSQL (docs/operations.md)"
-                )
-            }
-            Some(url) => {
-                let service = db::options_from_url(url)
-                    .context("DATABASE_URL is not a valid postgres URL")?;
-                let owner = match &config.migrate_database_url {
-                    Some(url) => {
-                        let options = db::options_from_url(url)
-                            .context("--migrate-database-url is not a valid postgres URL")?;
-                        Some(
-                            PgConnection::connect_with(&options)
-                                .await
-                                .context("connecting to the database as --migrate-database-url")?,
-                        )
-                    }
-                    None => None,
-                };
-                (service, owner)
-            }
-            None => {
-                let (options, settings) = cluster_options(config);
-                let started = cluster.insert(Cluster::start_with(&options, &settings).await?);
-                started
-                    .ensure_database(DATABASE_NAME)
-                    .await
-                    .context("creating the database")?;
-                let mut owner = PgConnection::connect_with(&started.connect_options(DATABASE_NAME))
-                    .await
-                    .context("connecting to the database")?;
-                if let Some(standby) = &config.synchronous_standby {
-                    warn_when_standby_missing(&mut owner, standby).await;
-                }
-                db::ensure_service_role(&mut owner, SERVICE_ROLE)
-                    .await
-                    .context("creating the service's database role")?;
-                (started.service_connect_options(DATABASE_NAME), Some(owner))
-            }
-        };
-        if let Some(owner) = owner.as_mut() {
-            db::MIGRATOR
-                .run(&mut *owner)
-                .await
-                .context("applying migrations")?;
-        }
-        let pool = db::pool(service_options, config.db_max_connections)
-            .await
-            .context("connecting to the database")?;
-        let mut conn = pool.acquire().await?;
-        let role = db::current_role(&mut conn).await?;
-        match owner {
-            Some(mut owner) => {
-                // One URL given twice is the single-URL case; the grants would revoke the owner's own rights.
-                if db::current_role(&mut owner).await? != role {
-                    db::grant_service_role(&mut owner, &role)
-                        .await
-                        .with_context(|| {
-                            format!("granting the service role {role} its privileges")
-                        })?;
-                }
-                let _ = owner.close().await;
-            }
-            None => {
-                if db::needs_migration(&mut conn).await? {
-                    db::MIGRATOR.run(&mut *conn).await.context(
-                        "applying migrations (as the DATABASE_URL role; when it does not own the tables, \
-                         give the owner's URL as --migrate-database-url)",
-                    )?;
-                }
-            }
-        }
-        if db::can_alter_audit_trail(&mut conn).await? {
-            tracing::warn!(
-                %role,
-                "the service's database role can change the audit trail; give --migrate-database-url \
-                 for the tables' owner and a DATABASE_URL role that owns nothing"
-            );
-        }
-        drop(conn);
-        let read_pool = match &config.read_database_url {
-            Some(url) => {
-                let options = db::options_from_url(url)
-                    .context("--read-database-url is not a valid postgres URL")?;
-                Some(
-                    db::pool(options, config.db_max_connections)
-                        .await
-                        .context("connecting to the read database")?,
-                )
-            }
-            None => None,
-        };
-        Ok((pool, read_pool))
-    }
-
-    /// Closes the pool and stops the private cluster, if this process started it.
-    pub async fn close(self) {
-        self.pool.close().await;
-        if let Some(read_pool) = &self.read_pool {
-            read_pool.close().await;
-        }
-        if let Some(cluster) = self.cluster
-            && let Err(err) = cluster.stop().await
-        {
-            tracing::warn!(error = %err, "stopping postgres");
-        }
-    }
-}
-
-/// Every commit waits for a synchronous standby, the migrations and the seed included: a start that hangs
-/// must say why.
-async fn warn_when_standby_missing(conn: &mut PgConnection, standby: &str) {
-    let connected: Result<bool, _> = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM pg_stat_replication WHERE application_name = $1)",
-    )
-    .bind(standby)
-    .fetch_one(conn)
-    .await;
-    if !matches!(connected, Ok(true)) {
-        tracing::warn!(
-            standby,
-            "the synchronous standby is not connected: every write waits until it is (start it, or \
-             restart without --synchronous-standby)"
-        );
-    }
-}
-
-/// The private cluster of `config`: its folder, binaries and user, and what the operator configured for it.
-pub fn cluster_options(config: &Config) -> (ClusterOptions, ClusterSettings) {
-    (
-        ClusterOptions {
-            dir: config.data_dir().join("postgres"),
-            bin_dir: config.pg_bin_dir.clone(),
-            run_as: config.pg_user.clone(),
-            durable: true,
-        },
-        ClusterSettings {
-            wal_archive_dir: config.wal_archive_dir.clone(),
-            synchronous_standby: config.synchronous_standby.clone(),
-            ..ClusterSettings::default()
-        },
-    )
-}
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -334,7 +147,7 @@ pub async fn serve(
     };
     let limit = options.max_message_size;
     // Sync applies pushed operations through the same service objects that serve them online.
-    let visits = Arc::new(VisitApi::new(pool.clone(), options.keys.clone(), intake));
+    let visits = Arc::new(IntakeApi::new(pool.clone(), options.keys.clone(), intake));
     let cases = Arc::new(CaseApi::new(pool.clone(), options.workflow.clone()));
     macro_rules! service {
         ($server:ident :: $ctor:ident, $api:expr) => {
@@ -486,9 +299,7 @@ async fn watch_database(
     }
 }
 
-/// How often the service looks for a key rotation (`keys rotate` waits a few of these before it seals
-/// anything with the new key).
-pub const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+pub use crate::pii::KEY_CHECK_INTERVAL;
 
 /// Follows key rotations: when the database lists a sealing key this process does not have, or no longer
 /// lists one it has, the key file is read again (`PiiKeys::reload`). A rotation writes the file before it
@@ -530,45 +341,6 @@ async fn is_reachable(pool: &PgPool) -> bool {
     .is_ok_and(|r| r.is_ok())
 }
 
-/// Seeds the database and, when an administrator was just created, hands its token to the operator in
-/// `<data-dir>/admin-token` (mode 0600). The output only names the file: under systemd stdout goes to the
-/// journal, which keeps it for as long as its retention says and shows it to anyone in `adm`.
-pub async fn prepare(pool: &PgPool, data_dir: &Path, keys: &PiiKeys) -> anyhow::Result<()> {
-    check_data_key(pool, keys).await?;
-    let Some(token) = seed::run(pool).await? else {
-        return Ok(());
-    };
-    let path = data_dir.join("admin-token");
-    write_secret(&path, &token).with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "created the administrator; its token is in {} (mode 0600)",
-        path.display()
-    );
-    Ok(())
-}
-
-/// The database remembers the fingerprint of the match key and the ids of the sealing keys its personal data
-/// was sealed with; a service started with another key file refuses to run instead of writing records that
-/// nobody can read together (`pii::check_database`).
-pub async fn check_data_key(pool: &PgPool, keys: &PiiKeys) -> anyhow::Result<()> {
-    crate::pii::check_database(pool, keys).await
-}
-
-fn write_secret(path: &Path, secret: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    // An existing file keeps its old mode under open(); make sure.
-    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    writeln!(file, "{secret}")
-}
-
 /// Resolves on Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
@@ -586,46 +358,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-}
-
-/// The whole service: database, seed, serve until a signal, drain, stop the database.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let data_dir = config.data_dir();
-    fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    let tls = match config.tls_files() {
-        Some(files) => Some(Tls::load(files)?),
-        None if tls::is_loopback(&config.listen) || config.allow_plaintext => None,
-        None => anyhow::bail!(
-            "refusing to serve plain TCP on {}: give --tls-cert and --tls-key, or --allow-plaintext \
-             behind a proxy that terminates TLS",
-            config.listen
-        ),
-    };
-    if let Some(addr) = config.metrics_listen {
-        crate::telemetry::serve_metrics(addr)?;
-    }
-    let keys = PiiKeys::load_or_create(&config.data_key_file())?;
-    let database = Database::open(&config).await?;
-    let result = async {
-        prepare(&database.pool, &data_dir, &keys).await?;
-        serve(
-            listener,
-            database.pool.clone(),
-            ServeOptions {
-                read_pool: database.read_pool.clone(),
-                ..ServeOptions::new(&config, keys)?
-            },
-            tls,
-            shutdown_signal(),
-        )
-        .await
-    }
-    .await;
-    database.close().await;
-    tracing::info!("stopped");
-    result
 }

@@ -1,0 +1,371 @@
+//! Which matter a registration joins (docs/intake.md): the one the desk linked, the earliest that shares a
+//! petitioner (同人) and has the same category and place (同事), or a new one; initial or repeat by the dates of
+//! the matter's registrations; 不再受理 when the matter was final on the registration's date.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+use xinfang_proto::{input::intake::NewMatter, validate::Violations};
+
+use super::{
+    feed,
+    model::{self, Claim, Dated, MatterClaim},
+    store::{self, Listed, MatchKeys, Registration},
+};
+use crate::{
+    cases::{commands as cases, model::Workflow, store::NewEvent},
+    error::AppError,
+    org::store as org_store,
+    scope::{self, Kind, Reader},
+};
+
+/// The matter a registration belongs to: the one the clerk linked, the earliest with a shared petitioner and
+/// the same category and place, or none (a new one is opened by the caller).
+pub struct MatterLink {
+    pub case_id: Option<Uuid>,
+    pub competent_rank: i32,
+    /// What the registration is claimed as, given the matter it repeats.
+    pub claim: Claim,
+}
+
+pub async fn check_matter(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    field: &str,
+    matter: &NewMatter,
+    keys: &MatchKeys,
+) -> Result<MatterLink, AppError> {
+    let mut v = Violations::new();
+    if !store::category_exists(conn, &matter.category).await? {
+        v.add(
+            format!("{field}.category"),
+            "not in the category dictionary",
+        );
+    }
+    let org = org_store::get(conn, &matter.problem_org_code).await?;
+    let competent_rank = match &org {
+        None => {
+            v.add(
+                format!("{field}.problem_org_code"),
+                "no org unit has this code",
+            );
+            0
+        }
+        Some(o) if o.kind == "petition_office" => {
+            v.add(
+                format!("{field}.problem_org_code"),
+                "the place of the problem is a township, a department or the county",
+            );
+            0
+        }
+        Some(o) => model::competent_rank(&o.kind),
+    };
+    if let Some(accused) = &matter.accused_org_code
+        && org_store::get(conn, accused).await?.is_none()
+    {
+        v.add(
+            format!("{field}.accused_org_code"),
+            "no org unit has this code",
+        );
+    }
+    // A link names a matter the caller reads already (it never widens what anyone reads); one it may not
+    // read is refused exactly as one that does not exist, so the refusal tells nothing either.
+    let linked = match matter.link_case_id {
+        Some(id) => {
+            let linked = if scope::store::reads(conn, reader, Kind::Matter, id).await? {
+                store::linked_matter(conn, id).await?
+            } else {
+                None
+            };
+            if linked.is_none() {
+                v.add(
+                    format!("{field}.link_case_id"),
+                    "no matter you may read has this id",
+                );
+            }
+            linked
+        }
+        None => None,
+    };
+    if !v.is_empty() {
+        return Err(v.into());
+    }
+    let linked = match linked {
+        Some(l) => {
+            if !matter.may_join(&Claim {
+                claim_type: l.claim_type,
+                accused_org_code: l.accused_org_code.clone(),
+            }) {
+                return Err(AppError::precondition(
+                    "ACCUSATION_APART",
+                    "an accusation joins only an accusation against the same unit; register it as a \
+                     matter of its own",
+                ));
+            }
+            Some(l)
+        }
+        // The desk said this is a new matter although it may match: no matching.
+        None if matter.new_matter_reason.is_some() => None,
+        None => {
+            store::find_repeat_case(
+                conn,
+                keys,
+                &matter.category,
+                &matter.problem_org_code,
+                matter.accusation_against(),
+            )
+            .await?
+        }
+    };
+    let claim = matter.claim(
+        linked
+            .as_ref()
+            .map(|l| Claim {
+                claim_type: l.claim_type,
+                accused_org_code: l.accused_org_code.clone(),
+            })
+            .as_ref(),
+    );
+    Ok(MatterLink {
+        case_id: linked.map(|l| l.id),
+        competent_rank,
+        claim,
+    })
+}
+
+/// A visit or letter being registered, as its matter sees it.
+pub struct Arriving<'a> {
+    pub id: Uuid,
+    pub number: &'a str,
+    /// When it happened: what initial/repeat and 不再受理 are judged by.
+    pub at: DateTime<Utc>,
+}
+
+/// Where a registration landed: its matter, whether it repeats it, and whether it is answered 不再受理.
+pub struct Joined {
+    pub case_id: Uuid,
+    pub repeat: bool,
+    pub not_accepted_again: bool,
+}
+
+/// The registrations of a matter whose repeat flag changed, each with its flag now.
+pub type Flips = Vec<(Registration, bool)>;
+
+/// Derives initial/repeat of the matter's registrations from their dates (`model::repeat_flags`), with
+/// `arriving` among them when it is about to be inserted, and stores every flag that changed (the rollup
+/// triggers move the counts). Returns the arriving registration's flag and the registrations that flipped.
+/// Call it with the matter locked, so that two registrations of one matter are derived one after the other.
+pub async fn settle(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+    arriving: Option<Dated>,
+) -> Result<(bool, Flips), AppError> {
+    let registrations = store::registrations_of(conn, case_id).await?;
+    let mut dated: Vec<Dated> = registrations
+        .iter()
+        .map(|r| Dated {
+            at: r.at,
+            id: r.id,
+            not_accepted_again: r.not_accepted_again,
+        })
+        .collect();
+    dated.extend(arriving);
+    let flags = model::repeat_flags(&dated);
+    let mut flips = Vec::new();
+    for (r, &repeat) in registrations.into_iter().zip(&flags) {
+        if r.repeat != repeat {
+            store::set_repeat(conn, &r.kind, r.id, repeat).await?;
+            flips.push((r, repeat));
+        }
+    }
+    let repeat = arriving.is_none() || flags.last().copied().unwrap_or(true);
+    Ok((repeat, flips))
+}
+
+/// Records a change of a matter's initial registration: a `reclassified` event with the numbers of the
+/// registrations that were and are initial, an audit row, and the changed visits and letters in the sync
+/// feed (their owners see the new flag).
+pub async fn record_flips(
+    conn: &mut PgConnection,
+    case_id: Uuid,
+    actor: Uuid,
+    flips: &Flips,
+    now_initial: Option<&str>,
+    why: &str,
+) -> Result<(), AppError> {
+    if flips.is_empty() {
+        return Ok(());
+    }
+    let was: Vec<&str> = flips
+        .iter()
+        .filter(|(_, repeat)| *repeat)
+        .map(|(r, _)| r.number.as_str())
+        .collect();
+    let now: Vec<&str> = now_initial
+        .into_iter()
+        .chain(
+            flips
+                .iter()
+                .filter(|(_, repeat)| !*repeat)
+                .map(|(r, _)| r.number.as_str()),
+        )
+        .collect();
+    cases::note(
+        &NewEvent {
+            case_id,
+            action: "reclassified",
+            actor,
+            occurred_at: Utc::now(),
+            reason: why,
+            before: Some(serde_json::json!({ "initial": was })),
+            after: Some(serde_json::json!({ "initial": now })),
+        },
+        conn,
+    )
+    .await?;
+    crate::audit::store::append(
+        conn,
+        actor,
+        "reclassified",
+        &case_id.to_string(),
+        &format!("initial {} → {}: {why}", was.join(", "), now.join(", ")),
+    )
+    .await?;
+    for (r, _) in flips {
+        feed(
+            conn,
+            &r.kind,
+            r.id,
+            store::feed_org(&r.problem_org_code, r.accused_org_code.as_deref()),
+            Some(r.registered_by),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Opens the matter of a registration that links to none, or joins the one it links to: initial or repeat by
+/// the dates of the matter's registrations (a registration dated before them all becomes the initial one and
+/// the one that was initial a repeat), answered 不再受理 when the matter was final on the registration's date.
+/// Links its petitioners (not its proxies) to the matter. Returns where it landed.
+#[allow(clippy::too_many_arguments)]
+pub async fn join_matter(
+    conn: &mut PgConnection,
+    workflow: &Workflow,
+    actor: Uuid,
+    link: &MatterLink,
+    matter: &NewMatter,
+    arriving: &Arriving<'_>,
+    petitioners: &[Listed],
+) -> Result<Joined, AppError> {
+    let principals: Vec<Uuid> = petitioners
+        .iter()
+        .filter(|p| !p.proxy)
+        .map(|p| p.petitioner_id)
+        .collect();
+    let Some(case_id) = link.case_id else {
+        let case_id = cases::open(
+            workflow,
+            &cases::Opening {
+                number: arriving.number,
+                category: &matter.category,
+                problem_org: &matter.problem_org_code,
+                content: &matter.content,
+                demands: &matter.demands,
+                claim_type: matter.claim_type,
+                accused_org_code: matter.accused_org_code.as_deref(),
+                registered_at: arriving.at,
+                opened_by: actor,
+            },
+            conn,
+        )
+        .await?;
+        store::link_case_petitioners(conn, case_id, &principals).await?;
+        let after = matter.new_matter_reason.as_ref().map(|reason| {
+            serde_json::json!({ "registration": arriving.number, "new_matter_reason": reason })
+        });
+        cases::note(
+            &NewEvent {
+                case_id,
+                action: "registered",
+                actor,
+                occurred_at: arriving.at,
+                reason: arriving.number,
+                before: None,
+                after,
+            },
+            conn,
+        )
+        .await?;
+        if let Some(reason) = &matter.new_matter_reason {
+            crate::audit::store::append(
+                conn,
+                actor,
+                "new_matter",
+                &case_id.to_string(),
+                &format!("{}: {reason}", arriving.number),
+            )
+            .await?;
+        }
+        feed(conn, "case", case_id, None, None).await?;
+        return Ok(Joined {
+            case_id,
+            repeat: false,
+            not_accepted_again: false,
+        });
+    };
+    // Locked after the register's counter, as every registration takes them: one order, no deadlock.
+    let case = cases::lock(case_id, conn).await?;
+    let not_accepted_again = model::final_on(
+        &case.record(),
+        &workflow.facts(arriving.at),
+        crate::kernel::time::local_date(arriving.at),
+    );
+    store::link_case_petitioners(conn, case_id, &principals).await?;
+    let (repeat, flips) = settle(
+        conn,
+        case_id,
+        Some(Dated {
+            at: arriving.at,
+            id: arriving.id,
+            not_accepted_again,
+        }),
+    )
+    .await?;
+    let (action, after) = match (repeat, not_accepted_again) {
+        (_, true) => (
+            "repeat_linked",
+            Some(serde_json::json!({ "not_accepted_again": true })),
+        ),
+        (true, false) => ("repeat_linked", None),
+        (false, false) => ("initial_linked", None),
+    };
+    cases::note(
+        &NewEvent {
+            case_id,
+            action,
+            actor,
+            occurred_at: arriving.at,
+            reason: arriving.number,
+            before: None,
+            after,
+        },
+        conn,
+    )
+    .await?;
+    record_flips(
+        conn,
+        case_id,
+        actor,
+        &flips,
+        (!repeat).then_some(arriving.number),
+        "a registration dated before the initial one arrived late",
+    )
+    .await?;
+    feed(conn, "case", case_id, None, None).await?;
+    Ok(Joined {
+        case_id,
+        repeat,
+        not_accepted_again,
+    })
+}

@@ -1,0 +1,213 @@
+//! The people of a registration or trip: sealed when written, shown masked or in full as the reader's role
+//! allows, every full showing audited (docs/personal-data.md).
+
+use std::collections::HashMap;
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+use xinfang_proto::{input::intake::NewPetitioner, personal, v1::Petitioner};
+
+use super::{
+    model,
+    store::{self, Links, Listed, MatchKeys, PetitionerRow},
+};
+use crate::{
+    auth::Principal,
+    error::AppError,
+    pii::{Field, PiiKeys},
+};
+
+/// How personal data goes out in one response.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Reveal {
+    Masked,
+    Full,
+}
+
+impl Reveal {
+    pub fn for_principal(principal: &Principal) -> Self {
+        if model::sees_full_pii(principal.role) {
+            Reveal::Full
+        } else {
+            Reveal::Masked
+        }
+    }
+}
+
+/// Seals and stores the people listed; returns them as listed (ids, representative and proxy flags), and the
+/// keyed hashes that find the petitioners among them (never the proxies) again for repeat matching: of ID
+/// numbers, and of names with phones.
+pub async fn store_petitioners(
+    conn: &mut PgConnection,
+    keys: &PiiKeys,
+    people: &[NewPetitioner],
+) -> Result<(Vec<Listed>, MatchKeys), AppError> {
+    // One keyring for all of them, so that the key id stored is the key that sealed, whatever a rotation
+    // does meanwhile.
+    let ring = keys.ring();
+    let hashes: Vec<Option<Vec<u8>>> = people
+        .iter()
+        .map(|p| p.id_number.as_deref().map(|n| ring.match_hash(n).to_vec()))
+        .collect();
+    let contacts: Vec<Option<Vec<u8>>> = people
+        .iter()
+        .map(|p| {
+            model::contact_key(&p.name, p.phone.as_deref()).map(|k| ring.contact_hash(&k).to_vec())
+        })
+        .collect();
+    // Inserting a new person waits for a concurrent transaction inserting the same one; taking people in one
+    // global order (by hash) keeps two registrations that share them from deadlocking each other.
+    let mut order: Vec<usize> = (0..people.len()).collect();
+    order.sort_by(|a, b| hashes[*a].cmp(&hashes[*b]));
+    let mut listed = vec![
+        Listed {
+            petitioner_id: Uuid::nil(),
+            representative: false,
+            proxy: false,
+        };
+        people.len()
+    ];
+    for i in order {
+        let p = &people[i];
+        let seal = |field, value: &Option<String>| {
+            value.as_deref().map(|v| ring.seal(field, v)).transpose()
+        };
+        let record = store::PetitionerRecord {
+            id: Uuid::now_v7(),
+            name: &p.name,
+            id_hash: hashes[i].as_deref(),
+            contact_hash: contacts[i].as_deref(),
+            id_number_enc: seal(Field::IdNumber, &p.id_number)?,
+            id_number_masked: p.id_number.as_deref().map(personal::mask_id_number),
+            phone_enc: seal(Field::Phone, &p.phone)?,
+            phone_masked: p.phone.as_deref().map(personal::mask_phone),
+            address_enc: seal(Field::Address, &p.address)?,
+            seal_key: ring.current_id(),
+        };
+        let id = match store::upsert_petitioner(conn, &record).await {
+            Ok(id) => id,
+            // The key this process seals with was retired by a rotation it has not noticed yet (it checks
+            // every second): read the key file again, and let the write run again with the new key.
+            Err(err) if crate::pii::store::is_key_in_use(&err) => {
+                if let Err(err) = keys.reload() {
+                    tracing::warn!(error = %err, "reading the personal-data key file again");
+                }
+                return Err(AppError::LostRace);
+            }
+            Err(err) => return Err(err.into()),
+        };
+        listed[i] = Listed {
+            petitioner_id: id,
+            representative: p.representative,
+            proxy: p.proxy,
+        };
+    }
+    // A proxy is not the petitioner (同人 is the principal's identity): only petitioners are matched.
+    let petitioner = |i: &usize| !people[*i].proxy;
+    let keys = MatchKeys {
+        id_hashes: (0..people.len())
+            .filter(petitioner)
+            .filter_map(|i| hashes[i].clone())
+            .collect(),
+        contact_hashes: (0..people.len())
+            .filter(petitioner)
+            .filter_map(|i| contacts[i].clone())
+            .collect(),
+    };
+    Ok((listed, keys))
+}
+
+fn petitioner_to_proto(
+    keys: &PiiKeys,
+    row: &PetitionerRow,
+    reveal: Reveal,
+) -> Result<Petitioner, AppError> {
+    let open = |field, sealed: &Option<Vec<u8>>| -> Result<String, AppError> {
+        match sealed {
+            Some(bytes) => Ok(keys.open(field, row.seal_key.as_deref(), bytes)?),
+            None => Ok(String::new()),
+        }
+    };
+    let (id_number, phone, address) = match reveal {
+        Reveal::Full => (
+            open(Field::IdNumber, &row.id_number_enc)?,
+            open(Field::Phone, &row.phone_enc)?,
+            open(Field::Address, &row.address_enc)?,
+        ),
+        Reveal::Masked => (
+            row.id_number_masked.clone().unwrap_or_default(),
+            row.phone_masked.clone().unwrap_or_default(),
+            // An address has no useful mask: it is withheld whole.
+            if row.address_enc.is_some() {
+                "***".to_owned()
+            } else {
+                String::new()
+            },
+        ),
+    };
+    Ok(Petitioner {
+        id: row.id.to_string(),
+        name: row.name.clone(),
+        id_number,
+        phone,
+        address,
+        representative: row.representative,
+        masked: reveal == Reveal::Masked,
+        proxy: row.proxy,
+    })
+}
+
+/// The people of each owner as `principal` sees them, every full showing audited under `method`.
+pub async fn shown(
+    conn: &mut PgConnection,
+    keys: &PiiKeys,
+    principal: &Principal,
+    links: Links,
+    owners: &[Uuid],
+    method: &str,
+) -> Result<HashMap<Uuid, Vec<Petitioner>>, AppError> {
+    let reveal = Reveal::for_principal(principal);
+    let rows = store::petitioners_of(conn, links, owners).await?;
+    let mut by_owner: HashMap<Uuid, Vec<Petitioner>> = HashMap::new();
+    let mut revealed = Vec::new();
+    for row in &rows {
+        by_owner
+            .entry(row.owner_id)
+            .or_default()
+            .push(petitioner_to_proto(keys, row, reveal)?);
+        if reveal == Reveal::Full {
+            revealed.push(row.id);
+        }
+    }
+    revealed.sort_unstable();
+    revealed.dedup();
+    store::record_pii_reads(conn, principal.id, &revealed, method).await?;
+    Ok(by_owner)
+}
+
+/// The people of a record just written, read once: masked, for the stored first answer (a retry never gets
+/// personal data in clear from it), and as the principal's role sees them, audited when in full.
+pub async fn written(
+    conn: &mut PgConnection,
+    keys: &PiiKeys,
+    principal: &Principal,
+    links: Links,
+    owner: Uuid,
+    method: &str,
+) -> Result<(Vec<Petitioner>, Vec<Petitioner>), AppError> {
+    let rows = store::petitioners_of(conn, links, &[owner]).await?;
+    let convert = |reveal| -> Result<Vec<Petitioner>, AppError> {
+        rows.iter()
+            .map(|r| petitioner_to_proto(keys, r, reveal))
+            .collect()
+    };
+    let masked = convert(Reveal::Masked)?;
+    if Reveal::for_principal(principal) == Reveal::Masked {
+        return Ok((masked.clone(), masked));
+    }
+    let mut revealed: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    revealed.sort_unstable();
+    revealed.dedup();
+    store::record_pii_reads(conn, principal.id, &revealed, method).await?;
+    Ok((masked, convert(Reveal::Full)?))
+}

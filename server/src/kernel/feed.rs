@@ -1,0 +1,32 @@
+//! The change feed the offline clients pull: every write of a matter, a registration or a trip appends a row
+//! in its own transaction, with the units and the officer whose clients should hear of it. The sync service
+//! reads it; the domains only append.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub struct FeedEntry<'a> {
+    pub kind: &'a str,
+    pub entity_id: Uuid,
+    pub org_code: Option<&'a str>,
+    pub previous_org_code: Option<&'a str>,
+    pub owner: Option<Uuid>,
+    pub reason: &'a str,
+}
+
+/// Records a change; call it in the transaction that makes the change.
+pub async fn append(conn: &mut PgConnection, e: &FeedEntry<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO feed (kind, entity_id, org_code, previous_org_code, owner, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(e.kind)
+    .bind(e.entity_id)
+    .bind(e.org_code)
+    .bind(e.previous_org_code)
+    .bind(e.owner)
+    .bind(e.reason)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
