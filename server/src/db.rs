@@ -1,13 +1,12 @@
 //! Pools, migrations and database-wide locks.
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    Connection, PgConnection, PgPool, Postgres, Transaction,
+    PgConnection, PgPool, Postgres, Transaction,
     pool::PoolConnection,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::AppError;
 
@@ -35,59 +34,6 @@ pub async fn lock_for_seeding(conn: &mut PgConnection) -> Result<(), sqlx::Error
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// The transaction of a batch of writes (the operations of a Push). Each write runs in a savepoint of it, so
-/// a refused operation is undone alone, and the batch commits, and waits for its WAL flush, once. The
-/// online methods find the batch in their request's extensions, so an operation pushed offline runs exactly
-/// the code of the same call made online.
-#[derive(Clone)]
-pub struct Batch(Arc<Mutex<Transaction<'static, Postgres>>>);
-
-/// A write's hold on its batch, if it belongs to one. Writes of a batch run one after another; holding the
-/// batch for the whole write keeps it that way.
-pub type BatchHold = Option<OwnedMutexGuard<Transaction<'static, Postgres>>>;
-
-impl Batch {
-    pub async fn begin(pool: &PgPool) -> Result<Batch, sqlx::Error> {
-        Ok(Batch(Arc::new(Mutex::new(pool.begin().await?))))
-    }
-
-    pub async fn lock(&self) -> OwnedMutexGuard<Transaction<'static, Postgres>> {
-        Arc::clone(&self.0).lock_owned().await
-    }
-
-    /// Holds the batch of a request, if it has one.
-    pub async fn hold(batch: Option<&Batch>) -> BatchHold {
-        match batch {
-            Some(b) => Some(b.lock().await),
-            None => None,
-        }
-    }
-
-    /// Commits the batch. Every clone (the requests that carried it) must be gone by then.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match Arc::try_unwrap(self.0) {
-            Ok(tx) => tx.into_inner().commit().await,
-            Err(_) => Err(sqlx::Error::Protocol(
-                "a batch was committed while a write still held it".into(),
-            )),
-        }
-    }
-}
-
-/// A write's transaction: a savepoint of its batch, or a transaction of its own.
-pub async fn begin<'a>(
-    pool: &PgPool,
-    hold: &'a mut BatchHold,
-) -> Result<Transaction<'a, Postgres>, sqlx::Error> {
-    match hold {
-        Some(outer) => {
-            let conn: &mut PgConnection = outer;
-            conn.begin().await
-        }
-        None => pool.begin().await,
-    }
 }
 
 /// A transaction of the service's own.
@@ -131,30 +77,6 @@ where
 
 /// How often a write that keeps losing races is tried before the caller gets ABORTED.
 pub const RACE_ATTEMPTS: u32 = 3;
-
-/// Runs `write`, and runs it again when it lost a race to a concurrent transaction (a deadlock or a
-/// serialization failure): PostgreSQL rolled all of it back, so the caller still gets exactly one outcome.
-/// A write inside a batch is not retried here: the batch holds locks from earlier writes that took part in
-/// the race, so only the batch's owner can start it again.
-pub async fn retry_lost_races<T, F, Fut>(batch: Option<&Batch>, mut write: F) -> Result<T, AppError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, AppError>>,
-{
-    if batch.is_some() {
-        return write().await;
-    }
-    let mut attempt = 1;
-    loop {
-        match write().await {
-            Err(AppError::LostRace) if attempt < RACE_ATTEMPTS => {
-                tracing::warn!(attempt, "write lost a race, running it again");
-                attempt += 1;
-            }
-            outcome => return outcome,
-        }
-    }
-}
 
 /// Creates the service's login role when it does not exist: no superuser, no role or database creation, and
 /// it owns nothing, so the privileges [`grant_service_role`] gives are all it has. Roles belong to the

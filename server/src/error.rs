@@ -41,7 +41,7 @@ pub enum AppError {
     #[error("{0}")]
     Aborted(String),
     /// The transaction lost a race to a concurrent one (deadlock, serialization failure) and left nothing
-    /// behind; running it again is safe, and [`crate::db::retry_lost_races`] does.
+    /// behind; running it again is safe, and [`crate::db::transaction`] does.
     #[error("{LOST_RACE}: concurrent update, retry")]
     LostRace,
     /// A per-principal limit; the caller should wait `retry_after`, then try again.

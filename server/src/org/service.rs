@@ -1,6 +1,9 @@
-//! `xinfang.v1.OrgService`.
+//! `xinfang.v1.OrgService`: the tonic adapter of [`super::commands`] (docs/architecture.md): message → input,
+//! a mutation in a transaction of its own (`db::transaction`) once per request id (`idempotency::claim`, then
+//! `save` with the change), a read on a connection of the pool (`db::connection`), output → message. Errors
+//! stay `AppError` until the tonic method converts them once.
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tonic::{Request, Response, Status};
 use xinfang_proto::{
     v1::{
@@ -11,11 +14,13 @@ use xinfang_proto::{
 };
 
 use super::{
+    commands::{self, ListQuery},
     model::{self, NewOrgUnit},
-    store::{self, OrgUnitRow},
+    store::OrgUnitRow,
 };
 use crate::{
-    auth::{self, Role},
+    auth::{self, Principal},
+    db,
     error::AppError,
     idempotency,
     kernel::time,
@@ -30,17 +35,22 @@ impl OrgApi {
     pub fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
 
-fn to_proto(row: OrgUnitRow) -> OrgUnit {
-    OrgUnit {
-        kind: model::kind_from_db(&row.kind) as i32,
-        etag: row.version.to_string(),
-        create_time: Some(time::to_proto(row.created_at)),
-        update_time: Some(time::to_proto(row.updated_at)),
-        code: row.code,
-        name: row.name,
-        parent_code: row.parent_code.unwrap_or_default(),
+    /// The adapter of `CreateOrgUnit`: runs in the transaction it is given, once per request id.
+    pub(crate) async fn create(
+        &self,
+        p: &Principal,
+        req: &CreateOrgUnitRequest,
+        tx: &mut PgConnection,
+    ) -> Result<OrgUnit, AppError> {
+        let new = NewOrgUnit::parse(req, chrono::Utc::now().timestamp())?;
+        let key = idempotency::Key::new(p.id, "CreateOrgUnit", new.request_id, req);
+        if let Some(first) = idempotency::claim(tx, &key).await? {
+            return Ok(first);
+        }
+        let out = to_proto(commands::create_org_unit(p, &new, tx).await?);
+        idempotency::save(tx, &key, &out).await?;
+        Ok(out)
     }
 }
 
@@ -50,39 +60,12 @@ impl OrgService for OrgApi {
         &self,
         request: Request<ListOrgUnitsRequest>,
     ) -> Result<Response<ListOrgUnitsResponse>, Status> {
-        auth::principal(&request)?;
-        let req = request.get_ref();
-        let mut v = Violations::new();
-        let page_size = v.check(validate::page_size("page_size", req.page_size));
-        let kind = v
-            .check(validate::optional_enum::<OrgUnitKind>("kind", req.kind))
-            .flatten()
-            .and_then(model::kind_to_db);
-        let parent_code = if req.parent_code.is_empty() {
-            None
-        } else {
-            v.check(validate::org_code("parent_code", &req.parent_code))
-        };
-        let filter_key = format!(
-            "kind={}&parent={}",
-            kind.unwrap_or(""),
-            parent_code.as_deref().unwrap_or("")
-        );
-        let after = v
-            .check(paging::decode(&req.page_token, &filter_key))
-            .flatten();
-        let page_size = v.finish(|| page_size).map_err(AppError::from)?;
-
-        let filter = store::ListFilter {
-            kind,
-            parent_code: parent_code.as_deref(),
-            after_code: after.as_deref(),
-        };
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
+        let p = auth::principal(&request)?;
+        let (query, page_size, filter_key) = list_query(request.get_ref())?;
         // One row more than asked tells whether another page exists without a count.
-        let mut rows = store::list(&mut conn, &filter, i64::from(page_size) + 1)
-            .await
-            .map_err(AppError::from)?;
+        let limit = i64::from(page_size) + 1;
+        let mut conn = db::connection(&self.pool).await?;
+        let mut rows = commands::list_org_units(p, &query, limit, &mut conn).await?;
         let next_page_token =
             paging::next_page(&mut rows, page_size, &filter_key, |last| last.code.clone());
         Ok(Response::new(ListOrgUnitsResponse {
@@ -95,13 +78,10 @@ impl OrgService for OrgApi {
         &self,
         request: Request<GetOrgUnitRequest>,
     ) -> Result<Response<OrgUnit>, Status> {
-        auth::principal(&request)?;
-        let code = validate::org_code("code", &request.get_ref().code).map_err(AppError::from)?;
-        let mut conn = self.pool.acquire().await.map_err(AppError::from)?;
-        let row = store::get(&mut conn, &code)
-            .await
-            .map_err(AppError::from)?
-            .ok_or_else(|| AppError::NotFound(format!("org unit {code}")))?;
+        let p = auth::principal(&request)?;
+        let code = org_code(request.get_ref())?;
+        let mut conn = db::connection(&self.pool).await?;
+        let row = commands::get_org_unit(p, &code, &mut conn).await?;
         Ok(Response::new(to_proto(row)))
     }
 
@@ -109,57 +89,59 @@ impl OrgService for OrgApi {
         &self,
         request: Request<CreateOrgUnitRequest>,
     ) -> Result<Response<OrgUnit>, Status> {
-        let principal = auth::principal(&request)?;
-        principal.require(&[Role::Admin], "create org units")?;
-        let now = chrono::Utc::now();
-        let new = NewOrgUnit::parse(request.get_ref(), now.timestamp()).map_err(AppError::from)?;
-        let key = idempotency::Key::new(
-            principal.id,
-            "CreateOrgUnit",
-            new.request_id,
-            request.get_ref(),
-        );
-        Ok(Response::new(self.create(&key, &new).await?))
+        let p = auth::principal(&request)?;
+        let req = request.get_ref();
+        let unit = db::transaction(&self.pool, |mut tx| async move {
+            let out = self.create(p, req, &mut tx).await?;
+            Ok((out, tx))
+        })
+        .await?;
+        Ok(Response::new(unit))
     }
 }
 
-impl OrgApi {
-    async fn create(&self, key: &idempotency::Key, new: &NewOrgUnit) -> Result<OrgUnit, AppError> {
-        let mut tx = self.pool.begin().await?;
-        if let Some(first) = idempotency::claim::<OrgUnit>(&mut tx, key).await? {
-            return Ok(first);
-        }
-        let parent = store::get(&mut tx, &new.parent_code)
-            .await?
-            .ok_or_else(|| {
-                AppError::invalid("org_unit.parent_code", "no org unit has this code")
-            })?;
-        model::check_parent(new.kind, model::kind_from_db(&parent.kind))?;
-        // The county has one petition office: the unit that registers, assigns and is judged as the office.
-        if new.kind == OrgUnitKind::PetitionOffice
-            && store::petition_office(&mut tx).await?.is_some()
-        {
-            return Err(AppError::precondition(
-                "ONE_PETITION_OFFICE",
-                "the county has its petition office already; create a township or a department",
-            ));
-        }
-        let created_at = time::from_proto(&new.occurred_at)
-            .ok_or_else(|| AppError::invalid("occurred_at", "out of range"))?;
-        let insert = store::Insert {
-            code: &new.code,
-            name: &new.name,
-            kind: model::kind_to_db(new.kind).unwrap_or_default(),
-            parent_code: Some(&new.parent_code),
-            created_at,
-        };
-        let row = store::insert(&mut tx, &insert)
-            .await?
-            .ok_or_else(|| AppError::AlreadyExists(format!("org unit {} exists", new.code)))?;
-        let unit = to_proto(row);
-        idempotency::save(&mut tx, key, &unit).await?;
-        tx.commit().await?;
-        tracing::info!(code = %unit.code, kind = ?new.kind, "org unit created");
-        Ok(unit)
+/// The query of a `ListOrgUnits` message, its page size and the filter its page token is bound to.
+fn list_query(req: &ListOrgUnitsRequest) -> Result<(ListQuery, u32, String), AppError> {
+    let mut v = Violations::new();
+    let page_size = v.check(validate::page_size("page_size", req.page_size));
+    let kind = v
+        .check(validate::optional_enum::<OrgUnitKind>("kind", req.kind))
+        .flatten()
+        .and_then(model::kind_to_db);
+    let parent_code = if req.parent_code.is_empty() {
+        None
+    } else {
+        v.check(validate::org_code("parent_code", &req.parent_code))
+    };
+    let filter_key = format!(
+        "kind={}&parent={}",
+        kind.unwrap_or(""),
+        parent_code.as_deref().unwrap_or("")
+    );
+    let after = v
+        .check(paging::decode(&req.page_token, &filter_key))
+        .flatten();
+    let page_size = v.finish(|| page_size)?;
+    let query = ListQuery {
+        kind,
+        parent_code,
+        after,
+    };
+    Ok((query, page_size, filter_key))
+}
+
+fn org_code(req: &GetOrgUnitRequest) -> Result<String, AppError> {
+    Ok(validate::org_code("code", &req.code)?)
+}
+
+fn to_proto(row: OrgUnitRow) -> OrgUnit {
+    OrgUnit {
+        kind: model::kind_from_db(&row.kind) as i32,
+        etag: row.version.to_string(),
+        create_time: Some(time::to_proto(row.created_at)),
+        update_time: Some(time::to_proto(row.updated_at)),
+        code: row.code,
+        name: row.name,
+        parent_code: row.parent_code.unwrap_or_default(),
     }
 }
