@@ -7,12 +7,14 @@
 //! - [`figures`], [`trends`], [`targets`], [`budget`], [`report`]: what the answers are made of, shared by
 //!   the RPCs and the report;
 //! - [`commands`]: one function per RPC, deciding who reads or sets what;
+//! - [`input`]: what a well-formed request is;
 //! - [`service`]: the tonic adapter.
 
 pub mod budget;
 pub mod commands;
 pub mod figures;
 pub mod indicators;
+pub mod input;
 pub mod model;
 pub mod period;
 pub mod report;
