@@ -220,10 +220,11 @@ step_request!(DecideObjectionRequest, "DecideObjection", |v, req| {
 });
 
 step_request!(ExtendCaseRequest, "ExtendCase", |v, req| {
+    // The most an extension may add is the deployment's deadline rule, judged by the server's model.
     let days = match u32::try_from(req.days) {
-        Ok(d) => Some(d),
-        Err(_) => {
-            v.add("days", "1 to 30 days");
+        Ok(d) if d >= 1 => Some(d),
+        _ => {
+            v.add("days", "at least 1 day");
             None
         }
     };

@@ -220,6 +220,13 @@ fn a_step_names_every_bad_field_at_once() {
         fields,
         ["case_id", "days", "approved_by", "reason", "notified_on"]
     );
+    let none = ExtendCaseRequest { days: 0, ..request };
+    let mut v = Violations::new();
+    none.parse(&mut v, clock());
+    assert!(
+        v.into_vec().iter().any(|f| f.field == "days"),
+        "0 days is no extension"
+    );
     let township = SuperviseCaseRequest {
         case_id: Uuid::now_v7().to_string(),
         level: Level::Township as i32,

@@ -1,0 +1,16 @@
+//! The subcommands of `xf`, one file each with its clap flags and its `run`; `common` holds what they share
+//! (asking at the terminal, the profile's account, printing).
+
+pub mod case;
+pub mod common;
+pub mod completions;
+pub mod letter;
+pub mod login;
+pub mod metrics;
+pub mod org;
+pub mod outbox;
+pub mod registration;
+pub mod report;
+pub mod sync;
+pub mod trip;
+pub mod visit;
