@@ -5,11 +5,10 @@
 //! - [`capture`]: validating and queueing operations with no network;
 //! - [`sync`]: pushing the outbox and pulling the account's scope, exactly once;
 //! - [`edit`] and [`text`]: fixing rejected operations field by field, and what people type;
-//! - [`metrics`], [`export`] and [`chart`]: the indicators and the annual report read online, as tables for
-//!   the terminal, CSV, JSON and XLSX, and the chart of visits by level and month.
+//! - [`metrics`], [`export`] and [`chart`] (part of `metrics`): the indicators and the annual report read
+//!   online, as tables for the terminal, CSV, JSON and XLSX, and the chart of visits by level and month.
 
 pub mod capture;
-pub mod chart;
 pub mod edit;
 pub mod export;
 pub mod metrics;
@@ -17,6 +16,7 @@ pub mod store;
 pub mod sync;
 pub mod text;
 
+pub use metrics::chart;
 pub use rusqlite;
 
 use std::str::FromStr;

@@ -1,81 +1,151 @@
-//! SQL of the indicators. The counts add up the rollups that triggers keep in the writing transaction
-//! (migration `…_rollups.sql`): a county-wide year is a few thousand rows whatever the volume. Matter ids for
-//! drill-through are only fetched when a caller asks for them, from the matters themselves.
+//! SQL of the indicators, statistics, targets, 两降两升 and budget. The counts add up the rollups that
+//! triggers keep in the writing transaction (migration `…_rollups.sql`): a county-wide year is a few thousand
+//! rows whatever the volume. The indicators' statements are made from the table of indicators
+//! ([`indicator_statements`]), so that a new indicator over an existing rollup needs no SQL here. Matter ids
+//! for drill-through are only fetched when a caller asks for them, from the matters themselves.
+
+use std::sync::LazyLock;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, Row};
 use uuid::Uuid;
 
-/// Which clock a timeliness rate counts. Each is stored on the matter by the workflow at every step (its due
-/// date and its outcome: open, on time, late; `cases::model::Outcome`), so that the indicators, the rollups
-/// and the drill-through only count what the workflow decided (docs/deadlines.md).
+use super::indicators::{Dated, Deadline, INDICATORS, SOURCES, Source, Term};
+
+/// One statement of the indicators: what a source adds up over a period, one `int8` column per term.
+#[derive(Debug)]
+pub struct Statement {
+    pub source: &'static Source,
+    /// The terms of the table of indicators that read the source, in the order of the columns.
+    pub terms: Vec<Term>,
+    pub sql: String,
+}
+
+/// The statements that count every indicator of a period: one per source of the table of indicators
+/// (`super::indicators`), made from the terms its rows name, so that a row over an existing rollup needs no
+/// SQL of its own. Parameters: [`Bounds`].
+pub fn indicator_statements() -> &'static [Statement] {
+    static STATEMENTS: LazyLock<Vec<Statement>> = LazyLock::new(|| {
+        SOURCES
+            .iter()
+            .map(|source| {
+                let mut terms: Vec<Term> = Vec::new();
+                for term in INDICATORS
+                    .iter()
+                    .flat_map(|i| i.numerator.iter().chain(i.denominator))
+                    .filter(|t| t.source == *source)
+                {
+                    if !terms.iter().any(|t| same_column(t, term)) {
+                        terms.push(*term);
+                    }
+                }
+                Statement {
+                    source,
+                    sql: sums_sql(source, &terms),
+                    terms,
+                }
+            })
+            .filter(|s| !s.terms.is_empty())
+            .collect()
+    });
+    &STATEMENTS
+}
+
+/// Whether two terms add up the same column of a statement (whatever option they count under).
+pub fn same_column(a: &Term, b: &Term) -> bool {
+    a.source == b.source && a.sum == b.sum && a.rows == b.rows && a.by_end == b.by_end
+}
+
+/// `SELECT` the sums of `terms` over `source` in a period. A source with a stock among its terms (added up
+/// to the period's end) is read from its first row and its other terms are filtered to the period; any
+/// other is read for the period alone.
+fn sums_sql(source: &Source, terms: &[Term]) -> String {
+    let (column, from, until) = match source.period {
+        Dated::Days(column) => (column, "$1", "$2"),
+        Dated::Instants(column) => (column, "$6", "$7"),
+    };
+    let stock = terms.iter().any(|t| t.by_end);
+    let columns: Vec<String> = terms
+        .iter()
+        .map(|t| {
+            let mut conditions = Vec::new();
+            if stock && !t.by_end {
+                conditions.push(format!("{column} >= {from}"));
+            }
+            if !t.rows.is_empty() {
+                conditions.push(format!("({})", t.rows));
+            }
+            let filter = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!(" FILTER (WHERE {})", conditions.join(" AND "))
+            };
+            format!("COALESCE(sum({}){filter}, 0)::int8", t.sum)
+        })
+        .collect();
+    let mut conditions = Vec::new();
+    if !stock {
+        conditions.push(format!("{column} >= {from}"));
+    }
+    conditions.push(format!("{column} < {until}"));
+    conditions.push(format!("($3::text IS NULL OR {} = $3)", source.org));
+    if !source.rows.is_empty() {
+        conditions.push(format!("({})", source.rows));
+    }
+    format!(
+        "SELECT {} FROM {} WHERE {}",
+        columns.join(", "),
+        source.table,
+        conditions.join(" AND ")
+    )
+    .replace("{cutoff}", "$4::date")
+    .replace("{today}", "$5::date")
+}
+
+/// The parameters of every [`indicator_statements`] statement.
 #[derive(Debug, Clone, Copy)]
-pub enum Deadline {
-    /// The petition office's: registration + 15 days, met by the first assignment (or a refusal at
-    /// registration). Counted for the matter's problem place (问题属地).
-    Assign,
-    /// The current assignment's: its receipt + 15 days, met by accepting or declining (an objection does not
-    /// meet it). Counted for the responsible unit.
-    Accept,
-    /// The current assignment's conclusion, for matters with a statutory period: met by the reply, a 交办 by
-    /// the office's confirmation of its completion report. Counted for the responsible unit.
-    Conclude,
+pub struct Bounds<'a> {
+    /// $1, $2: the period's first day and the day after its last.
+    pub from: NaiveDate,
+    pub until: NaiveDate,
+    /// $3: the org unit, or every one.
+    pub org: Option<&'a str>,
+    /// $4: the day an open clock counts as missed from (`{cutoff}`).
+    pub cutoff: NaiveDate,
+    /// $5: today (`{today}`).
+    pub today: NaiveDate,
+    /// $6, $7: the period as instants.
+    pub from_instant: DateTime<Utc>,
+    pub until_instant: DateTime<Utc>,
 }
 
-impl Deadline {
-    /// The `deadline` column of `case_deadline_days`.
-    pub fn rollup_key(self) -> i16 {
-        match self {
-            Deadline::Assign => 1,
-            Deadline::Accept => 2,
-            Deadline::Conclude => 3,
-        }
-    }
-
-    /// (due date column, outcome column, org column) of the clock on `cases`.
-    fn columns(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Deadline::Assign => ("assign_due", "assign_outcome", "problem_org_code"),
-            Deadline::Accept => ("accept_due", "accept_outcome", "responsible_org_code"),
-            Deadline::Conclude => ("conclude_due", "conclude_outcome", "responsible_org_code"),
-        }
-    }
-}
-
-/// Matters whose deadline falls in `[from, until)`, classified on `today`: done by the deadline, done late,
-/// not done and past it, not done and not yet due.
-#[derive(Debug, Clone, Copy, Default, FromRow)]
-pub struct Buckets {
-    pub on_time: i64,
-    pub late: i64,
-    pub overdue: i64,
-    pub pending: i64,
-}
-
-/// Parameters: from, until (due dates), the day undone steps are overdue from, org or NULL, deadline.
-pub const TIMELINESS_SQL: &str = "SELECT COALESCE(sum(on_time), 0)::int8 AS on_time, COALESCE(sum(late), 0)::int8 AS late, \
-                COALESCE(sum(open) FILTER (WHERE due < $3), 0)::int8 AS overdue, \
-                COALESCE(sum(open) FILTER (WHERE due >= $3), 0)::int8 AS pending \
-         FROM case_deadline_days \
-         WHERE deadline = $5 AND due >= $1 AND due < $2 AND ($4::text IS NULL OR org_code = $4)";
-
-pub async fn timeliness(
+/// Runs one of [`indicator_statements`]: its sums, in the order of its terms.
+pub async fn sums(
     conn: &mut PgConnection,
-    deadline: Deadline,
-    from: NaiveDate,
-    until: NaiveDate,
-    today: NaiveDate,
-    org: Option<&str>,
-) -> Result<Buckets, sqlx::Error> {
-    sqlx::query_as(TIMELINESS_SQL)
-        .bind(from)
-        .bind(until)
-        .bind(today)
-        .bind(org)
-        .bind(deadline.rollup_key())
+    statement: &Statement,
+    b: &Bounds<'_>,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let row = sqlx::query(&statement.sql)
+        .bind(b.from)
+        .bind(b.until)
+        .bind(b.org)
+        .bind(b.cutoff)
+        .bind(b.today)
+        .bind(b.from_instant)
+        .bind(b.until_instant)
         .fetch_one(conn)
-        .await
+        .await?;
+    (0..statement.terms.len()).map(|i| row.try_get(i)).collect()
+}
+
+/// (due date column, outcome column, org column) of a clock on `cases`.
+fn clock_columns(deadline: Deadline) -> (&'static str, &'static str, &'static str) {
+    match deadline {
+        Deadline::Assign => ("assign_due", "assign_outcome", "problem_org_code"),
+        Deadline::Accept => ("accept_due", "accept_outcome", "responsible_org_code"),
+        Deadline::Conclude => ("conclude_due", "conclude_outcome", "responsible_org_code"),
+    }
 }
 
 /// Which matters a drill-through lists: those of `org` (or all), with or without the pending ones. Who may
@@ -86,16 +156,17 @@ pub struct IdFilter<'a> {
     pub include_pending: bool,
 }
 
-/// The matters of a timeliness rate: (id, counted in the numerator).
+/// The matters of a clock's rate whose deadline falls in `[from, until)`: (id, counted in the numerator).
+/// The same matters the rollup counts: done, or open and past due on `cutoff` (or pending, when asked).
 pub async fn timeliness_ids(
     conn: &mut PgConnection,
     deadline: Deadline,
     from: NaiveDate,
     until: NaiveDate,
-    today: NaiveDate,
+    cutoff: NaiveDate,
     filter: IdFilter<'_>,
 ) -> Result<Vec<(Uuid, bool)>, sqlx::Error> {
-    let (due, outcome, org_column) = deadline.columns();
+    let (due, outcome, org_column) = clock_columns(deadline);
     sqlx::query_as(&format!(
         "SELECT id, {outcome} = 1 FROM cases \
          WHERE {due} >= $1 AND {due} < $2 AND ($4::text IS NULL OR {org_column} = $4) \
@@ -103,136 +174,11 @@ pub async fn timeliness_ids(
     ))
     .bind(from)
     .bind(until)
-    .bind(today)
+    .bind(cutoff)
     .bind(filter.org)
     .bind(filter.include_pending)
     .fetch_all(conn)
     .await
-}
-
-/// Ratings of the matters evaluated whose reply falls in the period.
-#[derive(Debug, Clone, Copy, Default, FromRow)]
-pub struct Ratings {
-    pub evaluated: i64,
-    pub office_rated: i64,
-    pub office_satisfied: i64,
-    pub office_basically: i64,
-    pub unit_rated: i64,
-    pub unit_satisfied: i64,
-    pub unit_basically: i64,
-}
-
-/// Ratings of the matters evaluated whose reply falls in the months `[from, until)`.
-/// Parameters: from, until (months), org or NULL.
-pub const RATINGS_SQL: &str = "SELECT COALESCE(sum(evaluated), 0)::int8 AS evaluated, \
-                COALESCE(sum(office_rated), 0)::int8 AS office_rated, \
-                COALESCE(sum(office_satisfied), 0)::int8 AS office_satisfied, \
-                COALESCE(sum(office_basically), 0)::int8 AS office_basically, \
-                COALESCE(sum(unit_rated), 0)::int8 AS unit_rated, \
-                COALESCE(sum(unit_satisfied), 0)::int8 AS unit_satisfied, \
-                COALESCE(sum(unit_basically), 0)::int8 AS unit_basically \
-         FROM case_months WHERE month >= $1 AND month < $2 AND ($3::text IS NULL OR org_code = $3)";
-
-pub async fn ratings(
-    conn: &mut PgConnection,
-    from: NaiveDate,
-    until: NaiveDate,
-    org: Option<&str>,
-) -> Result<Ratings, sqlx::Error> {
-    sqlx::query_as(RATINGS_SQL)
-        .bind(from)
-        .bind(until)
-        .bind(org)
-        .fetch_one(conn)
-        .await
-}
-
-/// Matters replied in `[from, until)` and published for evaluation whose window closed unrated before
-/// `today`: 未参评 without anybody recording it. They are few (a partial index holds only the published,
-/// unrated ones), so they are counted from the matters themselves.
-/// Parameters: from, until (instants), today, org or NULL.
-pub const LAPSED_SQL: &str = "SELECT count(*) FROM cases \
-         WHERE evaluation_due IS NOT NULL AND evaluated_at IS NULL AND replied_at >= $1 AND replied_at < $2 \
-           AND evaluation_due < $3 AND ($4::text IS NULL OR responsible_org_code = $4)";
-
-pub async fn lapsed_evaluations(
-    conn: &mut PgConnection,
-    from: DateTime<Utc>,
-    until: DateTime<Utc>,
-    today: NaiveDate,
-    org: Option<&str>,
-) -> Result<i64, sqlx::Error> {
-    sqlx::query_scalar(LAPSED_SQL)
-        .bind(from)
-        .bind(until)
-        .bind(today)
-        .bind(org)
-        .fetch_one(conn)
-        .await
-}
-
-#[derive(Debug, Clone, Copy, Default, FromRow)]
-pub struct MatterCounts {
-    pub accepted: i64,
-    pub backlog_listed: i64,
-    pub backlog_resolved: i64,
-    pub special_difficult_resolved: i64,
-}
-
-/// Matters accepted and special difficult backlog matters resolved in the months `[from, until)`; backlog
-/// matters listed, and resolved, before `until`.
-/// Parameters: from, until (months), org or NULL.
-pub const MATTER_COUNTS_SQL: &str = "SELECT COALESCE(sum(accepted) FILTER (WHERE month >= $1), 0)::int8 AS accepted, \
-                COALESCE(sum(backlog_listed), 0)::int8 AS backlog_listed, \
-                COALESCE(sum(backlog_resolved), 0)::int8 AS backlog_resolved, \
-                COALESCE(sum(special_difficult_resolved) FILTER (WHERE month >= $1), 0)::int8 \
-                    AS special_difficult_resolved \
-         FROM case_months WHERE month < $2 AND ($3::text IS NULL OR org_code = $3)";
-
-pub async fn matter_counts(
-    conn: &mut PgConnection,
-    from: NaiveDate,
-    until: NaiveDate,
-    org: Option<&str>,
-) -> Result<MatterCounts, sqlx::Error> {
-    sqlx::query_as(MATTER_COUNTS_SQL)
-        .bind(from)
-        .bind(until)
-        .bind(org)
-        .fetch_one(conn)
-        .await
-}
-
-/// Registrations in the period: all, repeats, and online items (for the repeat rate and online share).
-#[derive(Debug, Clone, Copy, Default, FromRow)]
-pub struct Registrations {
-    pub total: i64,
-    pub repeat: i64,
-    pub online: i64,
-}
-
-/// Parameters: from, until (months), org or NULL.
-pub const REGISTRATIONS_SQL: &str = "SELECT COALESCE(sum(n), 0)::int8 AS total, COALESCE(sum(repeats), 0)::int8 AS repeat, \
-                COALESCE(sum(n) FILTER (WHERE online), 0)::int8 AS online \
-         FROM (SELECT batches AS n, repeat_batches AS repeats, false AS online FROM visit_months \
-                 WHERE month >= $1 AND month < $2 AND ($3::text IS NULL OR org_code = $3) \
-               UNION ALL \
-               SELECT letters, repeats, channel IN ('online', 'leader_mailbox', 'peoples_daily_board') \
-                 FROM letter_months \
-                 WHERE month >= $1 AND month < $2 AND ($3::text IS NULL OR org_code = $3)) r";
-
-pub async fn registrations(
-    conn: &mut PgConnection,
-    from: NaiveDate,
-    until: NaiveDate,
-    org: Option<&str>,
-) -> Result<Registrations, sqlx::Error> {
-    sqlx::query_as(REGISTRATIONS_SQL)
-        .bind(from)
-        .bind(until)
-        .bind(org)
-        .fetch_one(conn)
-        .await
 }
 
 /// Visit figures of one group.
@@ -547,4 +493,51 @@ pub async fn fund_requests(
     .bind(relief_purpose)
     .fetch_all(conn)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::indicators::{CASE_MONTHS, CONCLUDE_CLOCK, LAPSED_EVALUATIONS};
+
+    fn sql(source: &Source) -> &'static str {
+        &indicator_statements()
+            .iter()
+            .find(|s| s.source == source)
+            .unwrap()
+            .sql
+    }
+
+    /// Each source is read once, with one column per term its rows name; a source with a stock among its
+    /// terms is read from its first row, its other terms filtered to the period.
+    #[test]
+    fn the_statements_come_from_the_table() {
+        assert_eq!(indicator_statements().len(), SOURCES.len());
+        let months = sql(&CASE_MONTHS);
+        assert!(
+            months.contains("COALESCE(sum(backlog_listed), 0)::int8")
+                && months.contains("COALESCE(sum(accepted) FILTER (WHERE month >= $1), 0)::int8")
+                && months.contains("WHERE month < $2 AND ($3::text IS NULL OR org_code = $3)")
+                && !months.contains("case_months WHERE month >= $1"),
+            "{months}"
+        );
+        assert_eq!(
+            months.matches("sum(evaluated)").count(),
+            1,
+            "a term two rows name is one column: {months}"
+        );
+        let conclude = sql(&CONCLUDE_CLOCK);
+        assert!(
+            conclude.contains("FILTER (WHERE (due >= $4::date))")
+                && conclude.contains("WHERE due >= $1 AND due < $2")
+                && conclude.ends_with("AND (deadline = 3)"),
+            "{conclude}"
+        );
+        let lapsed = sql(&LAPSED_EVALUATIONS);
+        assert!(
+            lapsed.contains("replied_at >= $6 AND replied_at < $7")
+                && lapsed.contains("evaluation_due < $5::date"),
+            "{lapsed}"
+        );
+    }
 }

@@ -555,24 +555,13 @@ pub async fn explain_indicators(
     year: i32,
     township: &str,
 ) -> Result<Vec<Explained>> {
-    use xinfang_server::metrics::store::{self, Deadline, VisitKey};
+    use xinfang_server::metrics::store::{self, VisitKey};
     let (from, until) = (
         NaiveDate::from_ymd_opt(year, 1, 1).context("date")?,
         NaiveDate::from_ymd_opt(year + 1, 1, 1).context("date")?,
     );
-    let today = Utc::now()
-        .with_timezone(&shanghai())
-        .date_naive()
-        .min(until);
-    let dated = [
-        ("timeliness.assign", Deadline::Assign),
-        ("timeliness.accept", Deadline::Accept),
-        ("timeliness.conclude", Deadline::Conclude),
-    ];
+    let today = Utc::now().with_timezone(&shanghai()).date_naive();
     let monthly = [
-        ("ratings", store::RATINGS_SQL.to_owned()),
-        ("matter_counts", store::MATTER_COUNTS_SQL.to_owned()),
-        ("registrations", store::REGISTRATIONS_SQL.to_owned()),
         ("visits.all", store::visits_sql(VisitKey::All)),
         ("visits.level", store::visits_sql(VisitKey::Level)),
         ("visits.township", store::visits_sql(VisitKey::Township)),
@@ -582,31 +571,30 @@ pub async fn explain_indicators(
     let mut conn = pool.acquire().await?;
     for org in [None, Some(township)] {
         let scope = org.map_or("county".to_owned(), |o| format!("township {o}"));
-        for (name, deadline) in dated {
-            let rows: Vec<(String,)> = sqlx::query_as(&format!(
-                "EXPLAIN (ANALYZE, BUFFERS) {}",
-                store::TIMELINESS_SQL
-            ))
-            .bind(from)
-            .bind(until)
-            .bind(today)
-            .bind(org)
-            .bind(deadline.rollup_key())
-            .fetch_all(&mut *conn)
-            .await?;
-            out.push(explained(name, &scope, rows));
+        // The indicators' statements, one per source of the table of indicators, with their parameters.
+        let bounds = store::Bounds {
+            from,
+            until,
+            org,
+            cutoff: today.min(until),
+            today,
+            from_instant: time::bureau_midnight(from).context("midnight")?,
+            until_instant: time::bureau_midnight(until).context("midnight")?,
+        };
+        for statement in store::indicator_statements() {
+            let rows: Vec<(String,)> =
+                sqlx::query_as(&format!("EXPLAIN (ANALYZE, BUFFERS) {}", statement.sql))
+                    .bind(bounds.from)
+                    .bind(bounds.until)
+                    .bind(bounds.org)
+                    .bind(bounds.cutoff)
+                    .bind(bounds.today)
+                    .bind(bounds.from_instant)
+                    .bind(bounds.until_instant)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            out.push(explained(statement.source.name, &scope, rows));
         }
-        // The lapsed evaluations count the matters themselves (a partial index), by reply instant, as of
-        // today: a window may close after the period.
-        let rows: Vec<(String,)> =
-            sqlx::query_as(&format!("EXPLAIN (ANALYZE, BUFFERS) {}", store::LAPSED_SQL))
-                .bind(time::bureau_midnight(from).context("midnight")?)
-                .bind(time::bureau_midnight(until).context("midnight")?)
-                .bind(Utc::now().with_timezone(&shanghai()).date_naive())
-                .bind(org)
-                .fetch_all(&mut *conn)
-                .await?;
-        out.push(explained("evaluations.lapsed", &scope, rows));
         for (name, sql) in &monthly {
             let rows: Vec<(String,)> = sqlx::query_as(&format!("EXPLAIN (ANALYZE, BUFFERS) {sql}"))
                 .bind(from)

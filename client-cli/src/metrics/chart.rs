@@ -12,7 +12,7 @@ use plotters::{
     style::{FontStyle, register_font},
 };
 
-use crate::metrics::{LEVELS, MonthlyVisits};
+use super::monthly::{LEVELS, MonthlyVisits};
 
 /// The file kinds a chart is written as, chosen by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +216,7 @@ mod tests {
     use xinfang_proto::v1::{Figure, VisitFigures, YearMonth};
 
     use super::*;
-    use crate::metrics::MonthVisits;
+    use crate::metrics::monthly::MonthVisits;
 
     fn data() -> MonthlyVisits {
         let figure = |v: i64| {
