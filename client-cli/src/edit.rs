@@ -15,7 +15,7 @@ enum Field<'a> {
     Date(&'a mut Option<xinfang_proto::v1::Date>),
     Int(&'a mut i32),
     Bool(&'a mut bool),
-    /// An element of a repeated text (officers, matter ids): setting it empty removes it.
+    /// An element of a repeated text (officers, case ids): setting it empty removes it.
     Element(&'a mut Vec<String>, usize),
     /// A whole petitioner: only removal (an empty value) is possible.
     Petitioner(&'a mut Vec<Petitioner>, usize),
@@ -222,7 +222,7 @@ pub fn get(op: &Op, path: &str) -> Result<String, EditError> {
 }
 
 /// Sets `path` to `value` as typed. An empty value clears a text or time, and removes an element of a
-/// list (a petitioner, an officer, a matter id).
+/// list (a petitioner, an officer, a case id).
 pub fn set(op: &mut Op, path: &str, value: &str, now: DateTime<Utc>) -> Result<(), EditError> {
     let bad = |msg: String| EditError::BadValue(path.to_owned(), msg);
     let value = value.trim();

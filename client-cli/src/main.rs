@@ -1,4 +1,4 @@
-//! `xf`, the field client: captures visits, letters, return trips and steps on matters with no network into
+//! `xf`, the field client: captures visits, letters, return trips and steps on cases with no network into
 //! a local store (one per profile), and syncs it with the server when there is a link.
 //!
 //! This file parses the command line, opens the profile's store and hands each subcommand to its module
@@ -61,10 +61,10 @@ enum Command {
     /// Persuade-and-return trips (劝返).
     #[command(subcommand)]
     Trip(trip::TripCommand),
-    /// Steps on a matter of the local copy, queued for the next sync.
+    /// Steps on a case of the local copy, queued for the next sync.
     #[command(subcommand)]
     Case(case::CaseCommand),
-    /// The local copy of matters.
+    /// The local copy of cases.
     Cases(ListArgs),
     /// The local copy of visits.
     Visits(ListArgs),

@@ -129,11 +129,11 @@ fn captures_offline_checks_locally_and_keeps_the_outbox_when_the_server_is_away(
 
     let out = xf(&db, &["cases"]);
     assert!(out.status.success());
-    assert!(text(&out.stdout).contains("0 matters"));
+    assert!(text(&out.stdout).contains("0 cases"));
     let out = xf(&db, &["visits", "--json"]);
     assert_eq!(text(&out.stdout).trim(), "[]");
 
-    // A step on a matter the laptop does not have is refused unless forced.
+    // A step on a case the laptop does not have is refused unless forced.
     let out = xf(&db, &["case", "accept", "0192e6b4"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("xf sync"));

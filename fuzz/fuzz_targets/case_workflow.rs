@@ -1,5 +1,5 @@
 //! The case workflow (`server/src/cases/model.rs`): random sequences of steps at random times. `apply`
-//! never panics, is deterministic, never moves a matter back in time or out of a terminal state, takes
+//! never panics, is deterministic, never moves a case back in time or out of a terminal state, takes
 //! only the transitions of docs/deadlines.md, and every record it returns keeps the invariants the database
 //! and the indicators rely on; the deadline functions never panic on what it returns.
 #![no_main]
@@ -59,7 +59,7 @@ enum Act {
 struct Input {
     /// Days after 2019-01-01 of the registration.
     start_days: u16,
-    /// The matter's claim type (`xinfang.v1.ClaimType`, modulo 4).
+    /// The case's claim type (`xinfang.v1.ClaimType`, modulo 4).
     claim: u8,
     steps: Vec<Step>,
 }
@@ -153,7 +153,7 @@ fn workflow() -> &'static Workflow {
     WORKFLOW.get_or_init(|| Workflow::china().expect("the built-in holiday calendar"))
 }
 
-/// When the recorded steps of the matter's workflow happened (the model's own list).
+/// When the recorded steps of the case's workflow happened (the model's own list).
 fn steps_at(r: &CaseRecord) -> Vec<DateTime<Utc>> {
     [
         Some(r.registered_at),
@@ -187,7 +187,7 @@ fn all_times(r: &CaseRecord) -> Vec<DateTime<Utc>> {
     times
 }
 
-/// What every stored matter satisfies, whatever steps led to it.
+/// What every stored case satisfies, whatever steps led to it.
 fn invariants(r: &CaseRecord) {
     use CaseState::*;
     let max_extension = workflow().rules.max_extension_days as i32;
@@ -382,7 +382,7 @@ fuzz_target!(|input: Input| {
                 for t in steps_at(&next) {
                     assert!(t <= when, "a step dated after it happened: {next:?}");
                 }
-                // The backlog track has its own order; the matter's steps may predate a listing.
+                // The backlog track has its own order; the case's steps may predate a listing.
                 if matches!(
                     action,
                     Action::MarkBacklog { .. } | Action::ResolveBacklog { .. }

@@ -192,7 +192,7 @@ mod tests {
     fn failed_precondition_carries_a_stable_reason() {
         let status = Status::from(AppError::precondition(
             "CASE_NOT_ACCEPTED",
-            "the matter has not been accepted",
+            "the case has not been accepted",
         ));
         assert_eq!(status.code(), Code::FailedPrecondition);
         let info = status.get_error_details().error_info().cloned().unwrap();
@@ -215,7 +215,7 @@ mod tests {
         assert_eq!(status.code(), Code::Aborted);
         let info = status.get_error_details().error_info().cloned().unwrap();
         assert_eq!(info.reason, LOST_RACE);
-        let stale = Status::from(AppError::Aborted("the matter changed".into()));
+        let stale = Status::from(AppError::Aborted("the case changed".into()));
         assert!(stale.get_error_details().error_info().is_none());
     }
 

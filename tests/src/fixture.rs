@@ -1,27 +1,27 @@
 //! The acceptance fixture: the records of 2019 and 2020 behind the bureau's 2020 self-evaluation report
 //! (`figures-2020.json` of the seed), loaded through the gRPC API as the bureau would have entered them.
 //!
-//! [`load_seed_years`] builds a deterministic [`Plan`] (which registration happens on which day, which matter
-//! it opens or repeats, and the dates of every step of every matter), then plays it against the server:
+//! [`load_seed_years`] builds a deterministic [`Plan`] (which registration happens on which day, which case
+//! it opens or repeats, and the dates of every step of every case), then plays it against the server:
 //!
 //! - Visits by level, initial and repeat, as in [`YEARS`]: 2020 county 305 batches / 1137 persons (initial
 //!   182 / 692, repeat 123 / 445), city 46 / 158, province 9 / 13 (repeat 6 / 8); 2019 county 484 / 1357,
-//!   city 74 / 231, province 6 / 11. Every initial registration opens a matter with a petitioner of its own
-//!   (a fresh GB 11643 ID number); every repeat lists the lead petitioner of an earlier matter with the same
+//!   city 74 / 231, province 6 / 11. Every initial registration opens a case with a petitioner of its own
+//!   (a fresh GB 11643 ID number); every repeat lists the lead petitioner of an earlier case with the same
 //!   category and problem place, so the server links it (同人+同事).
 //! - Letters and online items: 343 in 2020 and 389 in 2019 over seven channels; 17 campaign transfers
 //!   (扫黑除恶, anonymous) in 2020 and none in 2019.
-//! - Matters: the 437 matters opened in 2020 are all assigned the day after registration and accepted the day
+//! - Cases: the 437 cases opened in 2020 are all assigned the day after registration and accepted the day
 //!   after that (timely acceptance 437/437 for both parties, 437 accepted in 2020). The 424 opened by
 //!   15 October have their conclusion due in 2020: 416 are replied 20–45 days after acceptance, 8 are replied
 //!   85–89 days after it (on-time completion 416/424). The 13 opened from 10 November on have their
 //!   conclusion due in 2021 (replied 40 days after acceptance). Of the 424, 87 are published for evaluation
 //!   and evaluated a week after the reply (see [`rating`]); the rest are outside the scope of evaluation. 3
-//!   have a 复查 requested and decided. The 412 matters of 2019 are opened by 30 September and concluded on
+//!   have a 复查 requested and decided. The 412 cases of 2019 are opened by 30 September and concluded on
 //!   time in 2019, four with a 复查; none has a deadline in 2020, and none is evaluated.
-//! - Repeats come 3 or more days after the matter they repeat; in 2020 half repeat 2019 matters (the backlog
-//!   cases' petitioners in January), half repeat matters opened earlier in 2020.
-//! - Backlog: four 2019 matters are listed in March 2020 as special difficult backlog cases with a leader,
+//! - Repeats come 3 or more days after the case they repeat; in 2020 half repeat 2019 cases (the backlog
+//!   cases' petitioners in January), half repeat cases opened earlier in 2020.
+//! - Backlog: four 2019 cases are listed in March 2020 as special difficult backlog cases with a leader,
 //!   then resolving, then resolved by agreement (June to September 2020). Nothing else is ever listed.
 //! - Funds 2020: the approval documents of the report (special_difficult 275,900.00, other_key_work
 //!   517,400.00) plus `other` 2,000.00 (the report's total is 2,000.00 more than its two parts), each spent in
@@ -78,9 +78,9 @@ pub struct YearSpec {
     pub letters: [(LetterChannel, usize); 7],
     /// How many of those letters are repeats (重信).
     pub letter_repeats: usize,
-    /// 扫黑除恶 transfers, each opening a matter.
+    /// 扫黑除恶 transfers, each opening a case.
     pub campaign_transfers: usize,
-    /// When the year's matters are opened: (how many, first day, last day) as (month, day).
+    /// When the year's cases are opened: (how many, first day, last day) as (month, day).
     openers: &'static [Openers],
     /// When the year's repeats come: first and last day.
     repeats: ((u32, u32), (u32, u32)),
@@ -119,7 +119,7 @@ pub const YEARS: [YearSpec; 2] = [
         ],
         letter_repeats: 209,
         campaign_transfers: 0,
-        // Every 2019 matter is concluded in 2019: no deadline of it falls in 2020.
+        // Every 2019 case is concluded in 2019: no deadline of it falls in 2020.
         openers: &[(412, (1, 2), (9, 30))],
         repeats: ((1, 15), (12, 28)),
         reviews: 4,
@@ -154,25 +154,25 @@ pub const YEARS: [YearSpec; 2] = [
         ],
         letter_repeats: 138,
         campaign_transfers: 17,
-        // 424 matters with their conclusion due in 2020, then 13 accepted late enough to be due in 2021.
+        // 424 cases with their conclusion due in 2020, then 13 accepted late enough to be due in 2021.
         openers: &[(424, (1, 2), (10, 15)), (13, (11, 10), (12, 5))],
         repeats: ((1, 3), (12, 30)),
         reviews: 3,
     },
 ];
 
-/// Of the 2020 matters concluded in the year (by position among the year's matters): replied late.
+/// Of the 2020 cases concluded in the year (by position among the year's cases): replied late.
 fn replied_late(position: usize) -> bool {
     position % 50 == 20 && position < 400
 }
 
-/// Whether the matter at `position` of a year has a 复查 requested: one in every hundred, as many as the year
+/// Whether the case at `position` of a year has a 复查 requested: one in every hundred, as many as the year
 /// has reviews.
 fn reviewed(spec: &YearSpec, position: usize) -> bool {
     position % 100 == 25 && position / 100 < spec.reviews
 }
 
-/// The 87 evaluations of 2020, by position: every fourth matter concluded in the year.
+/// The 87 evaluations of 2020, by position: every fourth case concluded in the year.
 fn evaluation_number(position: usize) -> Option<usize> {
     (position % 4 == 3 && position < 4 * 87).then_some(position / 4)
 }
@@ -191,10 +191,10 @@ pub fn rating(n: usize) -> (Rating, Rating) {
     }
 }
 
-/// The 2019 matters (by position) that become the special difficult backlog cases of 2020.
+/// The 2019 cases (by position) that become the special difficult backlog cases of 2020.
 const BACKLOG_POSITIONS: [usize; 4] = [40, 140, 240, 340];
 
-/// (how many matters, first day, last day), days as (month, day).
+/// (how many cases, first day, last day), days as (month, day).
 type Openers = (usize, (u32, u32), (u32, u32));
 /// (category, document, amount, issued on (year, month, day)).
 type BudgetLine = (&'static str, &'static str, &'static str, (i32, u32, u32));
@@ -390,7 +390,7 @@ const TOWNSHIPS: [(&str, &str); 12] = [
     ("510422211", "格萨拉彝族乡"),
 ];
 
-/// What matters are about: (category, content, demands, the county department competent for it).
+/// What cases are about: (category, content, demands, the county department competent for it).
 const TOPICS: [(&str, &str, &str, &str); 10] = [
     (
         "labor",
@@ -485,7 +485,7 @@ pub fn id_number(n: usize) -> String {
     format!("{body}{}", char::from(b"10X98765432"[(sum % 11) as usize]))
 }
 
-/// The lead petitioner of a matter: named, with ID number, phone and address.
+/// The lead petitioner of a case: named, with ID number, phone and address.
 fn lead(person: usize, township: &str, representative: bool) -> Petitioner {
     Petitioner {
         name: name(person),
@@ -539,21 +539,21 @@ pub enum Kind {
     Letter(LetterChannel),
 }
 
-/// One registration: a visit or a letter, on a day, opening or repeating a matter.
+/// One registration: a visit or a letter, on a day, opening or repeating a case.
 #[derive(Debug, Clone)]
 pub struct Intake {
     pub year: i32,
     pub day: Day,
     pub minute: i64,
     pub kind: Kind,
-    /// The matter it opens, or repeats when `repeat`.
+    /// The case it opens, or repeats when `repeat`.
     pub matter: usize,
     pub repeat: bool,
     /// The sender's reference of an item from above, unique per channel.
     pub reference: String,
 }
 
-/// The dates of a matter's steps.
+/// The dates of a case's steps.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Steps {
     pub assign: Day,
@@ -568,9 +568,9 @@ pub struct Steps {
 }
 
 #[derive(Debug, Clone)]
-pub struct Matter {
+pub struct Case {
     pub year: i32,
-    /// Position among the year's matters.
+    /// Position among the year's cases.
     pub position: usize,
     pub registered: Day,
     pub topic: usize,
@@ -582,7 +582,7 @@ pub struct Matter {
     pub steps: Steps,
 }
 
-impl Matter {
+impl Case {
     fn place(&self) -> (&'static str, &'static str) {
         TOWNSHIPS[self.township]
     }
@@ -590,10 +590,10 @@ impl Matter {
 
 #[derive(Debug, Default)]
 pub struct Plan {
-    pub matters: Vec<Matter>,
-    /// The registrations that open the matters, in the matters' order.
+    pub cases: Vec<Case>,
+    /// The registrations that open the cases, in the cases' order.
     pub openers: Vec<Intake>,
-    /// The registrations that repeat them (同人+同事), each after the matter it repeats.
+    /// The registrations that repeat them (同人+同事), each after the case it repeats.
     pub repeats: Vec<Intake>,
 }
 
@@ -654,22 +654,22 @@ impl Plan {
         repeating.push(repeat_letters);
         let repeating = interleave(repeating.into_iter().filter(|l| !l.is_empty()).collect());
 
-        // The matters, on the days of their windows.
+        // The cases, on the days of their windows.
         let mut references = [0_usize; 3];
         let mut kinds = opening.into_iter();
         let mut position = 0;
         for (window, &(n, first, last)) in spec.openers.iter().enumerate() {
             for k in 0..n {
-                let kind = kinds.next().expect("as many openers as matters");
+                let kind = kinds.next().expect("as many openers as cases");
                 let registered = spread(k, n, ymd(first), ymd(last));
-                let index = self.matters.len();
+                let index = self.cases.len();
                 let person = (kind != Kind::Letter(LetterChannel::CampaignTransfer)).then(|| {
                     *persons += 1;
                     *persons
                 });
                 let topic = index % TOPICS.len();
                 let township = index * 5 % TOWNSHIPS.len();
-                self.matters.push(Matter {
+                self.cases.push(Case {
                     year,
                     position,
                     registered,
@@ -695,9 +695,9 @@ impl Plan {
                 position += 1;
             }
         }
-        assert!(kinds.next().is_none(), "as many matters as openers");
+        assert!(kinds.next().is_none(), "as many cases as openers");
 
-        // The repeats, each about an earlier matter of a known petitioner.
+        // The repeats, each about an earlier case of a known petitioner.
         let n = repeating.len();
         let (first, last) = spec.repeats;
         for (j, kind) in repeating.into_iter().enumerate() {
@@ -715,9 +715,9 @@ impl Plan {
         }
     }
 
-    /// The matter the `j`th repeat of `year` (on day `on`) is about: in January 2020 the backlog cases'
-    /// petitioners come back; otherwise a matter of the year opened at least three days before, and in 2020
-    /// every other repeat is about a 2019 matter.
+    /// The case the `j`th repeat of `year` (on day `on`) is about: in January 2020 the backlog cases'
+    /// petitioners come back; otherwise a case of the year opened at least three days before, and in 2020
+    /// every other repeat is about a 2019 case.
     fn repeat_target(&self, year: i32, j: usize, on: Day) -> usize {
         let pool = if year == 2020 && j < 16 {
             self.indices(|m| m.steps.backlog.is_some())
@@ -730,14 +730,14 @@ impl Plan {
                 recent
             }
         };
-        assert!(!pool.is_empty(), "a matter to repeat on {:?}", civil(on));
+        assert!(!pool.is_empty(), "a case to repeat on {:?}", civil(on));
         pool[j * 13 % pool.len()]
     }
 
-    /// Matters with a known petitioner that satisfy `pred`.
-    fn indices(&self, pred: impl Fn(&Matter) -> bool) -> Vec<usize> {
-        (0..self.matters.len())
-            .filter(|&i| self.matters[i].person.is_some() && pred(&self.matters[i]))
+    /// Cases with a known petitioner that satisfy `pred`.
+    fn indices(&self, pred: impl Fn(&Case) -> bool) -> Vec<usize> {
+        (0..self.cases.len())
+            .filter(|&i| self.cases[i].person.is_some() && pred(&self.cases[i]))
             .collect()
     }
 }
@@ -756,7 +756,7 @@ fn reference(year: i32, kind: Kind, counters: &mut [usize; 3]) -> String {
     format(year, counters[slot])
 }
 
-/// The steps of the matter at `position` of the year, opened on `registered` in opening window `window`.
+/// The steps of the case at `position` of the year, opened on `registered` in opening window `window`.
 fn steps(spec: &YearSpec, window: usize, position: usize, registered: Day) -> Steps {
     let year = spec.year;
     let assign = registered + 1;
@@ -825,10 +825,10 @@ pub async fn load_seed_years(app: &TestApp) -> Result<()> {
         leader: app.client_with(Some(&app.token(Role::Leader, BUREAU).await)),
     };
     let plan = Plan::build();
-    let mut cases: Vec<String> = vec![String::new(); plan.matters.len()];
-    let mut leads: Vec<String> = vec![String::new(); plan.matters.len()];
+    let mut cases: Vec<String> = vec![String::new(); plan.cases.len()];
+    let mut leads: Vec<String> = vec![String::new(); plan.cases.len()];
 
-    // The registrations that open matters, both years at once (each year numbers its own register).
+    // The registrations that open cases, both years at once (each year numbers its own register).
     let jobs = plan
         .openers
         .iter()
@@ -839,16 +839,16 @@ pub async fn load_seed_years(app: &TestApp) -> Result<()> {
         move |(request, expected, label)| register(clerk.clone(), request, expected, label)
     })
     .await
-    .context("registering the matters")?;
+    .context("registering the cases")?;
     for (intake, (case_id, lead)) in plan.openers.iter().zip(opened) {
         cases[intake.matter] = case_id;
         leads[intake.matter] = lead;
     }
-    tracing::info!(elapsed = ?started.elapsed(), "fixture matters opened");
+    tracing::info!(elapsed = ?started.elapsed(), "fixture cases opened");
 
-    // Each matter's steps, and the repeats, which only link to their matters: side by side.
+    // Each case's steps, and the repeats, which only link to their cases: side by side.
     let handling = plan
-        .matters
+        .cases
         .iter()
         .enumerate()
         .map(|(i, m)| Job::Handle(cases[i].clone(), m.unit, m.steps))
@@ -869,11 +869,11 @@ pub async fn load_seed_years(app: &TestApp) -> Result<()> {
         move |job| run(staff.clone(), job)
     })
     .await
-    .context("handling the matters and registering the repeats")?;
-    tracing::info!(elapsed = ?started.elapsed(), "fixture matters handled");
+    .context("handling the cases and registering the repeats")?;
+    tracing::info!(elapsed = ?started.elapsed(), "fixture cases handled");
 
     let backlog: Vec<_> = plan
-        .matters
+        .cases
         .iter()
         .enumerate()
         .filter_map(|(i, m)| m.steps.backlog.map(|days| (i, days)))
@@ -935,7 +935,7 @@ enum Registration {
     Letter(RegisterLetterRequest),
 }
 
-/// A registration (with the matter it must link to, or empty, and what to call it in errors), or a matter to
+/// A registration (with the case it must link to, or empty, and what to call it in errors), or a case to
 /// take through its steps.
 enum Job {
     Register(Box<Registration>, String, String),
@@ -963,7 +963,7 @@ fn label(intake: &Intake) -> String {
 
 /// The request of one planned registration.
 fn registration(plan: &Plan, intake: &Intake) -> Registration {
-    let m = &plan.matters[intake.matter];
+    let m = &plan.cases[intake.matter];
     let (category, content, demands, _) = TOPICS[m.topic];
     let (place, township) = m.place();
     let matter = MatterInput {
@@ -1032,8 +1032,8 @@ fn registration(plan: &Plan, intake: &Intake) -> Registration {
     }
 }
 
-/// Registers one visit or letter; checks that it opened a new matter (`expected` empty) or was linked as a
-/// repeat to `expected`. Returns the matter's id and the lead petitioner's id.
+/// Registers one visit or letter; checks that it opened a new case (`expected` empty) or was linked as a
+/// repeat to `expected`. Returns the case's id and the lead petitioner's id.
 async fn register(
     mut clerk: Client,
     request: Registration,
@@ -1066,7 +1066,7 @@ async fn register(
     } else {
         ensure!(
             classification.repeat && classification.case_id == expected,
-            "{label}: not linked to its matter {expected}"
+            "{label}: not linked to its case {expected}"
         );
     }
     let lead = petitioners
@@ -1076,14 +1076,14 @@ async fn register(
     Ok((classification.case_id, lead))
 }
 
-/// Takes a matter through its planned steps.
+/// Takes a case through its planned steps.
 async fn handle(staff: Staff, case_id: String, unit: &'static str, s: Steps) -> Result<()> {
     let Staff {
         mut clerk,
         mut admin,
         ..
     } = staff;
-    let context = |step: &str| format!("{step} matter {case_id}");
+    let context = |step: &str| format!("{step} case {case_id}");
     clerk
         .cases
         .assign_case(AssignCaseRequest {
@@ -1113,7 +1113,7 @@ async fn handle(staff: Staff, case_id: String, unit: &'static str, s: Steps) -> 
             case_id: case_id.clone(),
             occurred_at: at(s.reply, 0),
             opinion: "经调查核实，已依法依规作出处理，并书面告知信访人。".into(),
-            // The 87 evaluated matters are the ones published for evaluation; the rest are outside its
+            // The 87 evaluated cases are the ones published for evaluation; the rest are outside its
             // scope, so none lapses into 未参评 and participation stays 86 / 87.
             publish_for_evaluation: s.evaluation.is_some(),
             ..Default::default()
@@ -1162,7 +1162,7 @@ async fn handle(staff: Staff, case_id: String, unit: &'static str, s: Steps) -> 
     Ok(())
 }
 
-/// Lists a matter as a special difficult backlog case with its leader, then resolves it by agreement.
+/// Lists a case as a special difficult backlog case with its leader, then resolves it by agreement.
 async fn resolve_backlog(
     mut clerk: Client,
     case_id: String,
@@ -1249,7 +1249,7 @@ async fn load_funds(
     let mut spends: Vec<Spend> = backlog
         .iter()
         .map(|&(i, (_, _, resolved))| {
-            let m = &plan.matters[i];
+            let m = &plan.cases[i];
             let person = m.person.expect("backlog petitioners are known");
             Spend {
                 category: "special_difficult",
@@ -1490,8 +1490,8 @@ mod tests {
             assert_eq!(y, i.year);
         }
 
-        let m = &plan.matters;
-        let count = |f: &dyn Fn(&Matter) -> bool| m.iter().filter(|x| f(x)).count();
+        let m = &plan.cases;
+        let count = |f: &dyn Fn(&Case) -> bool| m.iter().filter(|x| f(x)).count();
         assert_eq!(count(&|x| in_2020(x.steps.accept)), 437);
         assert_eq!(count(&|x| x.year == 2020), 437);
         // Deadlines with the generous bound (60 days plus the longest holiday move) on each side of the year.
@@ -1511,7 +1511,7 @@ mod tests {
             count(&|x| x.year == 2019 && x.registered + 30 >= day(2020, 1, 1)),
             0
         );
-        let concluded = |x: &Matter| x.year == 2020 && x.steps.accept + 68 < day(2021, 1, 1);
+        let concluded = |x: &Case| x.year == 2020 && x.steps.accept + 68 < day(2021, 1, 1);
         assert_eq!(
             count(&|x| concluded(x) && x.steps.reply - x.steps.accept <= 45),
             416
@@ -1549,7 +1549,7 @@ mod tests {
             (81, 2)
         );
 
-        // Every repeat is about a matter opened before it, by a known petitioner.
+        // Every repeat is about a case opened before it, by a known petitioner.
         for r in &plan.repeats {
             let target = &m[r.matter];
             assert!(target.person.is_some() && target.registered < r.day);

@@ -191,7 +191,7 @@ async fn a_rotation_reseals_everything_while_reads_and_writes_go_on_and_the_old_
         .into_inner();
     assert!(
         again.classification.is_some_and(|c| c.repeat),
-        "same person, same matter: a repeat"
+        "same person, same case: a repeat"
     );
     let people_after: i64 = sqlx::query_scalar("SELECT count(*) FROM petitioners")
         .fetch_one(&pool)

@@ -237,7 +237,7 @@ async fn a_push_survives_sigkills_of_the_server_and_applies_every_operation_once
         .fetch_one(&pool)
         .await
         .expect("cases");
-    assert_eq!(cases, OPS as i64, "one matter per visit, none twice");
+    assert_eq!(cases, OPS as i64, "one case per visit, none twice");
     let keys: Vec<Uuid> =
         sqlx::query_scalar("SELECT request_id FROM idempotency_keys WHERE principal_id = $1")
             .bind(officer.id)

@@ -5,7 +5,7 @@
 //! with the contract").
 //!
 //! What only the server can know (whether a category or org unit exists, who may do what, the state of a
-//! matter now, the deployment's deadline rules such as how long an extension may be) is judged there; an
+//! case now, the deployment's deadline rules such as how long an extension may be) is judged there; an
 //! operation it refuses is kept in the outbox with the reason.
 
 use chrono::{DateTime, Utc};

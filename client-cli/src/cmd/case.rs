@@ -1,5 +1,5 @@
-//! `xf case …` (steps on a matter of the local copy, queued for the next sync, and `xf case show`) and
-//! `xf cases` (the local copy of matters).
+//! `xf case …` (steps on a case of the local copy, queued for the next sync, and `xf case show`) and
+//! `xf cases` (the local copy of cases).
 
 use anyhow::{Result, anyhow, bail};
 use chrono::Utc;
@@ -19,24 +19,24 @@ use super::common::{Ask, print_json, queued, read_text_arg, short, table};
 
 #[derive(Debug, Args)]
 pub struct StepArgs {
-    /// The matter: its id (or the first or last characters of it) or registration number.
+    /// The case: its id (or the first or last characters of it) or registration number.
     case: String,
     /// When it happened (default: now).
     #[arg(long)]
     at: Option<String>,
-    /// Only if the matter is still at this version (etag); without it the workflow alone judges.
+    /// Only if the case is still at this version (etag); without it the workflow alone judges.
     #[arg(long)]
     etag: Option<String>,
-    /// Queue it even if the matter is not in the local copy.
+    /// Queue it even if the case is not in the local copy.
     #[arg(long)]
     force: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CaseCommand {
-    /// A matter of the local copy, with its history.
+    /// A case of the local copy, with its history.
     Show { case: String },
-    /// 受理: take the matter on.
+    /// 受理: take the case on.
     Accept(StepArgs),
     /// 不予受理: decline on one of the six grounds.
     Decline {
@@ -70,17 +70,17 @@ pub enum CaseCommand {
         #[arg(long)]
         notified_on: Option<String>,
     },
-    /// 答复: the written opinion that concludes the matter.
+    /// 答复: the written opinion that concludes the case.
     Reply {
         #[command(flatten)]
         step: StepArgs,
         /// The opinion (意见书); `@FILE` reads it from a file.
         #[arg(long)]
         opinion: Option<String>,
-        /// 交办 matters: the completion report (办结报告); `@FILE` reads it from a file.
+        /// 交办 cases: the completion report (办结报告); `@FILE` reads it from a file.
         #[arg(long)]
         report: Option<String>,
-        /// Publish the opinion for the petitioner's evaluation: unrated when the window closes, the matter
+        /// Publish the opinion for the petitioner's evaluation: unrated when the window closes, the case
         /// counts as 未参评.
         #[arg(long)]
         publish: bool,
@@ -262,7 +262,7 @@ pub fn run(store: &mut Store, ask: &Ask, command: CaseCommand) -> Result<()> {
     Ok(())
 }
 
-/// The matter a step acts on: found in the local copy (by id, part of it, or number), or, with `--force`,
+/// The case a step acts on: found in the local copy (by id, part of it, or number), or, with `--force`,
 /// taken as given.
 fn step_target(store: &Store, step: &StepArgs, action: &str) -> Result<(String, Option<Case>)> {
     match store.find_case(&step.case)? {
@@ -289,7 +289,7 @@ fn step_target(store: &Store, step: &StepArgs, action: &str) -> Result<(String, 
         }
         None if step.force => Ok((step.case.clone(), None)),
         None => bail!(
-            "no matter {:?} in the local copy: run `xf sync`, or pass --force with its full id",
+            "no case {:?} in the local copy: run `xf sync`, or pass --force with its full id",
             step.case
         ),
     }
@@ -306,7 +306,7 @@ fn step_common(step: &StepArgs) -> Result<(Option<prost_types::Timestamp>, Strin
 fn show_case(store: &Store, id: &str) -> Result<()> {
     let case = store
         .find_case(id)?
-        .ok_or_else(|| anyhow!("no matter {id:?} in the local copy"))?;
+        .ok_or_else(|| anyhow!("no case {id:?} in the local copy"))?;
     println!("{} {}", case.number, case.id);
     println!("state:       {}", EnumKind::CaseState.format(case.state));
     println!(
@@ -394,8 +394,8 @@ pub fn list(store: &Store, json: bool) -> Result<()> {
     }
     println!("{t}");
     match cases.len() {
-        1 => println!("1 matter in the local copy"),
-        n => println!("{n} matters in the local copy"),
+        1 => println!("1 case in the local copy"),
+        n => println!("{n} cases in the local copy"),
     }
     Ok(())
 }

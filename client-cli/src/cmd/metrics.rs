@@ -63,17 +63,17 @@ pub enum MetricsCommand {
     Indicators {
         #[command(flatten)]
         period: PeriodArgs,
-        /// An org unit's figures: the petition office's timely acceptance of the matters whose problem lies there
-        /// (问题属地), the other rates of the matters it is responsible for; default the county.
+        /// An org unit's figures: the petition office's timely acceptance of the cases whose problem lies there
+        /// (问题属地), the other rates of the cases it is responsible for; default the county.
         #[arg(long)]
         org: Option<String>,
-        /// Count matters still pending and not yet due in the on-time completion denominator.
+        /// Count cases still pending and not yet due in the on-time completion denominator.
         #[arg(long)]
         include_pending: bool,
         /// Count "basically satisfied" as satisfied.
         #[arg(long)]
         basically_satisfied: bool,
-        /// With --json: the matter ids behind each rate.
+        /// With --json: the case ids behind each rate.
         #[arg(long, requires = "json")]
         ids: bool,
         #[command(flatten)]

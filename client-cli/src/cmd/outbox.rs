@@ -30,7 +30,7 @@ pub enum OutboxCommand {
         /// PATH=VALUE, with the field paths the server named (e.g. visit.petitioners[0].id_number=…).
         #[arg(long = "set", value_name = "PATH=VALUE")]
         set: Vec<String>,
-        /// Queue it again unchanged (e.g. after the county put the matter right).
+        /// Queue it again unchanged (e.g. after the county put the case right).
         #[arg(long)]
         as_is: bool,
     },

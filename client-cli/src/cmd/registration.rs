@@ -1,5 +1,5 @@
 //! What registering a visit or a letter asks for: the persons (also those a trip brings back) and the
-//! matter, as flags or, at the terminal, as questions; an ID number or phone typed at a prompt is checked
+//! case, as flags or, at the terminal, as questions; an ID number or phone typed at a prompt is checked
 //! as it is typed.
 
 use anyhow::{Result, bail};
@@ -50,10 +50,10 @@ pub struct MatterArgs {
     /// Org unit where the problem lies, e.g. 510422100.
     #[arg(long)]
     problem_org: Option<String>,
-    /// Link to this existing matter (同人+同事 confirmed).
+    /// Link to this existing case (同人+同事 confirmed).
     #[arg(long)]
     link_case: Option<String>,
-    /// An accusation (检举控告) against this org unit: it never handles or sees the matter.
+    /// An accusation (检举控告) against this org unit: it never handles or sees the case.
     #[arg(long, value_name = "ORG")]
     accuses: Option<String>,
 }

@@ -42,7 +42,7 @@ pub struct TripArgs {
     /// Officer on the trip (repeatable).
     #[arg(long = "officer")]
     officers: Vec<String>,
-    /// Matter the trip concerns (repeatable).
+    /// Case the trip concerns (repeatable).
     #[arg(long = "case")]
     cases: Vec<String>,
     #[arg(long)]

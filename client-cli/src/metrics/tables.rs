@@ -171,7 +171,7 @@ pub fn two_down_two_up_table(ind: &Indicators) -> Table {
     t
 }
 
-/// The JSON of `xf metrics indicators`: the table's rows, with the matter ids behind each rate when they
+/// The JSON of `xf metrics indicators`: the table's rows, with the case ids behind each rate when they
 /// were asked for.
 pub fn indicators_json(ind: &Indicators) -> serde_json::Value {
     let mut json = indicators_table(ind).to_json();

@@ -14,7 +14,7 @@
 //! - `profile`: where a profile's file lives, and the account it talks to ([`Settings`]);
 //! - `op`: what an operation is to the outbox: its states and transitions, kind, subject and target;
 //! - `outbox`: queueing, the push's bookkeeping, and the user's fixes and discards;
-//! - `pulled`: the local copies of matters, visits, letters and trips, and saving a pulled page;
+//! - `pulled`: the local copies of cases, visits, letters and trips, and saving a pulled page;
 //! - `sync_state`: the pull cursor, and the lock that one sync of a store holds;
 //! - `drafts`: trips under way, kept out of the outbox until they are closed.
 

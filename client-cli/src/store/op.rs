@@ -82,7 +82,7 @@ impl fmt::Display for OpState {
     }
 }
 
-/// Per-op rejections that mean "try again later", not "fix me". ABORTED is a stale etag (read the matter
+/// Per-op rejections that mean "try again later", not "fix me". ABORTED is a stale etag (read the case
 /// again and decide), unless the server says it only lost a race (`LOST_RACE`; a server that retries its
 /// races itself never sends that for one operation, but an older one may).
 pub fn is_transient(code: i32, reason: &str) -> bool {
@@ -111,7 +111,7 @@ pub fn op_kind(op: &Op) -> &'static str {
     }
 }
 
-/// The matter a case step acts on.
+/// The case a case step acts on.
 pub fn op_target(op: &Op) -> &str {
     match op {
         Op::RegisterVisit(_) | Op::RegisterLetter(_) | Op::RecordReturnTrip(_) => "",

@@ -23,7 +23,7 @@ pub struct OutboxEntry {
     /// The operation's kind: `register_visit`, `accept_case`, …
     pub kind: String,
     pub subject: String,
-    /// The matter a case step acts on; empty for registrations.
+    /// The case a case step acts on; empty for registrations.
     pub target: String,
     pub operation: Operation,
     pub state: OpState,

@@ -1,6 +1,6 @@
-//! The local copies of the records in the account's scope (matters with their history, visits, letters,
+//! The local copies of the records in the account's scope (cases with their history, visits, letters,
 //! trips), as the pull and the answers of pushes bring them. A page and the cursor after it are saved in one
-//! transaction; an older copy of a matter never overwrites a newer one.
+//! transaction; an older copy of a case never overwrites a newer one.
 
 use prost::Message;
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
@@ -66,7 +66,7 @@ impl Store {
         Ok(tally)
     }
 
-    /// The local copies of matters, by registration number.
+    /// The local copies of cases, by registration number.
     pub fn cases(&self) -> Result<Vec<Case>, StoreError> {
         let mut cases: Vec<Case> = self.records("cases")?;
         cases.sort_by(|a, b| a.number.cmp(&b.number).then(a.id.cmp(&b.id)));
@@ -77,7 +77,7 @@ impl Store {
         self.record("cases", id)
     }
 
-    /// The local matter whose id starts or ends with `prefix`, or whose registration number is `prefix`.
+    /// The local case whose id starts or ends with `prefix`, or whose registration number is `prefix`.
     pub fn find_case(&self, prefix: &str) -> Result<Option<Case>, StoreError> {
         let prefix = prefix.trim();
         if prefix.is_empty() {
@@ -94,11 +94,11 @@ impl Store {
         match found.len() {
             0 => Ok(None),
             1 => Ok(found.into_iter().next()),
-            _ => Err(StoreError::Ambiguous(prefix.to_owned(), "matter")),
+            _ => Err(StoreError::Ambiguous(prefix.to_owned(), "case")),
         }
     }
 
-    /// A local matter's history, oldest first (empty when the pull has not brought it).
+    /// A local case's history, oldest first (empty when the pull has not brought it).
     pub fn case_history(&self, id: &str) -> Result<Vec<CaseEvent>, StoreError> {
         let blob: Option<Option<Vec<u8>>> = self
             .conn
@@ -215,7 +215,7 @@ fn upsert_record(
     Ok(())
 }
 
-/// Saves a matter unless the local copy is newer (a DUPLICATE answers with the matter as it was then).
+/// Saves a case unless the local copy is newer (a DUPLICATE answers with the case as it was then).
 /// `history` replaces the stored one when given.
 fn upsert_case(
     tx: &Transaction<'_>,

@@ -16,7 +16,7 @@ fn a_stale_etag_waits_for_the_user_and_a_lost_race_for_the_next_sync() {
     let aborted = tonic::Code::Aborted as i32;
     assert!(
         !is_transient(aborted, ""),
-        "a stale etag needs the matter read again"
+        "a stale etag needs the case read again"
     );
     assert!(is_transient(aborted, "LOST_RACE"));
     assert!(is_transient(tonic::Code::Unavailable as i32, ""));

@@ -26,7 +26,7 @@ pub struct NewPetitioner {
     pub phone: Option<String>,
     pub address: Option<String>,
     pub representative: bool,
-    /// 代理人: listed with the registration, not a petitioner of its matter, never matched.
+    /// 代理人: listed with the registration, not a petitioner of its case, never matched.
     pub proxy: bool,
 }
 
@@ -117,7 +117,7 @@ fn petitioners(
     ok.then_some(out)
 }
 
-/// A validated matter description. Category and org are checked against the database by the service.
+/// A validated case description. Category and org are checked against the database by the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewMatter {
     pub content: String,
@@ -129,8 +129,8 @@ pub struct NewMatter {
     pub claim_type: i16,
     /// Accusations only: the unit accused.
     pub accused_org_code: Option<String>,
-    /// The desk's reason for registering a new matter against a repeat match (no matching takes place).
-    pub new_matter_reason: Option<String>,
+    /// The desk's reason for registering a new case against a repeat match (no matching takes place).
+    pub new_case_reason: Option<String>,
 }
 
 fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<NewMatter> {
@@ -165,19 +165,19 @@ fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<Ne
         ))
         .map(Some)
     };
-    let new_matter_reason = if m.new_matter_reason.trim().is_empty() {
+    let new_case_reason = if m.new_case_reason.trim().is_empty() {
         Some(None)
     } else if !m.link_case_id.is_empty() {
         v.add(
-            format!("{field}.new_matter_reason"),
-            "not together with link_case_id: a registration either joins the matter it names or opens a \
+            format!("{field}.new_case_reason"),
+            "not together with link_case_id: a registration either joins the case it names or opens a \
              new one",
         );
         None
     } else {
         v.check(validate::required_multiline(
-            &format!("{field}.new_matter_reason"),
-            &m.new_matter_reason,
+            &format!("{field}.new_case_reason"),
+            &m.new_case_reason,
             500,
         ))
         .map(Some)
@@ -214,7 +214,7 @@ fn matter(v: &mut Violations, field: &str, m: Option<&MatterInput>) -> Option<Ne
         category: category?,
         problem_org_code: problem_org_code?,
         link_case_id: link_case_id?,
-        new_matter_reason: new_matter_reason?,
+        new_case_reason: new_case_reason?,
     })
 }
 
@@ -397,7 +397,7 @@ impl RegistrationKind {
     }
 }
 
-/// A validated DetachRegistration: the registration to take out of its matter, and why.
+/// A validated DetachRegistration: the registration to take out of its case, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detach {
     pub kind: RegistrationKind,
@@ -523,7 +523,7 @@ impl NewTrip {
             );
         }
         if trip.case_ids.len() > MAX_TRIP_CASES {
-            v.add("trip.case_ids", format!("at most {MAX_TRIP_CASES} matters"));
+            v.add("trip.case_ids", format!("at most {MAX_TRIP_CASES} cases"));
         }
         let mut officers = Vec::new();
         for (i, name) in trip.officers.iter().enumerate() {

@@ -1,7 +1,7 @@
 //! What a well-formed request is: the input rules of the contract, applied by the server to every call and by
 //! the offline client `xf` to every capture before it is queued, so that an operation is refused offline for
 //! exactly the reasons the server would refuse it. What only the server can know (whether a category or an
-//! org unit exists, who may do what, the state of a matter now) is judged there.
+//! org unit exists, who may do what, the state of a case now) is judged there.
 //!
 //! A request's `request_id` is checked by its caller: the server requires it, the client leaves it empty (the
 //! operation's id stands in for it when it is pushed).
@@ -18,7 +18,7 @@ use crate::validate::{self, FieldViolation, Violations};
 pub const MAX_REPRESENTATIVES: usize = 5;
 /// Petitioners one registration or trip lists by name; a larger group is counted in the headcount.
 pub const MAX_PETITIONERS: usize = 50;
-/// Officers on one trip, and matters one trip concerns.
+/// Officers on one trip, and cases one trip concerns.
 pub const MAX_TRIP_OFFICERS: usize = 20;
 pub const MAX_TRIP_CASES: usize = 50;
 /// How far back a caller that does not load history may date an event.
@@ -34,7 +34,7 @@ pub struct Clock {
 
 impl Clock {
     /// The time of `field` (absent: now): a valid timestamp, not in the future, and not more than a year
-    /// back unless the caller loads history. Every dated write (intake, matter steps, fund steps) judges it
+    /// back unless the caller loads history. Every dated write (intake, case steps, fund steps) judges it
     /// here.
     pub fn occurred(
         self,

@@ -1,4 +1,4 @@
-//! The steps of a matter: what a well-formed step request is, as the workflow takes it ([`Action`]).
+//! The steps of a case: what a well-formed step request is, as the workflow takes it ([`Action`]).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -75,7 +75,7 @@ pub enum Action {
     },
 }
 
-/// A step request, checked: the matter, the etag it was read at, when the step happened, the step and the
+/// A step request, checked: the case, the etag it was read at, when the step happened, the step and the
 /// text its event records (a reason, a note, an opinion).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -86,7 +86,7 @@ pub struct Step {
     pub reason: String,
 }
 
-/// A request of one step of a matter.
+/// A request of one step of a case.
 pub trait StepRequest: prost::Message + Default {
     /// The method's name, as idempotency keys and the audit trail name it.
     const METHOD: &'static str;
@@ -137,7 +137,7 @@ fn step(
 ) -> Option<Step> {
     let case_id = v.check(
         Uuid::parse_str(case_id)
-            .map_err(|_| FieldViolation::new("case_id", "must be a matter id (UUID)")),
+            .map_err(|_| FieldViolation::new("case_id", "must be a case id (UUID)")),
     );
     let occurred_at = clock.occurred(v, "occurred_at", occurred_at);
     let own = own(v);

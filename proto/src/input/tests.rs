@@ -83,19 +83,16 @@ fn proxies_act_for_someone_and_are_not_counted_or_representatives() {
 }
 
 #[test]
-fn a_new_matter_against_a_match_is_no_link() {
+fn a_new_case_against_a_match_is_no_link() {
     let mut request = visit_request(vec![named("张三", false, false)], 1);
     let matter = request
         .visit
         .as_mut()
         .and_then(|v| v.matter.as_mut())
         .unwrap();
-    matter.new_matter_reason = "另一家企业".into();
+    matter.new_case_reason = "另一家企业".into();
     let parsed = parse_visit(&request).unwrap();
-    assert_eq!(
-        parsed.matter.new_matter_reason.as_deref(),
-        Some("另一家企业")
-    );
+    assert_eq!(parsed.matter.new_case_reason.as_deref(), Some("另一家企业"));
     let matter = request
         .visit
         .as_mut()
@@ -104,7 +101,7 @@ fn a_new_matter_against_a_match_is_no_link() {
     matter.link_case_id = Uuid::now_v7().to_string();
     assert_eq!(
         parse_visit(&request).unwrap_err(),
-        ["visit.matter.new_matter_reason"]
+        ["visit.matter.new_case_reason"]
     );
 }
 

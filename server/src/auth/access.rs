@@ -56,7 +56,7 @@ pub const ACCESS: &[(&str, &[Role])] = &[
     ("/xinfang.v1.VisitService/ListReturnTrips", NOT_AGENCY),
     // Overriding a repeat match is the county desk's judgment, like linking by hand.
     ("/xinfang.v1.VisitService/DetachRegistration", COUNTY_OFFICE),
-    // Every role reads matters, each within the read rule (`crate::scope`): an agency those its letters opened.
+    // Every role reads cases, each within the read rule (`crate::scope`): an agency those its letters opened.
     ("/xinfang.v1.CaseService/GetCase", ALL),
     ("/xinfang.v1.CaseService/ListCases", ALL),
     ("/xinfang.v1.CaseService/ListCaseEvents", ALL),

@@ -1,4 +1,4 @@
-//! Legal deadlines of petition matters (docs/deadlines.md): the holiday calendar, day counting and on-time
+//! Legal deadlines of petition cases (docs/deadlines.md): the holiday calendar, day counting and on-time
 //! classification. Pure: the calendar is built from CSV text and every function takes its inputs explicitly,
 //! so the rules can be tested without a clock or a database.
 //!
@@ -262,7 +262,7 @@ pub struct DeadlineRules {
     pub review_request_days: u32,
     /// Reviewing body decides a 复查 or 复核, counted from receiving the request.
     pub review_decision_days: u32,
-    /// Receiving unit objects that the matter is outside its remit; working days.
+    /// Receiving unit objects that the case is outside its remit; working days.
     pub objection_working_days: u32,
     /// Petitioner rates an opinion published for evaluation, counted from the reply. The length is not
     /// fixed by any text we found; 30 days matches the review window (docs/deadlines.md).

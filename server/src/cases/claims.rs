@@ -1,6 +1,6 @@
-//! Which matters have a statutory conclusion period (docs/deadlines.md): under the 2022 regulation the 60 days
-//! (plus an extension of at most 30) bind 申诉求决 matters handled by a written opinion; 建议意见 and 检举控告
-//! follow procedures of their own. Under the 2005 regulation every matter has the 60 days. The table is data
+//! Which cases have a statutory conclusion period (docs/deadlines.md): under the 2022 regulation the 60 days
+//! (plus an extension of at most 30) bind 申诉求决 cases handled by a written opinion; 建议意见 and 检举控告
+//! follow procedures of their own. Under the 2005 regulation every case has the 60 days. The table is data
 //! (`data/claim-types.csv`), one row per regulation and claim type, so a local rule is a row, not code.
 
 use std::collections::BTreeMap;
@@ -59,7 +59,7 @@ impl ClaimRules {
         Self::from_csv(CLAIM_TYPES_CSV)
     }
 
-    /// Whether a matter of `claim_type` under `regulation` has the statutory conclusion period. A pair the
+    /// Whether a case of `claim_type` under `regulation` has the statutory conclusion period. A pair the
     /// table does not list has it: a deadline nobody should miss is safer than one nobody counts.
     pub fn statutory_conclusion(&self, regulation: &str, claim_type: i32) -> bool {
         self.statutory

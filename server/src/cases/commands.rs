@@ -1,6 +1,6 @@
-//! The commands of matters: a step of the workflow, reading one matter, a list and its events, and opening a
-//! matter for intake. Each runs in the caller's transaction and decides access itself: who takes which step
-//! here, who reads which matter by the read rule (docs/access.md).
+//! The commands of cases: a step of the workflow, reading one case, a list and its events, and opening a
+//! case for intake. Each runs in the caller's transaction and decides access itself: who takes which step
+//! here, who reads which case by the read rule (docs/access.md).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -25,7 +25,7 @@ enum Actor {
     County,
     /// The responsible unit's clerk (or an administrator).
     Unit,
-    /// The unit when the matter is assigned, the petition office before that (不予受理 at registration).
+    /// The unit when the case is assigned, the petition office before that (不予受理 at registration).
     Decliner,
 }
 
@@ -86,13 +86,13 @@ fn check_actor(principal: &Principal, actor: Actor, row: &CaseRow) -> Result<(),
     )))
 }
 
-/// Refuses a matter `principal` may not read (the read rule, `crate::scope`).
+/// Refuses a case `principal` may not read (the read rule, `crate::scope`).
 async fn check_read(
     conn: &mut PgConnection,
     principal: &Principal,
     id: Uuid,
 ) -> Result<(), AppError> {
-    if scope::store::reads(conn, &Reader::of(principal), Kind::Matter, id).await? {
+    if scope::store::reads(conn, &Reader::of(principal), Kind::Case, id).await? {
         Ok(())
     } else {
         Err(AppError::PermissionDenied(
@@ -106,7 +106,7 @@ async fn check_unit(conn: &mut PgConnection, code: &str) -> Result<(), AppError>
         Some(o) if o.kind == "township" || o.kind == "department" => Ok(()),
         Some(_) => Err(AppError::invalid(
             "responsible_org_code",
-            "a matter is assigned to a township or a county department",
+            "a case is assigned to a township or a county department",
         )),
         None => Err(AppError::invalid(
             "responsible_org_code",
@@ -115,8 +115,8 @@ async fn check_unit(conn: &mut PgConnection, code: &str) -> Result<(), AppError>
     }
 }
 
-/// Takes a step of the workflow on the matter: locks it, checks the caller and the etag, lets the pure
-/// workflow decide, and writes the row, its event and the sync feed. Returns the matter after the step.
+/// Takes a step of the workflow on the case: locks it, checks the caller and the etag, lets the pure
+/// workflow decide, and writes the row, its event and the sync feed. Returns the case after the step.
 pub async fn take_step(
     workflow: &Workflow,
     principal: &Principal,
@@ -125,13 +125,13 @@ pub async fn take_step(
 ) -> Result<CaseRow, AppError> {
     let row = store::lock(conn, step.case_id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("matter {}", step.case_id)))?;
+        .ok_or_else(|| AppError::NotFound(format!("case {}", step.case_id)))?;
     check_actor(principal, actor(&step.action), &row)?;
     if let Some(etag) = &step.etag
         && *etag != row.version.to_string()
     {
         return Err(AppError::Aborted(format!(
-            "the matter changed since it was read (etag {etag}, now {}); read it again",
+            "the case changed since it was read (etag {etag}, now {}); read it again",
             row.version
         )));
     }
@@ -180,7 +180,7 @@ pub async fn take_step(
         },
     )
     .await?;
-    tracing::info!(case = %row.id, action = name, state = %updated.state, "matter changed");
+    tracing::info!(case = %row.id, action = name, state = %updated.state, "case changed");
     Ok(updated)
 }
 
@@ -214,7 +214,7 @@ fn changed_fields(
     ))
 }
 
-/// The matter `id`, when `principal` reads it.
+/// The case `id`, when `principal` reads it.
 pub async fn get(
     principal: &Principal,
     id: Uuid,
@@ -222,12 +222,12 @@ pub async fn get(
 ) -> Result<CaseRow, AppError> {
     let row = store::get(conn, id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("matter {id}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("case {id}")))?;
     check_read(conn, principal, row.id).await?;
     Ok(row)
 }
 
-/// The matters of `filter` that `principal` reads, newest first, at most `limit`.
+/// The cases of `filter` that `principal` reads, newest first, at most `limit`.
 pub async fn list(
     principal: &Principal,
     filter: &ListFilter,
@@ -237,7 +237,7 @@ pub async fn list(
     Ok(store::list(conn, filter, &Reader::of(principal), limit).await?)
 }
 
-/// The history of a matter `principal` reads, oldest first, after event `after`.
+/// The history of a case `principal` reads, oldest first, after event `after`.
 pub async fn events(
     principal: &Principal,
     case_id: Uuid,
@@ -247,12 +247,12 @@ pub async fn events(
 ) -> Result<Vec<EventRow>, AppError> {
     store::get(conn, case_id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("matter {case_id}")))?;
+        .ok_or_else(|| AppError::NotFound(format!("case {case_id}")))?;
     check_read(conn, principal, case_id).await?;
     Ok(store::events(conn, case_id, after, limit).await?)
 }
 
-/// What intake opens a matter from: the registration's description of it, and who registered it.
+/// What intake opens a case from: the registration's description of it, and who registered it.
 pub struct Opening<'a> {
     pub number: &'a str,
     pub category: &'a str,
@@ -265,8 +265,8 @@ pub struct Opening<'a> {
     pub opened_by: Uuid,
 }
 
-/// Opens a matter in state registered, with its first clocks (the office's 15 days to assign). Returns its
-/// id. Intake calls it for a registration that repeats no matter.
+/// Opens a case in state registered, with its first clocks (the office's 15 days to assign). Returns its
+/// id. Intake calls it for a registration that repeats no case.
 pub async fn open(
     workflow: &Workflow,
     o: &Opening<'_>,
@@ -296,14 +296,14 @@ pub async fn open(
     Ok(id)
 }
 
-/// The matter `id`, locked until the transaction ends, for intake joining a registration to it.
+/// The case `id`, locked until the transaction ends, for intake joining a registration to it.
 pub async fn lock(id: Uuid, conn: &mut PgConnection) -> Result<CaseRow, AppError> {
     store::lock(conn, id)
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("matter {id}")))
+        .ok_or_else(|| AppError::NotFound(format!("case {id}")))
 }
 
-/// Records an event of the matter that no workflow step makes (a registration joining or leaving it).
+/// Records an event of the case that no workflow step makes (a registration joining or leaving it).
 pub async fn note(event: &store::NewEvent<'_>, conn: &mut PgConnection) -> Result<(), AppError> {
     Ok(store::insert_event(conn, event).await?)
 }

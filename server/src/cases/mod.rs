@@ -1,4 +1,4 @@
-//! Petition matters and their lifecycle.
+//! Petition cases and their lifecycle.
 
 pub mod calendar;
 pub mod claims;

@@ -1,5 +1,5 @@
 //! `xinfang.v1.CaseService`: proto in, a command of `cases::commands` in a transaction, proto out. Every step
-//! of a matter goes through [`CaseApi::step`], which `SyncService.Push` also calls for a pushed step, in the
+//! of a case goes through [`CaseApi::step`], which `SyncService.Push` also calls for a pushed step, in the
 //! push's own transaction.
 
 use std::sync::Arc;
@@ -46,7 +46,7 @@ impl CaseApi {
         Self { pool, workflow }
     }
 
-    /// One step of a matter, exactly once per request id, in the caller's transaction.
+    /// One step of a case, exactly once per request id, in the caller's transaction.
     pub(crate) async fn step<R: StepRequest>(
         &self,
         principal: &Principal,
@@ -89,7 +89,7 @@ impl CaseApi {
         conn: &mut PgConnection,
     ) -> Result<Case, AppError> {
         let id = Uuid::parse_str(&req.id)
-            .map_err(|_| AppError::invalid("id", "must be a matter id (UUID)"))?;
+            .map_err(|_| AppError::invalid("id", "must be a case id (UUID)"))?;
         let row = commands::get(principal, id, conn).await?;
         Ok(view::case(&self.workflow, &row, Utc::now()))
     }
@@ -101,10 +101,10 @@ impl CaseApi {
         conn: &mut PgConnection,
     ) -> Result<ListCaseEventsResponse, AppError> {
         let mut v = Violations::new();
-        let case_id =
-            v.check(Uuid::parse_str(&req.case_id).map_err(|_| {
-                validate::FieldViolation::new("case_id", "must be a matter id (UUID)")
-            }));
+        let case_id = v.check(
+            Uuid::parse_str(&req.case_id)
+                .map_err(|_| validate::FieldViolation::new("case_id", "must be a case id (UUID)")),
+        );
         let page_size = v.check(validate::page_size("page_size", req.page_size));
         let filter_key = req.case_id.clone();
         let after = match v.check(paging::decode(&req.page_token, &filter_key)) {

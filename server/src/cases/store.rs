@@ -1,4 +1,4 @@
-//! SQL of matters and their events.
+//! SQL of cases and their events.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{FromRow, PgConnection};
@@ -137,7 +137,7 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, s
         .await
 }
 
-/// The matter, locked for update until the transaction ends: concurrent steps on one matter queue here.
+/// The case, locked for update until the transaction ends: concurrent steps on one case queue here.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM cases WHERE id = $1 FOR UPDATE"
@@ -246,7 +246,7 @@ pub struct NewCase<'a> {
     pub opened_by: Uuid,
 }
 
-/// Inserts a matter that intake opens; `cases::commands::open` computes its first due dates.
+/// Inserts a case that intake opens; `cases::commands::open` computes its first due dates.
 pub async fn insert(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at, \
@@ -334,14 +334,14 @@ const CONCLUDED: &str = "('replied', 'evaluated', 'reviewed')";
 
 #[derive(Debug, Default, Clone)]
 pub struct ListFilter {
-    /// The state as matters show it on `today`: a concluded matter past its review window is final.
+    /// The state as cases show it on `today`: a concluded case past its review window is final.
     pub state: Option<String>,
     pub today: Option<NaiveDate>,
     /// The scope's unit or the requested one.
     pub responsible_org: Option<String>,
-    /// Only matters whose open step is due before this date.
+    /// Only cases whose open step is due before this date.
     pub due_before: Option<NaiveDate>,
-    /// Only matters whose open step is due on or before this date.
+    /// Only cases whose open step is due on or before this date.
     pub due_by: Option<NaiveDate>,
     pub backlog: Option<bool>,
     pub special_difficult: Option<bool>,
@@ -351,7 +351,7 @@ pub struct ListFilter {
     pub after: Option<(DateTime<Utc>, Uuid)>,
 }
 
-/// The matters of `f` that `reader` reads, newest first.
+/// The cases of `f` that `reader` reads, newest first.
 pub async fn list(
     conn: &mut PgConnection,
     f: &ListFilter,
@@ -377,7 +377,7 @@ pub async fn list(
            AND ($10::timestamptz IS NULL OR registered_at < $10) \
            AND ($11::timestamptz IS NULL OR (registered_at, id) < ($11, $12)) \
          ORDER BY registered_at DESC, id DESC LIMIT $13",
-        readable = reader.condition(Kind::Matter, "cases", 3)
+        readable = reader.condition(Kind::Case, "cases", 3)
     ))
     .bind(&f.state)
     .bind(&f.responsible_org)

@@ -1,4 +1,4 @@
-//! Matters and their events as the API shows them.
+//! Cases and their events as the API shows them.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use xinfang_proto::v1::{Case, CaseEvent, Date, Deadline, Deadlines};
@@ -26,7 +26,7 @@ fn deadline(d: Option<DeadlineStatus>) -> Option<Deadline> {
     })
 }
 
-/// A matter as the API shows it on `now`: its state (final once its review window passed) and its clocks.
+/// A case as the API shows it on `now`: its state (final once its review window passed) and its clocks.
 pub fn case(workflow: &Workflow, row: &CaseRow, now: DateTime<Utc>) -> Case {
     let record = row.record();
     let facts = workflow.facts(now);

@@ -3,7 +3,7 @@
 //!
 //! Which role calls which method is decided before any of this runs, by the role table of the auth layer
 //! (docs/access.md). What is decided here is what the table cannot know: scope (a township clerk submits and
-//! reads its own unit's requests, naming only matters and trips it reads) and the separation of duties between
+//! reads its own unit's requests, naming only cases and trips it reads) and the separation of duties between
 //! the bureau meeting and the leader's approval.
 
 use std::collections::HashMap;
@@ -45,8 +45,8 @@ pub struct BudgetView {
     pub appropriations: Vec<AppropriationRow>,
 }
 
-/// A request with its events, as its reader sees it: the matter, petitioner and trip it names are left out
-/// unless the reader reads that matter or trip (docs/access.md).
+/// A request with its events, as its reader sees it: the case, petitioner and trip it names are left out
+/// unless the reader reads that case or trip (docs/access.md).
 pub struct RequestView {
     pub request: RequestRow,
     pub events: Vec<EventRow>,
@@ -123,7 +123,7 @@ pub async fn list_budgets(
 }
 
 /// `SubmitFundRequest`: a request of the caller's unit (a township clerk's own; the county office's for any
-/// requesting unit), about matters and trips the caller reads.
+/// requesting unit), about cases and trips the caller reads.
 pub async fn submit(
     ctx: &FundConfig,
     p: &Principal,
@@ -163,13 +163,13 @@ pub async fn submit(
                 format!("no {} budget in {}", new.category, new.year),
             )
         })?;
-    // The matter and the trip a request names are ones its submitter reads, refused like ones that do not
+    // The case and the trip a request names are ones its submitter reads, refused like ones that do not
     // exist; and an accusation's relief is never put under the unit it accuses.
     if let Some(case) = new.case_id {
-        if !scope::store::reads(tx, &reader, Kind::Matter, case).await? {
+        if !scope::store::reads(tx, &reader, Kind::Case, case).await? {
             return Err(AppError::invalid(
                 "case_id",
-                "no matter you may read has this id",
+                "no case you may read has this id",
             ));
         }
         if intake_store::accused_units(tx, &[case])
@@ -194,17 +194,17 @@ pub async fn submit(
     if let (Some(case), Some(petitioner)) = (new.case_id, new.petitioner_id) {
         let (backlog, special, linked) = store::relief_facts(tx, case, petitioner)
             .await?
-            .ok_or_else(|| AppError::invalid("case_id", "no matter has this id"))?;
+            .ok_or_else(|| AppError::invalid("case_id", "no case has this id"))?;
         if relief && (backlog == 0 || !special) {
             return Err(AppError::precondition(
                 "RELIEF_NEEDS_SPECIAL_DIFFICULT_CASE",
-                "relief is paid for a matter listed as a special difficult backlog case",
+                "relief is paid for a case listed as a special difficult backlog case",
             ));
         }
         if !linked {
             return Err(AppError::invalid(
                 "petitioner_id",
-                "not a petitioner of this matter",
+                "not a petitioner of this case",
             ));
         }
         if relief {
@@ -495,8 +495,8 @@ async fn budget_views(
         .collect())
 }
 
-/// Requests as `reader` sees them: the matter, the petitioner of that matter and the trip a request names
-/// are shown only to a reader of that matter or trip.
+/// Requests as `reader` sees them: the case, the petitioner of that case and the trip a request names
+/// are shown only to a reader of that case or trip.
 async fn request_views(
     tx: &mut PgConnection,
     reader: &Reader,
@@ -505,7 +505,7 @@ async fn request_views(
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let cases: Vec<Uuid> = rows.iter().filter_map(|r| r.case_id).collect();
     let trips: Vec<Uuid> = rows.iter().filter_map(|r| r.trip_id).collect();
-    let cases = scope::store::keep_readable(tx, reader, Kind::Matter, cases).await?;
+    let cases = scope::store::keep_readable(tx, reader, Kind::Case, cases).await?;
     let trips = scope::store::keep_readable(tx, reader, Kind::Trip, trips).await?;
     let mut by_request: HashMap<Uuid, Vec<EventRow>> = HashMap::new();
     for e in store::events(tx, &ids).await? {

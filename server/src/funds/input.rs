@@ -1,5 +1,5 @@
 //! What a well-formed fund request is: proto → the inputs of [`super::commands`], every violation of a message
-//! reported at once. These are the rules `xinfang_proto::input` holds for intake and the matter steps
+//! reported at once. These are the rules `xinfang_proto::input` holds for intake and the case steps
 //! (docs/architecture.md); the fund's stay with the server because only the server takes fund requests (the
 //! offline client `xf` captures none). What only the database knows (a category, a unit, a budget, what the
 //! caller reads) is judged by the commands.
@@ -182,10 +182,7 @@ pub fn new_request(req: &SubmitFundRequestRequest, clock: Clock) -> Result<NewRe
     if let Some(p) = purpose {
         let (needs_case, needs_trip) = model::purpose_needs(p);
         if needs_case && matches!(case_id, Some(None)) {
-            v.add(
-                "case_id",
-                "relief names the special difficult backlog matter",
-            );
+            v.add("case_id", "relief names the special difficult backlog case");
         }
         if needs_case && matches!(petitioner_id, Some(None)) {
             v.add("petitioner_id", "relief names the petitioner it is paid to");

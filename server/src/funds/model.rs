@@ -169,7 +169,7 @@ pub fn sha256_hex(field: &str, value: &str) -> Result<String, FieldViolation> {
 
 /// What a purpose requires to be named.
 pub fn purpose_needs(purpose: FundPurpose) -> (bool, bool) {
-    // (matter and petitioner, trip)
+    // (case and petitioner, trip)
     match purpose {
         FundPurpose::HardshipRelief => (true, false),
         FundPurpose::ReturnTrip => (false, true),

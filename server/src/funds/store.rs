@@ -372,7 +372,7 @@ pub async fn relief_total(
     .await
 }
 
-/// (backlog state, special difficult) of a matter, and whether the petitioner belongs to it.
+/// (backlog state, special difficult) of a case, and whether the petitioner belongs to it.
 pub async fn relief_facts(
     conn: &mut PgConnection,
     case_id: Uuid,

@@ -1,5 +1,5 @@
 //! The commands of intake: registering a visit or a letter, recording a return trip, detaching a
-//! registration into a matter of its own, and reading them. Each runs in the caller's transaction and decides
+//! registration into a case of its own, and reading them. Each runs in the caller's transaction and decides
 //! access itself (the read rule, docs/access.md; the desk's override, docs/intake.md).
 
 use std::collections::{HashMap, HashSet};
@@ -29,7 +29,7 @@ use crate::{
 };
 
 /// A record just written: its row, its people masked (for the stored first answer) and as the caller sees
-/// them, and which of its matters the caller reads.
+/// them, and which of its cases the caller reads.
 pub struct Written<R> {
     pub row: R,
     pub masked: Vec<Petitioner>,
@@ -37,14 +37,14 @@ pub struct Written<R> {
     pub readable: HashSet<Uuid>,
 }
 
-/// Records as a reader sees them: the rows, the people of each, and which of their matters the reader reads.
+/// Records as a reader sees them: the rows, the people of each, and which of their cases the reader reads.
 pub struct Shown<R> {
     pub rows: Vec<R>,
     pub people: HashMap<Uuid, Vec<Petitioner>>,
     pub readable: HashSet<Uuid>,
 }
 
-/// Trips as a reader sees them: the rows, the people of each, and the matters each names that the reader
+/// Trips as a reader sees them: the rows, the people of each, and the cases each names that the reader
 /// reads.
 pub struct ShownTrips {
     pub rows: Vec<TripRow>,
@@ -52,7 +52,7 @@ pub struct ShownTrips {
     pub cases: HashMap<Uuid, Vec<Uuid>>,
 }
 
-/// The registration a detach moved, and the matter it left.
+/// The registration a detach moved, and the case it left.
 pub enum Detached {
     Visit(Written<VisitRow>, Uuid),
     Letter(Written<LetterRow>, Uuid),
@@ -75,8 +75,8 @@ async fn check_read(
     }
 }
 
-/// The matters among `ids` that `reader` reads.
-async fn readable_matters(
+/// The cases among `ids` that `reader` reads.
+async fn readable_cases(
     conn: &mut PgConnection,
     reader: &Reader,
     ids: impl IntoIterator<Item = Uuid>,
@@ -84,15 +84,15 @@ async fn readable_matters(
     let mut ids: Vec<Uuid> = ids.into_iter().collect();
     ids.sort_unstable();
     ids.dedup();
-    Ok(scope::store::readable(conn, reader, Kind::Matter, &ids).await?)
+    Ok(scope::store::readable(conn, reader, Kind::Case, &ids).await?)
 }
 
-/// Registering a new matter against a repeat match is the county desk's judgment (like linking by hand).
+/// Registering a new case against a repeat match is the county desk's judgment (like linking by hand).
 fn check_override(principal: &Principal, matter: &NewMatter) -> Result<(), AppError> {
-    if matter.new_matter_reason.is_some() && !model::overrides_matches(principal.role) {
+    if matter.new_case_reason.is_some() && !model::overrides_matches(principal.role) {
         return Err(AppError::PermissionDenied(
-            "only the county desk registers a new matter against a repeat match \
-             (matter.new_matter_reason)"
+            "only the county desk registers a new case against a repeat match \
+             (matter.new_case_reason)"
                 .into(),
         ));
     }
@@ -116,7 +116,7 @@ async fn number(
     ))
 }
 
-/// Registers a visit: its people, the matter it opens or joins, its flags (collective, large-scale,
+/// Registers a visit: its people, the case it opens or joins, its flags (collective, large-scale,
 /// leapfrog, repeat, 不再受理).
 pub async fn register_visit(
     ctx: &Ctx,
@@ -127,11 +127,11 @@ pub async fn register_visit(
     check_override(principal, &new.matter)?;
     let (petitioners, keys) = people::store_petitioners(tx, &ctx.keys, &new.petitioners).await?;
     let reader = Reader::of(principal);
-    let link = matching::check_matter(tx, &reader, "visit.matter", &new.matter, &keys).await?;
+    let link = matching::check_case(tx, &reader, "visit.matter", &new.matter, &keys).await?;
     // The register's counter is taken late: its row lock is held to the commit.
     let number = number(ctx, numbers::REGISTER_PREFIX, new.visited_at, tx).await?;
     let id = Uuid::now_v7();
-    let joined = matching::join_matter(
+    let joined = matching::join_case(
         tx,
         &ctx.config.workflow,
         principal.id,
@@ -183,7 +183,7 @@ pub async fn register_visit(
         "RegisterVisit",
     )
     .await?;
-    let readable = readable_matters(tx, &reader, [joined.case_id]).await?;
+    let readable = readable_cases(tx, &reader, [joined.case_id]).await?;
     tracing::info!(visit = %row.id, case = %row.case_id, repeat = row.repeat,
         not_accepted_again = row.not_accepted_again, collective = row.collective,
         leapfrog = row.leapfrog, "visit registered");
@@ -195,7 +195,7 @@ pub async fn register_visit(
     })
 }
 
-/// Registers a letter (or a call, an online complaint, a transfer from above): its people and the matter it
+/// Registers a letter (or a call, an online complaint, a transfer from above): its people and the case it
 /// opens or joins. A transfer from above with a sender's reference already registered is refused.
 pub async fn register_letter(
     ctx: &Ctx,
@@ -206,10 +206,10 @@ pub async fn register_letter(
     check_override(principal, &new.matter)?;
     let (petitioners, keys) = people::store_petitioners(tx, &ctx.keys, &new.petitioners).await?;
     let reader = Reader::of(principal);
-    let link = matching::check_matter(tx, &reader, "letter.matter", &new.matter, &keys).await?;
+    let link = matching::check_case(tx, &reader, "letter.matter", &new.matter, &keys).await?;
     let number = number(ctx, numbers::REGISTER_PREFIX, new.received_at, tx).await?;
     let id = Uuid::now_v7();
-    let joined = matching::join_matter(
+    let joined = matching::join_case(
         tx,
         &ctx.config.workflow,
         principal.id,
@@ -272,7 +272,7 @@ pub async fn register_letter(
         "RegisterLetter",
     )
     .await?;
-    let readable = readable_matters(tx, &reader, [joined.case_id]).await?;
+    let readable = readable_cases(tx, &reader, [joined.case_id]).await?;
     tracing::info!(letter = %row.id, case = %row.case_id, repeat = row.repeat, channel = %row.channel,
         "letter registered");
     Ok(Written {
@@ -283,9 +283,9 @@ pub async fn register_letter(
     })
 }
 
-/// Takes a visit or letter out of its matter into a new one, as if it had been registered with a new-matter
-/// reason: the new matter is numbered after it (with a suffix when the matter it leaves carries its number),
-/// dated by it, opened by its registrar, and holds its petitioners; the matter it leaves keeps the rest and
+/// Takes a visit or letter out of its case into a new one, as if it had been registered with a new-case
+/// reason: the new case is numbered after it (with a suffix when the case it leaves carries its number),
+/// dated by it, opened by its registrar, and holds its petitioners; the case it leaves keeps the rest and
 /// derives its initial registration again.
 pub async fn detach(
     ctx: &Ctx,
@@ -303,7 +303,7 @@ pub async fn detach(
         RegistrationKind::Letter => Kind::Letter,
     };
     let reader = check_read(tx, principal, scope_kind, detach.id).await?;
-    // The matter first, then its registrations: the order every registration takes them in.
+    // The case first, then its registrations: the order every registration takes them in.
     let old = cases::lock(old_case, tx).await?;
     let registrations = store::registrations_of(tx, old_case).await?;
     let Some(leaving) = registrations.iter().find(|r| r.id == detach.id).cloned() else {
@@ -313,7 +313,7 @@ pub async fn detach(
     if registrations.len() < 2 {
         return Err(AppError::precondition(
             "ONLY_REGISTRATION",
-            "the registration is its matter's only one: it is a matter of its own already",
+            "the registration is its case's only one: it is a case of its own already",
         ));
     }
     // Its description, as registered.
@@ -352,7 +352,7 @@ pub async fn detach(
             after: Some(serde_json::json!({
                 "registration": leaving.number,
                 "detached_from": old.number,
-                "new_matter_reason": detach.reason,
+                "new_case_reason": detach.reason,
             })),
         },
         tx,
@@ -378,7 +378,7 @@ pub async fn detach(
         principal.id,
         &flips,
         None,
-        "the initial registration was detached into a matter of its own",
+        "the initial registration was detached into a case of its own",
     )
     .await?;
     crate::audit::store::append(
@@ -405,7 +405,7 @@ pub async fn detach(
     .await?;
     feed(tx, "case", old_case, None, None).await?;
     feed(tx, "case", new_case, None, None).await?;
-    let readable = readable_matters(tx, &reader, [new_case]).await?;
+    let readable = readable_cases(tx, &reader, [new_case]).await?;
     let method = "DetachRegistration";
     tracing::info!(registration = %detach.id, from = %old_case, to = %new_case, "registration detached");
     Ok(match detach.kind {
@@ -444,7 +444,7 @@ pub async fn detach(
     })
 }
 
-/// Records a persuade-and-return trip: its people and the matters it names, which its recorder must read
+/// Records a persuade-and-return trip: its people and the cases it names, which its recorder must read
 /// already (a link never widens what anyone reads) and which are never put under a unit they accuse.
 pub async fn record_trip(
     ctx: &Ctx,
@@ -461,15 +461,15 @@ pub async fn record_trip(
         ),
         None => v.add("trip.responsible_org_code", "no org unit has this code"),
     }
-    // A trip names only matters its recorder reads already: the link then vouches for the officer's reading
+    // A trip names only cases its recorder reads already: the link then vouches for the officer's reading
     // them, and never widens it. Unreadable and missing ids are refused alike.
     let readable =
-        scope::store::readable(tx, &Reader::of(principal), Kind::Matter, &new.case_ids).await?;
+        scope::store::readable(tx, &Reader::of(principal), Kind::Case, &new.case_ids).await?;
     for (i, id) in new.case_ids.iter().enumerate() {
         if !readable.contains(id) {
             v.add(
                 format!("trip.case_ids[{i}]"),
-                "no matter you may read has this id",
+                "no case you may read has this id",
             );
         }
     }
@@ -527,7 +527,7 @@ pub async fn record_trip(
         Some(principal.id),
     )
     .await?;
-    // The matters a trip names enter its officer's scope now: feed them to the officer.
+    // The cases a trip names enter its officer's scope now: feed them to the officer.
     for case in &new.case_ids {
         feed(tx, "case", *case, None, Some(principal.id)).await?;
     }
@@ -575,7 +575,7 @@ pub async fn visits(
     };
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let people = people::shown(conn, &ctx.keys, principal, Links::Visit, &ids, method).await?;
-    let readable = readable_matters(conn, &reader, rows.iter().map(|r| r.case_id)).await?;
+    let readable = readable_cases(conn, &reader, rows.iter().map(|r| r.case_id)).await?;
     Ok(Shown {
         rows,
         people,
@@ -605,7 +605,7 @@ pub async fn letters(
     };
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let people = people::shown(conn, &ctx.keys, principal, Links::Letter, &ids, method).await?;
-    let readable = readable_matters(conn, &reader, rows.iter().map(|r| r.case_id)).await?;
+    let readable = readable_cases(conn, &reader, rows.iter().map(|r| r.case_id)).await?;
     Ok(Shown {
         rows,
         people,
@@ -613,7 +613,7 @@ pub async fn letters(
     })
 }
 
-/// The trips `principal` reads: one by id, or a page of a list; each with the matters it names that the
+/// The trips `principal` reads: one by id, or a page of a list; each with the cases it names that the
 /// reader reads.
 pub async fn trips(
     ctx: &Ctx,
@@ -638,7 +638,7 @@ pub async fn trips(
     let people = people::shown(conn, &ctx.keys, principal, Links::Trip, &ids, method).await?;
     let links = store::trip_cases(conn, &ids).await?;
     let readable =
-        readable_matters(conn, &Reader::of(principal), links.iter().map(|(_, c)| *c)).await?;
+        readable_cases(conn, &Reader::of(principal), links.iter().map(|(_, c)| *c)).await?;
     let mut cases: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
     for (trip, case) in links {
         if readable.contains(&case) {

@@ -1,6 +1,6 @@
-//! Which matter a registration joins (docs/intake.md): the one the desk linked, the earliest that shares a
+//! Which case a registration joins (docs/intake.md): the one the desk linked, the earliest that shares a
 //! petitioner (同人) and has the same category and place (同事), or a new one; initial or repeat by the dates of
-//! the matter's registrations; 不再受理 when the matter was final on the registration's date.
+//! the case's registrations; 不再受理 when the case was final on the registration's date.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -9,7 +9,7 @@ use xinfang_proto::{input::intake::NewMatter, validate::Violations};
 
 use super::{
     feed,
-    model::{self, Claim, Dated, MatterClaim},
+    model::{self, CaseClaim, Claim, Dated},
     store::{self, Listed, MatchKeys, Registration},
 };
 use crate::{
@@ -19,22 +19,22 @@ use crate::{
     scope::{self, Kind, Reader},
 };
 
-/// The matter a registration belongs to: the one the clerk linked, the earliest with a shared petitioner and
+/// The case a registration belongs to: the one the clerk linked, the earliest with a shared petitioner and
 /// the same category and place, or none (a new one is opened by the caller).
-pub struct MatterLink {
+pub struct CaseLink {
     pub case_id: Option<Uuid>,
     pub competent_rank: i32,
-    /// What the registration is claimed as, given the matter it repeats.
+    /// What the registration is claimed as, given the case it repeats.
     pub claim: Claim,
 }
 
-pub async fn check_matter(
+pub async fn check_case(
     conn: &mut PgConnection,
     reader: &Reader,
     field: &str,
     matter: &NewMatter,
     keys: &MatchKeys,
-) -> Result<MatterLink, AppError> {
+) -> Result<CaseLink, AppError> {
     let mut v = Violations::new();
     if !store::category_exists(conn, &matter.category).await? {
         v.add(
@@ -68,19 +68,19 @@ pub async fn check_matter(
             "no org unit has this code",
         );
     }
-    // A link names a matter the caller reads already (it never widens what anyone reads); one it may not
+    // A link names a case the caller reads already (it never widens what anyone reads); one it may not
     // read is refused exactly as one that does not exist, so the refusal tells nothing either.
     let linked = match matter.link_case_id {
         Some(id) => {
-            let linked = if scope::store::reads(conn, reader, Kind::Matter, id).await? {
-                store::linked_matter(conn, id).await?
+            let linked = if scope::store::reads(conn, reader, Kind::Case, id).await? {
+                store::linked_case(conn, id).await?
             } else {
                 None
             };
             if linked.is_none() {
                 v.add(
                     format!("{field}.link_case_id"),
-                    "no matter you may read has this id",
+                    "no case you may read has this id",
                 );
             }
             linked
@@ -99,13 +99,13 @@ pub async fn check_matter(
                 return Err(AppError::precondition(
                     "ACCUSATION_APART",
                     "an accusation joins only an accusation against the same unit; register it as a \
-                     matter of its own",
+                     case of its own",
                 ));
             }
             Some(l)
         }
-        // The desk said this is a new matter although it may match: no matching.
-        None if matter.new_matter_reason.is_some() => None,
+        // The desk said this is a new case although it may match: no matching.
+        None if matter.new_case_reason.is_some() => None,
         None => {
             store::find_repeat_case(
                 conn,
@@ -126,14 +126,14 @@ pub async fn check_matter(
             })
             .as_ref(),
     );
-    Ok(MatterLink {
+    Ok(CaseLink {
         case_id: linked.map(|l| l.id),
         competent_rank,
         claim,
     })
 }
 
-/// A visit or letter being registered, as its matter sees it.
+/// A visit or letter being registered, as its case sees it.
 pub struct Arriving<'a> {
     pub id: Uuid,
     pub number: &'a str,
@@ -141,20 +141,20 @@ pub struct Arriving<'a> {
     pub at: DateTime<Utc>,
 }
 
-/// Where a registration landed: its matter, whether it repeats it, and whether it is answered 不再受理.
+/// Where a registration landed: its case, whether it repeats it, and whether it is answered 不再受理.
 pub struct Joined {
     pub case_id: Uuid,
     pub repeat: bool,
     pub not_accepted_again: bool,
 }
 
-/// The registrations of a matter whose repeat flag changed, each with its flag now.
+/// The registrations of a case whose repeat flag changed, each with its flag now.
 pub type Flips = Vec<(Registration, bool)>;
 
-/// Derives initial/repeat of the matter's registrations from their dates (`model::repeat_flags`), with
+/// Derives initial/repeat of the case's registrations from their dates (`model::repeat_flags`), with
 /// `arriving` among them when it is about to be inserted, and stores every flag that changed (the rollup
 /// triggers move the counts). Returns the arriving registration's flag and the registrations that flipped.
-/// Call it with the matter locked, so that two registrations of one matter are derived one after the other.
+/// Call it with the case locked, so that two registrations of one case are derived one after the other.
 pub async fn settle(
     conn: &mut PgConnection,
     case_id: Uuid,
@@ -182,7 +182,7 @@ pub async fn settle(
     Ok((repeat, flips))
 }
 
-/// Records a change of a matter's initial registration: a `reclassified` event with the numbers of the
+/// Records a change of a case's initial registration: a `reclassified` event with the numbers of the
 /// registrations that were and are initial, an audit row, and the changed visits and letters in the sync
 /// feed (their owners see the new flag).
 pub async fn record_flips(
@@ -244,16 +244,16 @@ pub async fn record_flips(
     Ok(())
 }
 
-/// Opens the matter of a registration that links to none, or joins the one it links to: initial or repeat by
-/// the dates of the matter's registrations (a registration dated before them all becomes the initial one and
-/// the one that was initial a repeat), answered 不再受理 when the matter was final on the registration's date.
-/// Links its petitioners (not its proxies) to the matter. Returns where it landed.
+/// Opens the case of a registration that links to none, or joins the one it links to: initial or repeat by
+/// the dates of the case's registrations (a registration dated before them all becomes the initial one and
+/// the one that was initial a repeat), answered 不再受理 when the case was final on the registration's date.
+/// Links its petitioners (not its proxies) to the case. Returns where it landed.
 #[allow(clippy::too_many_arguments)]
-pub async fn join_matter(
+pub async fn join_case(
     conn: &mut PgConnection,
     workflow: &Workflow,
     actor: Uuid,
-    link: &MatterLink,
+    link: &CaseLink,
     matter: &NewMatter,
     arriving: &Arriving<'_>,
     petitioners: &[Listed],
@@ -281,8 +281,8 @@ pub async fn join_matter(
         )
         .await?;
         store::link_case_petitioners(conn, case_id, &principals).await?;
-        let after = matter.new_matter_reason.as_ref().map(|reason| {
-            serde_json::json!({ "registration": arriving.number, "new_matter_reason": reason })
+        let after = matter.new_case_reason.as_ref().map(|reason| {
+            serde_json::json!({ "registration": arriving.number, "new_case_reason": reason })
         });
         cases::note(
             &NewEvent {
@@ -297,11 +297,11 @@ pub async fn join_matter(
             conn,
         )
         .await?;
-        if let Some(reason) = &matter.new_matter_reason {
+        if let Some(reason) = &matter.new_case_reason {
             crate::audit::store::append(
                 conn,
                 actor,
-                "new_matter",
+                "new_case",
                 &case_id.to_string(),
                 &format!("{}: {reason}", arriving.number),
             )

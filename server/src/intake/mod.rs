@@ -1,4 +1,4 @@
-//! Intake: visits, letters and persuade-and-return trips, the matters they open or join, and the petitioners'
+//! Intake: visits, letters and persuade-and-return trips, the cases they open or join, and the petitioners'
 //! personal data. docs/intake.md tells its rules.
 
 pub mod commands;
@@ -27,7 +27,7 @@ pub struct IntakeConfig {
     pub collective_threshold: u32,
     /// Persons in a batch from which a visit is a large-scale collective visit (大规模集体访).
     pub large_scale_threshold: u32,
-    /// Deadline rules, for the first due date of a matter intake opens.
+    /// Deadline rules, for the first due date of a case intake opens.
     pub workflow: Arc<Workflow>,
 }
 

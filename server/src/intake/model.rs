@@ -1,5 +1,5 @@
 //! Intake rules: validation of visits, letters and trips, the derived flags (collective, large-scale,
-//! leapfrog), initial and repeat within a matter, 不再受理, levels, registration numbers, and who sees what.
+//! leapfrog), initial and repeat within a case, 不再受理, levels, registration numbers, and who sees what.
 //! docs/intake.md tells the rules in the bureau's words.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -44,24 +44,24 @@ pub fn contact_key(name: &str, phone: Option<&str>) -> Option<String> {
     Some(format!("{name}\u{1f}{phone}"))
 }
 
-/// Roles that may say "this is a new matter" against a repeat match, and detach a registration from the
-/// matter it was matched to: the county desk, which also links registrations by hand.
+/// Roles that may say "this is a new case" against a repeat match, and detach a registration from the
+/// case it was matched to: the county desk, which also links registrations by hand.
 pub fn overrides_matches(role: Role) -> bool {
     matches!(role, Role::Admin | Role::CountyClerk)
 }
 
-/// A registration (visit or letter) of a matter, as initial/repeat is derived from it.
+/// A registration (visit or letter) of a case, as initial/repeat is derived from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dated {
     /// When it happened (visited_at, received_at).
     pub at: DateTime<Utc>,
     /// Breaks ties between registrations of the same instant.
     pub id: Uuid,
-    /// Answered 不再受理: a repeat of a matter final by then, never the initial one.
+    /// Answered 不再受理: a repeat of a case final by then, never the initial one.
     pub not_accepted_again: bool,
 }
 
-/// The initial registration (初访/初信) of a matter: its earliest registration by event time (ties by id) that
+/// The initial registration (初访/初信) of a case: its earliest registration by event time (ties by id) that
 /// was not answered 不再受理. Derived from dates, never from arrival, so that the same registrations give
 /// the same initial one whatever order they reach the server in (field laptops sync days late).
 pub fn initial_of(registrations: &[Dated]) -> Option<usize> {
@@ -73,7 +73,7 @@ pub fn initial_of(registrations: &[Dated]) -> Option<usize> {
         .map(|(i, _)| i)
 }
 
-/// The repeat flag of each registration of a matter: all but the initial one are repeats.
+/// The repeat flag of each registration of a case: all but the initial one are repeats.
 pub fn repeat_flags(registrations: &[Dated]) -> Vec<bool> {
     let initial = initial_of(registrations);
     (0..registrations.len())
@@ -81,9 +81,9 @@ pub fn repeat_flags(registrations: &[Dated]) -> Vec<bool> {
         .collect()
 }
 
-/// Whether the matter was final (终结) on `day`, so that a registration of that day repeating it is answered
-/// 不再受理 (ground 6). The workflow's effective state says whether it is final at all (a concluded matter
-/// whose review window passed unused, or one decided after 复核); a matter final by its 复核 decision was so
+/// Whether the case was final (终结) on `day`, so that a registration of that day repeating it is answered
+/// 不再受理 (ground 6). The workflow's effective state says whether it is final at all (a concluded case
+/// whose review window passed unused, or one decided after 复核); a case final by its 复核 decision was so
 /// only from the day of the decision.
 pub fn final_on(record: &CaseRecord, facts: &Facts<'_>, day: NaiveDate) -> bool {
     if effective_state(record, facts, day) != CaseState::Final {
@@ -129,8 +129,8 @@ pub fn level_from_db(level: &str) -> Level {
     }
 }
 
-/// Level of the organ competent for a matter whose problem lies in an org unit of this kind: a township's own
-/// matters are township matters; a county department's or the county's are county matters.
+/// Level of the organ competent for a case whose problem lies in an org unit of this kind: a township's own
+/// cases are township cases; a county department's or the county's are county cases.
 pub fn competent_rank(problem_org_kind: &str) -> i32 {
     if problem_org_kind == "township" { 0 } else { 1 }
 }
@@ -192,24 +192,24 @@ pub fn sees_full_pii(role: Role) -> bool {
     matches!(role, Role::Admin | Role::CountyClerk)
 }
 
-/// What a matter is claimed as: `xinfang.v1.ClaimType` number and, for an accusation, the unit accused.
+/// What a case is claimed as: `xinfang.v1.ClaimType` number and, for an accusation, the unit accused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub claim_type: i16,
     pub accused_org_code: Option<String>,
 }
 
-/// What a registration's matter may join and what it is claimed as (docs/access.md, docs/intake.md).
-pub trait MatterClaim {
+/// What a registration's case may join and what it is claimed as (docs/access.md, docs/intake.md).
+pub trait CaseClaim {
     fn may_join(&self, existing: &Claim) -> bool;
     fn accusation_against(&self) -> Option<&str>;
     fn claim(&self, linked: Option<&Claim>) -> Claim;
 }
 
-impl MatterClaim for NewMatter {
-    /// Whether this registration may join the matter claimed as `existing`. Accusations stand apart
+impl CaseClaim for NewMatter {
+    /// Whether this registration may join the case claimed as `existing`. Accusations stand apart
     /// (docs/access.md): an accusation joins only an accusation against the same unit, so it is never merged
-    /// into a matter the accused unit handles or reads. Any other registration may join any matter; joining
+    /// into a case the accused unit handles or reads. Any other registration may join any case; joining
     /// an accusation makes it one ([`NewMatter::claim`]).
     fn may_join(&self, existing: &Claim) -> bool {
         let accusation = ClaimType::Accusation as i16;
@@ -332,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn a_matter_is_final_on_a_day_by_its_review_window_or_its_second_review() {
+    fn a_case_is_final_on_a_day_by_its_review_window_or_its_second_review() {
         let workflow = Workflow::china().unwrap();
         let step = |record: &CaseRecord, action: Action, when: DateTime<Utc>| {
             apply(record, &action, &workflow.facts(when)).unwrap().0
@@ -431,14 +431,14 @@ mod tests {
             link_case_id: None,
             claim_type: ClaimType::Petition as i16,
             accused_org_code: None,
-            new_matter_reason: None,
+            new_case_reason: None,
         };
         let first = Claim {
             claim_type: accusation,
             accused_org_code: Some("510422100".into()),
         };
         assert_eq!(plain.claim(Some(&first)), first);
-        // Initial, or repeating a matter that is no accusation: the registration's own claim.
+        // Initial, or repeating a case that is no accusation: the registration's own claim.
         let own = Claim {
             claim_type: plain.claim_type,
             accused_org_code: None,

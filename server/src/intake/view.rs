@@ -25,15 +25,15 @@ fn matter(
         demands: demands.to_owned(),
         category: category.to_owned(),
         problem_org_code: org.to_owned(),
-        // The matter is in `classification.case_id`; echoing it here would turn a copied record into a link.
+        // The case is in `classification.case_id`; echoing it here would turn a copied record into a link.
         link_case_id: String::new(),
         claim_type: i32::from(claim_type),
         accused_org_code: accused.unwrap_or_default().to_owned(),
-        new_matter_reason: String::new(),
+        new_case_reason: String::new(),
     }
 }
 
-/// The matter a registration belongs to, as its reader may see it: its id when the reader reads the matter,
+/// The case a registration belongs to, as its reader may see it: its id when the reader reads the case,
 /// else empty (the reader learns only whether the registration is a repeat, and whether it is answered
 /// 不再受理).
 fn classification(

@@ -1,4 +1,4 @@
-//! The change feed the offline clients pull: every write of a matter, a registration or a trip appends a row
+//! The change feed the offline clients pull: every write of a case, a registration or a trip appends a row
 //! in its own transaction, with the units and the officer whose clients should hear of it. The sync service
 //! reads it; the domains only append.
 

@@ -71,7 +71,7 @@ fn sets_goals(principal: &Principal, action: &str) -> Result<(), AppError> {
 }
 
 /// `GetIndicators`: every indicator of the period for the scope asked, the drill-through ids as far as the
-/// caller reads the matters.
+/// caller reads the cases.
 pub async fn indicators(
     ctx: &Ctx,
     principal: &Principal,

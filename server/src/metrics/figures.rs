@@ -1,6 +1,6 @@
 //! The figures of a period, for the RPCs and the report alike: every indicator of the table
 //! ([`super::indicators`]) counted from the rollups, with the preceding period (环比), the same months a year
-//! earlier (同比), 两降两升 and the matters behind the clocks; and the visit and channel statistics.
+//! earlier (同比), 两降两升 and the cases behind the clocks; and the visit and channel statistics.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -95,7 +95,7 @@ pub struct IndicatorQuery {
     pub include_ids: bool,
 }
 
-/// The matters behind a clock's rate: those in the numerator, and those in the denominator only.
+/// The cases behind a clock's rate: those in the numerator, and those in the denominator only.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Ids {
     pub numerator: Vec<Uuid>,
@@ -111,7 +111,7 @@ pub struct IndicatorSet {
     pub now: Vec<TrendValue>,
     pub previous_period: Vec<TrendValue>,
     pub previous_year: Vec<TrendValue>,
-    /// Per indicator: the matters behind a clock's rate, when asked for.
+    /// Per indicator: the cases behind a clock's rate, when asked for.
     pub ids: Vec<Option<Ids>>,
     /// 两降两升 as the year of the period's last month defines it.
     pub trends: Vec<Trend>,
@@ -153,8 +153,8 @@ impl IndicatorSet {
     }
 }
 
-/// Every indicator of `q`'s period. With `q.include_ids`, the matters behind the clocks are listed as far
-/// as `reader` reads them (`crate::scope`), while the counts include every matter of the scope asked for —
+/// Every indicator of `q`'s period. With `q.include_ids`, the cases behind the clocks are listed as far
+/// as `reader` reads them (`crate::scope`), while the counts include every case of the scope asked for —
 /// a unit's own figures count the accusations against it, whose ids it never gets.
 pub async fn indicators(
     conn: &mut PgConnection,
@@ -189,7 +189,7 @@ pub async fn indicators(
             let shown: HashSet<Uuid> = scope::store::keep_readable(
                 conn,
                 reader,
-                scope::Kind::Matter,
+                scope::Kind::Case,
                 listed.iter().map(|(id, _)| *id).collect(),
             )
             .await?

@@ -1,8 +1,8 @@
 //! SQL of the indicators, statistics, targets, 两降两升 and budget. The counts add up the rollups that
 //! triggers keep in the writing transaction (migration `…_rollups.sql`): a county-wide year is a few thousand
 //! rows whatever the volume. The indicators' statements are made from the table of indicators
-//! ([`indicator_statements`]), so that a new indicator over an existing rollup needs no SQL here. Matter ids
-//! for drill-through are only fetched when a caller asks for them, from the matters themselves.
+//! ([`indicator_statements`]), so that a new indicator over an existing rollup needs no SQL here. Case ids
+//! for drill-through are only fetched when a caller asks for them, from the cases themselves.
 
 use std::sync::LazyLock;
 
@@ -148,7 +148,7 @@ fn clock_columns(deadline: Deadline) -> (&'static str, &'static str, &'static st
     }
 }
 
-/// Which matters a drill-through lists: those of `org` (or all), with or without the pending ones. Who may
+/// Which cases a drill-through lists: those of `org` (or all), with or without the pending ones. Who may
 /// see which of them is the read rule's to say (`crate::scope`).
 #[derive(Debug, Clone, Copy)]
 pub struct IdFilter<'a> {
@@ -156,8 +156,8 @@ pub struct IdFilter<'a> {
     pub include_pending: bool,
 }
 
-/// The matters of a clock's rate whose deadline falls in `[from, until)`: (id, counted in the numerator).
-/// The same matters the rollup counts: done, or open and past due on `cutoff` (or pending, when asked).
+/// The cases of a clock's rate whose deadline falls in `[from, until)`: (id, counted in the numerator).
+/// The same cases the rollup counts: done, or open and past due on `cutoff` (or pending, when asked).
 pub async fn timeliness_ids(
     conn: &mut PgConnection,
     deadline: Deadline,
@@ -276,7 +276,7 @@ pub struct Reviews {
 }
 
 /// Each `review_requested` event records the kind the request started (`review_kind` in the changed
-/// fields: 1 复查, 2 复核); an event without it falls back to the matter's kind now, which is the same
+/// fields: 1 复查, 2 复核); an event without it falls back to the case's kind now, which is the same
 /// unless a later review followed. docs/indicators.md, "复查 and 复核".
 pub async fn reviews(
     conn: &mut PgConnection,

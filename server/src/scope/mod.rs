@@ -1,5 +1,5 @@
 //! Who reads which records: the one read rule of the service (docs/access.md), used by every path that shows
-//! a matter, a registration or a trip, or only the id of one — a direct read, a list, its events, the pull
+//! a case, a registration or a trip, or only the id of one — a direct read, a list, its events, the pull
 //! feed, a link written into a trip, a letter or a visit, a repeat match, a fund request, the indicators'
 //! drill-through ids.
 //!
@@ -7,15 +7,15 @@
 //! with the same condition ([`store::readable`]) rather than repeating it in Rust.
 //!
 //! - County roles (administrators, county clerks, leaders, auditors) read everything.
-//! - A township's or department's clerk reads the matters assigned to its unit, never an accusation against
+//! - A township's or department's clerk reads the cases assigned to its unit, never an accusation against
 //!   it; the visits and letters about its place and the trips under its responsibility, never those of an
 //!   accusation against it.
-//! - A field officer reads its own visits and trips, the matters its registrations opened, and the matters
-//!   its own trips name where the link was made by someone who could read the matter then.
-//! - An agency system reads its own letters and the matters they opened.
+//! - A field officer reads its own visits and trips, the cases its registrations opened, and the cases
+//!   its own trips name where the link was made by someone who could read the case then.
+//! - An agency system reads its own letters and the cases they opened.
 //!
-//! Linking a record to a matter requires that the caller reads the matter already, so no link widens what
-//! anyone reads; a caller who may not read a matter a registration was matched to learns only that it is a
+//! Linking a record to a case requires that the caller reads the case already, so no link widens what
+//! anyone reads; a caller who may not read a case a registration was matched to learns only that it is a
 //! repeat.
 
 pub mod store;
@@ -36,7 +36,7 @@ pub enum Reader {
 /// The kinds of records the rule covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    Matter,
+    Case,
     Visit,
     Letter,
     Trip,
@@ -46,7 +46,7 @@ impl Kind {
     /// The table of the kind; never from input.
     pub fn table(self) -> &'static str {
         match self {
-            Kind::Matter => "cases",
+            Kind::Case => "cases",
             Kind::Visit => "visits",
             Kind::Letter => "letters",
             Kind::Trip => "return_trips",
@@ -87,7 +87,7 @@ impl Reader {
         let not_accusing = |column: &str| format!("{a}.{column} IS DISTINCT FROM {p}::text");
         match (self, kind) {
             (Reader::County, _) => format!("{p}::text IS NOT NULL"),
-            (Reader::Unit(_), Kind::Matter) => format!(
+            (Reader::Unit(_), Kind::Case) => format!(
                 "({a}.responsible_org_code = {p}::text AND {})",
                 not_accusing("accused_org_code")
             ),
@@ -99,12 +99,12 @@ impl Reader {
                 "({a}.responsible_org_code = {p}::text AND NOT EXISTS (SELECT 1 FROM return_trip_cases rc \
                   JOIN cases c ON c.id = rc.case_id WHERE rc.trip_id = {a}.id AND c.accused_org_code = {p}::text))"
             ),
-            (Reader::Officer(_), Kind::Matter) => format!(
+            (Reader::Officer(_), Kind::Case) => format!(
                 "({a}.opened_by = {p}::uuid OR EXISTS (SELECT 1 FROM return_trip_cases rc \
                   JOIN return_trips t ON t.id = rc.trip_id \
                   WHERE rc.case_id = {a}.id AND rc.vouched AND t.recorded_by = {p}::uuid))"
             ),
-            (Reader::Agency(_), Kind::Matter) => format!("{a}.opened_by = {p}::uuid"),
+            (Reader::Agency(_), Kind::Case) => format!("{a}.opened_by = {p}::uuid"),
             (Reader::Officer(_), Kind::Visit) | (Reader::Agency(_), Kind::Letter) => {
                 format!("{a}.registered_by = {p}::uuid")
             }
@@ -157,7 +157,7 @@ mod tests {
             Reader::Agency(Uuid::nil()),
         ];
         for reader in &readers {
-            for kind in [Kind::Matter, Kind::Visit, Kind::Letter, Kind::Trip] {
+            for kind in [Kind::Case, Kind::Visit, Kind::Letter, Kind::Trip] {
                 let sql = reader.condition(kind, "x", 9);
                 assert!(sql.contains("$9"), "{reader:?} {kind:?}: {sql}");
                 assert!(!sql.contains("$1"), "{reader:?} {kind:?}: {sql}");

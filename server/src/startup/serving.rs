@@ -38,7 +38,7 @@ pub struct ServeOptions {
     pub keys: Arc<PiiKeys>,
     pub collective_threshold: u32,
     pub large_scale_threshold: u32,
-    /// Holiday calendar and deadline rules of the matter workflow.
+    /// Holiday calendar and deadline rules of the case workflow.
     pub workflow: Arc<Workflow>,
     pub relief_cap_per_year: rust_decimal::Decimal,
     /// Per-principal request limits.

@@ -92,7 +92,7 @@ macro_rules! with_op_id {
 
 impl SyncApi {
     /// Applies operations in one transaction, in order: an operation may depend on an earlier one of the
-    /// same push (a trip naming a matter a visit of the push opened). When an operation or the commit (where
+    /// same push (a trip naming a case a visit of the push opened). When an operation or the commit (where
     /// the deferred rollup triggers run) loses a race, a deadlock or a serialization failure, the chunk is
     /// rolled back and applied again from the start (`db::transaction`): the locks its earlier operations
     /// hold were part of the race, and nothing of the attempt remains, so every operation is still applied

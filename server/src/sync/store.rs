@@ -19,10 +19,10 @@ pub struct FeedRow {
 #[derive(Debug, Clone)]
 pub enum FeedScope {
     All,
-    /// A township clerk's unit: matters responsible there (and tombstones of those that left), visits and
+    /// A township clerk's unit: cases responsible there (and tombstones of those that left), visits and
     /// letters about it.
     Unit(String),
-    /// A field officer: its own visits and trips, and matters linked to its trips.
+    /// A field officer: its own visits and trips, and cases linked to its trips.
     Officer(Uuid),
 }
 

@@ -1,4 +1,4 @@
-//! The matter workflow over gRPC: the full path by the right roles, refusals that change nothing, access that
+//! The case workflow over gRPC: the full path by the right roles, refusals that change nothing, access that
 //! follows the responsible unit, etags, deadlines on the holiday calendar, the objection window, bad input,
 //! idempotent retries and the backlog track.
 
@@ -74,9 +74,9 @@ async fn client(app: &TestApp, role: Role, org: &str) -> Client {
     app.client_with(Some(&token))
 }
 
-/// Registers a one-person visit about a problem in `org` and returns the matter it opened. The person has no
-/// ID number, so every visit opens a matter of its own.
-async fn open_matter(clerk: &mut Client, visited_at: At, org: &str) -> String {
+/// Registers a one-person visit about a problem in `org` and returns the case it opened. The person has no
+/// ID number, so every visit opens a case of its own.
+async fn open_case(clerk: &mut Client, visited_at: At, org: &str) -> String {
     let visit = Visit {
         visited_at,
         level: Level::County as i32,
@@ -113,7 +113,7 @@ async fn try_get(c: &mut Client, id: &str) -> Reply {
 }
 
 async fn get(c: &mut Client, id: &str) -> Case {
-    try_get(c, id).await.expect("reading the matter")
+    try_get(c, id).await.expect("reading the case")
 }
 
 /// One step of the workflow with plausible inputs.
@@ -148,7 +148,7 @@ async fn done(c: &mut Client, id: &str, at: At, step: Step<'_>) -> Case {
     act(c, id, at, step).await.expect("the step is taken")
 }
 
-/// Takes `step` on matter `id` with a fresh request id, the given etag (may be empty) and time.
+/// Takes `step` on case `id` with a fresh request id, the given etag (may be empty) and time.
 #[rustfmt::skip]
 async fn act_with(c: &mut Client, id: &str, etag: &str, at: At, step: Step<'_>) -> Reply {
     let (request_id, case_id, etag, occurred_at) = (request_id(), id.to_owned(), etag.into(), at);
@@ -210,7 +210,7 @@ async fn act_with(c: &mut Client, id: &str, etag: &str, at: At, step: Step<'_>) 
     reply.map(|r| r.into_inner())
 }
 
-/// The matter's history, oldest first, over all pages.
+/// The case's history, oldest first, over all pages.
 async fn events(c: &mut Client, id: &str) -> Vec<CaseEvent> {
     let mut all = Vec::new();
     let mut page_token = String::new();
@@ -236,7 +236,7 @@ async fn actions(c: &mut Client, id: &str) -> Vec<String> {
     events.into_iter().map(|e| e.action).collect()
 }
 
-/// The ids of the matters a list shows, over all pages, sorted.
+/// The ids of the cases a list shows, over all pages, sorted.
 async fn list(c: &mut Client, mut request: ListCasesRequest) -> Vec<String> {
     let mut ids = Vec::new();
     request.page_size = 2;
@@ -292,7 +292,7 @@ async fn the_full_path_by_the_right_roles_ends_final() {
     let mut town = client(&app, Role::TownshipClerk, TOWN_A).await;
     let (c, t) = (&mut county, &mut town);
     let visited = days_ago(40);
-    let id = open_matter(c, visited, TOWN_A).await;
+    let id = open_case(c, visited, TOWN_A).await;
 
     let case = get(c, &id).await;
     assert_eq!(case.state(), CaseState::Registered);
@@ -402,7 +402,7 @@ async fn the_full_path_by_the_right_roles_ends_final() {
     assert_eq!(events[1].occurred_at, assigned_at, "when it happened");
     assert!(!events[1].actor.is_empty());
 
-    // Leaders and auditors read every matter, the unit's clerk its own; an agency system none.
+    // Leaders and auditors read every case, the unit's clerk its own; an agency system none.
     for role in [Role::Leader, Role::Auditor] {
         let mut reader = client(&app, role, BUREAU).await;
         assert_eq!(get(&mut reader, &id).await.etag, case.etag, "{role}");
@@ -421,10 +421,10 @@ async fn wrong_steps_and_wrong_roles_are_refused_and_change_nothing() {
     let mut other = client(&app, Role::TownshipClerk, TOWN_B).await;
     let mut admin = app.client.clone();
     let (c, t, o) = (&mut county, &mut town, &mut other);
-    let id = open_matter(c, days_ago(2), TOWN_A).await;
+    let id = open_case(c, days_ago(2), TOWN_A).await;
     let registered = get(c, &id).await;
 
-    // A township clerk does not assign; nobody accepts a matter that is not assigned (the
+    // A township clerk does not assign; nobody accepts a case that is not assigned (the
     // administrator may act for any unit).
     assert_eq!(
         code(act(t, &id, NOW, Step::Forward(TOWN_A, "")).await),
@@ -461,9 +461,9 @@ async fn reassignment_moves_access_to_the_new_unit() {
     let mut first = client(&app, Role::TownshipClerk, TOWN_A).await;
     let mut second = client(&app, Role::TownshipClerk, TOWN_B).await;
     let (c, a, b) = (&mut county, &mut first, &mut second);
-    let moved = open_matter(c, days_ago(3), TOWN_A).await;
-    let stays = open_matter(c, days_ago(3), TOWN_A).await;
-    let waiting = open_matter(c, days_ago(3), TOWN_A).await;
+    let moved = open_case(c, days_ago(3), TOWN_A).await;
+    let stays = open_case(c, days_ago(3), TOWN_A).await;
+    let waiting = open_case(c, days_ago(3), TOWN_A).await;
     for id in [&moved, &stays] {
         done(c, id, days_ago(2), Step::Forward(TOWN_A, "")).await;
     }
@@ -519,7 +519,7 @@ async fn a_stale_etag_is_aborted() {
     let app = spawn_app().await;
     let mut county = client(&app, Role::CountyClerk, BUREAU).await;
     let c = &mut county;
-    let id = open_matter(c, days_ago(1), TOWN_A).await;
+    let id = open_case(c, days_ago(1), TOWN_A).await;
     let etag = get(c, &id).await.etag;
     assert!(!etag.is_empty());
 
@@ -569,8 +569,8 @@ async fn deadlines_follow_the_holiday_calendar() {
     let mut county = client(&app, Role::CountyClerk, BUREAU).await;
     let c = &mut county;
     let registered = shanghai(2020, 1, 16);
-    let on_time = open_matter(c, registered, TOWN_A).await;
-    let late = open_matter(c, registered, TOWN_A).await;
+    let on_time = open_case(c, registered, TOWN_A).await;
+    let late = open_case(c, registered, TOWN_A).await;
 
     // 2020-01-16 + 15 days is 01-31, inside the extended Spring Festival off days: due 02-03.
     let case = get(c, &on_time).await;
@@ -610,7 +610,7 @@ async fn objections_only_within_five_working_days() {
     let (c, t) = (&mut county, &mut town);
     let step = Step::Forward(TOWN_A, "");
 
-    let old = open_matter(c, days_ago(41), TOWN_A).await;
+    let old = open_case(c, days_ago(41), TOWN_A).await;
     let assigned = done(c, &old, days_ago(40), step).await;
     let refused = act(t, &old, NOW, Step::Object).await;
     assert_eq!(reason(refused), "OBJECTION_WINDOW_CLOSED");
@@ -618,9 +618,9 @@ async fn objections_only_within_five_working_days() {
     assert_eq!(unchanged.state(), CaseState::Assigned);
     assert_eq!(unchanged.etag, assigned.etag);
 
-    let fresh = open_matter(c, ts(now_secs() - 3_600), TOWN_A).await;
+    let fresh = open_case(c, ts(now_secs() - 3_600), TOWN_A).await;
     done(c, &fresh, NOW, step).await;
-    // The objection waits for the office: the matter stays with the unit until then.
+    // The objection waits for the office: the case stays with the unit until then.
     let case = done(t, &fresh, NOW, Step::Object).await;
     assert_eq!(case.state(), CaseState::Assigned);
     assert_eq!(case.objection_state(), ObjectionState::Pending);
@@ -647,7 +647,7 @@ async fn bad_input_is_named() {
     let mut county = client(&app, Role::CountyClerk, BUREAU).await;
     let mut town = client(&app, Role::TownshipClerk, TOWN_A).await;
     let (c, t) = (&mut county, &mut town);
-    let id = open_matter(c, days_ago(1), TOWN_A).await;
+    let id = open_case(c, days_ago(1), TOWN_A).await;
 
     // 交办 needs a handling deadline.
     let named = fields(act(c, &id, NOW, Step::Handover(TOWN_A, None)).await);
@@ -684,7 +684,7 @@ async fn a_retried_acceptance_is_applied_once() {
     let mut county = client(&app, Role::CountyClerk, BUREAU).await;
     let mut town = client(&app, Role::TownshipClerk, TOWN_A).await;
     let (c, t) = (&mut county, &mut town);
-    let id = open_matter(c, days_ago(1), TOWN_A).await;
+    let id = open_case(c, days_ago(1), TOWN_A).await;
     let assigned = done(c, &id, NOW, Step::Forward(TOWN_A, "")).await;
 
     let request = AcceptCaseRequest {
@@ -709,8 +709,8 @@ async fn the_backlog_track() {
     let app = spawn_app().await;
     let mut county = client(&app, Role::CountyClerk, BUREAU).await;
     let c = &mut county;
-    let id = open_matter(c, days_ago(5), TOWN_A).await;
-    let plain = open_matter(c, days_ago(5), TOWN_A).await;
+    let id = open_case(c, days_ago(5), TOWN_A).await;
+    let plain = open_case(c, days_ago(5), TOWN_A).await;
     let (none, agreement) = (BacklogResolution::Unspecified, BacklogResolution::Agreement);
 
     let refused = act(c, &id, NOW, Step::Resolve(Resolving, none)).await;
@@ -781,7 +781,7 @@ async fn declining_by_the_unit_or_by_the_office_at_registration() {
     let mut unit = client(&app, Role::TownshipClerk, TOWN_A).await;
 
     // The petition office declines at registration; a township clerk may not.
-    let at_office = open_matter(&mut county, days_ago(3), TOWN_A).await;
+    let at_office = open_case(&mut county, days_ago(3), TOWN_A).await;
     assert_eq!(
         code(decline(&mut unit, &at_office, NOW, DeclineGround::OtherBranch).await),
         DENIED
@@ -797,7 +797,7 @@ async fn declining_by_the_unit_or_by_the_office_at_registration() {
     );
 
     // Once assigned, the unit declines, and the office no longer may.
-    let assigned = open_matter(&mut county, days_ago(3), TOWN_A).await;
+    let assigned = open_case(&mut county, days_ago(3), TOWN_A).await;
     done(
         &mut county,
         &assigned,
@@ -816,8 +816,8 @@ async fn declining_by_the_unit_or_by_the_office_at_registration() {
     // Declining in time answers the assignment.
     assert_eq!(due(by_unit.deadlines.unwrap().accept).1, Timeliness::OnTime);
 
-    // The unit's clerk declining an accepted matter is told why not, not that it lacks the right.
-    let accepted = open_matter(&mut county, days_ago(3), TOWN_A).await;
+    // The unit's clerk declining an accepted case is told why not, not that it lacks the right.
+    let accepted = open_case(&mut county, days_ago(3), TOWN_A).await;
     done(
         &mut county,
         &accepted,
@@ -839,11 +839,11 @@ async fn declining_by_the_unit_or_by_the_office_at_registration() {
 }
 
 #[tokio::test]
-async fn a_lapsed_review_window_makes_the_matter_final_and_listable_as_such() {
+async fn a_lapsed_review_window_makes_the_case_final_and_listable_as_such() {
     let app = spawn_app().await;
     let mut county = client(&app, Role::CountyClerk, BUREAU).await;
     let mut admin = app.client.clone();
-    let id = open_matter(&mut county, shanghai(2020, 3, 2), TOWN_A).await;
+    let id = open_case(&mut county, shanghai(2020, 3, 2), TOWN_A).await;
     done(
         &mut county,
         &id,
@@ -853,7 +853,7 @@ async fn a_lapsed_review_window_makes_the_matter_final_and_listable_as_such() {
     .await;
     done(&mut admin, &id, shanghai(2020, 3, 4), Step::Accept).await;
     let replied = done(&mut admin, &id, shanghai(2020, 4, 1), Step::Reply).await;
-    // Replied 2020-04-01, long ago: nobody requested a review in the 30 days, so the matter is final.
+    // Replied 2020-04-01, long ago: nobody requested a review in the 30 days, so the case is final.
     assert_eq!(replied.state(), CaseState::Final);
     assert_eq!(
         reason(act(&mut county, &id, shanghai(2020, 6, 1), Step::RequestReview).await),

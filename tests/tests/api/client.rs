@@ -128,8 +128,8 @@ fn states(store: &Store) -> Vec<OpState> {
         .collect()
 }
 
-/// The county registers a visit about `org` and assigns its matter there; returns the matter's id.
-async fn county_matter(app: &TestApp, org: &str, name: &str) -> String {
+/// The county registers a visit about `org` and assigns its case there; returns the case's id.
+async fn county_case(app: &TestApp, org: &str, name: &str) -> String {
     let token = app.token(Role::CountyClerk, BUREAU).await;
     let mut county = app.client_with(Some(&token));
     let mut req = visit(org, name, "");
@@ -486,10 +486,10 @@ async fn two_syncs_of_one_store_at_once_do_not_interleave() {
 }
 
 #[tokio::test]
-async fn two_townships_each_keep_only_their_own_matters() {
+async fn two_townships_each_keep_only_their_own_cases() {
     let app = spawn_app().await;
-    let case_a = county_matter(&app, TONGZILIN, "甲").await;
-    let case_b = county_matter(&app, HONGGE, "乙").await;
+    let case_a = county_case(&app, TONGZILIN, "甲").await;
+    let case_b = county_case(&app, HONGGE, "乙").await;
     let dir = tempfile::tempdir().unwrap();
     let mut a = laptop(&app, &dir, "tongzilin", Role::TownshipClerk, TONGZILIN).await;
     let mut b = laptop(&app, &dir, "hongge", Role::TownshipClerk, HONGGE).await;
@@ -520,7 +520,7 @@ async fn two_townships_each_keep_only_their_own_matters() {
         ["registered", "assigned"]
     );
 
-    // Township A accepts its matter offline; the sync applies it and the local copy follows.
+    // Township A accepts its case offline; the sync applies it and the local copy follows.
     assert_eq!(
         a.case(&case_a).unwrap().unwrap().state(),
         CaseState::Assigned
@@ -542,21 +542,21 @@ async fn two_townships_each_keep_only_their_own_matters() {
     );
     assert_eq!(a.case_history(&case_a).unwrap().len(), 3);
     let summary = sync(&mut b).await;
-    assert_eq!(summary.pulled, 0, "B hears nothing of A's matter");
+    assert_eq!(summary.pulled, 0, "B hears nothing of A's case");
     assert_eq!(ids(&b), [case_b]);
 }
 
 #[tokio::test]
-async fn a_matter_reassigned_away_is_removed_and_an_offline_step_on_it_is_rejected() {
+async fn a_case_reassigned_away_is_removed_and_an_offline_step_on_it_is_rejected() {
     let app = spawn_app().await;
-    let case_a = county_matter(&app, TONGZILIN, "甲").await;
+    let case_a = county_case(&app, TONGZILIN, "甲").await;
     let dir = tempfile::tempdir().unwrap();
     let mut a = laptop(&app, &dir, "tongzilin", Role::TownshipClerk, TONGZILIN).await;
     let mut b = laptop(&app, &dir, "hongge", Role::TownshipClerk, HONGGE).await;
     sync(&mut a).await;
     assert!(a.case(&case_a).unwrap().is_some());
 
-    // Offline, A accepts; meanwhile the county moves the matter to B.
+    // Offline, A accepts; meanwhile the county moves the case to B.
     let accept = capture::accept_case(
         &mut a,
         AcceptCaseRequest {

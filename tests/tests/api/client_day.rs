@@ -190,11 +190,11 @@ async fn two_laptops_and_two_townships_work_a_day_offline() {
     field[0].sync().await;
     field[0].sync().await;
 
-    // The county assigns every new matter to its township.
-    let matters = server_cases(&mut county).await;
-    assert_eq!(matters.len(), 5, "five visits, five matters");
+    // The county assigns every new case to its township.
+    let cases = server_cases(&mut county).await;
+    assert_eq!(cases.len(), 5, "five visits, five cases");
     let mut by_town: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for id in matters.keys() {
+    for id in cases.keys() {
         let case = county
             .cases
             .get_case(xinfang_proto::v1::GetCaseRequest { id: id.clone() })
@@ -210,7 +210,7 @@ async fn two_laptops_and_two_townships_work_a_day_offline() {
         by_town.entry(town).or_default().push(id.clone());
     }
 
-    // Townships pull, then work offline: accept everything, and reply to their first matter.
+    // Townships pull, then work offline: accept everything, and reply to their first case.
     for (i, town) in towns.iter_mut().enumerate() {
         town.sync().await;
         let ids = &by_town[TOWNS[i]];
@@ -236,7 +236,7 @@ async fn two_laptops_and_two_townships_work_a_day_offline() {
         )
         .unwrap();
     }
-    // Meanwhile the county moves township 100's last matter to 101.
+    // Meanwhile the county moves township 100's last case to 101.
     let moved = by_town[TOWNS[0]].last().unwrap().clone();
     assert!(assign(&mut county, &moved, TOWNS[1], "属地调整").await);
 
@@ -247,7 +247,7 @@ async fn two_laptops_and_two_townships_work_a_day_offline() {
         towns[0].sync().await;
         field[1].sync().await;
     }
-    // 101 now holds the moved matter: it accepts it offline and syncs.
+    // 101 now holds the moved case: it accepts it offline and syncs.
     capture::accept_case(
         &mut towns[1].store,
         AcceptCaseRequest {
@@ -275,7 +275,7 @@ async fn two_laptops_and_two_townships_work_a_day_offline() {
     }
     assert!(
         !local_cases(&towns[0].store).contains_key(&moved),
-        "the moved matter left 100"
+        "the moved case left 100"
     );
     assert!(local_cases(&towns[1].store).contains_key(&moved));
     assert_eq!(
@@ -341,8 +341,8 @@ async fn random_interleavings_end_with_each_copy_equal_to_the_server() {
         ];
         let county_token = app.token(Role::CountyClerk, BUREAU).await;
         let mut county = app.client_with(Some(&county_token));
-        // Six matters, spread over the two townships.
-        let mut matters = Vec::new();
+        // Six cases, spread over the two townships.
+        let mut cases = Vec::new();
         for n in 0..6 {
             let mut req = visit(TOWNS[n % 2], n);
             req.request_id = request_id();
@@ -356,20 +356,20 @@ async fn random_interleavings_end_with_each_copy_equal_to_the_server() {
                 .unwrap()
                 .case_id;
             assert!(assign(&mut county, &id, TOWNS[n % 2], "").await);
-            matters.push(id);
+            cases.push(id);
         }
         let mut rng = Rng(seed);
         for _ in 0..40 {
             match rng.below(5) {
                 // A township syncs.
                 0 | 1 => towns[rng.below(2)].sync().await,
-                // The county moves a matter (only those not yet accepted can move; others are refused).
+                // The county moves a case (only those not yet accepted can move; others are refused).
                 2 => {
-                    let id = &matters[rng.below(matters.len())];
+                    let id = &cases[rng.below(cases.len())];
                     let to = TOWNS[rng.below(2)];
                     assign(&mut county, id, to, "属地调整").await;
                 }
-                // A township accepts a local matter offline.
+                // A township accepts a local case offline.
                 3 => {
                     let t = rng.below(2);
                     let local: Vec<String> = local_cases(&towns[t].store).into_keys().collect();
@@ -386,7 +386,7 @@ async fn random_interleavings_end_with_each_copy_equal_to_the_server() {
                         .unwrap();
                     }
                 }
-                // A township replies to a local matter offline.
+                // A township replies to a local case offline.
                 _ => {
                     let t = rng.below(2);
                     let local: Vec<String> = local_cases(&towns[t].store).into_keys().collect();
@@ -420,7 +420,7 @@ async fn random_interleavings_end_with_each_copy_equal_to_the_server() {
                 "seed {seed}: the local copy is the server's state for the scope"
             );
         }
-        // Nothing was applied twice: one event per accepted matter at most.
+        // Nothing was applied twice: one event per accepted case at most.
         let twice: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT case_id FROM case_events WHERE action = 'accepted' \
              GROUP BY case_id HAVING count(*) > 1) t",

@@ -1,8 +1,8 @@
 //! The domain's edges, over gRPC: objections judged per assignment, ratings only of published opinions, the
 //! conclusion clock by claim type, 交办 deadlines within the statutory limit, the notice of an extension, the
 //! office's confirmation of a completion report, 督办 replies, one time zone in Rust and SQL, and a property
-//! test: random workflows through the API leave every rollup bucket equal to a count of the matters' own
-//! stored clock outcomes, and those outcomes equal what the API shows for each matter.
+//! test: random workflows through the API leave every rollup bucket equal to a count of the cases' own
+//! stored clock outcomes, and those outcomes equal what the API shows for each case.
 
 use std::collections::BTreeMap;
 
@@ -53,8 +53,8 @@ async fn client(app: &TestApp, role: Role, org: &str) -> Client {
     app.client_with(Some(&token))
 }
 
-/// Registers a one-person visit (no ID number, so a matter of its own) at `at` about `org`, claimed as
-/// `claim`, and returns the matter's id.
+/// Registers a one-person visit (no ID number, so a case of its own) at `at` about `org`, claimed as
+/// `claim`, and returns the case's id.
 async fn open(c: &mut Client, at: At, org: &str, claim: ClaimType) -> String {
     let accused = if claim == ClaimType::Accusation {
         B
@@ -484,9 +484,9 @@ async fn an_extension_records_its_notice() {
     assert_eq!(case.extension_notified_on, date_of(days_ago(1)));
 }
 
-/// 审核认定办结: a 交办 matter counts as concluded when the office confirms its completion report.
+/// 审核认定办结: a 交办 case counts as concluded when the office confirms its completion report.
 #[tokio::test]
-async fn a_jiaoban_matter_concludes_when_its_report_is_confirmed() {
+async fn a_jiaoban_case_concludes_when_its_report_is_confirmed() {
     let app = spawn_app().await;
     let mut county = client(&app, Role::CountyClerk, BUREAU).await;
     let mut town = client(&app, Role::TownshipClerk, A).await;
@@ -704,7 +704,7 @@ fn any_step() -> impl Strategy<Value = Step> {
     ]
 }
 
-/// A matter's life: when it is registered (days ago), its claim type, and its steps with the days between.
+/// A case's life: when it is registered (days ago), its claim type, and its steps with the days between.
 fn any_life() -> impl Strategy<Value = (i64, i32, Vec<(i64, Step)>)> {
     (
         60i64..250,
@@ -719,7 +719,7 @@ struct Actors {
     b: Client,
 }
 
-/// Takes `step` on matter `id` at `at` as whoever takes it; refusals are part of the game.
+/// Takes `step` on case `id` at `at` as whoever takes it; refusals are part of the game.
 async fn take(actors: &mut Actors, id: &str, at: At, step: Step) {
     let case = get(&mut actors.county, id).await;
     let unit = if case.responsible_org_code == B {
@@ -958,7 +958,7 @@ fn random_workflows_count_only_their_stored_outcomes() {
                     }
                     ids.push(id);
                 }
-                // Each matter's stored clocks are what the API shows for it.
+                // Each case's stored clocks are what the API shows for it.
                 for id in &ids {
                     let case = get(&mut actors.county, id).await;
                     let d = case.deadlines.unwrap_or_default();
@@ -1034,7 +1034,7 @@ fn random_workflows_count_only_their_stored_outcomes() {
                         }
                     }
                 }
-                // Every matter's office clock is due by now, whatever happened to it.
+                // Every case's office clock is due by now, whatever happened to it.
                 prop_assert_eq!(counts[0].1, ids.len() as i64);
                 let rates = [
                     indicators.timely_acceptance_office.unwrap(),

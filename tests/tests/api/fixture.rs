@@ -80,7 +80,7 @@ async fn fixture_reproduces_the_2020_report() {
     assert_eq!(i.special_difficult_resolved, 4);
 
     // The variants: "basically satisfied" counted (two such unit ratings, none for the office); pending
-    // matters added (none of 2020 is still pending); the matters behind the on-time rate.
+    // cases added (none of 2020 is still pending); the cases behind the on-time rate.
     let variant = indicators(
         &mut client,
         GetIndicatorsRequest {

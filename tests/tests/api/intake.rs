@@ -125,7 +125,7 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
     assert_eq!(first.petitioners[0].id_number, ZHANG);
     assert!(!first.petitioners[0].masked);
 
-    // Six villagers go to the city about land: collective, and leapfrog for a township matter.
+    // Six villagers go to the city about land: collective, and leapfrog for a township case.
     let collective = register(
         &mut clerk,
         visit(
@@ -144,7 +144,7 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
     assert!(!collective.classification.as_ref().unwrap().repeat);
     assert_eq!(collective.number, format!("XF510422-{year}-000002"));
 
-    // 张三 comes back about the same matter: a repeat, linked to the first matter.
+    // 张三 comes back about the same case: a repeat, linked to the first case.
     let again = register(
         &mut clerk,
         visit(
@@ -160,7 +160,7 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
     assert!(again_case.repeat);
     assert_eq!(again_case.case_id, first_case.case_id);
 
-    // Same person, another matter: initial.
+    // Same person, another case: initial.
     let other = register(
         &mut clerk,
         visit(
@@ -175,7 +175,7 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
     assert!(!other.classification.as_ref().unwrap().repeat);
     assert_ne!(other.classification.unwrap().case_id, first_case.case_id);
 
-    // An anonymous online complaint opens its own matter.
+    // An anonymous online complaint opens its own case.
     let anonymous = register_letter(
         &mut clerk,
         Letter {
@@ -207,7 +207,7 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
     .await
     .unwrap();
     assert!(!transfer.anonymous);
-    // The agency learns that its letter repeats a matter, not which one: it reads only the matters its own
+    // The agency learns that its letter repeats a case, not which one: it reads only the cases its own
     // letters opened. The county sees the link.
     let transfer_case = transfer.classification.clone().unwrap();
     assert!(transfer_case.repeat);
@@ -236,8 +236,8 @@ async fn a_realistic_day_classifies_numbers_and_links_everything() {
     assert_eq!(zhang, 1);
     assert_eq!(count(&app, "cases").await, 4);
 
-    // A trip to Beijing about the wage matter. A field officer may not name a matter it does not read (it
-    // reads the matters its own registrations opened); the county office records the trip.
+    // A trip to Beijing about the wage case. A field officer may not name a case it does not read (it
+    // reads the cases its own registrations opened); the county office records the trip.
     let officer = app.token(Role::FieldOfficer, "510422XF").await;
     let status = app
         .client_with(Some(&officer))
@@ -364,7 +364,7 @@ async fn collective_starts_at_five_persons() {
 async fn leapfrog_depends_on_the_competent_level() {
     let app = spawn_app().await;
     let mut clerk = clerk(&app).await;
-    // A township matter (competent level 0) and a county department's matter (competent level 1).
+    // A township case (competent level 0) and a county department's case (competent level 1).
     let cases = [
         (Level::County, "510422104", false),
         (Level::City, "510422104", true),
@@ -1121,7 +1121,7 @@ async fn an_accusation_is_kept_from_the_unit_it_accuses() {
     assert_eq!(status.code(), Code::PermissionDenied);
 
     // The office's timely assignment, drilled through for the accused township: the county sees the
-    // accusation's id among the matters about that township; the township's own clerk does not. The
+    // accusation's id among the cases about that township; the township's own clerk does not. The
     // period is the year of the assignment deadline (late in December it is next year's).
     let this_year = case
         .deadlines

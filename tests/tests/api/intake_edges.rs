@@ -1,6 +1,6 @@
 //! Intake's domain edges (issue #15): initial and repeat come out the same whatever order the registrations
-//! arrive in; a repeat of a concluded matter is answered 不再受理; a clerk overrides a false match or detaches
-//! a registration into a matter of its own; 同人 by name and phone; proxies; large-scale collective visits.
+//! arrive in; a repeat of a concluded case is answered 不再受理; a clerk overrides a false match or detaches
+//! a registration into a case of its own; 同人 by name and phone; proxies; large-scale collective visits.
 
 use std::collections::BTreeMap;
 
@@ -203,12 +203,12 @@ fn plan() -> Vec<Planned> {
     };
     use Level::{City, County};
     vec![
-        // 张三 about wages in 桐子林镇: one matter over three months, visits and a letter.
+        // 张三 about wages in 桐子林镇: one case over three months, visits and a letter.
         p("A1", false, (3, 5, 9), zhang(), "labor", TOWN, County, 1),
         p("A2", true, (3, 12, 10), zhang(), "labor", TOWN, County, 0),
         p("A3", false, (4, 2, 9), zhang(), "labor", TOWN, City, 2),
         p("A4", false, (5, 20, 15), zhang(), "labor", TOWN, County, 1),
-        // 张三 about a school: another matter.
+        // 张三 about a school: another case.
         p(
             "A5",
             false,
@@ -241,7 +241,7 @@ fn plan() -> Vec<Planned> {
             1,
         ),
         p("B3", true, (5, 3, 10), li(), "land", OTHER_TOWN, County, 0),
-        // 王五 about wages in the same town as 张三: a matter of his own.
+        // 王五 about wages in the same town as 张三: a case of his own.
         p("C1", false, (3, 20, 9), wang(), "labor", TOWN, County, 1),
         p("C2", false, (4, 25, 9), wang(), "labor", TOWN, County, 1),
         // An anonymous online complaint.
@@ -279,7 +279,7 @@ fn plan() -> Vec<Planned> {
     ]
 }
 
-/// The initial registrations of [`plan`]: the earliest of each matter.
+/// The initial registrations of [`plan`]: the earliest of each case.
 const INITIAL: [&str; 6] = ["A1", "A5", "B2", "C1", "D1", "X1"];
 
 async fn register_planned(c: &mut Client, p: &Planned) {
@@ -428,7 +428,7 @@ async fn initial_and_repeat_come_out_the_same_in_any_arrival_order() {
             register_planned(&mut clerk, p).await;
         }
         assert_eq!(flags(&app).await, expected, "{name}: initial/repeat flags");
-        // Six matters, whatever the order.
+        // Six cases, whatever the order.
         assert_eq!(count(&app, "SELECT count(*) FROM cases").await, 6, "{name}");
         let stats = statistics(&app).await;
         match &reference {
@@ -440,7 +440,7 @@ async fn initial_and_repeat_come_out_the_same_in_any_arrival_order() {
                 }
             }
         }
-        // Every flip of an initial registration is on the matter's history and in the audit log.
+        // Every flip of an initial registration is on the case's history and in the audit log.
         let flips = count(
             &app,
             "SELECT count(*) FROM case_events WHERE action = 'reclassified'",
@@ -497,7 +497,7 @@ async fn a_late_registration_dated_first_becomes_the_initial_one() {
     .await;
     let early_class = class(&early.classification);
     assert!(!early_class.repeat, "dated first: the initial one");
-    // The officer may not read the matter (the clerk's visit opened it): it learns nothing of its id.
+    // The officer may not read the case (the clerk's visit opened it): it learns nothing of its id.
     assert!(early_class.case_id.is_empty());
     let now = clerk
         .visits
@@ -509,7 +509,7 @@ async fn a_late_registration_dated_first_becomes_the_initial_one() {
         .into_inner();
     assert!(class(&now.classification).repeat, "the later one repeats");
     assert_eq!(class(&now.classification).case_id, case_id);
-    // The matter keeps its number and registration time.
+    // The case keeps its number and registration time.
     let case = clerk
         .cases
         .get_case(GetCaseRequest {
@@ -599,7 +599,7 @@ async fn review(app: &TestApp, case_id: &str, requested: i64, decided: i64) {
 }
 
 #[tokio::test]
-async fn a_repeat_of_a_concluded_matter_is_not_accepted_again() {
+async fn a_repeat_of_a_concluded_case_is_not_accepted_again() {
     let app = spawn_app().await;
     let mut clerk = client(&app, Role::CountyClerk).await;
     let wages = || matter("拖欠工资", "labor", TOWN);
@@ -607,11 +607,11 @@ async fn a_repeat_of_a_concluded_matter_is_not_accepted_again() {
     let first = register(&mut clerk, visit(days_ago(200), zhang(), wages())).await;
     let case_id = class(&first.classification).case_id;
     assign_accept_reply(&app, &case_id, [199, 198, 190]).await;
-    // Within the review window the matter is concluded but not final: an ordinary repeat.
+    // Within the review window the case is concluded but not final: an ordinary repeat.
     let within = register(&mut clerk, visit(days_ago(185), zhang(), wages())).await;
     let c = class(&within.classification);
     assert!(c.repeat && !c.not_accepted_again, "{c:?}");
-    // The window passed unused: the matter is final (终结).
+    // The window passed unused: the case is final (终结).
     let final_state = clerk
         .cases
         .get_case(GetCaseRequest {
@@ -623,19 +623,19 @@ async fn a_repeat_of_a_concluded_matter_is_not_accepted_again() {
         .state;
     assert_eq!(final_state, CaseState::Final as i32);
     let cases_before = count(&app, "SELECT count(*) FROM cases").await;
-    // A field officer meets 张三 again: a repeat, answered 不再受理, and the officer learns no matter id.
+    // A field officer meets 张三 again: a repeat, answered 不再受理, and the officer learns no case id.
     let officer_token = app.token(Role::FieldOfficer, "510422XF").await;
     let mut officer = app.client_with(Some(&officer_token));
     let again = register(&mut officer, visit(days_ago(10), zhang(), wages())).await;
     let c = class(&again.classification);
     assert!(c.repeat && c.not_accepted_again, "{c:?}");
     assert!(c.case_id.is_empty());
-    // A letter too; the county sees which matter it repeats.
+    // A letter too; the county sees which case it repeats.
     let written = register_letter(&mut clerk, letter(days_ago(5), zhang(), wages())).await;
     let c = class(&written.classification);
     assert!(c.repeat && c.not_accepted_again, "{c:?}");
     assert_eq!(c.case_id, case_id);
-    // Recorded and counted as repeats, stored with their answer, and no matter or assignment is opened.
+    // Recorded and counted as repeats, stored with their answer, and no case or assignment is opened.
     assert_eq!(
         count(&app, "SELECT count(*) FROM cases").await,
         cases_before
@@ -663,7 +663,7 @@ async fn a_repeat_of_a_concluded_matter_is_not_accepted_again() {
 }
 
 #[tokio::test]
-async fn after_a_second_review_the_matter_is_not_accepted_again_from_the_decision_on() {
+async fn after_a_second_review_the_case_is_not_accepted_again_from_the_decision_on() {
     let app = spawn_app().await;
     let mut clerk = client(&app, Role::CountyClerk).await;
     let land = || matter("征地补偿", "land", TOWN);
@@ -676,7 +676,7 @@ async fn after_a_second_review_the_matter_is_not_accepted_again_from_the_decisio
     let after = register(&mut clerk, visit(days_ago(150), li(), land())).await;
     let c = class(&after.classification);
     assert!(c.repeat && c.not_accepted_again, "{c:?}");
-    // A visit of the time the 复查 ran, synced late, was no repeat of a final matter then.
+    // A visit of the time the 复查 ran, synced late, was no repeat of a final case then.
     let during = register(&mut clerk, visit(days_ago(180), li(), land())).await;
     let c = class(&during.classification);
     assert!(c.repeat && !c.not_accepted_again, "{c:?}");
@@ -687,7 +687,7 @@ async fn after_a_second_review_the_matter_is_not_accepted_again_from_the_decisio
 // Override and detach
 
 #[tokio::test]
-async fn a_clerk_registers_a_new_matter_against_a_match() {
+async fn a_clerk_registers_a_new_case_against_a_match() {
     let app = spawn_app().await;
     let mut clerk = client(&app, Role::CountyClerk).await;
     let zhang = || vec![person("张三", ZHANG, "")];
@@ -701,19 +701,19 @@ async fn a_clerk_registers_a_new_matter_against_a_match() {
     )
     .await;
     let mut other = matter("乙公司拖欠工资", "labor", TOWN);
-    other.new_matter_reason = "另一家企业欠薪，不是同一事项".into();
+    other.new_case_reason = "另一家企业欠薪，不是同一事项".into();
     let second = register(&mut clerk, visit(days_ago(5), zhang(), other.clone())).await;
     let c = class(&second.classification);
     assert!(!c.repeat, "{c:?}");
     assert_ne!(c.case_id, class(&first.classification).case_id);
-    // The reason is on the new matter's registration and in the audit log.
+    // The reason is on the new case's registration and in the audit log.
     let history = events(&mut clerk, &c.case_id).await;
     assert_eq!(history[0].0, "registered");
     assert!(history[0].2.contains("另一家企业欠薪"), "{history:?}");
     assert_eq!(
         count(
             &app,
-            "SELECT count(*) FROM audit_log WHERE action = 'new_matter' AND detail LIKE '%另一家企业欠薪%'"
+            "SELECT count(*) FROM audit_log WHERE action = 'new_case' AND detail LIKE '%另一家企业欠薪%'"
         )
         .await,
         1
@@ -732,12 +732,12 @@ async fn a_clerk_registers_a_new_matter_against_a_match() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(fields(&status), ["visit.matter.new_matter_reason"]);
+    assert_eq!(fields(&status), ["visit.matter.new_case_reason"]);
     app.assert_rollups_match_records().await;
 }
 
 #[tokio::test]
-async fn a_registration_is_detached_into_a_matter_of_its_own() {
+async fn a_registration_is_detached_into_a_case_of_its_own() {
     let app = spawn_app().await;
     let mut clerk = client(&app, Role::CountyClerk).await;
     let zhang = || vec![person("张三", ZHANG, "")];
@@ -748,7 +748,7 @@ async fn a_registration_is_detached_into_a_matter_of_its_own() {
     let third = register_letter(&mut clerk, letter(days_ago(10), zhang(), wages())).await;
     assert!(class(&second.classification).repeat && class(&third.classification).repeat);
 
-    // A repeat that was a false match: a matter of its own, initial there.
+    // A repeat that was a false match: a case of its own, initial there.
     let detached = clerk
         .visits
         .detach_registration(DetachRegistrationRequest {
@@ -805,10 +805,10 @@ async fn a_registration_is_detached_into_a_matter_of_its_own() {
         .unwrap()
         .into_inner();
     let c = class(&letter_now.classification);
-    assert!(!c.repeat, "the letter is the matter's initial one now");
+    assert!(!c.repeat, "the letter is the case's initial one now");
     assert_eq!(c.case_id, case_id);
 
-    // The letter is the matter's only registration now: there is nothing to detach it from.
+    // The letter is the case's only registration now: there is nothing to detach it from.
     let status = clerk
         .visits
         .detach_registration(DetachRegistrationRequest {
@@ -934,7 +934,7 @@ async fn the_same_name_and_phone_is_the_same_person() {
 }
 
 #[tokio::test]
-async fn a_proxy_is_recorded_but_is_no_petitioner_of_the_matter() {
+async fn a_proxy_is_recorded_but_is_no_petitioner_of_the_case() {
     let app = spawn_app().await;
     let mut clerk = client(&app, Role::CountyClerk).await;
     let land = || matter("征地补偿", "land", TOWN);
@@ -959,9 +959,9 @@ async fn a_proxy_is_recorded_but_is_no_petitioner_of_the_matter() {
         )
         .await,
         1,
-        "only the principal is a petitioner of the matter"
+        "only the principal is a petitioner of the case"
     );
-    // The lawyer petitioning on his own about the same kind of problem is no repeat of his client's matter.
+    // The lawyer petitioning on his own about the same kind of problem is no repeat of his client's case.
     let own = register(
         &mut clerk,
         visit(

@@ -129,7 +129,7 @@ async fn visit_statistics_by_level_with_year_over_year() {
     assert_eq!(
         f.repeat_batches.unwrap().value,
         1,
-        "the 2020 visit repeats the 2019 matter"
+        "the 2020 visit repeats the 2019 case"
     );
     assert_eq!(f.initial_persons.unwrap().value, 6);
     let city = stats.levels.iter().find(|l| l.key == "city").unwrap();
@@ -280,7 +280,7 @@ async fn indicators_answer_by_scope_and_refuse_bad_periods() {
 }
 
 #[tokio::test]
-async fn a_published_matter_left_unrated_counts_as_not_evaluated() {
+async fn a_published_case_left_unrated_counts_as_not_evaluated() {
     use tonic_types::StatusExt;
     use xinfang_proto::v1::{
         AcceptCaseRequest, AssignCaseRequest, AssignmentMode, GetCaseRequest, Rating,
@@ -288,7 +288,7 @@ async fn a_published_matter_left_unrated_counts_as_not_evaluated() {
     };
     let app = spawn_app().await;
     let mut admin = app.client.clone();
-    // Three matters replied on 2024-04-10: one published and rated within its window, one published and
+    // Three cases replied on 2024-04-10: one published and rated within its window, one published and
     // never rated (its window closed on 2024-05-10), one outside the scope of evaluation.
     let mut ids = Vec::new();
     for (i, publish) in [true, true, false].into_iter().enumerate() {
@@ -376,7 +376,7 @@ async fn a_published_matter_left_unrated_counts_as_not_evaluated() {
             participation.denominator
         ),
         (1, 1, 1, 2),
-        "the unrated published matter is 未参评; the unpublished one is out of scope"
+        "the unrated published case is 未参评; the unpublished one is out of scope"
     );
     assert_eq!(participation.percent, "50.00");
 
@@ -456,9 +456,9 @@ async fn the_report_rounds_each_percentage_once() {
     assert!(!md.contains("54.6"), "no second rounding:\n{md}");
 }
 
-/// A matter registered on `on` (a 2024 day), forwarded to 510422100 four days later, accepted the day after
+/// A case registered on `on` (a 2024 day), forwarded to 510422100 four days later, accepted the day after
 /// and replied on 10 April 2024 (published for evaluation or not).
-async fn replied_matter(
+async fn replied_case(
     admin: &mut xinfang_client::Client,
     on: Option<prost_types::Timestamp>,
     publish: bool,
@@ -539,15 +539,15 @@ async fn review(
         .unwrap();
 }
 
-/// 复查 (first review) and 复核 (second review) are counted apart: one matter with both, one with a 复查
+/// 复查 (first review) and 复核 (second review) are counted apart: one case with both, one with a 复查
 /// only, gives two 复查 and one 复核, in the API and in the report.
 #[tokio::test]
 async fn first_and_second_reviews_are_counted_apart() {
     use xinfang_proto::v1::GetChannelStatisticsRequest;
     let app = spawn_app().await;
     let mut admin = app.client.clone();
-    let both = replied_matter(&mut admin, at(2024, 3, 1), false).await;
-    let first_only = replied_matter(&mut admin, at(2024, 3, 2), false).await;
+    let both = replied_case(&mut admin, at(2024, 3, 1), false).await;
+    let first_only = replied_case(&mut admin, at(2024, 3, 2), false).await;
     review(&mut admin, &both, at(2024, 4, 20), at(2024, 5, 10)).await;
     review(&mut admin, &both, at(2024, 5, 20), at(2024, 6, 10)).await;
     review(&mut admin, &first_only, at(2024, 4, 21), at(2024, 5, 11)).await;

@@ -1,9 +1,9 @@
 //! Side doors: every way a record can be reached — a direct read, a list, its events, the pull feed, a trip
 //! link, a letter or visit link, a repeat match, a fund request, the indicators' drill-through ids and error
-//! texts — tried by every role against matters in and out of its scope, accusations included. The rule (one
-//! for every path): county roles read every matter; a township or department reads the matters assigned to
-//! it, never an accusation against itself; a field officer reads the matters its own registrations opened and
-//! those of its own trips; an agency reads the matters its own letters opened. Linking needs the target to be
+//! texts — tried by every role against cases in and out of its scope, accusations included. The rule (one
+//! for every path): county roles read every case; a township or department reads the cases assigned to
+//! it, never an accusation against itself; a field officer reads the cases its own registrations opened and
+//! those of its own trips; an agency reads the cases its own letters opened. Linking needs the target to be
 //! readable already, so it never widens what anyone reads.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -121,26 +121,26 @@ fn this_year() -> Period {
     }
 }
 
-/// Who calls, and the matters the rule says it reads.
+/// Who calls, and the cases the rule says it reads.
 struct Caller {
     label: &'static str,
     role: Role,
     client: Client,
 }
 
-/// The county as the tests find it: matters of two townships, an accusation against A handled by B, one
-/// not yet assigned, a field officer's and an agency's own matters, a trip, a relief request and a budget.
+/// The county as the tests find it: cases of two townships, an accusation against A handled by B, one
+/// not yet assigned, a field officer's and an agency's own cases, a trip, a relief request and a budget.
 struct World {
     app: TestApp,
     county: Client,
     callers: Vec<Caller>,
-    /// Matter ids by name.
-    matters: BTreeMap<&'static str, String>,
+    /// Case ids by name.
+    cases: BTreeMap<&'static str, String>,
     visits: Vec<String>,
     letters: Vec<String>,
     trips: Vec<String>,
     fund_requests: Vec<String>,
-    /// Petitioner ids by matter name.
+    /// Petitioner ids by case name.
     petitioners: BTreeMap<&'static str, String>,
 }
 
@@ -149,7 +149,7 @@ impl World {
         let app = spawn_app().await;
         let county_token = app.token(Role::CountyClerk, BUREAU).await;
         let mut county = app.client_with(Some(&county_token));
-        let mut matters = BTreeMap::new();
+        let mut cases = BTreeMap::new();
         let mut petitioners = BTreeMap::new();
         let mut visits = Vec::new();
         let mut letters = Vec::new();
@@ -193,7 +193,7 @@ impl World {
             ("accusation", &accused),
             ("unassigned", &unassigned),
         ] {
-            matters.insert(name, v.classification.clone().unwrap().case_id);
+            cases.insert(name, v.classification.clone().unwrap().case_id);
             petitioners.insert(name, v.petitioners[0].id.clone());
             visits.push(v.id.clone());
         }
@@ -202,7 +202,7 @@ impl World {
                 .cases
                 .assign_case(AssignCaseRequest {
                     request_id: request_id(),
-                    case_id: matters[name].clone(),
+                    case_id: cases[name].clone(),
                     mode: AssignmentMode::Forward as i32,
                     responsible_org_code: unit.into(),
                     ..Default::default()
@@ -215,7 +215,7 @@ impl World {
             .cases
             .mark_backlog(MarkBacklogRequest {
                 request_id: request_id(),
-                case_id: matters["accusation"].clone(),
+                case_id: cases["accusation"].clone(),
                 leader: "副县长".into(),
                 special_difficult: Some(true),
                 ..Default::default()
@@ -226,7 +226,7 @@ impl World {
             .cases
             .mark_backlog(MarkBacklogRequest {
                 request_id: request_id(),
-                case_id: matters["plain_b"].clone(),
+                case_id: cases["plain_b"].clone(),
                 leader: "副县长".into(),
                 special_difficult: Some(true),
                 ..Default::default()
@@ -257,7 +257,7 @@ impl World {
                 description: "困难救助".into(),
                 amount: "21000".into(),
                 payee: "周乙".into(),
-                case_id: matters["plain_b"].clone(),
+                case_id: cases["plain_b"].clone(),
                 petitioner_id: petitioners["plain_b"].clone(),
                 ..Default::default()
             })
@@ -269,7 +269,7 @@ impl World {
             .visits
             .record_return_trip(trip(
                 B,
-                vec![matters["accusation"].clone()],
+                vec![cases["accusation"].clone()],
                 person(ACCUSER, ACCUSER_ID),
             ))
             .await
@@ -297,15 +297,15 @@ impl World {
                 client: app.client_with(Some(&token)),
             });
         }
-        // The field officer meets a petitioner in Beijing: the visit opens a matter of its own, and its trip
-        // names that matter.
+        // The field officer meets a petitioner in Beijing: the visit opens a case of its own, and its trip
+        // names that case.
         let officer_visit = register(
             &mut callers[6].client,
             "officer",
             visit(vec![person("郑丁", OFFICER_ID)], matter("land", B)),
         )
         .await;
-        matters.insert("officer", officer_visit.classification.unwrap().case_id);
+        cases.insert("officer", officer_visit.classification.unwrap().case_id);
         petitioners.insert("officer", officer_visit.petitioners[0].id.clone());
         visits.push(officer_visit.id);
         let officer_trip = callers[6]
@@ -313,14 +313,14 @@ impl World {
             .visits
             .record_return_trip(trip(
                 A,
-                vec![matters["officer"].clone()],
+                vec![cases["officer"].clone()],
                 person("郑丁", OFFICER_ID),
             ))
             .await
             .unwrap()
             .into_inner();
         trips.push(officer_trip.id);
-        // An agency transfers a letter, which opens a matter of its own.
+        // An agency transfers a letter, which opens a case of its own.
         let agency_letter = callers[8]
             .client
             .visits
@@ -328,13 +328,13 @@ impl World {
             .await
             .unwrap()
             .into_inner();
-        matters.insert("agency", agency_letter.classification.unwrap().case_id);
+        cases.insert("agency", agency_letter.classification.unwrap().case_id);
         letters.push(agency_letter.id);
         World {
             app,
             county,
             callers,
-            matters,
+            cases,
             visits,
             letters,
             trips,
@@ -343,9 +343,9 @@ impl World {
         }
     }
 
-    /// The matters the rule gives `caller`, by name.
+    /// The cases the rule gives `caller`, by name.
     fn expected(&self, caller: &Caller) -> BTreeSet<&'static str> {
-        let all: BTreeSet<&'static str> = self.matters.keys().copied().collect();
+        let all: BTreeSet<&'static str> = self.cases.keys().copied().collect();
         match (caller.role, caller.label) {
             (Role::Admin | Role::CountyClerk | Role::Leader | Role::Auditor, _) => all,
             (_, "clerk A") => ["plain_a"].into(),
@@ -357,17 +357,17 @@ impl World {
     }
 
     fn names_in(&self, text: &str) -> BTreeSet<&'static str> {
-        self.matters
+        self.cases
             .iter()
             .filter(|(_, id)| text.contains(id.as_str()))
             .map(|(name, _)| *name)
             .collect()
     }
 
-    /// The matters `caller` can read with GetCase, by name.
+    /// The cases `caller` can read with GetCase, by name.
     async fn readable(&self, caller: &mut Caller) -> BTreeSet<&'static str> {
         let mut names = BTreeSet::new();
-        for (name, id) in &self.matters {
+        for (name, id) in &self.cases {
             match caller
                 .client
                 .cases
@@ -389,7 +389,7 @@ impl World {
     }
 }
 
-/// Everything `caller` can get from every read path, as one text, with the matter names it mentions.
+/// Everything `caller` can get from every read path, as one text, with the case names it mentions.
 async fn everything_seen(w: &World, caller: &mut Caller) -> String {
     let mut seen = String::new();
     let c = &mut caller.client;
@@ -398,7 +398,7 @@ async fn everything_seen(w: &World, caller: &mut Caller) -> String {
         seen.push_str(&text);
         seen.push('\n');
     };
-    for id in w.matters.values() {
+    for id in w.cases.values() {
         let r = c.cases.get_case(GetCaseRequest { id: id.clone() }).await;
         keep("GetCase", format!("{:?}", r.map(|r| r.into_inner())));
         let r = c
@@ -498,7 +498,7 @@ async fn everything_seen(w: &World, caller: &mut Caller) -> String {
 }
 
 #[tokio::test]
-async fn no_path_reaches_a_matter_outside_the_scope() {
+async fn no_path_reaches_a_case_outside_the_scope() {
     let mut w = World::build().await;
     let mut callers = std::mem::take(&mut w.callers);
     for caller in &mut callers {
@@ -506,7 +506,7 @@ async fn no_path_reaches_a_matter_outside_the_scope() {
         assert_eq!(
             w.readable(caller).await,
             expected,
-            "{}: the matters GetCase reads",
+            "{}: the cases GetCase reads",
             caller.label
         );
         let seen = everything_seen(&w, caller).await;
@@ -516,7 +516,7 @@ async fn no_path_reaches_a_matter_outside_the_scope() {
             "{} reaches {leaked:?} through:\n{}",
             caller.label,
             seen.lines()
-                .filter(|l| leaked.iter().any(|n| l.contains(&w.matters[n])))
+                .filter(|l| leaked.iter().any(|n| l.contains(&w.cases[n])))
                 .map(|l| l.chars().take(300).collect::<String>())
                 .collect::<Vec<_>>()
                 .join("\n")
@@ -530,16 +530,16 @@ async fn no_path_reaches_a_matter_outside_the_scope() {
     }
     w.callers = callers;
 
-    // Linking never widens: every link to a matter outside the caller's scope is refused, and the
+    // Linking never widens: every link to a case outside the caller's scope is refused, and the
     // scopes are as before.
     for i in 0..w.callers.len() {
         let expected = w.expected(&w.callers[i]);
-        let names: Vec<&'static str> = w.matters.keys().copied().collect();
+        let names: Vec<&'static str> = w.cases.keys().copied().collect();
         for name in names {
             if expected.contains(name) {
                 continue;
             }
-            let id = w.matters[name].clone();
+            let id = w.cases[name].clone();
             let caller = &mut w.callers[i];
             let refusals = try_links(caller, &id).await;
             for (path, result) in refusals {
@@ -577,7 +577,7 @@ async fn no_path_reaches_a_matter_outside_the_scope() {
     }
 }
 
-/// The ways a caller might link a matter into a record of its own.
+/// The ways a caller might link a case into a record of its own.
 const LINKS: [&str; 4] = [
     "a trip",
     "a visit's link",
@@ -637,12 +637,12 @@ async fn try_links(
     out
 }
 
-/// Finding 1: a trip linked to any id used to open the matter to the officer who recorded it.
+/// Finding 1: a trip linked to any id used to open the case to the officer who recorded it.
 #[tokio::test]
-async fn a_field_officer_cannot_reach_a_matter_through_a_trip() {
+async fn a_field_officer_cannot_reach_a_case_through_a_trip() {
     let mut w = World::build().await;
     let officer = &mut w.callers[7];
-    let accusation = w.matters["accusation"].clone();
+    let accusation = w.cases["accusation"].clone();
     let status = officer
         .client
         .visits
@@ -651,7 +651,7 @@ async fn a_field_officer_cannot_reach_a_matter_through_a_trip() {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     assert_eq!(fields(&status), ["trip.case_ids[0]"]);
-    // The refusal is the same for a matter that does not exist: it tells nothing.
+    // The refusal is the same for a case that does not exist: it tells nothing.
     let missing = officer
         .client
         .visits
@@ -686,7 +686,7 @@ async fn a_field_officer_cannot_reach_a_matter_through_a_trip() {
     }
 }
 
-/// Finding 1, second half: a repeat match told the registering officer the matched matter's id.
+/// Finding 1, second half: a repeat match told the registering officer the matched case's id.
 #[tokio::test]
 async fn a_repeat_match_tells_only_that_it_is_a_repeat() {
     let mut w = World::build().await;
@@ -705,7 +705,7 @@ async fn a_repeat_match_tells_only_that_it_is_a_repeat() {
     );
     assert!(v.number.starts_with("XF510422-"), "{}", v.number);
     assert_eq!(classification.case_id, "", "{v:?}");
-    // Read back later, the visit still does not name the matter.
+    // Read back later, the visit still does not name the case.
     let again = officer
         .client
         .visits
@@ -714,7 +714,7 @@ async fn a_repeat_match_tells_only_that_it_is_a_repeat() {
         .unwrap()
         .into_inner();
     assert_eq!(again.classification.unwrap().case_id, "");
-    // The county sees which matter it repeats.
+    // The county sees which case it repeats.
     let county = w
         .county
         .visits
@@ -722,13 +722,13 @@ async fn a_repeat_match_tells_only_that_it_is_a_repeat() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(county.classification.unwrap().case_id, w.matters["plain_a"]);
+    assert_eq!(county.classification.unwrap().case_id, w.cases["plain_a"]);
 }
 
 /// Finding 2: a township clerk could ask for relief for another township's petitioner, and the refusal of the
 /// cap named what that petitioner had been granted.
 #[tokio::test]
-async fn relief_is_asked_for_within_the_clerks_own_matters() {
+async fn relief_is_asked_for_within_the_clerks_own_cases() {
     let mut w = World::build().await;
     let year = chrono::Datelike::year(&chrono::Utc::now());
     let relief = |case: &str, petitioner: &str, amount: &str| SubmitFundRequestRequest {
@@ -743,10 +743,7 @@ async fn relief_is_asked_for_within_the_clerks_own_matters() {
         petitioner_id: petitioner.into(),
         ..Default::default()
     };
-    let (case_b, person_b) = (
-        w.matters["plain_b"].clone(),
-        w.petitioners["plain_b"].clone(),
-    );
+    let (case_b, person_b) = (w.cases["plain_b"].clone(), w.petitioners["plain_b"].clone());
     let clerk_a = &mut w.callers[4];
     let status = clerk_a
         .client
@@ -790,12 +787,12 @@ async fn relief_is_asked_for_within_the_clerks_own_matters() {
     assert!(status.message().contains("30000.00"), "{status:?}");
 }
 
-/// Finding 3: an accusation could be merged into a matter the accused unit handles, which then showed the
+/// Finding 3: an accusation could be merged into a case the accused unit handles, which then showed the
 /// accused unit a `repeat_linked` event pointing at it.
 #[tokio::test]
-async fn an_accusation_is_never_merged_into_the_accused_units_matter() {
+async fn an_accusation_is_never_merged_into_the_accused_units_case() {
     let mut w = World::build().await;
-    let plain_a = w.matters["plain_a"].clone();
+    let plain_a = w.cases["plain_a"].clone();
     // Linked by hand.
     let status = w
         .county
@@ -811,7 +808,7 @@ async fn an_accusation_is_never_merged_into_the_accused_units_matter() {
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     assert_eq!(reason(&status), "ACCUSATION_APART");
-    // Matched as a repeat (same person, category and place): it opens a matter of its own.
+    // Matched as a repeat (same person, category and place): it opens a case of its own.
     let v = w
         .county
         .visits
@@ -828,7 +825,7 @@ async fn an_accusation_is_never_merged_into_the_accused_units_matter() {
     let classification = v.classification.unwrap();
     assert!(!classification.repeat);
     assert_ne!(classification.case_id, plain_a);
-    // The accused unit's matter shows nothing of it.
+    // The accused unit's case shows nothing of it.
     let clerk_a = &mut w.callers[4];
     let events = clerk_a
         .client
@@ -855,7 +852,7 @@ async fn an_accusation_is_never_merged_into_the_accused_units_matter() {
         .into_inner();
     assert_ne!(
         against_b.classification.unwrap().case_id,
-        w.matters["accusation"]
+        w.cases["accusation"]
     );
 }
 
@@ -869,7 +866,7 @@ async fn the_accused_unit_sees_no_trip_of_an_accusation() {
         .visits
         .record_return_trip(trip(
             A,
-            vec![w.matters["accusation"].clone()],
+            vec![w.cases["accusation"].clone()],
             person(ACCUSER, ACCUSER_ID),
         ))
         .await
@@ -909,12 +906,12 @@ async fn the_accused_unit_sees_no_trip_of_an_accusation() {
     );
 }
 
-/// Finding 5: an agency got every matter id from the drill-through, and could link its letters anywhere.
+/// Finding 5: an agency got every case id from the drill-through, and could link its letters anywhere.
 #[tokio::test]
-async fn an_agency_reads_and_links_only_the_matters_of_its_own_letters() {
+async fn an_agency_reads_and_links_only_the_cases_of_its_own_letters() {
     let mut w = World::build().await;
-    let own = w.matters["agency"].clone();
-    let other = w.matters["plain_b"].clone();
+    let own = w.cases["agency"].clone();
+    let other = w.cases["plain_b"].clone();
     let agency = &mut w.callers[8];
     let indicators = format!(
         "{:?}",
@@ -931,7 +928,7 @@ async fn an_agency_reads_and_links_only_the_matters_of_its_own_letters() {
             .unwrap()
             .into_inner()
     );
-    for (name, id) in &w.matters {
+    for (name, id) in &w.cases {
         if *name != "agency" {
             assert!(!indicators.contains(id.as_str()), "{name}: {indicators}");
         }
@@ -949,7 +946,7 @@ async fn an_agency_reads_and_links_only_the_matters_of_its_own_letters() {
         .await
         .unwrap_err();
     assert_eq!(fields(&status), ["letter.matter.link_case_id"]);
-    // Its own letter's matter: state and opinion are what it sent the letter for.
+    // Its own letter's case: state and opinion are what it sent the letter for.
     let case = agency
         .client
         .cases
@@ -1029,7 +1026,7 @@ async fn the_county_has_one_petition_office() {
 async fn push_refuses_an_operation_the_role_may_not_perform_alone() {
     use xinfang_proto::v1::{AcceptCaseRequest, Operation, PushRequest, operation::Op};
     let mut w = World::build().await;
-    let case = w.matters["plain_a"].clone();
+    let case = w.cases["plain_a"].clone();
     let leader = &mut w.callers[2];
     let op = |op| Operation {
         op_id: request_id(),
@@ -1098,7 +1095,7 @@ async fn push_refuses_an_operation_the_role_may_not_perform_alone() {
 }
 
 /// Linking calls of every kind, by every role that registers, in random order and to random targets, never
-/// change the set of matters any principal reads.
+/// change the set of cases any principal reads.
 #[test]
 fn random_links_never_change_who_reads_what() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1107,7 +1104,7 @@ fn random_links_never_change_who_reads_what() {
         .build()
         .unwrap();
     let mut w = runtime.block_on(World::build());
-    let names: Vec<&'static str> = w.matters.keys().copied().collect();
+    let names: Vec<&'static str> = w.cases.keys().copied().collect();
     let before: Vec<BTreeSet<&'static str>> = {
         let mut callers = std::mem::take(&mut w.callers);
         let sets = runtime.block_on(async {
@@ -1134,7 +1131,7 @@ fn random_links_never_change_who_reads_what() {
             let mut w = w.lock().unwrap();
             runtime.block_on(async {
                 for (caller, target, how) in &links {
-                    let id = w.matters[names[*target]].clone();
+                    let id = w.cases[names[*target]].clone();
                     // Refused or not, the scopes below must hold.
                     let _ = try_link(&mut w.callers[*caller], &id, *how).await;
                 }

@@ -1,5 +1,5 @@
 //! Sync over gRPC: pushed outbox operations apply exactly once and one bad one blocks nothing; pulls deliver
-//! each change of the caller's scope once, with tombstones for matters that leave it.
+//! each change of the caller's scope once, with tombstones for cases that leave it.
 
 use std::collections::HashSet;
 
@@ -207,7 +207,7 @@ async fn a_pushed_outbox_applies_once_and_a_bad_operation_blocks_nothing() {
 }
 
 #[tokio::test]
-async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
+async fn townships_pull_their_cases_and_tombstones_when_they_leave() {
     let app = spawn_app().await;
     let mut county = client(&app, Role::CountyClerk, "510422XF").await;
     let mut a = client(&app, Role::TownshipClerk, "510422100").await;
@@ -257,7 +257,7 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
             _ => None,
         })
         .collect();
-    assert_eq!(cases, std::slice::from_ref(&case_a), "only its own matter");
+    assert_eq!(cases, std::slice::from_ref(&case_a), "only its own case");
     let visits = first
         .iter()
         .filter(|c| matches!(c.item, Some(change::Item::Visit(_))))
@@ -266,7 +266,7 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
     // Nothing new: the cursor holds.
     assert!(pull_all(&mut a, &mut cursor_a, 10).await.is_empty());
 
-    // The county moves matter A to township B.
+    // The county moves case A to township B.
     assign(case_a.clone(), "510422101", "属地错误，应由红格镇办理").await;
     let after = pull_until(&mut a, &mut cursor_a, 10, |c| !c.is_empty()).await;
     assert_eq!(after.len(), 1);
@@ -293,7 +293,7 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
             }
             _ => None,
         })
-        .expect("matter A arrives at B");
+        .expect("case A arrives at B");
     let actions: Vec<&str> = arrived.history.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -301,7 +301,7 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
         "whole, with its history"
     );
 
-    // A's offline acceptance of the matter it lost is rejected with the reason, not applied.
+    // A's offline acceptance of the case it lost is rejected with the reason, not applied.
     let pushed = a
         .sync
         .push(PushRequest {
@@ -359,7 +359,7 @@ async fn townships_pull_their_matters_and_tombstones_when_they_leave() {
     let mut c2 = String::new();
     let big = pull_until(&mut county, &mut c2, 500, accepted_by_b).await;
     assert_eq!(ids(&small), ids(&big));
-    assert_eq!(ids(&big).len(), 4, "two matters and two visits");
+    assert_eq!(ids(&big).len(), 4, "two cases and two visits");
     let status = county
         .sync
         .pull(PullRequest {

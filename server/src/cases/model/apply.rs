@@ -10,39 +10,39 @@ use super::{
     effective_state, has_statutory_conclusion, local_date, refuse, review_decision_due,
 };
 
-/// The refusal for a step that needs the matter in a state it has left (or not reached).
+/// The refusal for a step that needs the case in a state it has left (or not reached).
 fn wrong_state(state: CaseState, wanted: &str) -> Refusal {
     match state {
         CaseState::Registered | CaseState::Returned => refuse(
             "CASE_NOT_ASSIGNED",
-            format!("the matter is not assigned; {wanted}"),
+            format!("the case is not assigned; {wanted}"),
         ),
         CaseState::Assigned => refuse(
             "CASE_NOT_ACCEPTED",
-            format!("the responsible unit has not accepted the matter; {wanted}"),
+            format!("the responsible unit has not accepted the case; {wanted}"),
         ),
         CaseState::Accepted => refuse(
             "CASE_ALREADY_ACCEPTED",
-            format!("the matter is accepted and being handled; {wanted}"),
+            format!("the case is accepted and being handled; {wanted}"),
         ),
         CaseState::Declined => refuse(
             "CASE_DECLINED",
-            format!("the matter was not accepted; {wanted}"),
+            format!("the case was not accepted; {wanted}"),
         ),
         CaseState::Replied
         | CaseState::Evaluated
         | CaseState::ReviewRequested
         | CaseState::Reviewed => refuse(
             "CASE_ALREADY_CONCLUDED",
-            format!("the matter is concluded by its written opinion; {wanted}"),
+            format!("the case is concluded by its written opinion; {wanted}"),
         ),
         CaseState::Final | CaseState::Unspecified => {
-            refuse("CASE_FINAL", format!("the matter is final; {wanted}"))
+            refuse("CASE_FINAL", format!("the case is final; {wanted}"))
         }
     }
 }
 
-/// When the latest recorded step of the matter happened: a new step may not be dated before it.
+/// When the latest recorded step of the case happened: a new step may not be dated before it.
 fn last_step_at(r: &CaseRecord) -> Option<DateTime<Utc>> {
     [
         Some(r.registered_at),
@@ -80,12 +80,12 @@ pub fn apply(
     {
         return Err(Refusal::Input {
             field: "occurred_at",
-            message: format!("before the matter's previous step ({})", local_date(last)),
+            message: format!("before the case's previous step ({})", local_date(last)),
         });
     }
     // The backlog track keeps its own order too: a backlog case is not worked on or resolved before it was
     // listed (or again before it was resolved). Its instants stay out of `last_step_at`, so that the
-    // matter's own steps may still be recorded for days before a listing.
+    // case's own steps may still be recorded for days before a listing.
     if matches!(
         action,
         Action::MarkBacklog { .. } | Action::ResolveBacklog { .. }
@@ -118,7 +118,7 @@ pub fn apply(
                 other => {
                     return Err(wrong_state(
                         other,
-                        "only a matter not yet accepted is assigned",
+                        "only a case not yet accepted is assigned",
                     ));
                 }
             };
@@ -126,13 +126,13 @@ pub fn apply(
                 if record.responsible_org_code.as_deref() == Some(unit.as_str()) {
                     return Err(refuse(
                         "SAME_UNIT",
-                        "the matter is assigned to this unit already",
+                        "the case is assigned to this unit already",
                     ));
                 }
                 if reason.is_none() {
                     return Err(Refusal::Input {
                         field: "reason",
-                        message: "required when reassigning a matter".into(),
+                        message: "required when reassigning a case".into(),
                     });
                 }
             }
@@ -143,7 +143,7 @@ pub fn apply(
                 });
             }
             // The office's deadline lies within the statutory conclusion period counted from today: the unit
-            // cannot accept before it receives the matter, so no statutory limit ends earlier.
+            // cannot accept before it receives the case, so no statutory limit ends earlier.
             let limit = calendar::due_date(
                 facts.calendar,
                 today,
@@ -186,7 +186,7 @@ pub fn apply(
         }
         Action::Accept => {
             if state != CaseState::Assigned {
-                return Err(wrong_state(state, "only an assigned matter is accepted"));
+                return Err(wrong_state(state, "only an assigned case is accepted"));
             }
             next.state = CaseState::Accepted;
             next.accepted_at = Some(facts.at);
@@ -203,7 +203,7 @@ pub fn apply(
             ) {
                 return Err(wrong_state(
                     state,
-                    "only a matter not yet accepted is declined",
+                    "only a case not yet accepted is declined",
                 ));
             }
             if record.objection() == ObjectionState::Pending {
@@ -219,7 +219,7 @@ pub fn apply(
         }
         Action::Object => {
             if state != CaseState::Assigned {
-                return Err(wrong_state(state, "only an assigned matter is objected to"));
+                return Err(wrong_state(state, "only an assigned case is objected to"));
             }
             if record.objection() != ObjectionState::Unspecified {
                 return Err(refuse(
@@ -239,7 +239,7 @@ pub fn apply(
                     format!("objections are raised within 5 working days, by {last_day}"),
                 ));
             }
-            // The matter stays with the unit until the office decides: an objection is not an answer to
+            // The case stays with the unit until the office decides: an objection is not an answer to
             // the assignment, and the unit's clocks run on.
             next.objection_state = ObjectionState::Pending as i32;
             next.objected_at = Some(facts.at);
@@ -254,7 +254,7 @@ pub fn apply(
             }
             next.objection_decided_at = Some(facts.at);
             if *agree {
-                // The matter comes back for a new assignment; the objecting unit's clocks are void.
+                // The case comes back for a new assignment; the objecting unit's clocks are void.
                 next.state = CaseState::Returned;
                 next.objection_state = ObjectionState::Agreed as i32;
                 next.responsible_org_code = None;
@@ -273,15 +273,12 @@ pub fn apply(
             notified_on,
         } => {
             if state != CaseState::Accepted {
-                return Err(wrong_state(
-                    state,
-                    "only a matter being handled is extended",
-                ));
+                return Err(wrong_state(state, "only a case being handled is extended"));
             }
             if !has_statutory_conclusion(record, facts) {
                 return Err(refuse(
                     "NO_STATUTORY_DEADLINE",
-                    "this kind of matter follows its own procedure: it has no statutory conclusion period \
+                    "this kind of case follows its own procedure: it has no statutory conclusion period \
                      to extend",
                 ));
             }
@@ -297,7 +294,7 @@ pub fn apply(
             if record.extension_days > 0 {
                 return Err(refuse(
                     "EXTENSION_ALREADY_GRANTED",
-                    "a matter is extended once",
+                    "a case is extended once",
                 ));
             }
             if *days == 0 || *days > facts.rules.max_extension_days {
@@ -324,7 +321,7 @@ pub fn apply(
             if !record.is_jiaoban() {
                 return Err(refuse(
                     "NOT_A_COMPLETION_REPORT",
-                    "only a 交办 matter files a completion report to confirm",
+                    "only a 交办 case files a completion report to confirm",
                 ));
             }
             if record.replied_at.is_none() || record.completion_report.is_none() {
@@ -350,21 +347,20 @@ pub fn apply(
             if state != CaseState::Accepted {
                 return Err(wrong_state(
                     state,
-                    "only a matter being handled is replied to",
+                    "only a case being handled is replied to",
                 ));
             }
             let assigned = record.assignment_mode == AssignmentMode::Assign as i32;
             if assigned && completion_report.is_none() {
                 return Err(Refusal::Input {
                     field: "completion_report",
-                    message: "required for a 交办 matter: the 办结报告 to the petition office"
-                        .into(),
+                    message: "required for a 交办 case: the 办结报告 to the petition office".into(),
                 });
             }
             if !assigned && completion_report.is_some() {
                 return Err(Refusal::Input {
                     field: "completion_report",
-                    message: "only 交办 matters file a completion report".into(),
+                    message: "only 交办 cases file a completion report".into(),
                 });
             }
             next.completion_report = completion_report.clone();
@@ -391,7 +387,7 @@ pub fn apply(
             if record.evaluated_at.is_some() {
                 return Err(refuse(
                     "EVALUATION_ALREADY_RECORDED",
-                    "the ratings of this matter are recorded already",
+                    "the ratings of this case are recorded already",
                 ));
             }
             // Only an opinion published for evaluation is rated (谁初次办理、谁负责公开): one kept out of the
@@ -402,7 +398,7 @@ pub fn apply(
                     "the opinion was not published for evaluation; it is outside the scope of evaluation",
                 ));
             }
-            // After the window a published matter counts as 未参评 already; saying so explicitly is all that
+            // After the window a published case counts as 未参评 already; saying so explicitly is all that
             // may still be recorded.
             let lapsed = [*office, *unit] != [Rating::NotParticipated; 2];
             if let Some(due) = record.evaluation_due
@@ -412,7 +408,7 @@ pub fn apply(
                 return Err(refuse(
                     "EVALUATION_WINDOW_CLOSED",
                     format!(
-                        "the evaluation window closed on {due}; the matter counts as 未参评 (not evaluated)"
+                        "the evaluation window closed on {due}; the case counts as 未参评 (not evaluated)"
                     ),
                 ));
             }
@@ -430,8 +426,8 @@ pub fn apply(
                     CaseState::ReviewRequested => {
                         refuse("REVIEW_ALREADY_REQUESTED", "a review is under way")
                     }
-                    CaseState::Final => refuse("CASE_FINAL", "after 复核 the matter is final"),
-                    CaseState::Declined => refuse("CASE_DECLINED", "the matter was not accepted"),
+                    CaseState::Final => refuse("CASE_FINAL", "after 复核 the case is final"),
+                    CaseState::Declined => refuse("CASE_DECLINED", "the case was not accepted"),
                     _ => refuse(
                         "CASE_NOT_REPLIED",
                         "a review is requested against a written opinion",
@@ -447,7 +443,7 @@ pub fn apply(
             if today > due {
                 return Err(refuse(
                     "REVIEW_WINDOW_CLOSED",
-                    format!("the review had to be requested by {due}; the matter is final"),
+                    format!("the review had to be requested by {due}; the case is final"),
                 ));
             }
             next.state = CaseState::ReviewRequested;
@@ -531,10 +527,10 @@ pub fn apply(
         Action::Supervise { level, method } => {
             match state {
                 CaseState::Final => {
-                    return Err(refuse("CASE_FINAL", "a final matter is not supervised"));
+                    return Err(refuse("CASE_FINAL", "a final case is not supervised"));
                 }
                 CaseState::Declined => {
-                    return Err(refuse("CASE_DECLINED", "the matter was not accepted"));
+                    return Err(refuse("CASE_DECLINED", "the case was not accepted"));
                 }
                 _ => {}
             }
@@ -552,7 +548,7 @@ pub fn apply(
             if !record.supervised {
                 return Err(refuse(
                     "NOT_SUPERVISED",
-                    "the matter is not under supervision",
+                    "the case is not under supervision",
                 ));
             }
             if record.supervision_replied_at.is_some() {
@@ -569,7 +565,7 @@ pub fn apply(
             if !record.supervised {
                 return Err(refuse(
                     "NOT_SUPERVISED",
-                    "the matter is not under supervision",
+                    "the case is not under supervision",
                 ));
             }
             next.supervised = false;
@@ -621,7 +617,7 @@ pub fn apply(
             if current == BacklogState::Unspecified {
                 return Err(refuse(
                     "BACKLOG_NOT_LISTED",
-                    "the matter is not a backlog case",
+                    "the case is not a backlog case",
                 ));
             }
             let allowed = match step {

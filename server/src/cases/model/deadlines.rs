@@ -1,4 +1,4 @@
-//! The clocks of a matter: its deadlines and how each step stands against them, and what every write
+//! The clocks of a case: its deadlines and how each step stands against them, and what every write
 //! stores of them (docs/deadlines.md).
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -7,7 +7,7 @@ use xinfang_proto::v1::{CaseState, Timeliness as ProtoTimeliness};
 use super::{CaseRecord, Facts, calendar, local_date};
 use crate::cases::calendar::Timeliness;
 
-/// How a clock of a matter stands, as stored for the indicators: the one definition of "done on time"
+/// How a clock of a case stands, as stored for the indicators: the one definition of "done on time"
 /// (docs/deadlines.md). The workflow decides it at every step; SQL only counts it. Whether an open clock is
 /// overdue or still pending depends on the day it is asked about, so that stays a comparison of `due`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ impl From<DeadlineStatus> for Clock {
     }
 }
 
-/// What every write keeps on the matter's row: the due date of the step it waits for (the overdue lists),
+/// What every write keeps on the case's row: the due date of the step it waits for (the overdue lists),
 /// the three clocks the timeliness indicators count (the office's assignment; the current assignment's
 /// acceptance and conclusion), and the 督办 reply's due date.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -87,8 +87,8 @@ pub fn schedule(record: &CaseRecord, facts: &Facts<'_>) -> Schedule {
     }
 }
 
-/// The due date of the step the matter waits for: assignment, acceptance, conclusion or review decision; for
-/// a concluded matter, the end of its review window. `None` when declined or final.
+/// The due date of the step the case waits for: assignment, acceptance, conclusion or review decision; for
+/// a concluded case, the end of its review window. `None` when declined or final.
 pub fn next_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
     let set = deadlines(record, facts, local_date(facts.at));
     match record.state {
@@ -106,7 +106,7 @@ pub fn next_due(record: &CaseRecord, facts: &Facts<'_>) -> Option<NaiveDate> {
         CaseState::Assigned => set.accept.map(|d| d.due),
         CaseState::Accepted => set.conclude.map(|d| d.due),
         CaseState::ReviewRequested => set.review_decision.map(|d| d.due),
-        // Concluded: the petitioner's review window; after it the matter is final.
+        // Concluded: the petitioner's review window; after it the case is final.
         CaseState::Replied | CaseState::Evaluated | CaseState::Reviewed => {
             set.review_request.map(|d| d.due)
         }
@@ -123,7 +123,7 @@ pub(super) fn review_window_base(record: &CaseRecord) -> Option<(DateTime<Utc>, 
     }
 }
 
-/// The state a matter shows on `today`: a concluded matter whose review window passed without a request is
+/// The state a case shows on `today`: a concluded case whose review window passed without a request is
 /// final (终结) without anybody having to say so.
 pub fn effective_state(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> CaseState {
     if let Some((base, _)) = review_window_base(record) {
@@ -140,14 +140,14 @@ pub fn effective_state(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate)
     record.state
 }
 
-/// Whether the matter has a statutory conclusion period ([`ClaimRules`]).
+/// Whether the case has a statutory conclusion period ([`ClaimRules`]).
 pub fn has_statutory_conclusion(record: &CaseRecord, facts: &Facts<'_>) -> bool {
     facts
         .claims
         .statutory_conclusion(&record.regulation, record.claim_type)
 }
 
-/// The conclusion due date of an accepted matter with a statutory conclusion period: 60 days (plus an
+/// The conclusion due date of an accepted case with a statutory conclusion period: 60 days (plus an
 /// approved extension) from acceptance; for a 交办, its handling deadline (plus the extension) when that is
 /// earlier. Never past the statutory limit: a 交办 deadline and an extension together reach at most 60 + 30
 /// days from acceptance.
@@ -198,7 +198,7 @@ pub struct DeadlineSet {
     pub conclude: Option<DeadlineStatus>,
     pub review_request: Option<DeadlineStatus>,
     pub review_decision: Option<DeadlineStatus>,
-    /// The petitioner's, not the bureau's: it never makes a matter overdue.
+    /// The petitioner's, not the bureau's: it never makes a case overdue.
     pub evaluation: Option<DeadlineStatus>,
     /// The supervised unit's written reply to the latest 督办.
     pub supervision_reply: Option<DeadlineStatus>,
@@ -221,7 +221,7 @@ pub fn timeliness_to_proto(t: Timeliness) -> ProtoTimeliness {
     }
 }
 
-/// The deadlines of a matter and how each step stands on `today`.
+/// The deadlines of a case and how each step stands on `today`.
 pub fn deadlines(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> DeadlineSet {
     let due = |from: DateTime<Utc>, days: u32| {
         calendar::due_date(facts.calendar, local_date(from), days, facts.policy)
@@ -235,7 +235,7 @@ pub fn deadlines(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> De
         )),
         ..DeadlineSet::default()
     };
-    // The current assignment's clocks. A matter back from an objection the office agreed with has none: the
+    // The current assignment's clocks. A case back from an objection the office agreed with has none: the
     // objecting unit's are void, and the next unit's start with its assignment.
     if let (Some(assigned), Some(_)) = (record.assigned_at, &record.responsible_org_code) {
         // Accepting or declining answers the assignment; an objection does not.
@@ -245,7 +245,7 @@ pub fn deadlines(record: &CaseRecord, facts: &Facts<'_>, today: NaiveDate) -> De
         set.accept = Some(status(due(assigned, facts.rules.accept_days), done, today));
     }
     if let Some(conclude) = conclude_due(record, facts) {
-        // A 交办 matter counts as concluded when the office confirms its completion report (审核认定办结).
+        // A 交办 case counts as concluded when the office confirms its completion report (审核认定办结).
         let done = if record.is_jiaoban() {
             record.completion_confirmed_at
         } else {

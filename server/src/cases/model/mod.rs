@@ -1,4 +1,4 @@
-//! The lifecycle of a petition matter as pure functions: `apply(record, action, facts)` gives the record after
+//! The lifecycle of a petition case as pure functions: `apply(record, action, facts)` gives the record after
 //! a step or a typed refusal, and `deadlines(record, today)` the due dates and how each step stands.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,7 +11,7 @@ use super::{
 };
 use crate::kernel::time::shanghai;
 
-/// The stored state of a matter, as the workflow sees it. Enum fields hold `xinfang.v1` values.
+/// The stored state of a case, as the workflow sees it. Enum fields hold `xinfang.v1` values.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CaseRecord {
     #[serde(serialize_with = "ser_state")]
@@ -57,7 +57,7 @@ pub struct CaseRecord {
     pub backlog_listed_at: Option<DateTime<Utc>>,
     pub backlog_resolved_at: Option<DateTime<Utc>>,
     /// `xinfang.v1.ClaimType` number and the regulation, fixed at registration: together they say whether
-    /// the matter has a statutory conclusion period ([`ClaimRules`]).
+    /// the case has a statutory conclusion period ([`ClaimRules`]).
     pub claim_type: i32,
     pub regulation: String,
     /// The current assignment's objection (`xinfang.v1.ObjectionState`), raised at `objected_at`.
@@ -70,11 +70,11 @@ pub struct CaseRecord {
     pub supervision_replied_at: Option<DateTime<Utc>>,
     pub supervision_reply: Option<String>,
     pub supervision_closed_at: Option<DateTime<Utc>>,
-    /// 交办 matters: when the office confirmed the completion report (审核认定办结).
+    /// 交办 cases: when the office confirmed the completion report (审核认定办结).
     pub completion_confirmed_at: Option<DateTime<Utc>>,
 }
 
-/// The regulation new matters are handled under: the 2022 《信访工作条例》.
+/// The regulation new cases are handled under: the 2022 《信访工作条例》.
 pub const CURRENT_REGULATION: &str = "2022";
 
 fn ser_state<S: serde::Serializer>(state: &CaseState, s: S) -> Result<S::Ok, S::Error> {
@@ -82,7 +82,7 @@ fn ser_state<S: serde::Serializer>(state: &CaseState, s: S) -> Result<S::Ok, S::
 }
 
 impl CaseRecord {
-    /// A matter as intake opens it, claimed as `claim_type` (`xinfang.v1.ClaimType`), under the current
+    /// A case as intake opens it, claimed as `claim_type` (`xinfang.v1.ClaimType`), under the current
     /// regulation.
     pub fn registered(at: DateTime<Utc>, claim_type: i32) -> Self {
         Self {
@@ -139,7 +139,7 @@ impl CaseRecord {
         ObjectionState::try_from(self.objection_state).unwrap_or_default()
     }
 
-    /// A 交办 matter, which files a completion report that the office confirms.
+    /// A 交办 case, which files a completion report that the office confirms.
     fn is_jiaoban(&self) -> bool {
         self.assignment_mode == AssignmentMode::Assign as i32
     }
@@ -224,7 +224,7 @@ pub struct Facts<'a> {
 }
 
 /// The deadline rules in force: the holiday calendar, the day counts, how a last day moves, and which
-/// matters have a statutory conclusion period.
+/// cases have a statutory conclusion period.
 #[derive(Debug, Clone)]
 pub struct Workflow {
     pub calendar: HolidayCalendar,

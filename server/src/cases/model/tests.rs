@@ -66,7 +66,7 @@ fn assign(unit: &str) -> Action {
     }
 }
 
-/// A matter registered on 2020-06-01 and driven to `state`.
+/// A case registered on 2020-06-01 and driven to `state`.
 fn at_state(state: CaseState) -> CaseRecord {
     let mut r = CaseRecord::registered_petition(at(2020, 6, 1));
     let path = [
@@ -310,7 +310,7 @@ fn objections_within_five_working_days() {
     let mut r = CaseRecord::registered_petition(at(2020, 9, 20));
     r = step(&r, assign("510422100"), at(2020, 9, 25)).unwrap();
     let objected = step(&r, Action::Object, at(2020, 10, 9)).unwrap();
-    // The matter stays with the unit until the office decides.
+    // The case stays with the unit until the office decides.
     assert_eq!(objected.state, CaseState::Assigned);
     assert_eq!(objected.objection_state, ObjectionState::Pending as i32);
     let back = step(
@@ -378,7 +378,7 @@ fn an_objection_waits_for_the_office_and_never_answers_the_assignment() {
         })
     );
 
-    // Agreed: the matter comes back and the objecting unit has no clocks for it.
+    // Agreed: the case comes back and the objecting unit has no clocks for it.
     let back = step(
         &objected,
         Action::DecideObjection { agree: true },
@@ -457,7 +457,7 @@ fn only_a_published_opinion_is_rated() {
 }
 
 #[test]
-fn only_matters_with_a_statutory_period_have_a_conclusion_clock() {
+fn only_cases_with_a_statutory_period_have_a_conclusion_clock() {
     let cal = cal();
     let rules = DeadlineRules::default();
     let run = |claim: i32, regulation: &str| {
@@ -475,7 +475,7 @@ fn only_matters_with_a_statutory_period_have_a_conclusion_clock() {
     assert_eq!(
         run(2, "2005"),
         sixty,
-        "the 2005 regulation gives every matter 60 days"
+        "the 2005 regulation gives every case 60 days"
     );
     // Nothing to extend without the period.
     let mut r = CaseRecord::registered(at(2020, 6, 1), 2);
@@ -625,7 +625,7 @@ fn supervision_waits_for_a_reply_in_thirty_days_and_the_office_closes_it() {
 }
 
 #[test]
-fn a_jiaoban_matter_is_concluded_when_the_office_confirms_its_report() {
+fn a_jiaoban_case_is_concluded_when_the_office_confirms_its_report() {
     let r = CaseRecord::registered_petition(at(2020, 6, 1));
     let r = step(
         &r,
@@ -652,7 +652,7 @@ fn a_jiaoban_matter_is_concluded_when_the_office_confirms_its_report() {
     assert_eq!(
         clocks(&replied, at(2020, 7, 10)).conclude.unwrap().outcome,
         Outcome::Open,
-        "the reply alone does not conclude a 交办 matter"
+        "the reply alone does not conclude a 交办 case"
     );
     let confirmed = step(&replied, Action::ConfirmCompletion, at(2020, 7, 20)).unwrap();
     assert_eq!(
@@ -714,7 +714,7 @@ fn one_extension_of_at_most_thirty_days_before_the_due_date() {
 }
 
 #[test]
-fn review_windows_close_after_thirty_days_and_the_matter_is_final() {
+fn review_windows_close_after_thirty_days_and_the_case_is_final() {
     let replied = at_state(CaseState::Replied); // replied 2020-07-01: window to 2020-07-31 (Friday)
     assert!(step(&replied, Action::RequestReview, at(2020, 7, 31)).is_ok());
     let closed = step(&replied, Action::RequestReview, at(2020, 8, 1)).unwrap_err();
@@ -740,7 +740,7 @@ fn review_windows_close_after_thirty_days_and_the_matter_is_final() {
 }
 
 #[test]
-fn a_published_matter_is_rated_within_its_window_or_counts_as_not_evaluated() {
+fn a_published_case_is_rated_within_its_window_or_counts_as_not_evaluated() {
     let accepted = at_state(CaseState::Accepted);
     let reply = |publish| Action::Reply {
         opinion: "意见书".into(),
@@ -937,7 +937,7 @@ fn a_step_is_not_dated_before_the_previous_one() {
 }
 
 #[test]
-fn a_handed_over_matter_files_its_completion_report() {
+fn a_handed_over_case_files_its_completion_report() {
     let registered = at_state(CaseState::Registered);
     let handed = step(
         &registered,
@@ -962,7 +962,7 @@ fn a_handed_over_matter_files_its_completion_report() {
     );
     let done = step(&accepted, reply(Some("办结报告")), at(2020, 7, 1)).unwrap();
     assert_eq!(done.completion_report.as_deref(), Some("办结报告"));
-    // A forwarded matter files none.
+    // A forwarded case files none.
     let forwarded = at_state(CaseState::Accepted);
     assert_eq!(
         reason(step(&forwarded, reply(Some("x")), at(2020, 7, 1)).unwrap_err()),
@@ -1107,7 +1107,7 @@ fn backlog_steps_are_not_dated_before_the_listing() {
         at(2020, 6, 12),
     )
     .unwrap();
-    // The matter's own steps are judged by the matter's steps only.
+    // The case's own steps are judged by the case's steps only.
     let replied = step(
         &listed,
         Action::Reply {

@@ -1,12 +1,12 @@
-//! SQL of intake: petitioners and the audit of unmasked reads ([`people`]), the matters registrations join
-//! ([`matters`]), visits and letters ([`registrations`]), trips ([`trips`]).
+//! SQL of intake: petitioners and the audit of unmasked reads ([`people`]), the cases registrations join
+//! ([`cases`]), visits and letters ([`registrations`]), trips ([`trips`]).
 
-mod matters;
+mod cases;
 mod people;
 mod registrations;
 mod trips;
 
-pub use matters::*;
+pub use cases::*;
 pub use people::*;
 pub use registrations::*;
 pub use trips::*;
@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::scope::Reader;
 
 pub async fn category_exists(conn: &mut PgConnection, code: &str) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM matter_categories WHERE code = $1)")
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM case_categories WHERE code = $1)")
         .bind(code)
         .fetch_one(conn)
         .await
@@ -26,7 +26,7 @@ pub async fn category_exists(conn: &mut PgConnection, code: &str) -> Result<bool
 
 /// The category dictionary, `(code, name)` in code order.
 pub async fn categories(conn: &mut PgConnection) -> Result<Vec<(String, String)>, sqlx::Error> {
-    sqlx::query_as("SELECT code, name FROM matter_categories ORDER BY code")
+    sqlx::query_as("SELECT code, name FROM case_categories ORDER BY code")
         .fetch_all(conn)
         .await
 }
@@ -36,13 +36,11 @@ pub async fn insert_category(
     code: &str,
     name: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO matter_categories (code, name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(code)
-    .bind(name)
-    .execute(conn)
-    .await?;
+    sqlx::query("INSERT INTO case_categories (code, name) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(code)
+        .bind(name)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -123,7 +123,7 @@ pub enum Links {
 pub struct Listed {
     pub petitioner_id: Uuid,
     pub representative: bool,
-    /// 代理人: listed, but no petitioner of the matter (trips list none).
+    /// 代理人: listed, but no petitioner of the case (trips list none).
     pub proxy: bool,
 }
 

@@ -93,7 +93,7 @@ pub async fn get_visit(conn: &mut PgConnection, id: Uuid) -> Result<Option<Visit
         .await
 }
 
-/// The matter a visit or letter belongs to now, if the registration exists.
+/// The case a visit or letter belongs to now, if the registration exists.
 pub async fn case_of(
     conn: &mut PgConnection,
     kind: &str,

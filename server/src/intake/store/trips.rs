@@ -1,4 +1,4 @@
-//! Persuade-and-return trips and the matters they name.
+//! Persuade-and-return trips and the cases they name.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;

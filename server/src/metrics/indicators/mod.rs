@@ -18,18 +18,18 @@ mod table;
 
 pub use table::*;
 
-/// Which clock a timeliness rate counts. Each is stored on the matter by the workflow at every step (its due
+/// Which clock a timeliness rate counts. Each is stored on the case by the workflow at every step (its due
 /// date and its outcome: open, on time, late; `cases::model::Outcome`), so that the indicators, the rollups
 /// and the drill-through only count what the workflow decided (docs/deadlines.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deadline {
     /// The petition office's: registration + 15 days, met by the first assignment (or a refusal at
-    /// registration). Counted for the matter's problem place (问题属地).
+    /// registration). Counted for the case's problem place (问题属地).
     Assign,
     /// The current assignment's: its receipt + 15 days, met by accepting or declining (an objection does not
     /// meet it). Counted for the responsible unit.
     Accept,
-    /// The current assignment's conclusion, for matters with a statutory period: met by the reply, a 交办 by
+    /// The current assignment's conclusion, for cases with a statutory period: met by the reply, a 交办 by
     /// the office's confirmation of its completion report. Counted for the responsible unit.
     Conclude,
 }
@@ -65,7 +65,7 @@ pub enum Dated {
 
 /// Where counts come from: a rollup the triggers keep in the writing transaction (migration `…_rollups.sql`,
 /// docs/performance.md, "Indicators: met, by rollups"), or for the one figure counted from the records, the
-/// matters under the condition of their partial index. A new rollup is a migration and a `Source` here.
+/// cases under the condition of their partial index. A new rollup is a migration and a `Source` here.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Source {
     /// What the statement is called where its plan is shown (`xinfang-load`'s EXPLAIN).
@@ -82,7 +82,7 @@ pub struct Source {
 /// An option of `GetIndicatorsRequest` a term counts under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ask {
-    /// `include_pending`: matters pending and not yet due.
+    /// `include_pending`: cases pending and not yet due.
     Pending,
     /// `basically_satisfied_counts`: "basically satisfied" as satisfied.
     BasicallySatisfied,
@@ -143,7 +143,7 @@ impl Term {
 /// What an indicator is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A rate of a clock the workflow stores on each matter; its drill-through lists the matters
+    /// A rate of a clock the workflow stores on each case; its drill-through lists the cases
     /// (`include_ids`).
     Clock(Deadline),
     /// A rate of two counts.
@@ -185,7 +185,7 @@ pub struct Indicator {
     pub numerator: &'static [Term],
     /// A rate's denominator; empty for a count.
     pub denominator: &'static [Term],
-    /// Which matters or registrations a period counts, in words (the terms say it in SQL).
+    /// Which cases or registrations a period counts, in words (the terms say it in SQL).
     pub counts: &'static str,
     /// Which way is better: the direction 两降两升 gives it by default.
     pub better: TrendDirection,

@@ -33,7 +33,7 @@ pub static CONCLUDE_CLOCK: Source = Source {
     rows: "deadline = 3",
 };
 
-/// Matters by month of acceptance, of reply (their ratings), of backlog listing and resolution, for the
+/// Cases by month of acceptance, of reply (their ratings), of backlog listing and resolution, for the
 /// responsible unit.
 pub static CASE_MONTHS: Source = Source {
     name: "case_months",
@@ -43,8 +43,8 @@ pub static CASE_MONTHS: Source = Source {
     rows: "",
 };
 
-/// Matters replied in the period and published for evaluation whose window closed unrated before today
-/// (未参评 without anybody recording it): few, so counted from the matters (a partial index holds only the
+/// Cases replied in the period and published for evaluation whose window closed unrated before today
+/// (未参评 without anybody recording it): few, so counted from the cases (a partial index holds only the
 /// published, unrated ones; migration `…_evaluation_window.sql`).
 pub static LAPSED_EVALUATIONS: Source = Source {
     name: "evaluations.lapsed",
@@ -123,7 +123,7 @@ pub static INDICATORS: &[Indicator] = &[
             sum(&ASSIGN_CLOCK, "on_time + late"),
             sum(&ASSIGN_CLOCK, "open").rows("due < {cutoff}"),
         ],
-        counts: "matters whose assignment is due (registration + 15 days) in the period, for their problem \
+        counts: "cases whose assignment is due (registration + 15 days) in the period, for their problem \
                  place: assigned or declined by then, over those answered and those past due unanswered",
         target: Some(Output::Timeliness),
         trend: true,
@@ -140,7 +140,7 @@ pub static INDICATORS: &[Indicator] = &[
             sum(&ACCEPT_CLOCK, "on_time + late"),
             sum(&ACCEPT_CLOCK, "open").rows("due < {cutoff}"),
         ],
-        counts: "matters whose acceptance is due (the assignment + 15 days) in the period: accepted or \
+        counts: "cases whose acceptance is due (the assignment + 15 days) in the period: accepted or \
                  declined by then (an objection does not answer it), over those answered and those past due",
         target: Some(Output::Timeliness),
         trend: true,
@@ -160,7 +160,7 @@ pub static INDICATORS: &[Indicator] = &[
                 .rows("due >= {cutoff}")
                 .only_if(Ask::Pending),
         ],
-        counts: "matters with a statutory conclusion period whose conclusion is due in the period: concluded \
+        counts: "cases with a statutory conclusion period whose conclusion is due in the period: concluded \
                  by then, over those concluded and those past due (and, when asked, those not yet due)",
         target: Some(Output::Timeliness),
         trend: true,
@@ -176,7 +176,7 @@ pub static INDICATORS: &[Indicator] = &[
             sum(&CASE_MONTHS, "evaluated"),
             sum(&LAPSED_EVALUATIONS, "1"),
         ],
-        counts: "matters replied in the period and evaluated, or published and left unrated past their \
+        counts: "cases replied in the period and evaluated, or published and left unrated past their \
                  window: those that rated the petition office",
         trend: true,
         in_report: true,
@@ -190,7 +190,7 @@ pub static INDICATORS: &[Indicator] = &[
             sum(&CASE_MONTHS, "office_basically").only_if(Ask::BasicallySatisfied),
         ],
         denominator: &[sum(&CASE_MONTHS, "office_rated")],
-        counts: "matters replied in the period that rated the petition office: satisfied (and, when asked, \
+        counts: "cases replied in the period that rated the petition office: satisfied (and, when asked, \
                  basically satisfied)",
         target: Some(Output::Quality),
         trend: true,
@@ -206,7 +206,7 @@ pub static INDICATORS: &[Indicator] = &[
             sum(&CASE_MONTHS, "evaluated"),
             sum(&LAPSED_EVALUATIONS, "1"),
         ],
-        counts: "matters replied in the period and evaluated, or published and left unrated past their \
+        counts: "cases replied in the period and evaluated, or published and left unrated past their \
                  window: those that rated the responsible unit",
         trend: true,
         in_report: true,
@@ -220,7 +220,7 @@ pub static INDICATORS: &[Indicator] = &[
             sum(&CASE_MONTHS, "unit_basically").only_if(Ask::BasicallySatisfied),
         ],
         denominator: &[sum(&CASE_MONTHS, "unit_rated")],
-        counts: "matters replied in the period that rated the responsible unit: satisfied (and, when asked, \
+        counts: "cases replied in the period that rated the responsible unit: satisfied (and, when asked, \
                  basically satisfied)",
         target: Some(Output::Quality),
         trend: true,
@@ -233,7 +233,7 @@ pub static INDICATORS: &[Indicator] = &[
         name: "积案化解率",
         numerator: &[sum(&CASE_MONTHS, "backlog_resolved").by_end()],
         denominator: &[sum(&CASE_MONTHS, "backlog_listed").by_end()],
-        counts: "backlog matters listed by the end of the period: resolved by then",
+        counts: "backlog cases listed by the end of the period: resolved by then",
         in_report: true,
         ..RATE
     },
@@ -270,7 +270,7 @@ pub static INDICATORS: &[Indicator] = &[
         key: "special_difficult_resolved",
         name: "化解特殊疑难积案",
         numerator: &[sum(&CASE_MONTHS, "special_difficult_resolved")],
-        counts: "special difficult backlog matters resolved in the period",
+        counts: "special difficult backlog cases resolved in the period",
         better: UP,
         target: Some(Output::Quantity),
         ..COUNT
@@ -279,7 +279,7 @@ pub static INDICATORS: &[Indicator] = &[
         key: "matters_accepted",
         name: "受理事项",
         numerator: &[sum(&CASE_MONTHS, "accepted")],
-        counts: "matters accepted (受理) in the period",
+        counts: "cases accepted (受理) in the period",
         better: NEITHER,
         ..COUNT
     },
@@ -287,7 +287,7 @@ pub static INDICATORS: &[Indicator] = &[
         key: "evaluations",
         name: "评价事项",
         numerator: &[sum(&CASE_MONTHS, "evaluated")],
-        counts: "matters replied in the period with a rating recorded",
+        counts: "cases replied in the period with a rating recorded",
         better: NEITHER,
         ..COUNT
     },
@@ -295,7 +295,7 @@ pub static INDICATORS: &[Indicator] = &[
         key: "evaluations_lapsed",
         name: "逾期未参评",
         numerator: &[sum(&LAPSED_EVALUATIONS, "1")],
-        counts: "matters replied in the period, published for evaluation, whose window closed unrated",
+        counts: "cases replied in the period, published for evaluation, whose window closed unrated",
         ..COUNT
     },
     Indicator {

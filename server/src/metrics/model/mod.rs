@@ -436,7 +436,7 @@ where
     Some(f.with("合计", sum).with(total_label, total))
 }
 
-/// A rate whose numerator exceeds its denominator (or is negative) cannot come from counted matters.
+/// A rate whose numerator exceeds its denominator (or is negative) cannot come from counted cases.
 pub fn rate_check(name: &str, numerator: i64, denominator: i64) -> Option<Finding> {
     (numerator > denominator || numerator < 0).then(|| {
         Finding::new(

@@ -53,7 +53,7 @@ pub struct BaselineResult {
     pub note: String,
 }
 
-/// Known baseline persons, each with a matter, so that a third of the registrations take the repeat path
+/// Known baseline persons, each with a case, so that a third of the registrations take the repeat path
 /// as in the load.
 const KNOWN: u32 = 2000;
 const REPEAT_PCT: u32 = 30;
@@ -140,7 +140,7 @@ pub fn register_visit_script(per_client_counter: bool) -> String {
     s.push_str(&upsert(new_hash, false));
     s.push_str("\\endif\n");
     s.push_str(&format!(
-        "SELECT EXISTS (SELECT 1 FROM matter_categories WHERE code = {cat});\n"
+        "SELECT EXISTS (SELECT 1 FROM case_categories WHERE code = {cat});\n"
     ));
     s.push_str(&format!(
         "SELECT code, name, kind, parent_code, version, created_at, updated_at FROM org_units WHERE code = {org};\n"
@@ -294,7 +294,7 @@ pub fn push_script() -> String {
     s
 }
 
-/// Principals, the known persons and matters, and the constant parts of the requests; returns the
+/// Principals, the known persons and cases, and the constant parts of the requests; returns the
 /// variables (`-D`) of the scripts.
 pub async fn prepare(pool: &PgPool, keys: &PiiKeys, year: i32) -> Result<Vec<(String, String)>> {
     let mut conn = pool.acquire().await?;
@@ -351,7 +351,7 @@ pub async fn prepare(pool: &PgPool, keys: &PiiKeys, year: i32) -> Result<Vec<(St
         }),
         ..Default::default()
     };
-    // Known persons with a matter each: same category and place as the script derives from k.
+    // Known persons with a case each: same category and place as the script derives from k.
     sqlx::query(&format!(
         "INSERT INTO petitioners (id, name, id_hash, id_number_enc, id_number_masked, phone_enc, phone_masked, \
          address_enc) SELECT gen_random_uuid(), '王明', sha256(convert_to('bk' || k, 'UTF8')), decode($1, 'hex'), \

@@ -1,5 +1,5 @@
 //! `generate`: fills a migrated, seeded database with N years of deterministic data through COPY into the
-//! tables the service writes: petitioners (sealed with the service's key), matters with their whole
+//! tables the service writes: petitioners (sealed with the service's key), cases with their whole
 //! lifecycle and due dates (computed by the service's own workflow rules), the case events, visits, letters
 //! and their petitioner links, and the registration counters.
 //!
@@ -36,7 +36,7 @@ use crate::world::{
 pub struct GenOptions {
     pub visits: u64,
     pub letters: u64,
-    pub matters: u64,
+    pub cases: u64,
     pub years: u32,
     pub seed: u64,
     pub end: DateTime<Utc>,
@@ -218,7 +218,7 @@ impl Serials {
     }
 }
 
-/// A matter's workflow as it went: the record (due dates follow from it) and its events.
+/// A case's workflow as it went: the record (due dates follow from it) and its events.
 struct Life {
     record: CaseRecord,
     events: Vec<(&'static str, DateTime<Utc>)>,
@@ -228,7 +228,7 @@ fn days(d: i64, hours: i64) -> Duration {
     Duration::days(d) + Duration::hours(hours)
 }
 
-fn lifecycle(w: &World, workflow: &Workflow, m: &world::Matter, now: DateTime<Utc>) -> Life {
+fn lifecycle(w: &World, workflow: &Workflow, m: &world::Case, now: DateTime<Utc>) -> Life {
     let r = |k: u64| unit(hash(w.seed, S_LIFE + k, m.index));
     let pick = |k: u64, lo: i64, hi: i64| lo + (r(k) * (hi - lo + 1) as f64) as i64;
     let t0 = m.registered_at;
@@ -377,10 +377,10 @@ const CHANNELS: [(&str, u64); 7] = [
     ("assigned", 3),
 ];
 
-/// One registration: a visit or a letter, opening a matter or repeating it.
+/// One registration: a visit or a letter, opening a case or repeating it.
 struct Registration<'a> {
     index: u64,
-    matter: &'a world::Matter,
+    matter: &'a world::Case,
     case_id: Uuid,
     at: DateTime<Utc>,
     number: String,
@@ -533,7 +533,7 @@ impl Streams {
     }
 }
 
-fn person_ids(w: &World, m: &world::Matter) -> Vec<Uuid> {
+fn person_ids(w: &World, m: &world::Case) -> Vec<Uuid> {
     (0..m.persons)
         .map(|j| {
             let n = w.person(m.index, j);
@@ -560,8 +560,8 @@ pub async fn generate(
     {
         bail!("this database holds generated data already");
     }
-    if opts.matters == 0 || opts.visits + opts.letters < opts.matters {
-        bail!("need at least one matter, and at least as many visits and letters as matters");
+    if opts.cases == 0 || opts.visits + opts.letters < opts.cases {
+        bail!("need at least one case, and at least as many visits and letters as cases");
     }
     // The load runs with foreign-key triggers off (the data is consistent by construction, and the tables
     // are filled by parallel COPY streams), as bulk loads do; that takes a superuser.
@@ -600,7 +600,7 @@ pub async fn generate(
     let now = opts.end;
     let w = World {
         seed: opts.seed,
-        matters: opts.matters,
+        cases: opts.cases,
         visits: opts.visits,
         letters: opts.letters,
         start: opts.end - Duration::days(365 * i64::from(opts.years.max(1))),
@@ -632,8 +632,8 @@ pub async fn generate(
         )
         .await?;
         let mut serials = serials0.clone();
-        for mi in 0..w.matters {
-            let m = w.matter(mi);
+        for mi in 0..w.cases {
+            let m = w.case(mi);
             let ids = person_ids(&w, &m);
             for (j, id) in ids.iter().enumerate() {
                 let n = w.person(mi, j as u8);
@@ -756,8 +756,8 @@ pub async fn generate(
     };
     let mut serials = serials0.clone();
     let (mut opened_by_visits, mut opened_by_letters) = (0u64, 0u64);
-    for mi in 0..w.matters {
-        let m = w.matter(mi);
+    for mi in 0..w.cases {
+        let m = w.case(mi);
         let case_id = v7(m.registered_at, hash(w.seed, S_ID, u64::MAX - mi));
         let persons = person_ids(&w, &m);
         let number = serials.next(m.registered_at);
@@ -791,12 +791,12 @@ pub async fn generate(
     let repeat_letters = w.letters.saturating_sub(opened_by_letters);
     for r in 0..repeat_visits + repeat_letters {
         let h = hash(w.seed, S_REG + 1, r);
-        let mut mi = h % w.matters;
-        // Some matters come back again and again.
+        let mut mi = h % w.cases;
+        // Some cases come back again and again.
         if unit(mix(h)) < 0.5 {
             mi -= mi % 8;
         }
-        let m = w.matter(mi);
+        let m = w.case(mi);
         let room = (now - m.registered_at).num_minutes().max(1) as f64;
         // Three days, then a month on average; within what is left of the span.
         let delay = 4_320.0 - 43_200.0 * unit(mix(h ^ 7)).max(1e-9).ln();
@@ -812,7 +812,7 @@ pub async fn generate(
         s.event(case_id, "repeat_linked", registrar, at, &number)
             .await?;
         let reg = Registration {
-            index: w.matters + r,
+            index: w.cases + r,
             matter: &m,
             case_id,
             at,

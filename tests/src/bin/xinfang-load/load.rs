@@ -333,8 +333,8 @@ pub fn year_period(year: i32) -> Period {
     }
 }
 
-/// Realistic requests: new petitioners with new matters, or (`repeat_share`) the lead petitioner of a
-/// generated matter coming back about the same thing, which the service links as a repeat.
+/// Realistic requests: new petitioners with new cases, or (`repeat_share`) the lead petitioner of a
+/// generated case coming back about the same thing, which the service links as a repeat.
 #[derive(Clone)]
 pub struct Requests {
     world: Option<World>,
@@ -342,7 +342,7 @@ pub struct Requests {
     pub repeat_share: f64,
 }
 
-/// The matter a registration is about, and its people.
+/// The case a registration is about, and its people.
 struct About {
     matter: MatterInput,
     people: Vec<Petitioner>,
@@ -359,10 +359,10 @@ impl Requests {
 
     fn about(&mut self, collective: bool) -> About {
         if let Some(w) = &self.world
-            && w.matters > 0
+            && w.cases > 0
             && self.rng.chance(self.repeat_share)
         {
-            let m = w.matter(self.rng.below(w.matters));
+            let m = w.case(self.rng.below(w.cases));
             let (content, demands) = TEXTS[m.text];
             return About {
                 matter: MatterInput {

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p xinfang-tests --bin xinfang-load -- suite [--quick]
-//! xinfang-load generate --database-url URL --data-key-file FILE [--visits N --letters N --matters N --years N]
+//! xinfang-load generate --database-url URL --data-key-file FILE [--visits N --letters N --cases N --years N]
 //! xinfang-load run register-visit|push|indicators|mixed|echo --address URL --database-url URL [...]
 //! ```
 //!
@@ -69,7 +69,7 @@ struct GenerateArgs {
     #[arg(long, default_value_t = 250_000)]
     letters: u64,
     #[arg(long, default_value_t = 125_000)]
-    matters: u64,
+    cases: u64,
     #[arg(long, default_value_t = 3)]
     years: u32,
     #[arg(long, default_value_t = 8)]
@@ -146,7 +146,7 @@ async fn generate_command(args: GenerateArgs) -> Result<()> {
         &generate::GenOptions {
             visits: args.visits,
             letters: args.letters,
-            matters: args.matters,
+            cases: args.cases,
             years: args.years,
             seed: args.seed,
             end: Utc::now(),

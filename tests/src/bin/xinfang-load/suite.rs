@@ -51,7 +51,7 @@ pub struct SuiteArgs {
     #[arg(long)]
     pub letters: Option<u64>,
     #[arg(long)]
-    pub matters: Option<u64>,
+    pub cases: Option<u64>,
     #[arg(long)]
     pub years: Option<u32>,
     #[arg(long, default_value_t = 8)]
@@ -99,7 +99,7 @@ pub struct SuiteArgs {
 pub struct Sizes {
     pub visits: u64,
     pub letters: u64,
-    pub matters: u64,
+    pub cases: u64,
     pub years: u32,
     pub duration_s: u64,
     pub mixed_duration_s: u64,
@@ -125,7 +125,7 @@ impl SuiteArgs {
             Profile::Full => Sizes {
                 visits: 1_000_000,
                 letters: 250_000,
-                matters: 125_000,
+                cases: 125_000,
                 years: 3,
                 duration_s: 20,
                 mixed_duration_s: 30,
@@ -137,7 +137,7 @@ impl SuiteArgs {
             Profile::Quick => Sizes {
                 visits: 100_000,
                 letters: 25_000,
-                matters: 12_500,
+                cases: 12_500,
                 years: 3,
                 duration_s: 5,
                 mixed_duration_s: 8,
@@ -149,7 +149,7 @@ impl SuiteArgs {
             Profile::Smoke => Sizes {
                 visits: 2_000,
                 letters: 500,
-                matters: 300,
+                cases: 300,
                 years: 2,
                 duration_s: 1,
                 mixed_duration_s: 2,
@@ -162,7 +162,7 @@ impl SuiteArgs {
         Sizes {
             visits: self.visits.unwrap_or(d.visits),
             letters: self.letters.unwrap_or(d.letters),
-            matters: self.matters.unwrap_or(d.matters),
+            cases: self.cases.unwrap_or(d.cases),
             years: self.years.unwrap_or(d.years),
             duration_s: self.duration.unwrap_or(d.duration_s),
             mixed_duration_s: self.mixed_duration.unwrap_or(d.mixed_duration_s),
@@ -388,8 +388,8 @@ async fn suite(
     // The county.
     let t = Instant::now();
     say(format!(
-        "generating {} visits, {} letters, {} matters over {} years",
-        sizes.visits, sizes.letters, sizes.matters, sizes.years
+        "generating {} visits, {} letters, {} cases over {} years",
+        sizes.visits, sizes.letters, sizes.cases, sizes.years
     ));
     let generated = generate::generate(
         &options,
@@ -397,7 +397,7 @@ async fn suite(
         &GenOptions {
             visits: sizes.visits,
             letters: sizes.letters,
-            matters: sizes.matters,
+            cases: sizes.cases,
             years: sizes.years,
             seed: args.seed,
             end: Utc::now(),
@@ -922,7 +922,7 @@ fn goals(report: &Report, concurrency: usize) -> Vec<Goal> {
     }
     if let Some(ind) = find(report, "indicators") {
         let sizes = format!(
-            "{} visits / {} matters",
+            "{} visits / {} cases",
             report.generated.rows.get("visits").copied().unwrap_or(0),
             report.generated.rows.get("cases").copied().unwrap_or(0)
         );
@@ -1129,11 +1129,11 @@ pub fn ratios(report: &Report) -> Vec<String> {
 fn print_report(report: &Report) {
     println!();
     println!(
-        "xinfang-load suite ({:?}): {} visits, {} letters, {} matters over {} years; {} callers on {} connections; PostgreSQL {} (durable); {} CPUs",
+        "xinfang-load suite ({:?}): {} visits, {} letters, {} cases over {} years; {} callers on {} connections; PostgreSQL {} (durable); {} CPUs",
         report.profile,
         report.sizes.visits,
         report.sizes.letters,
-        report.sizes.matters,
+        report.sizes.cases,
         report.sizes.years,
         report.concurrency,
         report.connections,

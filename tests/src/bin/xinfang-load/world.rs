@@ -1,6 +1,6 @@
-//! The generated county as pure functions of a seed: which matter is about what and where, who its
+//! The generated county as pure functions of a seed: which case is about what and where, who its
 //! petitioners are, and when it was registered. The data generator writes it; the load generator reads the
-//! same functions back to register repeats (同人+同事) of matters that exist, without asking the database.
+//! same functions back to register repeats (同人+同事) of cases that exist, without asking the database.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -65,7 +65,7 @@ pub const DEPARTMENTS: [(&str, &str); 12] = [
 pub const COUNTY: &str = "510422";
 pub const BUREAU: &str = "510422XF";
 
-/// What matters are about: (content, demands).
+/// What cases are about: (content, demands).
 pub const TEXTS: [(&str, &str); 12] = [
     (
         "反映拖欠农民工工资问题，工程完工后劳务款至今未结清",
@@ -112,7 +112,7 @@ const GIVEN_NAMES: [&str; 24] = [
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct World {
     pub seed: u64,
-    pub matters: u64,
+    pub cases: u64,
     pub visits: u64,
     pub letters: u64,
     pub start: DateTime<Utc>,
@@ -172,7 +172,7 @@ pub fn zipf(x: u64, n: usize) -> usize {
     n - 1
 }
 
-/// Where a matter's problem lies.
+/// Where a case's problem lies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrgKind {
     Township,
@@ -180,9 +180,9 @@ pub enum OrgKind {
     County,
 }
 
-/// A matter's fixed attributes.
+/// A case's fixed attributes.
 #[derive(Debug, Clone)]
-pub struct Matter {
+pub struct Case {
     pub index: u64,
     pub registered_at: DateTime<Utc>,
     pub category: &'static str,
@@ -212,10 +212,10 @@ impl World {
         self.end - self.start
     }
 
-    pub fn matter(&self, m: u64) -> Matter {
+    pub fn case(&self, m: u64) -> Case {
         let s = self.seed;
         let span_ms = self.span().num_milliseconds().max(1) as f64;
-        let frac = (m as f64 + unit(hash(s, S_TIME, m))) / self.matters.max(1) as f64;
+        let frac = (m as f64 + unit(hash(s, S_TIME, m))) / self.cases.max(1) as f64;
         let registered_at = self.start + Duration::milliseconds((span_ms * frac) as i64);
         let category = CATEGORIES[zipf(hash(s, S_CATEGORY, m), CATEGORIES.len())];
         let o = hash(s, S_ORG, m);
@@ -236,7 +236,7 @@ impl World {
             _ => 3,
         };
         let visit_share = self.visits as f64 / (self.visits + self.letters).max(1) as f64;
-        Matter {
+        Case {
             index: m,
             registered_at,
             category,
@@ -249,18 +249,18 @@ impl World {
         }
     }
 
-    /// The person number of petitioner `j` of matter `m`: the lead is `m`, the others follow all leads.
+    /// The person number of petitioner `j` of case `m`: the lead is `m`, the others follow all leads.
     pub fn person(&self, m: u64, j: u8) -> u64 {
         if j == 0 {
             m
         } else {
-            self.matters + 2 * m + u64::from(j - 1)
+            self.cases + 2 * m + u64::from(j - 1)
         }
     }
 
     /// Person numbers from here on are free for new petitioners.
     pub fn first_free_person(&self) -> u64 {
-        3 * self.matters + 1000
+        3 * self.cases + 1000
     }
 }
 

@@ -1,13 +1,13 @@
-//! The matters registrations join: repeat matching (同人+同事), the registrations of a matter and their
-//! flags, moving a registration out, and the petitioners of a matter.
+//! The cases registrations join: repeat matching (同人+同事), the registrations of a case and their
+//! flags, moving a registration out, and the petitioners of a case.
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-/// A matter a registration links to, with what it is claimed as.
+/// A case a registration links to, with what it is claimed as.
 #[derive(Debug, Clone, FromRow)]
-pub struct LinkedMatter {
+pub struct LinkedCase {
     pub id: Uuid,
     pub claim_type: i16,
     pub accused_org_code: Option<String>,
@@ -21,17 +21,17 @@ pub struct MatchKeys {
     pub contact_hashes: Vec<Vec<u8>>,
 }
 
-/// The earliest matter that shares a petitioner (by ID-number hash, or by name+phone hash) and has the same
+/// The earliest case that shares a petitioner (by ID-number hash, or by name+phone hash) and has the same
 /// category and problem place; for an accusation against `accusation_against`, only among accusations
 /// against that unit. Whether the registration is then initial or a repeat is decided by the dates of the
-/// matter's registrations (`model::repeat_flags`), not here.
+/// case's registrations (`model::repeat_flags`), not here.
 pub async fn find_repeat_case(
     conn: &mut PgConnection,
     keys: &MatchKeys,
     category: &str,
     problem_org: &str,
     accusation_against: Option<&str>,
-) -> Result<Option<LinkedMatter>, sqlx::Error> {
+) -> Result<Option<LinkedCase>, sqlx::Error> {
     if keys.id_hashes.is_empty() && keys.contact_hashes.is_empty() {
         return Ok(None);
     }
@@ -53,7 +53,7 @@ pub async fn find_repeat_case(
     .await
 }
 
-/// A visit or letter of a matter, as initial/repeat is derived from the matter's registrations.
+/// A visit or letter of a case, as initial/repeat is derived from the case's registrations.
 #[derive(Debug, Clone, FromRow)]
 pub struct Registration {
     /// 'visit' or 'letter'.
@@ -68,7 +68,7 @@ pub struct Registration {
     pub accused_org_code: Option<String>,
 }
 
-/// Every visit and letter of the matter `case_id`, earliest first. Call it with the matter locked.
+/// Every visit and letter of the case `case_id`, earliest first. Call it with the case locked.
 pub async fn registrations_of(
     conn: &mut PgConnection,
     case_id: Uuid,
@@ -105,7 +105,7 @@ pub async fn set_repeat(
     Ok(())
 }
 
-/// Moves a visit or letter into the matter `case_id` as its initial registration (answered as such).
+/// Moves a visit or letter into the case `case_id` as its initial registration (answered as such).
 pub async fn move_registration(
     conn: &mut PgConnection,
     kind: &str,
@@ -142,7 +142,7 @@ pub async fn principals_of(
     .await
 }
 
-/// Unlinks from the matter `case_id` the petitioners that none of its visits and letters lists any more.
+/// Unlinks from the case `case_id` the petitioners that none of its visits and letters lists any more.
 pub async fn prune_case_petitioners(
     conn: &mut PgConnection,
     case_id: Uuid,
@@ -160,9 +160,9 @@ pub async fn prune_case_petitioners(
     Ok(())
 }
 
-/// A number for a matter opened from the registration `number` after the fact (a detached registration):
-/// the registration's own number when no matter has it, else the number with the next free suffix
-/// (`XF510422-2024-000123-2`), since the matter it opened first keeps its number.
+/// A number for a case opened from the registration `number` after the fact (a detached registration):
+/// the registration's own number when no case has it, else the number with the next free suffix
+/// (`XF510422-2024-000123-2`), since the case it opened first keeps its number.
 pub async fn free_case_number(
     conn: &mut PgConnection,
     number: &str,
@@ -180,18 +180,18 @@ pub async fn free_case_number(
     })
 }
 
-/// The matter `id`, which a registration names as the one it repeats.
-pub async fn linked_matter(
+/// The case `id`, which a registration names as the one it repeats.
+pub async fn linked_case(
     conn: &mut PgConnection,
     id: Uuid,
-) -> Result<Option<LinkedMatter>, sqlx::Error> {
+) -> Result<Option<LinkedCase>, sqlx::Error> {
     sqlx::query_as("SELECT id, claim_type, accused_org_code FROM cases WHERE id = $1")
         .bind(id)
         .fetch_optional(conn)
         .await
 }
 
-/// The units that the accusations among the matters `ids` accuse.
+/// The units that the accusations among the cases `ids` accuse.
 pub async fn accused_units(
     conn: &mut PgConnection,
     ids: &[Uuid],
@@ -220,7 +220,7 @@ pub async fn link_case_petitioners(
     Ok(())
 }
 
-/// How a registration described its matter, as it was registered.
+/// How a registration described its case, as it was registered.
 #[derive(Debug, Clone, FromRow)]
 pub struct Description {
     pub category_code: String,
