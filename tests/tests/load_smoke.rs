@@ -84,6 +84,32 @@ fn the_load_suite_runs_every_scenario_and_baseline() {
         Some(4),
         "the four indicator calls: {indicators:#}"
     );
+    // The noisy neighbour: the clerk is never turned away, the flood only ever by its fair share.
+    for name in [
+        "noisy-neighbour: clerk alone",
+        "noisy-neighbour: clerk, flood, fair share",
+        "noisy-neighbour: clerk, flood, no fair share",
+        "noisy-neighbour: the flood, fair share",
+        "noisy-neighbour: the flood, no fair share",
+    ] {
+        let s = scenarios
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {report:#}"));
+        assert!(
+            s["ok"].as_u64().unwrap_or(0) > 0,
+            "{name} did nothing: {s:#}"
+        );
+        let errors = s["errors"].as_object().expect("errors");
+        if name.contains("clerk") {
+            assert!(errors.is_empty(), "{name} had errors: {s:#}");
+        } else {
+            assert!(
+                errors.keys().all(|k| k == "ResourceExhausted"),
+                "{name} failed otherwise than by its fair share: {s:#}"
+            );
+        }
+    }
     let push = scenarios.iter().find(|s| s["name"] == "push").unwrap();
     assert_eq!(
         push["items"], 60,

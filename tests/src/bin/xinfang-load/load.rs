@@ -105,7 +105,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn single(label: &'static str, result: Result<(), tonic::Status>) -> Self {
+    pub(crate) fn single(label: &'static str, result: Result<(), tonic::Status>) -> Self {
         Outcome {
             label,
             result: result.map(|()| 1).map_err(|s| format!("{:?}", s.code())),
@@ -115,7 +115,7 @@ impl Outcome {
 }
 
 #[derive(Default)]
-struct Recorder {
+pub(crate) struct Recorder {
     all: Vec<u32>,
     calls: BTreeMap<&'static str, Vec<u32>>,
     ok: u64,
@@ -126,7 +126,7 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn add(&mut self, out: Outcome, started: Instant, ended: Instant) {
+    pub(crate) fn add(&mut self, out: Outcome, started: Instant, ended: Instant) {
         let micros = u32::try_from((ended - started).as_micros()).unwrap_or(u32::MAX);
         self.first = Some(self.first.map_or(started, |f| f.min(started)));
         self.last = Some(self.last.map_or(ended, |l| l.max(ended)));
@@ -144,7 +144,12 @@ impl Recorder {
         }
     }
 
-    fn merge(recs: Vec<Recorder>) -> Recorder {
+    /// When the last recorded call ended.
+    pub(crate) fn last_end(&self) -> Option<Instant> {
+        self.last
+    }
+
+    pub(crate) fn merge(recs: Vec<Recorder>) -> Recorder {
         let mut out = Recorder::default();
         for r in recs {
             out.all.extend(r.all);
@@ -168,7 +173,7 @@ impl Recorder {
         out
     }
 
-    fn result(
+    pub(crate) fn result(
         self,
         name: &str,
         concurrency: usize,

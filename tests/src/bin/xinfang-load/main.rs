@@ -14,6 +14,7 @@
 mod baseline;
 mod generate;
 mod load;
+mod noisy;
 mod procs;
 mod suite;
 mod world;

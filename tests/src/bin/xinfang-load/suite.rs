@@ -22,6 +22,7 @@ use crate::{
     baseline::{self, BaselineResult, Explained, Length, Pg},
     generate::{self, GenOptions, GenReport},
     load::{self, Principals, RunOptions, Scenario, ScenarioResult, Target},
+    noisy::{Neighbours, NoisyOptions},
     procs::{self, ChildServer, CpuMark},
 };
 
@@ -93,6 +94,12 @@ pub struct SuiteArgs {
     /// JSON). It costs some CPU: leave it off for the figures.
     #[arg(long)]
     pub perf: bool,
+    /// Calls the flooding principal of the noisy-neighbour scenario keeps in flight.
+    #[arg(long, default_value_t = 64)]
+    pub flood_callers: usize,
+    /// Generate the county, then run only the noisy-neighbour scenario (both servers).
+    #[arg(long)]
+    pub noisy_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -291,20 +298,26 @@ impl Env {
     }
 
     async fn start_server(&self, private_cluster: bool) -> Result<ChildServer> {
+        self.start_server_with(private_cluster, &[]).await
+    }
+
+    /// The server with flags added to its usual ones.
+    async fn start_server_with(
+        &self,
+        private_cluster: bool,
+        extra: &[&str],
+    ) -> Result<ChildServer> {
         let port = procs::free_port()?;
+        let mut args = self.server_args(port, private_cluster);
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
         let log = self.dir.join(if private_cluster {
             "server-private-cluster.log"
-        } else {
+        } else if extra.is_empty() {
             "server.log"
+        } else {
+            "server-flags.log"
         });
-        ChildServer::start(
-            &self.server_bin,
-            &self.server_args(port, private_cluster),
-            &[],
-            port,
-            log,
-        )
-        .await
+        ChildServer::start(&self.server_bin, &args, &[], port, log).await
     }
 }
 
@@ -467,110 +480,183 @@ async fn suite(
         push_batch: sizes.push_batch,
         rounds: sizes.rounds,
     };
-    let mut scenarios = Vec::new();
 
-    // Reads first, on the generated data as it is.
-    say(format!("indicators for {year}"));
-    scenarios.push(measured(server.pid, postmaster, target.run_indicators(&opts)).await?);
-    let explain = baseline::explain_indicators(&env.pool, year, crate::world::TOWNSHIPS[0].0)
-        .await
-        .unwrap_or_else(|e| {
-            say(format!("EXPLAIN failed: {e:#}"));
-            Vec::new()
-        });
-    write_plans(dir, args, &explain)?;
-
-    say(format!(
-        "register-visit: {} callers, {} s",
-        opts.concurrency, sizes.duration_s
-    ));
-    baseline::settle(&env.pool).await;
-    let perf = if args.perf {
-        procs::perf_record(server.pid, sizes.warmup_s + sizes.duration_s, dir)
-    } else {
-        None
-    };
-    scenarios.push(
-        measured(
-            server.pid,
-            postmaster,
-            target.run_timed(Scenario::RegisterVisit, &opts, None),
-        )
-        .await?,
-    );
-    if let Some(perf) = perf {
-        let out = args.out.clone().unwrap_or_else(default_out);
-        let report = out.with_file_name("perf-register-visit.txt");
-        match procs::perf_report(perf, &report).await {
-            Ok(()) => say(format!("server profile in {}", report.display())),
-            Err(e) => say(format!("perf: {e:#}")),
-        }
-    }
-
-    say(format!(
-        "push: {} operations in pushes of {}",
-        sizes.push_ops, sizes.push_batch
-    ));
-    baseline::settle(&env.pool).await;
-    let push_opts = RunOptions {
-        concurrency: args.push_concurrency,
-        ..opts.clone()
-    };
-    scenarios.push(measured(server.pid, postmaster, target.run_push(&push_opts)).await?);
-
-    say(format!(
-        "mixed: {} callers, {} s",
-        opts.concurrency, sizes.mixed_duration_s
-    ));
-    baseline::settle(&env.pool).await;
-    let mixed_opts = RunOptions {
-        duration: Duration::from_secs(sizes.mixed_duration_s),
-        ..opts.clone()
-    };
-    let mut mixed = measured(
-        server.pid,
-        postmaster,
-        target.run_timed(Scenario::Mixed, &mixed_opts, None),
-    )
-    .await?;
-    mixed.note = "a day's mix: 33% RegisterVisit, 10% RegisterLetter (county clerks), 5% Push of 5 \
-                  (field officers), 40% ListVisits/ListCases (township clerks), 10% overdue list (county), \
-                  2% indicators"
-        .to_owned();
-    scenarios.push(mixed);
-    drop(target);
-
-    // The latency floor: one caller, nothing to queue behind.
+    // One caller, nothing to queue behind: the latency floor.
     let single = RunOptions {
         concurrency: 1,
         duration: Duration::from_secs(sizes.duration_s.div_ceil(2)),
         ..opts.clone()
     };
-    let floor_target = Target {
-        channels: load::connect(&server.address, 1).await?,
-        principals: Principals::issue(&env.pool, 1).await?,
-        world: Some(world.clone()),
-        year,
-        seed: args.seed ^ 1,
+    let mut scenarios = Vec::new();
+    let mut explain = Vec::new();
+    if !args.noisy_only {
+        // Reads first, on the generated data as it is.
+        say(format!("indicators for {year}"));
+        scenarios.push(measured(server.pid, postmaster, target.run_indicators(&opts)).await?);
+        explain = baseline::explain_indicators(&env.pool, year, crate::world::TOWNSHIPS[0].0)
+            .await
+            .unwrap_or_else(|e| {
+                say(format!("EXPLAIN failed: {e:#}"));
+                Vec::new()
+            });
+        write_plans(dir, args, &explain)?;
+
+        say(format!(
+            "register-visit: {} callers, {} s",
+            opts.concurrency, sizes.duration_s
+        ));
+        baseline::settle(&env.pool).await;
+        let perf = if args.perf {
+            procs::perf_record(server.pid, sizes.warmup_s + sizes.duration_s, dir)
+        } else {
+            None
+        };
+        scenarios.push(
+            measured(
+                server.pid,
+                postmaster,
+                target.run_timed(Scenario::RegisterVisit, &opts, None),
+            )
+            .await?,
+        );
+        if let Some(perf) = perf {
+            let out = args.out.clone().unwrap_or_else(default_out);
+            let report = out.with_file_name("perf-register-visit.txt");
+            match procs::perf_report(perf, &report).await {
+                Ok(()) => say(format!("server profile in {}", report.display())),
+                Err(e) => say(format!("perf: {e:#}")),
+            }
+        }
+
+        say(format!(
+            "push: {} operations in pushes of {}",
+            sizes.push_ops, sizes.push_batch
+        ));
+        baseline::settle(&env.pool).await;
+        let push_opts = RunOptions {
+            concurrency: args.push_concurrency,
+            ..opts.clone()
+        };
+        scenarios.push(measured(server.pid, postmaster, target.run_push(&push_opts)).await?);
+
+        say(format!(
+            "mixed: {} callers, {} s",
+            opts.concurrency, sizes.mixed_duration_s
+        ));
+        baseline::settle(&env.pool).await;
+        let mixed_opts = RunOptions {
+            duration: Duration::from_secs(sizes.mixed_duration_s),
+            ..opts.clone()
+        };
+        let mut mixed = measured(
+            server.pid,
+            postmaster,
+            target.run_timed(Scenario::Mixed, &mixed_opts, None),
+        )
+        .await?;
+        mixed.note = "a day's mix: 33% RegisterVisit, 10% RegisterLetter (county clerks), 5% Push of 5 \
+                      (field officers), 40% ListVisits/ListCases (township clerks), 10% overdue list (county), \
+                      2% indicators"
+            .to_owned();
+        scenarios.push(mixed);
+        drop(target);
+
+        // The latency floor: one caller, nothing to queue behind.
+        let floor_target = Target {
+            channels: load::connect(&server.address, 1).await?,
+            principals: Principals::issue(&env.pool, 1).await?,
+            world: Some(world.clone()),
+            year,
+            seed: args.seed ^ 1,
+        };
+        say("register-visit with one caller");
+        baseline::settle(&env.pool).await;
+        let mut floor = measured(
+            server.pid,
+            postmaster,
+            floor_target.run_timed(Scenario::RegisterVisit, &single, None),
+        )
+        .await?;
+        floor.name = "register-visit@1".into();
+        floor.note = "one caller: the latency of a registration with nothing to wait for".into();
+        scenarios.push(floor);
+        drop(floor_target);
+    }
+
+    // The noisy neighbour: on this server (the default fair share), then on one with the share opened up.
+    let noisy = NoisyOptions {
+        flood_callers: args.flood_callers,
+        warmup: Duration::from_secs(sizes.warmup_s.max(1)),
+        duration: Duration::from_secs(sizes.duration_s),
     };
-    say("register-visit with one caller");
+    say(format!(
+        "noisy-neighbour: one clerk registering, one principal keeping {} calls in flight",
+        noisy.flood_callers
+    ));
     baseline::settle(&env.pool).await;
-    let mut floor = measured(
-        server.pid,
-        postmaster,
-        floor_target.run_timed(Scenario::RegisterVisit, &single, None),
+    let neighbours = Neighbours::new(
+        &server.address,
+        &env.pool,
+        Some(world.clone()),
+        args.seed,
+        args.connections,
     )
     .await?;
-    floor.name = "register-visit@1".into();
-    floor.note = "one caller: the latency of a registration with nothing to wait for".into();
-    scenarios.push(floor);
-    drop(floor_target);
+    scenarios.push(
+        measured(
+            server.pid,
+            postmaster,
+            neighbours.alone(&noisy, "noisy-neighbour: clerk alone"),
+        )
+        .await?,
+    );
+    baseline::settle(&env.pool).await;
+    let (victim, flood) = neighbours
+        .flooded(
+            &noisy,
+            "noisy-neighbour: clerk, flood, fair share",
+            "noisy-neighbour: the flood, fair share",
+        )
+        .await?;
+    scenarios.extend([victim, flood]);
+    drop(neighbours);
     server.stop().await?;
+    let open = args.flood_callers.max(1).to_string();
+    let open_server = env
+        .start_server_with(
+            false,
+            &[
+                "--max-in-flight-per-principal",
+                &open,
+                "--rate-per-principal",
+                "1000000",
+            ],
+        )
+        .await?;
+    let neighbours = Neighbours::new(
+        &open_server.address,
+        &env.pool,
+        Some(world.clone()),
+        args.seed ^ 2,
+        args.connections,
+    )
+    .await?;
+    baseline::settle(&env.pool).await;
+    let (victim, flood) = neighbours
+        .flooded(
+            &noisy,
+            "noisy-neighbour: clerk, flood, no fair share",
+            "noisy-neighbour: the flood, no fair share",
+        )
+        .await?;
+    scenarios.extend([victim, flood]);
+    drop(neighbours);
+    open_server.stop().await?;
 
     // The framework ceiling: a tonic server with nothing but the health service, same machine, same load.
-    say("echo");
-    let cross_check;
-    {
+    let mut cross_check = None;
+    if !args.noisy_only {
+        say("echo");
         let port = procs::free_port()?;
         let echo_args = vec![
             "echo-server".to_owned(),
@@ -628,7 +714,7 @@ async fn suite(
 
     // The PostgreSQL limit.
     let mut baselines = Vec::new();
-    if !args.no_baselines {
+    if !args.no_baselines && !args.noisy_only {
         match run_baselines(args, sizes, &env, &socket_dir, year_now()).await {
             Ok(b) => baselines = b,
             Err(e) => say(format!("baselines skipped: {e:#}")),
@@ -902,6 +988,21 @@ fn goals(report: &Report, concurrency: usize) -> Vec<Goal> {
             target: "none".into(),
             measured: format!("{} ({:?})", rv.error_count(), rv.errors),
             met: Some(rv.error_count() == 0),
+        });
+    }
+    if let (Some(alone), Some(flooded)) = (
+        find(report, "noisy-neighbour: clerk alone"),
+        find(report, "noisy-neighbour: clerk, flood, fair share"),
+    ) {
+        let ratio = flooded.latency.p50_ms / alone.latency.p50_ms.max(1e-9);
+        g.push(Goal {
+            goal: "RegisterVisit median of a clerk while another principal floods".into(),
+            target: "≤ 2 × its median on an idle server".into(),
+            measured: format!(
+                "{:.1} ms vs {:.1} ms = {ratio:.2}×",
+                flooded.latency.p50_ms, alone.latency.p50_ms
+            ),
+            met: Some(ratio <= 2.0 && flooded.error_count() == 0),
         });
     }
     if let Some(push) = find(report, "push") {
