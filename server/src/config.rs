@@ -280,6 +280,17 @@ pub struct Config {
     #[arg(long, env = "XINFANG_MAX_IN_FLIGHT_PER_PRINCIPAL", global = true)]
     pub max_in_flight_per_principal: Option<u32>,
 
+    /// Numbered writes (registrations, trips, fund requests, pushes) one principal may have in flight. They
+    /// queue at the year's counter row whoever makes them, so a second one in flight gains its principal
+    /// nothing and makes everyone else wait behind it.
+    #[arg(
+        long,
+        env = "XINFANG_NUMBERED_WRITES_PER_PRINCIPAL",
+        default_value_t = 1,
+        global = true
+    )]
+    pub numbered_writes_per_principal: u32,
+
     /// How long a request waits for one of its principal's in-flight slots.
     #[arg(
         long,

@@ -220,6 +220,7 @@ thread_local! {
         const {
             std::cell::RefCell::new(xinfang_server::auth::limits::Limits {
                 max_in_flight: 1_000,
+                numbered_in_flight: 1_000,
                 rate_per_second: 100_000.0,
                 queue_wait: Duration::from_millis(200),
             })

@@ -134,7 +134,7 @@ where
                             }
                         });
                     let checked = match checked {
-                        Ok(principal) => match limiter.admit(principal.id).await {
+                        Ok(principal) => match limiter.admit(principal.id, &method).await {
                             Ok(permit) => {
                                 _permit = Some(permit);
                                 Ok(principal)

@@ -19,6 +19,8 @@ use uuid::Uuid;
 pub struct Limits {
     /// Requests one principal may have in flight at once: its fair share of the database pool.
     pub max_in_flight: u32,
+    /// Numbered writes (NUMBERED_WRITES) one principal may have in flight at once.
+    pub numbered_in_flight: u32,
     /// Sustained requests per second per principal; bursts up to twice that.
     pub rate_per_second: f64,
     /// How long a request waits for one of its principal's slots before it is turned away.
@@ -37,15 +39,31 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_in_flight: Self::fair_share(16),
+            numbered_in_flight: 1,
             rate_per_second: 500.0,
             queue_wait: Duration::from_millis(200),
         }
     }
 }
 
+/// Methods that take a gap-free counter row of the year (registration, trip and fund numbers) and hold it to
+/// their commit. Calls of them queue at that row whoever makes them, so a principal with several in flight
+/// gains nothing from the second one and puts its whole queue ahead of everyone else's next registration:
+/// the fair share of one row is one call. Each principal therefore has one numbered write in flight at a
+/// time, besides its share of the pool (measured in docs/performance.md, "The noisy neighbour").
+pub const NUMBERED_WRITES: [&str; 5] = [
+    "/xinfang.v1.VisitService/RegisterVisit",
+    "/xinfang.v1.VisitService/RegisterLetter",
+    "/xinfang.v1.VisitService/RecordReturnTrip",
+    "/xinfang.v1.FundService/SubmitFundRequest",
+    "/xinfang.v1.SyncService/Push",
+];
+
 #[derive(Debug)]
 struct Bucket {
     slots: Arc<Semaphore>,
+    /// The principal's one numbered write in flight.
+    numbered: Arc<Semaphore>,
     tokens: f64,
     refilled: Instant,
 }
@@ -69,6 +87,7 @@ pub struct Limiter {
 #[derive(Debug)]
 pub struct Permit {
     _slot: OwnedSemaphorePermit,
+    _numbered: Option<OwnedSemaphorePermit>,
 }
 
 impl Limiter {
@@ -80,7 +99,11 @@ impl Limiter {
     }
 
     /// Takes a token of `principal`'s rate at `now` and returns its slots, or says when to come back.
-    fn take_token(&self, principal: Uuid, now: Instant) -> Result<Arc<Semaphore>, Refused> {
+    fn take_token(
+        &self,
+        principal: Uuid,
+        now: Instant,
+    ) -> Result<(Arc<Semaphore>, Arc<Semaphore>), Refused> {
         let rate = self.limits.rate_per_second;
         let burst = rate * 2.0;
         let mut buckets = match self.buckets.lock() {
@@ -90,6 +113,9 @@ impl Limiter {
         };
         let bucket = buckets.entry(principal).or_insert_with(|| Bucket {
             slots: Arc::new(Semaphore::new(self.limits.max_in_flight.max(1) as usize)),
+            numbered: Arc::new(Semaphore::new(
+                self.limits.numbered_in_flight.max(1) as usize
+            )),
             tokens: burst,
             refilled: now,
         });
@@ -103,18 +129,32 @@ impl Limiter {
             });
         }
         bucket.tokens -= 1.0;
-        Ok(Arc::clone(&bucket.slots))
+        Ok((Arc::clone(&bucket.slots), Arc::clone(&bucket.numbered)))
     }
 
-    /// Admits one request of `principal`: a token of its rate now, then one of its slots within the wait.
-    pub async fn admit(&self, principal: Uuid) -> Result<Permit, Refused> {
-        let slots = self.take_token(principal, Instant::now())?;
-        match tokio::time::timeout(self.limits.queue_wait, slots.acquire_owned()).await {
-            Ok(Ok(slot)) => Ok(Permit { _slot: slot }),
-            // The semaphore is never closed; a closed one would mean the same as no slot.
-            Ok(Err(_)) | Err(_) => Err(Refused::InFlight {
-                retry_after: self.limits.queue_wait * 2,
-            }),
+    /// Admits one request of `principal` to `method`: a token of its rate now, then, within the wait, its
+    /// one numbered write when the method is one, and one of its slots.
+    pub async fn admit(&self, principal: Uuid, method: &str) -> Result<Permit, Refused> {
+        let (slots, numbered) = self.take_token(principal, Instant::now())?;
+        let refused = Refused::InFlight {
+            retry_after: self.limits.queue_wait * 2,
+        };
+        let wait = async {
+            let numbered = if NUMBERED_WRITES.contains(&method) {
+                Some(numbered.acquire_owned().await?)
+            } else {
+                None
+            };
+            let slot = slots.acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>(Permit {
+                _slot: slot,
+                _numbered: numbered,
+            })
+        };
+        match tokio::time::timeout(self.limits.queue_wait, wait).await {
+            Ok(Ok(permit)) => Ok(permit),
+            // The semaphores are never closed; a closed one would mean the same as no slot.
+            Ok(Err(_)) | Err(_) => Err(refused),
         }
     }
 }
@@ -123,9 +163,13 @@ impl Limiter {
 mod tests {
     use super::*;
 
+    const READ: &str = "/xinfang.v1.CaseService/ListCases";
+    const WRITE: &str = "/xinfang.v1.VisitService/RegisterVisit";
+
     fn limits(max_in_flight: u32, rate_per_second: f64) -> Limits {
         Limits {
             max_in_flight,
+            numbered_in_flight: 1,
             rate_per_second,
             queue_wait: Duration::from_millis(50),
         }
@@ -157,24 +201,57 @@ mod tests {
     async fn a_full_share_waits_briefly_then_is_refused() {
         let limiter = Limiter::new(limits(2, 1000.0));
         let p = Uuid::from_u128(1);
-        let a = limiter.admit(p).await.unwrap();
-        let _b = limiter.admit(p).await.unwrap();
+        let a = limiter.admit(p, READ).await.unwrap();
+        let _b = limiter.admit(p, READ).await.unwrap();
         let started = Instant::now();
-        let Err(Refused::InFlight { retry_after }) = limiter.admit(p).await else {
+        let Err(Refused::InFlight { retry_after }) = limiter.admit(p, READ).await else {
             panic!("the share is taken");
         };
         assert!(started.elapsed() >= Duration::from_millis(50));
         assert_eq!(retry_after, Duration::from_millis(100));
         // Another principal is not held up.
-        let _other = limiter.admit(Uuid::from_u128(2)).await.unwrap();
+        let _other = limiter.admit(Uuid::from_u128(2), READ).await.unwrap();
         // A slot given back within the wait lets the waiting request in.
         let waiting = {
             let limiter = limiter.clone();
-            tokio::spawn(async move { limiter.admit(p).await.map(|_| ()) })
+            tokio::spawn(async move { limiter.admit(p, READ).await.map(|_| ()) })
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
         drop(a);
         assert!(waiting.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_principal_has_one_numbered_write_in_flight_and_reads_beside_it() {
+        let limiter = Limiter::new(limits(4, 1000.0));
+        let p = Uuid::from_u128(1);
+        let write = limiter.admit(p, WRITE).await.unwrap();
+        // Its second registration waits for the first, then is refused; a read still gets a slot.
+        let Err(Refused::InFlight { .. }) = limiter.admit(p, "/xinfang.v1.SyncService/Push").await
+        else {
+            panic!("one numbered write at a time");
+        };
+        let _read = limiter.admit(p, READ).await.unwrap();
+        // Another principal registers at once.
+        let _other = limiter.admit(Uuid::from_u128(2), WRITE).await.unwrap();
+        // The waiting write goes in when the first is answered.
+        let waiting = {
+            let limiter = limiter.clone();
+            tokio::spawn(async move { limiter.admit(p, WRITE).await.map(|_| ()) })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drop(write);
+        assert!(waiting.await.unwrap().is_ok());
+    }
+
+    #[test]
+    fn the_numbered_writes_are_methods_of_the_api() {
+        for m in NUMBERED_WRITES {
+            assert!(
+                super::super::access::ACCESS.iter().any(|(n, _)| *n == m),
+                "{m} is no method of the role table"
+            );
+        }
     }
 
     #[test]

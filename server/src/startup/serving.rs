@@ -68,6 +68,7 @@ impl ServeOptions {
                     .max_in_flight_per_principal
                     .unwrap_or(Limits::fair_share(config.db_max_connections))
                     .max(1),
+                numbered_in_flight: config.numbered_writes_per_principal.max(1),
                 rate_per_second: config.rate_per_principal.max(0.1),
                 queue_wait: std::time::Duration::from_millis(config.fair_share_wait_ms),
             },

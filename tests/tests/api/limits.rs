@@ -11,6 +11,7 @@ async fn a_flooding_principal_is_slowed_alone() {
     let app = with_limits(
         Limits {
             max_in_flight: 100,
+            numbered_in_flight: 100,
             rate_per_second: 5.0,
             queue_wait: std::time::Duration::from_millis(200),
         },
@@ -60,6 +61,7 @@ async fn a_principal_holds_no_more_than_its_share_in_flight() {
     let app = with_limits(
         Limits {
             max_in_flight: 2,
+            numbered_in_flight: 2,
             rate_per_second: 1_000.0,
             queue_wait: std::time::Duration::from_millis(100),
         },
@@ -121,4 +123,95 @@ async fn a_principal_holds_no_more_than_its_share_in_flight() {
         .await
         .unwrap()
         .expect("another principal's call is let in");
+}
+
+/// Registrations queue at the year's counter row whoever makes them: a principal has one in flight at a time
+/// (its second waits, then is turned away), its reads still go through beside it, and another principal's
+/// registration is let in at once.
+#[tokio::test]
+async fn a_principal_has_one_registration_in_flight() {
+    use sqlx::Connection;
+    use xinfang_proto::v1::{Level, MatterInput, Petitioner, RegisterVisitRequest, Visit};
+    let app = with_limits(
+        Limits {
+            max_in_flight: 4,
+            numbered_in_flight: 1,
+            rate_per_second: 1_000.0,
+            queue_wait: std::time::Duration::from_millis(100),
+        },
+        spawn_app(),
+    )
+    .await;
+    let flooder = app.token(Role::CountyClerk, "510422XF").await;
+    let other = app.token(Role::CountyClerk, "510422XF").await;
+    let register = |token: &str, n: usize| {
+        let mut client = app.client_with(Some(token));
+        let visit = Visit {
+            visited_at: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() - 3_600,
+                nanos: 0,
+            }),
+            level: Level::County as i32,
+            place_name: "盐边县信访局接待大厅".into(),
+            headcount: 1,
+            petitioners: vec![Petitioner {
+                name: format!("申{n}"),
+                id_number: xinfang_tests::fixture::id_number(n),
+                ..Default::default()
+            }],
+            matter: Some(MatterInput {
+                content: "拖欠工资三个月".into(),
+                demands: "要求支付工资".into(),
+                category: "labor".into(),
+                problem_org_code: "510422100".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        tokio::spawn(async move {
+            client
+                .visits
+                .register_visit(RegisterVisitRequest {
+                    request_id: xinfang_tests::request_id(),
+                    visit: Some(visit),
+                })
+                .await
+        })
+    };
+    // Every registration blocks at the counter until the test lets go of it.
+    let mut lock = sqlx::PgConnection::connect_with(&app.pool.connect_options())
+        .await
+        .unwrap();
+    let mut tx = lock.begin().await.unwrap();
+    sqlx::query("LOCK TABLE registration_counters IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let first = register(&flooder, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = register(&flooder, 2);
+    let refused = second
+        .await
+        .unwrap()
+        .expect_err("the second waits, then is turned away");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    // A read of the same principal is let in beside its registration.
+    app.client_with(Some(&flooder))
+        .org
+        .list_org_units(ListOrgUnitsRequest::default())
+        .await
+        .expect("a read beside the registration");
+    // Another principal's registration is admitted (and then waits at the counter like everyone).
+    let others = register(&other, 3);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !others.is_finished(),
+        "it is held at the counter, not refused"
+    );
+    tx.rollback().await.unwrap();
+    first.await.unwrap().expect("the first registration");
+    others
+        .await
+        .unwrap()
+        .expect("the other principal's registration");
 }

@@ -630,6 +630,8 @@ async fn suite(
                 &open,
                 "--rate-per-principal",
                 "1000000",
+                "--numbered-writes-per-principal",
+                &open,
             ],
         )
         .await?;
