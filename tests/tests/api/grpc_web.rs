@@ -266,6 +266,12 @@ async fn the_workbench_is_served_at_the_root_with_a_fallback_for_its_routes() {
     assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
     assert_eq!(body, index, "the embedded index.html is web/dist's");
 
     // A route of the app (no such file, no extension): the same page.
