@@ -1,4 +1,5 @@
 //! Serving: the gRPC server with health, reflection and the six services behind the authentication layer,
+//! gRPC-Web and the workbench's files on the same address,
 //! health that follows the database, key rotations followed, and a graceful shutdown.
 
 use std::{fs, path::Path, sync::Arc, time::Duration};
@@ -16,8 +17,8 @@ use xinfang_proto::v1::{
 };
 
 use crate::{
-    auth::AuthLayer,
     auth::limits::Limits,
+    auth::{AuthLayer, SessionPolicy},
     cases::{CaseApi, model::Workflow},
     config::Config,
     dictionary::DictionaryApi,
@@ -29,6 +30,7 @@ use crate::{
     session::SessionApi,
     sync::SyncApi,
     tls::{self, Tls},
+    web::WebLayer,
 };
 
 #[derive(Debug, Clone)]
@@ -45,6 +47,8 @@ pub struct ServeOptions {
     pub limits: crate::auth::limits::Limits,
     /// Where the read-heavy metrics queries go (a read replica); `None`: the main pool.
     pub read_pool: Option<PgPool>,
+    /// How long people's workbench sessions live.
+    pub sessions: SessionPolicy,
 }
 
 impl ServeOptions {
@@ -73,6 +77,10 @@ impl ServeOptions {
                 queue_wait: std::time::Duration::from_millis(config.fair_share_wait_ms),
             },
             read_pool: None,
+            sessions: SessionPolicy {
+                idle: Duration::from_secs(config.session_idle_timeout_secs.max(1)),
+                max_age: Duration::from_secs(config.session_max_age_secs.max(1)),
+            },
         })
     }
 }
@@ -191,7 +199,13 @@ pub async fn serve(
     tracing::info!(%addr, tls = tls.is_some(), "serving");
     let router = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .layer(AuthLayer::new(pool.clone(), options.limits))
+        // Browsers speak HTTP/1.1 to a plain-TCP address (and gRPC-Web needs nothing more); gRPC clients
+        // still get HTTP/2 on the same port.
+        .accept_http1(true)
+        // Outermost: gRPC-Web becomes gRPC before authentication sees it, and requests for the
+        // workbench's files never reach it (`crate::web`).
+        .layer(WebLayer)
+        .layer(AuthLayer::new(pool.clone(), options.limits).with_sessions(options.sessions))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -213,7 +227,7 @@ pub async fn serve(
         ))
         .add_service(service!(
             SessionServiceServer,
-            SessionApi::new(pool.clone())
+            SessionApi::new(pool.clone()).with_sessions(options.sessions)
         ))
         .add_service(service!(
             DictionaryServiceServer,
