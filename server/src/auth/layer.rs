@@ -134,48 +134,37 @@ where
                 // Held until the response is produced: the principal's in-flight slot.
                 let mut _permit: Option<Permit> = None;
                 if !open {
-                    let checked = authenticate(&pool, &policy, authorization, cert_subjects)
-                        .await
-                        .and_then(|(principal, session)| {
-                            if let Some(session) = session {
-                                request.extensions_mut().insert(session);
-                            }
-                            // Deny by default: a method the table does not name is refused too.
-                            if super::access::permits(&method, principal.role) {
-                                Ok(principal)
-                            } else {
-                                Err(AppError::PermissionDenied(format!(
-                                    "role {} may not call {}",
-                                    principal.role,
-                                    method.rsplit('/').next().unwrap_or_default()
-                                )))
-                            }
-                        });
-                    let checked = match checked {
-                        Ok(principal) => match limiter.admit(principal.id, &method).await {
-                            Ok(permit) => {
-                                _permit = Some(permit);
-                                Ok(principal)
-                            }
-                            Err(Refused::InFlight { retry_after }) => {
-                                Err(AppError::ResourceExhausted {
-                                    message: "this principal has its fair share of the service in \
-                                              flight; retry after the delay given"
-                                        .into(),
-                                    retry_after,
-                                })
-                            }
-                            Err(Refused::Rate { retry_after }) => {
-                                Err(AppError::ResourceExhausted {
-                                    message:
-                                        "request rate limit of this principal reached; slow down"
-                                            .into(),
-                                    retry_after,
-                                })
-                            }
+                    // The share is taken before the credential is looked up, keyed by the credential
+                    // itself: a flood must not reach the pool even for the lookups that identify it.
+                    let admitted = match credential_key(authorization.as_ref(), &cert_subjects) {
+                        Some(key) => match limiter.admit(key, &method).await {
+                            Ok(permit) => Ok(Some(permit)),
+                            Err(refused) => Err(refusal(refused)),
                         },
-                        Err(e) => Err(e),
+                        None => Ok(None),
                     };
+                    let checked = match admitted {
+                        Ok(permit) => {
+                            _permit = permit;
+                            authenticate(&pool, &policy, authorization, cert_subjects).await
+                        }
+                        Err(e) => Err(e),
+                    }
+                    .and_then(|(principal, session)| {
+                        if let Some(session) = session {
+                            request.extensions_mut().insert(session);
+                        }
+                        // Deny by default: a method the table does not name is refused too.
+                        if super::access::permits(&method, principal.role) {
+                            Ok(principal)
+                        } else {
+                            Err(AppError::PermissionDenied(format!(
+                                "role {} may not call {}",
+                                principal.role,
+                                method.rsplit('/').next().unwrap_or_default()
+                            )))
+                        }
+                    });
                     match checked {
                         Ok(principal) => {
                             let span = tracing::Span::current();
@@ -215,6 +204,40 @@ where
             }
             .instrument(span),
         )
+    }
+}
+
+/// The key of a caller's fair share: its bearer or session token, or its client certificate's subjects,
+/// hashed (a principal is one token; a person signed in is one session). `None` when the call carries no
+/// credential, which authentication refuses without a lookup.
+fn credential_key(
+    authorization: Option<&Result<String, http::header::ToStrError>>,
+    cert_subjects: &[String],
+) -> Option<uuid::Uuid> {
+    let digest = match authorization {
+        Some(Ok(header)) => model::token_hash(model::parse_bearer(header)?),
+        Some(Err(_)) => return None,
+        None if cert_subjects.is_empty() => return None,
+        None => model::token_hash(&cert_subjects.join("\n")),
+    };
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    Some(uuid::Uuid::from_bytes(key))
+}
+
+/// The answer to a call its share turned away.
+fn refusal(refused: Refused) -> AppError {
+    match refused {
+        Refused::InFlight { retry_after } => AppError::ResourceExhausted {
+            message: "this principal has its fair share of the service in flight; retry after \
+                      the delay given"
+                .into(),
+            retry_after,
+        },
+        Refused::Rate { retry_after } => AppError::ResourceExhausted {
+            message: "request rate limit of this principal reached; slow down".into(),
+            retry_after,
+        },
     }
 }
 

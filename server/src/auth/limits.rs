@@ -5,6 +5,10 @@
 //! them all taken waits briefly for one, then gets RESOURCE_EXHAUSTED with the time to wait before trying
 //! again (`google.rpc.RetryInfo`). With the share below the pool's size, connections stay free for everyone
 //! else however hard one principal pushes (docs/access.md, "Fair share").
+//!
+//! A principal is known here by its credential (token, session or client certificate, hashed), and the
+//! share is taken before that credential is looked up: the lookups of a flood would otherwise hold the
+//! pool's connections themselves.
 
 use std::{
     collections::HashMap,
@@ -59,6 +63,9 @@ pub const NUMBERED_WRITES: [&str; 5] = [
     "/xinfang.v1.SyncService/Push",
 ];
 
+/// Buckets kept before quiet ones are forgotten.
+const MAX_BUCKETS: usize = 10_000;
+
 #[derive(Debug)]
 struct Bucket {
     slots: Arc<Semaphore>,
@@ -111,6 +118,15 @@ impl Limiter {
             // A poisoned lock only means another request panicked mid-update; the counts are still usable.
             Err(poisoned) => poisoned.into_inner(),
         };
+        if buckets.len() >= MAX_BUCKETS {
+            // Keys are credentials as presented, before they are checked, so made-up tokens make buckets
+            // too: forget the ones with nothing in flight that have been quiet a while.
+            let max_in_flight = self.limits.max_in_flight.max(1) as usize;
+            buckets.retain(|_, b| {
+                b.slots.available_permits() < max_in_flight
+                    || now.saturating_duration_since(b.refilled) < Duration::from_secs(10)
+            });
+        }
         let bucket = buckets.entry(principal).or_insert_with(|| Bucket {
             slots: Arc::new(Semaphore::new(self.limits.max_in_flight.max(1) as usize)),
             numbered: Arc::new(Semaphore::new(

@@ -100,6 +100,10 @@ pub struct SuiteArgs {
     /// Generate the county, then run only the noisy-neighbour scenario (both servers).
     #[arg(long)]
     pub noisy_only: bool,
+    /// A flag for the measured server, e.g. `--server-arg=--max-in-flight-per-principal --server-arg=2`
+    /// (repeat it for each word).
+    #[arg(long, allow_hyphen_values = true)]
+    pub server_arg: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -458,7 +462,8 @@ async fn suite(
     };
 
     // The server, on the existing database.
-    let server = env.start_server(false).await?;
+    let extra: Vec<&str> = args.server_arg.iter().map(String::as_str).collect();
+    let server = env.start_server_with(false, &extra).await?;
     say(format!(
         "server up in {:.0} ms (pid {})",
         server.startup.as_secs_f64() * 1000.0,
