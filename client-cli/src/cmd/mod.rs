@@ -1,6 +1,7 @@
 //! The subcommands of `xf`, one file each with its clap flags and its `run`; `common` holds what they share
 //! (asking at the terminal, the profile's account, printing).
 
+pub mod access;
 pub mod case;
 pub mod common;
 pub mod completions;
