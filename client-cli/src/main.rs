@@ -15,7 +15,7 @@ use xinfang_client::{capture::CaptureError, store::Store};
 mod cmd;
 
 use cmd::{
-    access, case,
+    access, case, case_office, cases,
     common::{Ask, ListArgs},
     letter, login, metrics, org, outbox,
     registration::NewCommand,
@@ -35,14 +35,15 @@ struct Cli {
         short = 'p',
         env = "XF_PROFILE",
         default_value = "default",
-        global = true
+        global = true,
+        help_heading = "Profile"
     )]
     profile: String,
     /// Use this store file instead of the profile's.
-    #[arg(long, env = "XF_STORE", global = true)]
+    #[arg(long, env = "XF_STORE", global = true, help_heading = "Profile")]
     store: Option<PathBuf>,
     /// Never ask: missing fields are errors (the default when stdin is not a terminal).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Profile")]
     no_input: bool,
     #[command(subcommand)]
     command: Command,
@@ -61,11 +62,11 @@ enum Command {
     /// Persuade-and-return trips (劝返).
     #[command(subcommand)]
     Trip(trip::TripCommand),
-    /// Steps on a case of the local copy, queued for the next sync.
+    /// Steps on a case: a unit's steps are queued for the next sync, the office's are online.
     #[command(subcommand)]
     Case(case::CaseCommand),
-    /// The local copy of cases.
-    Cases(ListArgs),
+    /// Cases with their clocks: the local copy, or `--online` the server's list.
+    Cases(cases::CasesArgs),
     /// The local copy of visits.
     Visits(ListArgs),
     /// The local copy of letters.
@@ -206,8 +207,11 @@ async fn run(cli: Cli, path: Vec<String>) -> Result<ExitCode> {
         Command::Visit(command) => visit::run(&mut store, &ask, command, now)?,
         Command::Letter(command) => letter::run(&mut store, &ask, command, now)?,
         Command::Trip(command) => trip::run(&mut store, &ask, command, now)?,
+        Command::Case(case::CaseCommand::Office(command)) => {
+            case_office::run(&mut store, &ask, command).await?
+        }
         Command::Case(command) => case::run(&mut store, &ask, command)?,
-        Command::Cases(args) => case::list(&store, args.json)?,
+        Command::Cases(args) => cases::run(&store, args).await?,
         Command::Visits(args) => visit::list(&store, args.json)?,
         Command::Letters(args) => letter::list(&store, args.json)?,
         Command::Trips(args) => trip::list(&store, args.json)?,

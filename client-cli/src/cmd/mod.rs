@@ -3,11 +3,15 @@
 
 pub mod access;
 pub mod case;
+pub mod case_office;
+pub mod cases;
+pub mod cases_view;
 pub mod common;
 pub mod completions;
 pub mod letter;
 pub mod login;
 pub mod metrics;
+pub mod online;
 pub mod org;
 pub mod outbox;
 pub mod registration;
