@@ -17,7 +17,7 @@ mod cmd;
 use cmd::{
     access, case, case_office, cases,
     common::{Ask, ListArgs},
-    letter, login, metrics, org, outbox,
+    fund, letter, login, metrics, org, outbox,
     registration::NewCommand,
     report, sync, trip, visit,
 };
@@ -67,6 +67,9 @@ enum Command {
     Case(case::CaseCommand),
     /// Cases with their clocks: the local copy, or `--online` the server's list.
     Cases(cases::CasesArgs),
+    /// The special fund's requests: submit, bureau decision, approval, payment (online).
+    #[command(subcommand)]
+    Fund(fund::FundCommand),
     /// The local copy of visits.
     Visits(ListArgs),
     /// The local copy of letters.
@@ -212,6 +215,7 @@ async fn run(cli: Cli, path: Vec<String>) -> Result<ExitCode> {
         }
         Command::Case(command) => case::run(&mut store, &ask, command)?,
         Command::Cases(args) => cases::run(&store, args).await?,
+        Command::Fund(command) => fund::run(&store, &ask, command).await?,
         Command::Visits(args) => visit::list(&store, args.json)?,
         Command::Letters(args) => letter::list(&store, args.json)?,
         Command::Trips(args) => trip::list(&store, args.json)?,

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod cases_view;
 pub mod common;
 pub mod completions;
+pub mod fund;
 pub mod letter;
 pub mod login;
 pub mod metrics;
