@@ -127,7 +127,11 @@ fn main() -> ExitCode {
             if let Some(CaptureError::Invalid(v)) = e.downcast_ref::<CaptureError>() {
                 eprintln!("xf: not queued; fix these fields:");
                 for f in v.clone().into_vec() {
-                    eprintln!("  {}: {}", f.field, f.description);
+                    eprintln!(
+                        "  {}: {}",
+                        cmd::online::capture_flag(&f.field),
+                        f.description
+                    );
                 }
                 return ExitCode::from(2);
             }

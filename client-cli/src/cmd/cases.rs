@@ -124,6 +124,9 @@ pub async fn run(store: &Store, args: CasesArgs) -> Result<()> {
     } else {
         "in the local copy"
     };
-    println!("{} case(s) {whence}", cases.len());
+    match cases.len() {
+        1 => println!("1 case {whence}"),
+        n => println!("{n} cases {whence}"),
+    }
     Ok(())
 }

@@ -38,6 +38,37 @@ pub fn flag_name(field: &str, flags: &[(&str, &str)]) -> String {
     }
 }
 
+/// The flags of `xf visit new`, `xf letter new` and `xf trip …` whose names differ from their fields.
+pub const CAPTURE_FLAGS: &[(&str, &str)] = &[
+    ("place_name", "--place"),
+    ("non_reception_place", "--non-reception"),
+    ("link_case_id", "--link-case"),
+    ("responsible_org_code", "--responsible-org"),
+    ("destination_level", "--level"),
+    ("destination_place", "--place"),
+    ("officers", "--officer"),
+    ("case_ids", "--case"),
+    ("other", "--other-cost"),
+];
+
+/// The flag of a field of a queued operation: the first petitioner comes from `--name`, `--id-number`,
+/// `--phone`, `--address`, the others from `--petitioner` (counted from 2, as the user typed them).
+pub fn capture_flag(field: &str) -> String {
+    if let Some(i) = field.find("petitioners[") {
+        let rest = &field[i + "petitioners[".len()..];
+        let n: usize = rest
+            .split(']')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if n > 0 {
+            let what = rest.rsplit('.').next().unwrap_or(rest);
+            return format!("--petitioner #{} ({what})", n + 1);
+        }
+    }
+    flag_name(field, CAPTURE_FLAGS)
+}
+
 /// One line per bad field, each under the flag the user typed.
 pub fn describe_fields(fields: &[(String, String)], flags: &[(&str, &str)]) -> String {
     fields
@@ -124,4 +155,31 @@ pub fn case_id(store: &Store, given: &str) -> Result<String> {
     Err(anyhow!(
         "no case {given:?} in the local copy: `xf sync` first, or give the case's full id"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_named_by_the_flags_typed() {
+        assert_eq!(
+            capture_flag("visit.petitioners[0].id_number"),
+            "--id-number"
+        );
+        assert_eq!(
+            capture_flag("visit.petitioners[2].name"),
+            "--petitioner #3 (name)"
+        );
+        assert_eq!(capture_flag("visit.place_name"), "--place");
+        assert_eq!(capture_flag("visit.visited_at"), "--at");
+        assert_eq!(
+            capture_flag("visit.matter.problem_org_code"),
+            "--problem-org"
+        );
+        assert_eq!(
+            flag_name("handling_deadline", &[("handling_deadline", "--deadline")]),
+            "--deadline"
+        );
+    }
 }
