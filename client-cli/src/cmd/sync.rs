@@ -48,6 +48,12 @@ fn print_summary(s: &SyncSummary) {
     if s.rejected > 0 {
         println!("see `xf outbox` for the rejected ones and their reasons");
     }
+    if s.held > 0 {
+        println!(
+            "{} trip(s) wait for a visit they link that is not applied yet (see `xf outbox`)",
+            s.held
+        );
+    }
 }
 
 pub async fn run(store: &mut Store, args: SyncArgs) -> Result<ExitCode> {

@@ -16,6 +16,8 @@ use std::{future::Future, time::Duration};
 use tonic::{Code, Status};
 use xinfang_proto::v1::{Operation, PullRequest, PullResponse, PushRequest, PushResponse};
 
+mod links;
+
 use crate::{
     Client,
     store::{OutboxEntry, Store, StoreError},
@@ -99,6 +101,8 @@ pub struct SyncSummary {
     pub pulled: usize,
     /// Local records removed because they left the account's scope.
     pub tombstones: usize,
+    /// Trips held back because a visit they link is not applied (refused, or still to be pushed).
+    pub held: usize,
     /// Pushes and pull pages made.
     pub batches: usize,
     pub pages: usize,
@@ -213,7 +217,14 @@ pub async fn run<R: Remote>(
 ) -> Result<SyncSummary, SyncError> {
     let _lock = lock(&store.lock_path(), options, progress).await?;
     let mut summary = SyncSummary::default();
-    push(store, remote, options, progress, &mut summary).await?;
+    // Trips linking a visit queued with them go after that visit is applied: a second round pushes them.
+    let held = links::resolve(store)?;
+    push(store, remote, options, progress, &mut summary, &held).await?;
+    if !held.is_empty() {
+        let still = links::resolve(store)?;
+        push(store, remote, options, progress, &mut summary, &still).await?;
+        summary.held = still.len();
+    }
     if !options.skip_pull {
         pull(store, remote, options, progress, &mut summary).await?;
     }
@@ -248,8 +259,11 @@ async fn push<R: Remote>(
     options: &SyncOptions,
     progress: &mut Report<'_>,
     summary: &mut SyncSummary,
+    held: &std::collections::HashSet<String>,
 ) -> Result<(), SyncError> {
-    let batches = plan(&store.sendable()?, options.batch_size);
+    let mut sendable = store.sendable()?;
+    sendable.retain(|e| !held.contains(&e.op_id));
+    let batches = plan(&sendable, options.batch_size);
     let total: usize = batches.iter().map(Vec::len).sum();
     if total == 0 {
         return Ok(());
