@@ -245,6 +245,16 @@ pub fn run(store: &mut Store, ask: &Ask, command: CaseCommand) -> Result<()> {
                 )?)?,
                 None => String::new(),
             };
+            // The server refuses a 交办 reply without its report (办结报告); the local copy knows the mode,
+            // so it is refused here instead of coming back rejected after the next sync.
+            if assigned && completion_report.trim().is_empty() {
+                let mut v = xinfang_proto::validate::Violations::new();
+                v.add(
+                    "completion_report",
+                    "a 交办 case is replied with its completion report (办结报告)",
+                );
+                return Err(capture::CaptureError::Invalid(v).into());
+            }
             capture::reply_case(
                 store,
                 ReplyCaseRequest {

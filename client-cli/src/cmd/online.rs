@@ -49,6 +49,7 @@ pub const CAPTURE_FLAGS: &[(&str, &str)] = &[
     ("officers", "--officer"),
     ("case_ids", "--case"),
     ("other", "--other-cost"),
+    ("completion_report", "--report"),
 ];
 
 /// The flag of a field of a queued operation: the first petitioner comes from `--name`, `--id-number`,

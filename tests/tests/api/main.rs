@@ -26,4 +26,5 @@ mod session;
 mod side_doors;
 mod sync;
 mod tls;
+mod xf_day;
 mod xf_metrics;
