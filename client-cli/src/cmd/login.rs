@@ -127,6 +127,9 @@ pub async fn run(store: &mut Store, ask: &Ask, args: LoginArgs) -> Result<()> {
     };
     store.save_settings(&settings)?;
     store.save_account(&account)?;
+    if let Err(e) = super::checks::refresh_dictionaries(store, &mut client).await {
+        eprintln!("xf: note: the dictionaries were not fetched ({e:#}); `xf sync` fetches them");
+    }
     println!(
         "logged in to {server} as {} ({}, {}) of {} {} (store {})",
         account.name,

@@ -6,6 +6,7 @@ pub mod case;
 pub mod case_office;
 pub mod cases;
 pub mod cases_view;
+pub mod checks;
 pub mod common;
 pub mod completions;
 pub mod fund;

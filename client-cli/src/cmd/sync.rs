@@ -129,6 +129,14 @@ pub async fn run(store: &mut Store, args: SyncArgs) -> Result<ExitCode> {
     match result {
         Ok(summary) => {
             print_summary(&summary);
+            // The dictionaries ride along with every sync; without them the capture checks keep the last copy.
+            if !args.push_only {
+                if let Err(e) = super::checks::refresh_dictionaries(store, &mut client).await {
+                    eprintln!(
+                        "xf: note: the dictionaries were not refreshed ({e:#}); the cached ones stay"
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(SyncError::Remote {

@@ -126,6 +126,11 @@ pub fn run(store: &mut Store, ask: &Ask, command: TripCommand, now: DateTime<Utc
             if under_way {
                 drafted(&capture::draft_trip(store, request, now)?);
             } else {
+                super::checks::check(
+                    store,
+                    &xinfang_proto::v1::operation::Op::RecordReturnTrip(request.clone()),
+                    now,
+                )?;
                 queued(&capture::record_trip(store, request, now)?);
             }
         }

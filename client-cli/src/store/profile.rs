@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use prost::Message;
 use rusqlite::{OptionalExtension, params};
+use xinfang_proto::v1::Dictionaries;
 
 use super::{Store, StoreError, now};
 
@@ -124,6 +126,32 @@ impl Store {
              ON CONFLICT (id) DO UPDATE SET server = excluded.server, token = excluded.token,
                  ca_path = excluded.ca_path",
             params![settings.server, settings.token, ca],
+        )?;
+        Ok(())
+    }
+
+    /// The dictionaries the last sync or login fetched; `None` before the first.
+    pub fn dictionaries(&self) -> Result<Option<Dictionaries>, StoreError> {
+        let payload: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT payload FROM dictionaries WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        payload
+            .map(|p| {
+                Dictionaries::decode(p.as_slice())
+                    .map_err(|e| StoreError::Invalid(format!("cached dictionaries: {e}")))
+            })
+            .transpose()
+    }
+
+    pub fn save_dictionaries(&mut self, dictionaries: &Dictionaries) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO dictionaries (id, etag, payload, fetched_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, payload = excluded.payload,
+                 fetched_at = excluded.fetched_at",
+            params![dictionaries.etag, dictionaries.encode_to_vec(), now()],
         )?;
         Ok(())
     }

@@ -410,6 +410,69 @@ async fn field_officer_links_a_trip_to_a_visit_not_yet_synced() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     let field = laptop(&app, &dir, Role::FieldOfficer, BUREAU).await;
+    // What the server would refuse is refused offline, from the dictionaries `xf login` cached and the role:
+    // an unknown category or unit, a date more than a year back; named by the flags typed.
+    let store = field.clone();
+    let bad = |category: &'static str, org: &'static str, at: String| {
+        let store = store.clone();
+        async move {
+            xf(
+                &store,
+                &[
+                    "visit",
+                    "new",
+                    "--at",
+                    &at,
+                    "--level",
+                    "national",
+                    "--non-reception",
+                    "--place",
+                    "天安门地区",
+                    "--name",
+                    "赵大",
+                    "--content",
+                    "征地补偿",
+                    "--demands",
+                    "提高补偿",
+                    "--category",
+                    category,
+                    "--problem-org",
+                    org,
+                ],
+            )
+            .await
+        }
+    };
+    let out = bad("no-such-category", TOWN, days_ago(1)).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--category: unknown category"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("labor"),
+        "the known ones are listed: {}",
+        out.stderr
+    );
+    let out = bad("land", "510422999", days_ago(1)).await;
+    assert!(
+        out.stderr.contains("--problem-org: no org unit"),
+        "{}",
+        out.stderr
+    );
+    let out = bad("land", TOWN, days_ago(400)).await;
+    assert!(
+        out.stderr.contains("--at: more than a year ago"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("2027"), "{}", out.stderr);
+    let outbox = xf(&field, &["outbox", "list", "--json"]).await.ok().json();
+    assert!(
+        outbox.as_array().unwrap().is_empty(),
+        "nothing queued: {outbox}"
+    );
     xf(
         &field,
         &[
