@@ -170,7 +170,7 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     let csv = read(&csv_path);
     assert!(
         csv.starts_with(
-            "breakdown,key,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
+            "\u{feff}breakdown,key,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
         ),
         "{csv}"
     );
