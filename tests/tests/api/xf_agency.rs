@@ -99,3 +99,41 @@ async fn an_agency_reads_the_outcome_of_the_cases_its_letters_opened() {
         one.stdout
     );
 }
+
+/// A push the server refuses whole (an agency may not push at all) does not leave the operations `sent` for
+/// ever: each is tried alone, refused alone, and lands on the rejected list, where it can be discarded.
+#[tokio::test]
+async fn a_push_refused_whole_moves_its_operations_to_the_rejected_list() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = app.token(Role::Agency, "510422XF").await;
+    let store = dir.path().join("unchecked-agency.db");
+    xf(
+        &store,
+        &[
+            "login",
+            "--server",
+            &app.address,
+            "--token",
+            &token,
+            "--offline",
+        ],
+    )
+    .await
+    .ok();
+    capture_visit(&store, "now", "某人").await.ok();
+    let out = xf(&store, &["sync"]).await;
+    assert!(
+        out.stdout.contains("1 rejected"),
+        "{}{}",
+        out.stdout,
+        out.stderr
+    );
+    let outbox = xf(&store, &["outbox", "list", "--json"]).await.ok().json();
+    assert_eq!(outbox[0]["state"], "rejected", "{outbox}");
+    assert_eq!(outbox[0]["code"], "PermissionDenied");
+    let op_id = outbox[0]["op_id"].as_str().unwrap().to_owned();
+    xf(&store, &["outbox", "discard", &op_id]).await.ok();
+    let out = xf(&store, &["sync", "--push-only"]).await.ok();
+    assert!(out.stdout.contains("0 applied"), "{}", out.stdout);
+}
