@@ -209,11 +209,15 @@ impl Table {
         String::from_utf8(buf).unwrap_or_default()
     }
 
+    /// The CSV file for Excel: UTF-8 with a byte-order mark first, without which Chinese Excel reads the
+    /// file in the system's GBK and garbles every Chinese name. Other readers skip the mark.
     pub fn write_csv(&self, path: &Path) -> Result<(), ExportError> {
-        let file = std::fs::File::create(path).map_err(|source| ExportError::Io {
+        let io = |source| ExportError::Io {
             path: path.display().to_string(),
             source,
-        })?;
+        };
+        let mut file = std::fs::File::create(path).map_err(io)?;
+        file.write_all("\u{feff}".as_bytes()).map_err(io)?;
         self.write_csv_to(file).map_err(|source| ExportError::Csv {
             path: path.display().to_string(),
             source,

@@ -9,15 +9,15 @@ use std::{io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use xinfang_client::{capture::CaptureError, store::Store};
 
 mod cmd;
 
 use cmd::{
-    case,
+    access, case, case_office, cases,
     common::{Ask, ListArgs},
-    letter, login, metrics, org, outbox,
+    fund, letter, login, metrics, org, outbox,
     registration::NewCommand,
     report, sync, trip, visit,
 };
@@ -35,14 +35,15 @@ struct Cli {
         short = 'p',
         env = "XF_PROFILE",
         default_value = "default",
-        global = true
+        global = true,
+        help_heading = "Profile"
     )]
     profile: String,
     /// Use this store file instead of the profile's.
-    #[arg(long, env = "XF_STORE", global = true)]
+    #[arg(long, env = "XF_STORE", global = true, help_heading = "Profile")]
     store: Option<PathBuf>,
     /// Never ask: missing fields are errors (the default when stdin is not a terminal).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Profile")]
     no_input: bool,
     #[command(subcommand)]
     command: Command,
@@ -61,11 +62,14 @@ enum Command {
     /// Persuade-and-return trips (劝返).
     #[command(subcommand)]
     Trip(trip::TripCommand),
-    /// Steps on a case of the local copy, queued for the next sync.
+    /// Steps on a case: a unit's steps are queued for the next sync, the office's are online.
     #[command(subcommand)]
     Case(case::CaseCommand),
-    /// The local copy of cases.
-    Cases(ListArgs),
+    /// Cases with their clocks: the local copy, or `--online` the server's list.
+    Cases(cases::CasesArgs),
+    /// The special fund's requests: submit, bureau decision, approval, payment (online).
+    #[command(subcommand)]
+    Fund(fund::FundCommand),
     /// The local copy of visits.
     Visits(ListArgs),
     /// The local copy of letters.
@@ -94,7 +98,19 @@ enum Command {
 /// Exit codes: 0 done; 2 an operation the local checks refused (nothing queued; the fields are listed);
 /// 1 anything else, also a sync the server stopped (nothing is lost: the next one goes on).
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    restore_sigpipe();
+    // The role decides which commands help shows; the profile has to be known before the parse for that.
+    let account = peek_account();
+    let mut command = Cli::command();
+    if let Some(account) = &account {
+        command = access::hide(command, account);
+    }
+    let matches = command.get_matches();
+    let path = access::path(&matches);
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -105,13 +121,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, path)) {
         Ok(code) => code,
         Err(e) => {
             if let Some(CaptureError::Invalid(v)) = e.downcast_ref::<CaptureError>() {
                 eprintln!("xf: not queued; fix these fields:");
                 for f in v.clone().into_vec() {
-                    eprintln!("  {}: {}", f.field, f.description);
+                    eprintln!(
+                        "  {}: {}",
+                        cmd::online::capture_flag(&f.field),
+                        f.description
+                    );
                 }
                 return ExitCode::from(2);
             }
@@ -129,7 +149,55 @@ fn open_store(cli: &Cli) -> Result<Store> {
     Store::open(&path).with_context(|| format!("opening {}", path.display()))
 }
 
-async fn run(cli: Cli) -> Result<ExitCode> {
+/// Rust ignores SIGPIPE, so a print to a closed pipe (`xf cases | head`) panics; a command-line tool should
+/// end quietly instead, as `cat` does.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in main, before any other thread exists; SIG_DFL installs no handler code.
+    unsafe {
+        let _ = nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigDfl,
+        );
+    }
+}
+
+/// The account of the profile named on the command line (or by `XF_PROFILE`/`XF_STORE`), when its store
+/// exists: read before the parse, so help can leave out what the role may not use. Any failure here only
+/// means help shows everything; the parse and the store then report the real problem.
+fn peek_account() -> Option<xinfang_client::store::Account> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |long: &str, short: Option<&str>| -> Option<String> {
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            if a == "--" {
+                return None;
+            }
+            if a == long || Some(a.as_str()) == short {
+                return it.next().cloned();
+            }
+            if let Some(v) = a.strip_prefix(&format!("{long}=")) {
+                return Some(v.to_owned());
+            }
+        }
+        None
+    };
+    let path = match flag("--store", None).or_else(|| std::env::var("XF_STORE").ok()) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let profile = flag("--profile", Some("-p"))
+                .or_else(|| std::env::var("XF_PROFILE").ok())
+                .unwrap_or_else(|| "default".into());
+            Store::profile_path(&profile).ok()?
+        }
+    };
+    if !path.exists() {
+        return None;
+    }
+    Store::open(&path).ok()?.account().ok().flatten()
+}
+
+async fn run(cli: Cli, path: Vec<String>) -> Result<ExitCode> {
     let ask = Ask {
         interactive: !cli.no_input && std::io::stdin().is_terminal(),
     };
@@ -138,15 +206,20 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut store = open_store(&cli)?;
+    access::check(&store, &path)?;
     let now = Utc::now();
     match cli.command {
         Command::Completions { .. } => unreachable!("handled above"),
-        Command::Login(args) => login::run(&mut store, &ask, args)?,
+        Command::Login(args) => login::run(&mut store, &ask, args).await?,
         Command::Visit(command) => visit::run(&mut store, &ask, command, now)?,
         Command::Letter(command) => letter::run(&mut store, &ask, command, now)?,
         Command::Trip(command) => trip::run(&mut store, &ask, command, now)?,
+        Command::Case(case::CaseCommand::Office(command)) => {
+            case_office::run(&mut store, &ask, command).await?
+        }
         Command::Case(command) => case::run(&mut store, &ask, command)?,
-        Command::Cases(args) => case::list(&store, args.json)?,
+        Command::Cases(args) => cases::run(&store, args).await?,
+        Command::Fund(command) => fund::run(&store, &ask, command).await?,
         Command::Visits(args) => visit::list(&store, args.json)?,
         Command::Letters(args) => letter::list(&store, args.json)?,
         Command::Trips(args) => trip::list(&store, args.json)?,

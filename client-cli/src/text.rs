@@ -2,7 +2,11 @@
 //! names (`national`, `campaign-transfer`, `basically-satisfied`).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use xinfang_proto::v1::{CaseState, DeclineGround, LetterChannel, Level, Rating, TripOutcome};
+use xinfang_proto::v1::{
+    AssignmentMode, BacklogResolution, BacklogState, CaseState, DeclineGround, FundPurpose,
+    FundRequestState, LetterChannel, Level, PaymentMethod, Rating, ReviewOutcome,
+    SupervisionMethod, Timeliness, TripOutcome,
+};
 
 /// The bureau's clock (UTC+8), as the server keeps it.
 pub use xinfang_proto::calendar::bureau_offset as shanghai;
@@ -83,6 +87,15 @@ pub enum EnumKind {
     DeclineGround,
     Rating,
     CaseState,
+    AssignmentMode,
+    SupervisionMethod,
+    ReviewOutcome,
+    BacklogState,
+    BacklogResolution,
+    FundPurpose,
+    PaymentMethod,
+    FundRequestState,
+    Timeliness,
 }
 
 impl EnumKind {
@@ -94,6 +107,15 @@ impl EnumKind {
             EnumKind::DeclineGround => "DECLINE_GROUND_",
             EnumKind::Rating => "RATING_",
             EnumKind::CaseState => "CASE_STATE_",
+            EnumKind::AssignmentMode => "ASSIGNMENT_MODE_",
+            EnumKind::SupervisionMethod => "SUPERVISION_METHOD_",
+            EnumKind::ReviewOutcome => "REVIEW_OUTCOME_",
+            EnumKind::BacklogState => "BACKLOG_STATE_",
+            EnumKind::BacklogResolution => "BACKLOG_RESOLUTION_",
+            EnumKind::FundPurpose => "FUND_PURPOSE_",
+            EnumKind::PaymentMethod => "PAYMENT_METHOD_",
+            EnumKind::FundRequestState => "FUND_REQUEST_STATE_",
+            EnumKind::Timeliness => "TIMELINESS_",
         }
     }
 
@@ -105,6 +127,15 @@ impl EnumKind {
             EnumKind::DeclineGround => DeclineGround::from_str_name(name).map(|v| v as i32),
             EnumKind::Rating => Rating::from_str_name(name).map(|v| v as i32),
             EnumKind::CaseState => CaseState::from_str_name(name).map(|v| v as i32),
+            EnumKind::AssignmentMode => AssignmentMode::from_str_name(name).map(|v| v as i32),
+            EnumKind::SupervisionMethod => SupervisionMethod::from_str_name(name).map(|v| v as i32),
+            EnumKind::ReviewOutcome => ReviewOutcome::from_str_name(name).map(|v| v as i32),
+            EnumKind::BacklogState => BacklogState::from_str_name(name).map(|v| v as i32),
+            EnumKind::BacklogResolution => BacklogResolution::from_str_name(name).map(|v| v as i32),
+            EnumKind::FundPurpose => FundPurpose::from_str_name(name).map(|v| v as i32),
+            EnumKind::PaymentMethod => PaymentMethod::from_str_name(name).map(|v| v as i32),
+            EnumKind::FundRequestState => FundRequestState::from_str_name(name).map(|v| v as i32),
+            EnumKind::Timeliness => Timeliness::from_str_name(name).map(|v| v as i32),
         }
     }
 
@@ -116,7 +147,77 @@ impl EnumKind {
             EnumKind::DeclineGround => DeclineGround::try_from(value).ok().map(|v| v.as_str_name()),
             EnumKind::Rating => Rating::try_from(value).ok().map(|v| v.as_str_name()),
             EnumKind::CaseState => CaseState::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::AssignmentMode => AssignmentMode::try_from(value)
+                .ok()
+                .map(|v| v.as_str_name()),
+            EnumKind::SupervisionMethod => SupervisionMethod::try_from(value)
+                .ok()
+                .map(|v| v.as_str_name()),
+            EnumKind::ReviewOutcome => ReviewOutcome::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::BacklogState => BacklogState::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::BacklogResolution => BacklogResolution::try_from(value)
+                .ok()
+                .map(|v| v.as_str_name()),
+            EnumKind::FundPurpose => FundPurpose::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::PaymentMethod => PaymentMethod::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::FundRequestState => FundRequestState::try_from(value)
+                .ok()
+                .map(|v| v.as_str_name()),
+            EnumKind::Timeliness => Timeliness::try_from(value).ok().map(|v| v.as_str_name()),
         }
+    }
+
+    /// The Chinese name of a value (the proto's `label`); empty for 0 and unknown values.
+    pub fn label(self, value: i32) -> &'static str {
+        if value == 0 {
+            return "";
+        }
+        match self {
+            EnumKind::Level => Level::try_from(value).map(|v| v.label()).unwrap_or(""),
+            EnumKind::LetterChannel => LetterChannel::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::TripOutcome => TripOutcome::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::DeclineGround => DeclineGround::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::Rating => Rating::try_from(value).map(|v| v.label()).unwrap_or(""),
+            EnumKind::CaseState => CaseState::try_from(value).map(|v| v.label()).unwrap_or(""),
+            EnumKind::AssignmentMode => AssignmentMode::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::SupervisionMethod => SupervisionMethod::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::ReviewOutcome => ReviewOutcome::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::BacklogState => BacklogState::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::BacklogResolution => BacklogResolution::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::FundPurpose => FundPurpose::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::PaymentMethod => PaymentMethod::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::FundRequestState => FundRequestState::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::Timeliness => Timeliness::try_from(value).map(|v| v.label()).unwrap_or(""),
+        }
+    }
+
+    /// `short-name 中文名`, as pick lists and errors show a value.
+    pub fn describe(self, value: i32) -> String {
+        format!("{} {}", self.format(value), self.label(value))
+            .trim()
+            .to_owned()
     }
 
     /// Every accepted short name, e.g. `county, city, province, national`.

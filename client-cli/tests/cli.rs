@@ -54,6 +54,7 @@ fn captures_offline_checks_locally_and_keeps_the_outbox_when_the_server_is_away(
             "http://127.0.0.1:9",
             "--token",
             "xft_test",
+            "--offline",
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -69,14 +70,15 @@ fn captures_offline_checks_locally_and_keeps_the_outbox_when_the_server_is_away(
         text(&out.stdout)
     );
 
-    // A mistyped ID number and a missing place are caught here, with the server's field paths.
+    // A mistyped ID number and a missing place are caught here, named by the flags typed.
     let mut bad = VISIT.to_vec();
     bad.extend(["--id-number", "110101199003077777"]);
     let out = xf(&db, &bad);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains("visit.place_name: required"), "{err}");
-    assert!(err.contains("visit.petitioners[0].id_number"), "{err}");
+    assert!(err.contains("--place: required"), "{err}");
+    assert!(err.contains("--id-number: "), "{err}");
+    assert!(!err.contains("visit."), "no API field paths: {err}");
 
     let out = xf(
         &db,
@@ -100,7 +102,7 @@ fn captures_offline_checks_locally_and_keeps_the_outbox_when_the_server_is_away(
         ],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("trip.costs.lodging"));
+    assert!(text(&out.stderr).contains("--lodging"));
 
     let out = xf(&db, &["outbox", "list", "--json"]);
     assert!(out.status.success());
@@ -191,7 +193,7 @@ fn a_trip_under_way_is_a_draft_until_it_is_closed() {
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
     assert!(
-        err.contains("trip.returned_at") && err.contains("trip.outcome"),
+        err.contains("--returned-at") && err.contains("--outcome"),
         "{err}"
     );
 

@@ -11,8 +11,14 @@ pub fn init(format: LogFormat) {
     let registry = tracing_subscriber::registry().with(filter);
     // try_init: tests and embedders may have installed a subscriber already.
     let _ = match format {
+        // Colour only for a person at a terminal: a journal or a redirected log file would keep the escape
+        // codes as text.
         LogFormat::Human => registry
-            .with(fmt::layer().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
         LogFormat::Json => registry
             .with(

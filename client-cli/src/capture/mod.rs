@@ -338,5 +338,13 @@ pub fn record_evaluation(
     capture(store, Op::RecordEvaluation(request), now)
 }
 
+pub fn reply_supervision(
+    store: &mut Store,
+    request: xinfang_proto::v1::ReplySupervisionRequest,
+    now: DateTime<Utc>,
+) -> Result<OutboxEntry, CaptureError> {
+    capture(store, Op::ReplySupervision(request), now)
+}
+
 #[cfg(test)]
 mod tests;

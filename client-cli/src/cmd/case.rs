@@ -4,7 +4,6 @@
 use anyhow::{Result, anyhow, bail};
 use chrono::Utc;
 use clap::{Args, Subcommand};
-use serde_json::json;
 use xinfang_client::{
     capture,
     store::{OpState, OutboxEntry, Store},
@@ -12,10 +11,10 @@ use xinfang_client::{
 };
 use xinfang_proto::v1::{
     AcceptCaseRequest, AssignmentMode, Case, CaseState, DeclineCaseRequest, ExtendCaseRequest,
-    ObjectToAssignmentRequest, RecordEvaluationRequest, ReplyCaseRequest,
+    ObjectToAssignmentRequest, RecordEvaluationRequest, ReplyCaseRequest, ReplySupervisionRequest,
 };
 
-use super::common::{Ask, print_json, queued, read_text_arg, short, table};
+use super::common::{Ask, queued, read_text_arg, short};
 
 #[derive(Debug, Args)]
 pub struct StepArgs {
@@ -85,6 +84,16 @@ pub enum CaseCommand {
         #[arg(long)]
         publish: bool,
     },
+    /// 督办回复: the unit's written reply to a supervision (queued offline).
+    ReplySupervision {
+        #[command(flatten)]
+        step: StepArgs,
+        /// The reply; `@FILE` reads it from a file.
+        #[arg(long)]
+        reply: Option<String>,
+    },
+    #[command(flatten)]
+    Office(super::case_office::OfficeCommand),
     /// 评价: the petitioner's ratings.
     Evaluate {
         #[command(flatten)]
@@ -101,6 +110,27 @@ pub fn run(store: &mut Store, ask: &Ask, command: CaseCommand) -> Result<()> {
     let now = Utc::now();
     let entry = match command {
         CaseCommand::Show { case } => return show_case(store, &case),
+        CaseCommand::Office(_) => bail!("an online step: run through `case_office::run`"),
+        CaseCommand::ReplySupervision { step, reply } => {
+            let (case_id, _) = step_target(store, &step, "reply-supervision")?;
+            let (occurred_at, etag) = step_common(&step)?;
+            let reply = read_text_arg(ask.text(
+                reply,
+                "Reply to the supervision (督办回复), or @FILE",
+                true,
+            )?)?;
+            capture::reply_supervision(
+                store,
+                ReplySupervisionRequest {
+                    request_id: String::new(),
+                    case_id,
+                    etag,
+                    occurred_at,
+                    reply,
+                },
+                now,
+            )?
+        }
         CaseCommand::Accept(step) => {
             let (case_id, _) = step_target(store, &step, "accept")?;
             let (occurred_at, etag) = step_common(&step)?;
@@ -215,6 +245,16 @@ pub fn run(store: &mut Store, ask: &Ask, command: CaseCommand) -> Result<()> {
                 )?)?,
                 None => String::new(),
             };
+            // The server refuses a 交办 reply without its report (办结报告); the local copy knows the mode,
+            // so it is refused here instead of coming back rejected after the next sync.
+            if assigned && completion_report.trim().is_empty() {
+                let mut v = xinfang_proto::validate::Violations::new();
+                v.add(
+                    "completion_report",
+                    "a 交办 case is replied with its completion report (办结报告)",
+                );
+                return Err(capture::CaptureError::Invalid(v).into());
+            }
             capture::reply_case(
                 store,
                 ReplyCaseRequest {
@@ -307,22 +347,7 @@ fn show_case(store: &Store, id: &str) -> Result<()> {
     let case = store
         .find_case(id)?
         .ok_or_else(|| anyhow!("no case {id:?} in the local copy"))?;
-    println!("{} {}", case.number, case.id);
-    println!("state:       {}", EnumKind::CaseState.format(case.state));
-    println!(
-        "category:    {}   problem at: {}",
-        case.category, case.problem_org_code
-    );
-    println!("responsible: {}", case.responsible_org_code);
-    println!(
-        "registered:  {}",
-        text::format_time(case.registered_at.as_ref())
-    );
-    println!("content:     {}", case.content);
-    println!("demands:     {}", case.demands);
-    if !case.reply_opinion.is_empty() {
-        println!("opinion:     {}", case.reply_opinion);
-    }
+    super::cases_view::print_case(&case, Utc::now());
     println!("history:");
     for e in store.case_history(&case.id)? {
         let reason = if e.reason.is_empty() {
@@ -344,58 +369,6 @@ fn show_case(store: &Store, id: &str) -> Result<()> {
         .collect();
     for e in waiting {
         println!("outbox: {} {} {}", short(&e.op_id), e.state, e.subject);
-    }
-    Ok(())
-}
-
-pub fn list(store: &Store, json: bool) -> Result<()> {
-    let cases = store.cases()?;
-    let outbox = store.outbox(&[OpState::Pending, OpState::Sent, OpState::Rejected])?;
-    let waiting = |id: &str| outbox.iter().filter(|e| e.target == id).count();
-    if json {
-        let items: Vec<_> = cases
-            .iter()
-            .map(|c| {
-                json!({
-                    "id": c.id, "number": c.number, "state": EnumKind::CaseState.format(c.state),
-                    "category": c.category, "problem_org_code": c.problem_org_code,
-                    "responsible_org_code": c.responsible_org_code, "content": c.content,
-                    "demands": c.demands, "registered_at": text::format_time(c.registered_at.as_ref()),
-                    "etag": c.etag, "outbox": waiting(&c.id),
-                })
-            })
-            .collect();
-        return print_json(&json!(items));
-    }
-    let mut t = table(&[
-        "ID",
-        "NUMBER",
-        "STATE",
-        "CATEGORY",
-        "PROBLEM AT",
-        "RESPONSIBLE",
-        "REGISTERED",
-        "OUTBOX",
-    ]);
-    for c in &cases {
-        t.add_row(vec![
-            short(&c.id).to_owned(),
-            c.number.clone(),
-            EnumKind::CaseState.format(c.state),
-            c.category.clone(),
-            c.problem_org_code.clone(),
-            c.responsible_org_code.clone(),
-            text::format_time(c.registered_at.as_ref()),
-            match waiting(&c.id) {
-                0 => String::new(),
-                n => n.to_string(),
-            },
-        ]);
-    }
-    println!("{t}");
-    match cases.len() {
-        1 => println!("1 case in the local copy"),
-        n => println!("{n} cases in the local copy"),
     }
     Ok(())
 }

@@ -102,9 +102,17 @@ impl Ask {
                     .into_iter()
                     .filter(|n| !skip.contains(&n.as_str()))
                     .collect();
+                // The pick list shows the Chinese name beside the short name the flag takes.
+                let items: Vec<String> = names
+                    .iter()
+                    .map(|n| match kind.parse(n) {
+                        Ok(v) => kind.describe(v),
+                        Err(_) => n.clone(),
+                    })
+                    .collect();
                 let i = dialoguer::Select::new()
                     .with_prompt(prompt)
-                    .items(&names)
+                    .items(&items)
                     .default(0)
                     .interact()?;
                 Ok(kind.parse(&names[i]).map_err(|e| anyhow!(e))?)

@@ -46,12 +46,22 @@ pub fn run(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let NewCommand::New(args) = command;
-    let request = letter_request(ask, args)?;
+    let dictionaries = store.dictionaries()?;
+    let request = letter_request(ask, dictionaries.as_ref(), args)?;
+    super::checks::check(
+        store,
+        &xinfang_proto::v1::operation::Op::RegisterLetter(request.clone()),
+        now,
+    )?;
     queued(&capture::register_letter(store, request, now)?);
     Ok(())
 }
 
-fn letter_request(ask: &Ask, args: LetterArgs) -> Result<RegisterLetterRequest> {
+fn letter_request(
+    ask: &Ask,
+    dictionaries: Option<&xinfang_proto::v1::Dictionaries>,
+    args: LetterArgs,
+) -> Result<RegisterLetterRequest> {
     let channel = ask.choice(args.channel, "Channel", EnumKind::LetterChannel, &[])?;
     let received_at = ask.time(args.received_at, "Received at", true)?;
     let petitioners = if args.anonymous {
@@ -67,7 +77,7 @@ fn letter_request(ask: &Ask, args: LetterArgs) -> Result<RegisterLetterRequest> 
             campaign: args.campaign.unwrap_or_default(),
             received_at,
             petitioners,
-            matter: Some(matter(ask, args.matter)?),
+            matter: Some(matter(ask, dictionaries, args.matter)?),
             ..Default::default()
         }),
     })

@@ -229,12 +229,15 @@ pub async fn run(store: &Store, command: MetricsCommand) -> Result<()> {
                     .map(metrics::period_label)
                     .unwrap_or_default()
             );
-            emit(
-                &heading,
-                &metrics::visits_table(&stats, grouping),
-                None,
-                &output,
-            )
+            let table = metrics::visits_table(&stats, grouping);
+            // Files and JSON keep the long table (one figure per row, stable keys); a person reads the
+            // levels and groups as rows, in Chinese, with 同比.
+            if output.json || output.csv.is_some() || output.xlsx.is_some() {
+                return emit(&heading, &table, None, &output);
+            }
+            println!("{heading}");
+            println!("{}", metrics::visits_view(&stats, grouping).to_comfy());
+            Ok(())
         }
         MetricsCommand::Channels {
             period,

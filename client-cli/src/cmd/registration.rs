@@ -108,15 +108,79 @@ pub fn petitioners(ask: &Ask, args: PersonArgs, required: bool) -> Result<Vec<Pe
     for spec in &args.petitioners {
         list.push(petitioner_from_fields(spec)?);
     }
+    // At the terminal, the others of a group are asked for one by one, as `--petitioner` would give them.
+    if ask.interactive && args.petitioners.is_empty() && !list.is_empty() {
+        loop {
+            let name = ask.text(None, "Another petitioner's name (empty: no more)", false)?;
+            if name.trim().is_empty() {
+                break;
+            }
+            let id_number = ask.checked(None, "Their ID number (empty if unknown)", |s| {
+                personal::id_number("id_number", s, capture::today_yyyymmdd(Utc::now()))
+                    .map(|_| ())
+                    .map_err(|v| v.description)
+            })?;
+            list.push(Petitioner {
+                name,
+                id_number,
+                ..Default::default()
+            });
+        }
+    }
     Ok(list)
 }
 
-pub fn matter(ask: &Ask, args: MatterArgs) -> Result<MatterInput> {
+/// A pick list of `(code, Chinese name)` when a person is at the terminal and the dictionaries are cached;
+/// otherwise the typed code (checked against the cache before queueing).
+fn pick(
+    ask: &Ask,
+    given: Option<String>,
+    prompt: &str,
+    items: Vec<(String, String)>,
+) -> Result<String> {
+    if given.is_some() || !ask.interactive || items.is_empty() {
+        return ask.text(given, prompt, true);
+    }
+    let shown: Vec<String> = items.iter().map(|(c, n)| format!("{c} {n}")).collect();
+    let i = dialoguer::Select::new()
+        .with_prompt(prompt)
+        .items(&shown)
+        .default(0)
+        .interact()?;
+    Ok(items[i].0.clone())
+}
+
+pub fn matter(
+    ask: &Ask,
+    dictionaries: Option<&xinfang_proto::v1::Dictionaries>,
+    args: MatterArgs,
+) -> Result<MatterInput> {
+    let categories = dictionaries
+        .map(|d| {
+            d.categories
+                .iter()
+                .map(|c| (c.code.clone(), c.name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let units = dictionaries
+        .map(|d| {
+            d.org_units
+                .iter()
+                .map(|o| (o.code.clone(), o.name.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(MatterInput {
         content: ask.text(args.content, "Complaint (诉求内容)", true)?,
         demands: ask.text(args.demands, "Demands (主要诉求)", true)?,
-        category: ask.text(args.category, "Category code (e.g. land, labor)", true)?,
-        problem_org_code: ask.text(args.problem_org, "Problem org unit (e.g. 510422100)", true)?,
+        category: pick(ask, args.category, "Category (问题类别)", categories)?,
+        problem_org_code: pick(
+            ask,
+            args.problem_org,
+            "Where the problem lies (问题属地)",
+            units,
+        )?,
         link_case_id: args.link_case.unwrap_or_default(),
         claim_type: if args.accuses.is_some() {
             ClaimType::Accusation as i32

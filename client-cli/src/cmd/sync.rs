@@ -48,6 +48,12 @@ fn print_summary(s: &SyncSummary) {
     if s.rejected > 0 {
         println!("see `xf outbox` for the rejected ones and their reasons");
     }
+    if s.held > 0 {
+        println!(
+            "{} trip(s) wait for a visit they link that is not applied yet (see `xf outbox`)",
+            s.held
+        );
+    }
 }
 
 pub async fn run(store: &mut Store, args: SyncArgs) -> Result<ExitCode> {
@@ -123,6 +129,14 @@ pub async fn run(store: &mut Store, args: SyncArgs) -> Result<ExitCode> {
     match result {
         Ok(summary) => {
             print_summary(&summary);
+            // The dictionaries ride along with every sync; without them the capture checks keep the last copy.
+            if !args.push_only {
+                if let Err(e) = super::checks::refresh_dictionaries(store, &mut client).await {
+                    eprintln!(
+                        "xf: note: the dictionaries were not refreshed ({e:#}); the cached ones stay"
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(SyncError::Remote {

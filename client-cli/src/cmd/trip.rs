@@ -45,6 +45,10 @@ pub struct TripArgs {
     /// Case the trip concerns (repeatable).
     #[arg(long = "case")]
     cases: Vec<String>,
+    /// A visit the trip concerns (repeatable): its number or id, or the short id of its registration still
+    /// in the outbox (`xf outbox`), linked to the visit's case at the sync that pushes both.
+    #[arg(long = "visit")]
+    visits: Vec<String>,
     #[arg(long)]
     departed_at: Option<String>,
     #[arg(long)]
@@ -118,10 +122,15 @@ pub fn run(store: &mut Store, ask: &Ask, command: TripCommand, now: DateTime<Utc
     match command {
         TripCommand::New(args) => {
             let under_way = args.under_way;
-            let request = trip_request(ask, *args)?;
+            let request = trip_request(store, ask, *args)?;
             if under_way {
                 drafted(&capture::draft_trip(store, request, now)?);
             } else {
+                super::checks::check(
+                    store,
+                    &xinfang_proto::v1::operation::Op::RecordReturnTrip(request.clone()),
+                    now,
+                )?;
                 queued(&capture::record_trip(store, request, now)?);
             }
         }
@@ -223,7 +232,7 @@ fn trip_closing(ask: &Ask, store: &Store, args: TripCloseArgs) -> Result<(String
     ))
 }
 
-fn trip_request(ask: &Ask, args: TripArgs) -> Result<RecordReturnTripRequest> {
+fn trip_request(store: &Store, ask: &Ask, args: TripArgs) -> Result<RecordReturnTripRequest> {
     let notified_by = ask.text(args.notified_by, "Notified by (e.g. 驻京工作组)", true)?;
     let notified_at = ask.time(args.notified_at, "Notified at", true)?;
     let destination_level = ask.choice(
@@ -256,7 +265,16 @@ fn trip_request(ask: &Ask, args: TripArgs) -> Result<RecordReturnTripRequest> {
             responsible_org_code,
             officers,
             petitioners: petitioners(ask, args.person, false)?,
-            case_ids: args.cases,
+            case_ids: {
+                let mut ids = args.cases;
+                for v in &args.visits {
+                    let id = visit_link(store, v)?;
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                ids
+            },
             departed_at,
             arrived_at: ask.time(args.arrived_at, "Arrived at", false)?,
             returned_at: if args.under_way {
@@ -363,4 +381,47 @@ pub fn list(store: &Store, json: bool) -> Result<()> {
         ),
     }
     Ok(())
+}
+
+/// What a trip's `--visit` puts into its case ids: the case of a synced visit, or the op id of a queued
+/// registration (resolved at push, `xinfang_client::sync`).
+fn visit_link(store: &Store, given: &str) -> Result<String> {
+    let given = given.trim();
+    if let Some(v) = store
+        .visits()?
+        .into_iter()
+        .find(|v| v.number == given || v.id == given || (given.len() >= 8 && v.id.ends_with(given)))
+    {
+        return v
+            .classification
+            .map(|c| c.case_id)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| anyhow!("--visit {given}: that visit opened no case to link"));
+    }
+    let entry = store
+        .find_entry(given)
+        .map_err(|e| anyhow!("--visit {given}: no such visit, nor a queued registration ({e})"))?;
+    if entry.kind != "register_visit" {
+        return Err(anyhow!(
+            "--visit {given}: that outbox entry is a {}, not a visit",
+            entry.kind
+        ));
+    }
+    if entry.state.is_final() && entry.result_id.is_empty() {
+        return Err(anyhow!(
+            "--visit {given}: that registration was {}",
+            entry.state
+        ));
+    }
+    if !entry.result_id.is_empty() {
+        if let Some(case) = store
+            .visit(&entry.result_id)?
+            .and_then(|v| v.classification)
+            .map(|c| c.case_id)
+            .filter(|c| !c.is_empty())
+        {
+            return Ok(case);
+        }
+    }
+    Ok(entry.op_id)
 }

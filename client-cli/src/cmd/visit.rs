@@ -31,8 +31,9 @@ pub struct VisitArgs {
     #[arg(long)]
     non_reception: bool,
     /// Persons in the batch.
-    #[arg(long, default_value_t = 1)]
-    headcount: i32,
+    /// Persons in the batch (default 1).
+    #[arg(long)]
+    headcount: Option<i32>,
     #[command(flatten)]
     person: PersonArgs,
     #[command(flatten)]
@@ -46,25 +47,55 @@ pub fn run(
     now: DateTime<Utc>,
 ) -> Result<()> {
     let NewCommand::New(args) = command;
-    let request = visit_request(ask, args)?;
+    let dictionaries = store.dictionaries()?;
+    let request = visit_request(ask, dictionaries.as_ref(), args)?;
+    super::checks::check(
+        store,
+        &xinfang_proto::v1::operation::Op::RegisterVisit(request.clone()),
+        now,
+    )?;
     queued(&capture::register_visit(store, request, now)?);
     Ok(())
 }
 
-fn visit_request(ask: &Ask, args: VisitArgs) -> Result<RegisterVisitRequest> {
-    let visited_at = ask.time(args.at, "Visited at", true)?;
-    let level = ask.choice(args.level, "Level", EnumKind::Level, &["township"])?;
-    let place_name = ask.text(args.place, "Place", true)?;
+fn visit_request(
+    ask: &Ask,
+    dictionaries: Option<&xinfang_proto::v1::Dictionaries>,
+    args: VisitArgs,
+) -> Result<RegisterVisitRequest> {
+    let visited_at = ask.time(args.at, "Visited at (来访时间)", true)?;
+    let level = ask.choice(
+        args.level,
+        "Level (来访层级)",
+        EnumKind::Level,
+        &["township"],
+    )?;
+    let place_name = ask.text(args.place, "Place (来访地点)", true)?;
+    // A person at the terminal is asked what the flags would say; a script gives the flags.
+    let non_reception = args.non_reception
+        || (ask.interactive
+            && dialoguer::Confirm::new()
+                .with_prompt("At a non-reception place (非接待场所)?")
+                .default(false)
+                .interact()?);
+    let headcount = match args.headcount {
+        Some(n) => n,
+        None if ask.interactive => dialoguer::Input::<i32>::new()
+            .with_prompt("Headcount (人数)")
+            .default(1)
+            .interact_text()?,
+        None => 1,
+    };
     let petitioners = petitioners(ask, args.person, true)?;
-    let matter = matter(ask, args.matter)?;
+    let matter = matter(ask, dictionaries, args.matter)?;
     Ok(RegisterVisitRequest {
         request_id: String::new(),
         visit: Some(Visit {
             visited_at,
             level,
-            non_reception_place: args.non_reception,
+            non_reception_place: non_reception,
             place_name,
-            headcount: args.headcount,
+            headcount,
             petitioners,
             matter: Some(matter),
             ..Default::default()

@@ -32,16 +32,55 @@ pub struct MonthlyVisits {
     pub months: Vec<MonthVisits>,
 }
 
-/// Visits by level for each month of `year`: one `GetVisitStatistics` per month (its level breakdown), since
-/// the month grouping does not break down by level.
+/// Visits by level for each month of `year` that has begun: a year still running stops at this month, so
+/// the chart shows the period asked for rather than months that have not come.
 pub async fn monthly_visits(
     client: &mut Client,
     year: i32,
     org_code: &str,
 ) -> Result<MonthlyVisits, MetricsError> {
-    let mut months = Vec::with_capacity(12);
-    for month in 1..=12 {
-        let m = YearMonth { year, month };
+    let today = xinfang_proto::calendar::local_date(chrono::Utc::now());
+    let last = if year == chrono::Datelike::year(&today) {
+        i32::try_from(chrono::Datelike::month(&today)).unwrap_or(12)
+    } else {
+        12
+    };
+    monthly_visits_in(
+        client,
+        YearMonth { year, month: 1 },
+        YearMonth { year, month: last },
+        org_code,
+    )
+    .await
+}
+
+/// Visits by level for each month from `first` to `last`: one `GetVisitStatistics` per month (its level
+/// breakdown), since the month grouping does not break down by level.
+pub async fn monthly_visits_in(
+    client: &mut Client,
+    first: YearMonth,
+    last: YearMonth,
+    org_code: &str,
+) -> Result<MonthlyVisits, MetricsError> {
+    let year = first.year;
+    let mut wanted = Vec::new();
+    let mut m = first;
+    while (m.year, m.month) <= (last.year, last.month) && wanted.len() < 120 {
+        wanted.push(m);
+        m = if m.month == 12 {
+            YearMonth {
+                year: m.year + 1,
+                month: 1,
+            }
+        } else {
+            YearMonth {
+                year: m.year,
+                month: m.month + 1,
+            }
+        };
+    }
+    let mut months = Vec::with_capacity(wanted.len());
+    for m in wanted {
         let stats = visits(
             client,
             GetVisitStatisticsRequest {

@@ -264,6 +264,26 @@ impl Store {
             .ok_or_else(|| StoreError::NoSuchOp(op_id.to_owned()))
     }
 
+    /// Rewrites a pending operation in place (same op id): a trip's link to a visit queued with it, resolved
+    /// once that visit is applied. Only pending operations: a sent one may already be on the server.
+    pub fn rewrite_pending(&mut self, op: &Operation) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if current_state(&tx, &op.op_id)? != Some(OpState::Pending) {
+            return Err(StoreError::Invalid(format!(
+                "operation {} is no longer pending",
+                op.op_id
+            )));
+        }
+        tx.execute(
+            "UPDATE outbox SET payload = ?2, updated_at = ?3 WHERE op_id = ?1",
+            params![op.op_id, op.encode_to_vec(), now()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Queues `edited` (the rejected operation after the user's edits) under a fresh op id, and marks the
     /// rejected one `replaced` by it, in one transaction. Returns the new entry.
     pub fn replace(

@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
+use prost::Message;
 use rusqlite::{OptionalExtension, params};
+use xinfang_proto::v1::Dictionaries;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, now};
 
 /// The account a profile talks to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +16,72 @@ pub struct Settings {
     pub ca_path: Option<PathBuf>,
 }
 
+/// Who the profile's token belongs to, as the server said at login.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Account {
+    pub principal_id: String,
+    pub name: String,
+    /// The role table's name of the role: `leader`, `township_clerk`, …
+    pub role: String,
+    pub org_code: String,
+    pub org_name: String,
+    /// Full gRPC method names (`/xinfang.v1.CaseService/AcceptCase`) the role may call.
+    pub methods: Vec<String>,
+}
+
+impl Account {
+    /// Whether the role may call `method` (its last segment, `AcceptCase`, or the full name).
+    pub fn may(&self, method: &str) -> bool {
+        self.methods
+            .iter()
+            .any(|m| m == method || m.rsplit('/').next() == Some(method))
+    }
+}
+
 impl Store {
+    /// The account saved at the last `xf login`; `None` for a profile logged in by an older `xf`, whose
+    /// commands the server alone judges.
+    pub fn account(&self) -> Result<Option<Account>, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT principal_id, name, role, org_code, org_name, methods FROM account WHERE id = 1",
+                [],
+                |r| {
+                    let methods: String = r.get(5)?;
+                    Ok(Account {
+                        principal_id: r.get(0)?,
+                        name: r.get(1)?,
+                        role: r.get(2)?,
+                        org_code: r.get(3)?,
+                        org_name: r.get(4)?,
+                        methods: methods.lines().map(str::to_owned).collect(),
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    pub fn save_account(&mut self, account: &Account) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO account (id, principal_id, name, role, org_code, org_name, methods, checked_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (id) DO UPDATE SET principal_id = excluded.principal_id, name = excluded.name,
+                 role = excluded.role, org_code = excluded.org_code, org_name = excluded.org_name,
+                 methods = excluded.methods, checked_at = excluded.checked_at",
+            params![
+                account.principal_id,
+                account.name,
+                account.role,
+                account.org_code,
+                account.org_name,
+                account.methods.join("\n"),
+                now()
+            ],
+        )?;
+        Ok(())
+    }
+
     /// The default file of a profile: `<data dir>/xinfang/profiles/<name>.db`.
     pub fn profile_path(name: &str) -> Result<PathBuf, StoreError> {
         let ok = !name.is_empty()
@@ -59,6 +126,32 @@ impl Store {
              ON CONFLICT (id) DO UPDATE SET server = excluded.server, token = excluded.token,
                  ca_path = excluded.ca_path",
             params![settings.server, settings.token, ca],
+        )?;
+        Ok(())
+    }
+
+    /// The dictionaries the last sync or login fetched; `None` before the first.
+    pub fn dictionaries(&self) -> Result<Option<Dictionaries>, StoreError> {
+        let payload: Option<Vec<u8>> = self
+            .conn
+            .query_row("SELECT payload FROM dictionaries WHERE id = 1", [], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        payload
+            .map(|p| {
+                Dictionaries::decode(p.as_slice())
+                    .map_err(|e| StoreError::Invalid(format!("cached dictionaries: {e}")))
+            })
+            .transpose()
+    }
+
+    pub fn save_dictionaries(&mut self, dictionaries: &Dictionaries) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO dictionaries (id, etag, payload, fetched_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, payload = excluded.payload,
+                 fetched_at = excluded.fetched_at",
+            params![dictionaries.etag, dictionaries.encode_to_vec(), now()],
         )?;
         Ok(())
     }

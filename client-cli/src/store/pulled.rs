@@ -66,6 +66,17 @@ impl Store {
         Ok(tally)
     }
 
+    /// Saves a case an online step returned into the local copy (unless the copy is newer), so `xf cases`
+    /// shows the step before the next sync.
+    pub fn save_case(&mut self, case: &Case) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        upsert_case(&tx, case, None)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The local copies of cases, by registration number.
     pub fn cases(&self) -> Result<Vec<Case>, StoreError> {
         let mut cases: Vec<Case> = self.records("cases")?;

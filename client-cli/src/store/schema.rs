@@ -9,6 +9,8 @@ use super::{Store, StoreError, now};
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_trip_drafts.sql")),
+    (3, include_str!("../../migrations/0003_account.sql")),
+    (4, include_str!("../../migrations/0004_dictionaries.sql")),
 ];
 
 /// The schema version this build writes.

@@ -28,4 +28,6 @@ mod session;
 mod side_doors;
 mod sync;
 mod tls;
+mod xf_agency;
+mod xf_day;
 mod xf_metrics;

@@ -170,7 +170,7 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     let csv = read(&csv_path);
     assert!(
         csv.starts_with(
-            "breakdown,key,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
+            "\u{feff}breakdown,key,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
         ),
         "{csv}"
     );
@@ -313,8 +313,23 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     );
     let svg = read(options.chart.as_ref().unwrap());
     assert!(svg.starts_with("<svg"), "{svg}");
-    assert!(svg.contains("Visits by level and month, 2020 (person-visits)"));
-    assert!(svg.contains("2020-03") && svg.contains("national"));
+    // Chinese labels where a CJK font is installed (the README names the Debian package), English otherwise.
+    if xinfang_client::chart::chinese_labels() {
+        assert!(
+            svg.contains("各层级来访人次（按月）2020-01..2020-12"),
+            "{svg}"
+        );
+        assert!(svg.contains("进京"), "{svg}");
+    } else {
+        assert!(svg.contains("Visits by level and month, 2020-01..2020-12 (person-visits)"));
+        assert!(svg.contains("national"));
+    }
+    assert!(svg.contains("2020-03") && !svg.contains("2021-01"));
+    // March's one national visit is drawn, and carries its number, beside the county's nine.
+    assert!(
+        svg.contains("\n1\n</text>") && svg.contains("\n9\n</text>"),
+        "{svg}"
+    );
 
     // A PNG chart too; any other kind is refused before the server is asked.
     let png = dir.path().join("visits.png");

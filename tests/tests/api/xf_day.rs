@@ -1,0 +1,702 @@
+//! A day of each role with the real `xf` binary against a real server (issue #17): the county clerk, the
+//! township clerk, the field officer and the leader, each with a store of its own, doing their work through
+//! `xf` only. The binary is the workspace's `target/<profile>/xf` (or `XF_BIN`): `cargo build -p
+//! xinfang-client --bin xf` builds it, and `cargo test --workspace` does as part of the client's tests.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, Duration, Utc};
+use serde_json::Value;
+use xinfang_proto::v1::{CaseState, CreateBudgetRequest, GetCaseRequest};
+use xinfang_server::auth::Role;
+use xinfang_tests::{TestApp, request_id, spawn_app};
+
+const BUREAU: &str = "510422XF";
+const TOWN: &str = "510422100";
+
+pub fn xf_bin() -> PathBuf {
+    if let Ok(bin) = std::env::var("XF_BIN") {
+        return PathBuf::from(bin);
+    }
+    // target/<profile>/deps/api-… → target/<profile>/xf
+    let exe = std::env::current_exe().expect("the test's own path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("xf"))
+        .expect("target folder");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first with `cargo build -p xinfang-client --bin xf`",
+        bin.display()
+    );
+    bin
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code, 0,
+            "xf failed:\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
+    }
+}
+
+/// One `xf` run on a store, never asking (as a script runs it); async so the in-process server goes on
+/// answering while it runs.
+pub async fn xf(store: &Path, args: &[&str]) -> Out {
+    let out = tokio::process::Command::new(xf_bin())
+        .arg("--store")
+        .arg(store)
+        .arg("--no-input")
+        .args(args)
+        .env_remove("XF_PROFILE")
+        .env_remove("XF_TOKEN")
+        .env_remove("XF_STORE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("running xf");
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A laptop of `role`: its own store, logged in through `xf login` (which asks the server who it is).
+pub async fn laptop(app: &TestApp, dir: &tempfile::TempDir, role: Role, org: &str) -> PathBuf {
+    let token = app.token(role, org).await;
+    let store = dir.path().join(format!("{role}.db"));
+    let out = xf(
+        &store,
+        &["login", "--server", &app.address, "--token", &token],
+    )
+    .await
+    .ok();
+    assert!(out.stdout.contains("logged in"), "{}", out.stdout);
+    store
+}
+
+/// A time of the bureau's calendar `days` ago, as `xf` takes it.
+pub fn days_ago(days: i64) -> String {
+    (Utc::now() + Duration::hours(8) - Duration::days(days))
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+pub fn day_in(days: i64) -> String {
+    (Utc::now() + Duration::hours(8) + Duration::days(days))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+pub async fn capture_visit(store: &Path, at: &str, name: &str) -> Out {
+    xf(
+        store,
+        &[
+            "visit",
+            "new",
+            "--at",
+            at,
+            "--level",
+            "county",
+            "--place",
+            "县信访局接待大厅",
+            "--headcount",
+            "1",
+            "--name",
+            name,
+            "--content",
+            "拖欠工资",
+            "--demands",
+            "支付工资",
+            "--category",
+            "labor",
+            "--problem-org",
+            TOWN,
+        ],
+    )
+    .await
+}
+
+pub fn find<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .expect("a JSON list")
+        .iter()
+        .find(|v| v[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value} in {list}"))
+}
+
+/// The county clerk's day: register two visits (one of last month, loaded as history), assign the new one
+/// to a township as 交办 with its handling deadline, supervise it (督办), and read the overdue list, where
+/// the old one waits for its assignment.
+#[tokio::test]
+async fn county_clerk_registers_assigns_supervises_and_reads_the_overdue_list() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
+
+    // A unit's step is not the office's: refused before anything is queued.
+    let out = xf(
+        &county,
+        &["case", "accept", "XF510422-2026-000001", "--force"],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("not open to your role"),
+        "{}",
+        out.stderr
+    );
+    let help = xf(&county, &["case", "--help"]).await.ok();
+    assert!(
+        help.stdout.contains("assign") && !help.stdout.contains("\n  accept"),
+        "{}",
+        help.stdout
+    );
+
+    capture_visit(&county, &days_ago(40), "王五").await.ok();
+    capture_visit(&county, "now", "李四").await.ok();
+    let sync = xf(&county, &["sync"]).await.ok();
+    assert!(sync.stdout.contains("2 applied"), "{}", sync.stdout);
+
+    let cases = xf(&county, &["cases", "--json"]).await.ok().json();
+    let list = cases.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{cases}");
+    let old = list
+        .iter()
+        .find(|c| c["overdue"] == true)
+        .expect("the old case is overdue");
+    let new = list
+        .iter()
+        .find(|c| c["overdue"] == false)
+        .expect("the new one is not");
+    let old_number = old["number"].as_str().unwrap().to_owned();
+    let number = new["number"].as_str().unwrap().to_owned();
+    let assign_clock = &new["clocks"][0];
+    assert_eq!(assign_clock["clock"], "assign");
+    assert!(
+        assign_clock["days_left"].as_i64().unwrap() >= 14,
+        "{assign_clock}"
+    );
+
+    // 交办 to the township with a handling deadline; then 督办.
+    let deadline = day_in(20);
+    let out = xf(
+        &county,
+        &[
+            "case",
+            "assign",
+            &number,
+            "--to",
+            TOWN,
+            "--mode",
+            "assign",
+            "--deadline",
+            &deadline,
+        ],
+    )
+    .await
+    .ok();
+    assert!(out.stdout.contains("交办"), "{}", out.stdout);
+    // A deadline past 60 days is named by its flag, not by the API's field.
+    let out = xf(
+        &county,
+        &[
+            "case",
+            "assign",
+            &old_number,
+            "--to",
+            TOWN,
+            "--mode",
+            "assign",
+            "--deadline",
+            &day_in(90),
+        ],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("--deadline"), "{}", out.stderr);
+    assert!(!out.stderr.contains("handling_deadline"), "{}", out.stderr);
+    let out = xf(
+        &county,
+        &[
+            "case",
+            "supervise",
+            &number,
+            "--level",
+            "county",
+            "--method",
+            "document",
+            "--reason",
+            "群众反映强烈",
+        ],
+    )
+    .await
+    .ok();
+    assert!(out.stdout.contains("督办回复"), "{}", out.stdout);
+
+    let shown = xf(&county, &["cases"]).await.ok();
+    assert!(
+        shown.stdout.contains("交办 (须办结报告, 期限"),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains("受理 "), "{}", shown.stdout);
+    let overdue = xf(&county, &["cases", "--overdue", "--json"])
+        .await
+        .ok()
+        .json();
+    let numbers: Vec<&str> = overdue
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["number"].as_str())
+        .collect();
+    assert_eq!(numbers, [old_number.as_str()]);
+    let online = xf(&county, &["cases", "--overdue", "--online", "--json"])
+        .await
+        .ok()
+        .json();
+    let numbers: Vec<&str> = online
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["number"].as_str())
+        .collect();
+    assert_eq!(
+        numbers,
+        [old_number.as_str()],
+        "the server's overdue list agrees"
+    );
+    let soon = xf(&county, &["cases", "--due-within", "20", "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(soon.as_array().unwrap().len(), 2, "{soon}");
+}
+
+/// The township clerk's day: sync, see the 交办 case with its clocks, accept it, extend it, reply with the
+/// completion report, all offline, then sync once.
+#[tokio::test]
+async fn township_clerk_accepts_extends_and_replies_with_a_completion_report() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
+    capture_visit(&county, "now", "李四").await.ok();
+    xf(&county, &["sync"]).await.ok();
+    let cases = xf(&county, &["cases", "--json"]).await.ok().json();
+    let number = cases[0]["number"].as_str().unwrap().to_owned();
+    let id = cases[0]["id"].as_str().unwrap().to_owned();
+    xf(
+        &county,
+        &[
+            "case",
+            "assign",
+            &number,
+            "--to",
+            TOWN,
+            "--mode",
+            "assign",
+            "--deadline",
+            &day_in(30),
+        ],
+    )
+    .await
+    .ok();
+
+    let town = laptop(&app, &dir, Role::TownshipClerk, TOWN).await;
+    let out = xf(
+        &town,
+        &["case", "assign", &number, "--to", TOWN, "--mode", "forward"],
+    )
+    .await;
+    assert!(
+        out.stderr.contains("not open to your role"),
+        "{}",
+        out.stderr
+    );
+    xf(&town, &["sync"]).await.ok();
+    let mine = xf(&town, &["cases", "--json"]).await.ok().json();
+    let case = find(&mine, "number", &number);
+    assert_eq!(case["mode_label"], "交办");
+    assert_eq!(case["completion_report_required"], true);
+    let accept = case["clocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["clock"] == "accept")
+        .expect("受理 clock");
+    assert!(accept["days_left"].as_i64().unwrap() >= 14, "{accept}");
+
+    xf(&town, &["case", "accept", &number]).await.ok();
+    xf(
+        &town,
+        &[
+            "case",
+            "extend",
+            &number,
+            "--days",
+            "10",
+            "--approved-by",
+            "李镇长",
+            "--reason",
+            "需现场核查",
+            "--notified-on",
+            "today",
+        ],
+    )
+    .await
+    .ok();
+    // A 交办 reply without its completion report is refused here, under the flag.
+    let out = xf(
+        &town,
+        &["case", "reply", &number, "--opinion", "已支付工资"],
+    )
+    .await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--report"), "{}", out.stderr);
+    xf(
+        &town,
+        &[
+            "case",
+            "reply",
+            &number,
+            "--opinion",
+            "经核查，已督促企业支付工资。",
+            "--report",
+            "办结报告：工资已于本月支付。",
+        ],
+    )
+    .await
+    .ok();
+    let sync = xf(&town, &["sync"]).await.ok();
+    assert!(
+        sync.stdout.contains("3 applied"),
+        "{}{}",
+        sync.stdout,
+        sync.stderr
+    );
+    let server = app
+        .client
+        .clone()
+        .cases
+        .get_case(GetCaseRequest { id })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(server.state, CaseState::Replied as i32);
+    assert_eq!(server.extension_days, 10);
+    assert!(server.completion_report.contains("工资"));
+}
+
+/// The field officer's day: a visit captured with no network, a return trip linking that visit before it
+/// was ever synced, then one sync that sends both and links the trip to the visit's case.
+#[tokio::test]
+async fn field_officer_links_a_trip_to_a_visit_not_yet_synced() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let field = laptop(&app, &dir, Role::FieldOfficer, BUREAU).await;
+    // What the server would refuse is refused offline, from the dictionaries `xf login` cached and the role:
+    // an unknown category or unit, a date more than a year back; named by the flags typed.
+    let store = field.clone();
+    let bad = |category: &'static str, org: &'static str, at: String| {
+        let store = store.clone();
+        async move {
+            xf(
+                &store,
+                &[
+                    "visit",
+                    "new",
+                    "--at",
+                    &at,
+                    "--level",
+                    "national",
+                    "--non-reception",
+                    "--place",
+                    "天安门地区",
+                    "--name",
+                    "赵大",
+                    "--content",
+                    "征地补偿",
+                    "--demands",
+                    "提高补偿",
+                    "--category",
+                    category,
+                    "--problem-org",
+                    org,
+                ],
+            )
+            .await
+        }
+    };
+    let out = bad("no-such-category", TOWN, days_ago(1)).await;
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--category: unknown category"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("labor"),
+        "the known ones are listed: {}",
+        out.stderr
+    );
+    let out = bad("land", "510422999", days_ago(1)).await;
+    assert!(
+        out.stderr.contains("--problem-org: no org unit"),
+        "{}",
+        out.stderr
+    );
+    let out = bad("land", TOWN, days_ago(400)).await;
+    assert!(
+        out.stderr.contains("--at: more than a year ago"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("2027"), "{}", out.stderr);
+    let outbox = xf(&field, &["outbox", "list", "--json"]).await.ok().json();
+    assert!(
+        outbox.as_array().unwrap().is_empty(),
+        "nothing queued: {outbox}"
+    );
+    xf(
+        &field,
+        &[
+            "visit",
+            "new",
+            "--at",
+            &days_ago(1),
+            "--level",
+            "national",
+            "--non-reception",
+            "--place",
+            "天安门地区",
+            "--name",
+            "赵大",
+            "--content",
+            "征地补偿",
+            "--demands",
+            "提高补偿",
+            "--category",
+            "land",
+            "--problem-org",
+            TOWN,
+        ],
+    )
+    .await
+    .ok();
+    let outbox = xf(&field, &["outbox", "list", "--json"]).await.ok().json();
+    let op_id = outbox[0]["op_id"].as_str().unwrap().to_owned();
+    let short = &op_id[op_id.len() - 8..];
+    xf(
+        &field,
+        &[
+            "trip",
+            "new",
+            "--notified-by",
+            "驻京工作组",
+            "--notified-at",
+            &days_ago(1),
+            "--level",
+            "national",
+            "--place",
+            "北京",
+            "--non-reception",
+            "--responsible-org",
+            TOWN,
+            "--officer",
+            "赵六",
+            "--name",
+            "赵大",
+            "--visit",
+            short,
+            "--departed-at",
+            &days_ago(1),
+            "--returned-at",
+            "now",
+            "--outcome",
+            "returned",
+        ],
+    )
+    .await
+    .ok();
+    let sync = xf(&field, &["sync"]).await.ok();
+    assert!(
+        sync.stdout.contains("2 applied"),
+        "{}{}",
+        sync.stdout,
+        sync.stderr
+    );
+    let visits = xf(&field, &["visits", "--json"]).await.ok().json();
+    let trips = xf(&field, &["trips", "--json"]).await.ok().json();
+    let case_id = visits[0]["case_id"].as_str().map(str::to_owned);
+    let linked = trips[0]["case_ids"].as_array().unwrap();
+    assert_eq!(linked.len(), 1, "{trips}");
+    if let Some(case_id) = case_id {
+        assert_eq!(linked[0], case_id.as_str());
+    }
+    assert_ne!(
+        linked[0],
+        op_id.as_str(),
+        "the op id was replaced by the case"
+    );
+}
+
+/// The leader's day: approve a fund request the bureau meeting passed, read the indicators. A step the role
+/// may not take is refused before it is queued.
+#[tokio::test]
+async fn leader_approves_a_fund_request_and_reads_indicators() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let year = (Utc::now() + Duration::hours(8)).year();
+    app.client
+        .clone()
+        .funds
+        .create_budget(CreateBudgetRequest {
+            request_id: request_id(),
+            year,
+            category: "other_key_work".into(),
+            document: "盐财〔2026〕1号".into(),
+            amount: "50000.00".into(),
+            from_category: String::new(),
+            occurred_at: None,
+        })
+        .await
+        .expect("budget");
+    let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
+    xf(
+        &county,
+        &[
+            "fund",
+            "submit",
+            "--year",
+            &year.to_string(),
+            "--category",
+            "other_key_work",
+            "--purpose",
+            "training",
+            "--unit",
+            BUREAU,
+            "--description",
+            "信访干部业务培训",
+            "--amount",
+            "3000.00",
+            "--payee",
+            "县委党校",
+        ],
+    )
+    .await
+    .ok();
+    let list = xf(&county, &["fund", "list", "--json"]).await.ok().json();
+    let number = list[0]["number"].as_str().unwrap().to_owned();
+    xf(
+        &county,
+        &[
+            "fund",
+            "decide",
+            &number,
+            "--approve",
+            "--meeting",
+            "局务会〔2026〕9号",
+            "--meeting-date",
+            "today",
+        ],
+    )
+    .await
+    .ok();
+
+    let leader = laptop(&app, &dir, Role::Leader, "510422").await;
+    let out = xf(
+        &leader,
+        &["case", "accept", "XF510422-2026-000001", "--force"],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("领导"), "{}", out.stderr);
+    let outbox = xf(&leader, &["outbox", "list", "--json"]).await.ok().json();
+    assert!(
+        outbox.as_array().unwrap().is_empty(),
+        "nothing queued: {outbox}"
+    );
+
+    let out = xf(&leader, &["fund", "approve", &number, "--comment", "同意"])
+        .await
+        .ok();
+    assert!(out.stdout.contains("领导已批准"), "{}", out.stdout);
+    let list = xf(&leader, &["fund", "list", "--json"]).await.ok().json();
+    assert_eq!(list[0]["state"], "approved");
+    let out = xf(
+        &leader,
+        &["metrics", "indicators", "--year", &year.to_string()],
+    )
+    .await
+    .ok();
+    assert!(!out.stdout.is_empty());
+}
+
+/// A leader's laptop logged in without the check (no network then) queues an acceptance: the server
+/// refuses that one operation, it goes to the rejected list, is discarded, and later syncs pull normally.
+#[tokio::test]
+async fn a_forbidden_op_queued_offline_is_rejected_discarded_and_pulls_go_on() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
+    capture_visit(&county, "now", "李四").await.ok();
+    xf(&county, &["sync"]).await.ok();
+    let cases = xf(&county, &["cases", "--json"]).await.ok().json();
+    let id = cases[0]["id"].as_str().unwrap().to_owned();
+
+    let token = app.token(Role::Leader, "510422").await;
+    let leader = dir.path().join("offline-leader.db");
+    xf(
+        &leader,
+        &[
+            "login",
+            "--server",
+            &app.address,
+            "--token",
+            &token,
+            "--offline",
+        ],
+    )
+    .await
+    .ok();
+    xf(&leader, &["case", "accept", &id, "--force"]).await.ok();
+    let sync = xf(&leader, &["sync"]).await.ok();
+    assert!(sync.stdout.contains("1 rejected"), "{}", sync.stdout);
+    assert!(
+        sync.stdout.contains("pulled: 1 records") || sync.stdout.contains("pulled: "),
+        "{}",
+        sync.stdout
+    );
+    let rejected = xf(&leader, &["outbox", "list", "--json"]).await.ok().json();
+    let op = find(&rejected, "state", "rejected");
+    assert_eq!(op["code"], "PermissionDenied");
+    let op_id = op["op_id"].as_str().unwrap().to_owned();
+    xf(&leader, &["outbox", "discard", &op_id]).await.ok();
+
+    capture_visit(&county, "now", "王五").await.ok();
+    xf(&county, &["sync"]).await.ok();
+    let sync = xf(&leader, &["sync"]).await.ok();
+    assert!(sync.stdout.contains("0 applied"), "{}", sync.stdout);
+    let mine = xf(&leader, &["cases", "--json"]).await.ok().json();
+    assert_eq!(
+        mine.as_array().unwrap().len(),
+        2,
+        "the leader's copy has both cases: {mine}"
+    );
+}
