@@ -136,6 +136,7 @@ async function route(): Promise<void> {
   );
   document.title = `${r.title} - 信访工作台`;
   const mine = ++generation;
+  performance.mark("route-start");
   try {
     await r.page(main, decodeURIComponent(arg));
   } catch (e) {

@@ -1,0 +1,469 @@
+//! The workbench in a real browser (issue 18): Debian's headless Chromium driven through chromedriver
+//! (WebDriver, fantoccini) against a real server process on a database of its own. People sign in as each
+//! role; a visit goes register → assign → the township accepts → replies, and the leader's dashboard figure
+//! changes and its drill-through lists the case; another township's clerk never sees it; a wrong password,
+//! an expired session and a server restart each end in a clear Chinese message. Screenshots of every page go
+//! to target/screenshots/, and the first page's navigation timings to target/screenshots/timings.json.
+//!
+//! `scripts/test` installs chromium and chromium-driver when /usr/bin/chromedriver is missing; without them
+//! this test fails saying so, never skips.
+
+#[macro_use]
+mod child;
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use child::{ChildServer, database_url, free_port};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use xinfang_tests::fresh_database;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// How long a page may take to show what a step waits for. Generous: the machine builds Rust beside us.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The tab's own words for its county, from server/data/org-units.csv.
+const TOWN_A: (&str, &str) = ("510422100", "桐子林镇");
+const TOWN_B: (&str, &str) = ("510422101", "红格镇");
+const OFFICE: &str = "510422XF";
+
+fn screenshots() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("screenshots");
+    std::fs::create_dir_all(&dir).expect("target/screenshots");
+    dir
+}
+
+/// chromedriver on a free port, killed with the test.
+struct Driver {
+    process: Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        for binary in [CHROMEDRIVER, CHROMIUM] {
+            assert!(
+                Path::new(binary).exists(),
+                "{binary} is missing: install Debian's chromium and chromium-driver \
+                 (apt-get install chromium chromium-driver; scripts/test does it when it can)"
+            );
+        }
+        let port = free_port();
+        let process = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < PATIENCE,
+                "chromedriver did not listen on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Driver {
+            process,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// A new browser (its own profile: its own sessionStorage), desktop-sized, in Chinese.
+    async fn browser(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), json!("chrome"));
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--window-size=1366,900",
+                    "--lang=zh-CN",
+                ],
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+/// The visible text of the page, for failure messages.
+async fn page_text(b: &Client) -> String {
+    match b.find(Locator::Css("body")).await {
+        Ok(body) => body.text().await.unwrap_or_default(),
+        Err(e) => format!("(no body: {e})"),
+    }
+}
+
+/// Waits until the element at `css` shows text containing `text`; its text.
+async fn wait_text(b: &Client, css: &str, text: &str) -> String {
+    let started = Instant::now();
+    loop {
+        if let Ok(elements) = b.find_all(Locator::Css(css)).await {
+            for el in elements {
+                if let Ok(t) = el.text().await
+                    && t.contains(text)
+                {
+                    return t;
+                }
+            }
+        }
+        if started.elapsed() > PATIENCE {
+            let url = b.current_url().await.map(|u| u.to_string());
+            panic!(
+                "no {css:?} with {text:?} within {PATIENCE:?} at {url:?}; the page says:\n{}",
+                page_text(b).await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn click(b: &Client, css: &str) {
+    let started = Instant::now();
+    loop {
+        match b.find(Locator::Css(css)).await {
+            Ok(el) if el.is_enabled().await.unwrap_or(false) => match el.click().await {
+                Ok(()) => return,
+                Err(e) if started.elapsed() > PATIENCE => panic!("clicking {css:?}: {e}"),
+                Err(_) => {}
+            },
+            _ if started.elapsed() > PATIENCE => {
+                panic!(
+                    "no {css:?} to click; the page says:\n{}",
+                    page_text(b).await
+                )
+            }
+            _ => {}
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn fill(b: &Client, css: &str, text: &str) {
+    let el = b
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css:?} to fill: {e}"));
+    el.clear().await.expect("clearing a field");
+    el.send_keys(text).await.expect("typing");
+}
+
+async fn choose(b: &Client, css: &str, value: &str) {
+    let el = b
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css:?} to choose from: {e}"));
+    el.select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("choosing {value:?} in {css:?}: {e}"));
+}
+
+async fn goto(b: &Client, url: &str) {
+    b.goto(url)
+        .await
+        .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+}
+
+async fn shot(b: &Client, name: &str) {
+    // Charts and fonts settle after the data arrives.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let png = b.screenshot().await.expect("a screenshot");
+    std::fs::write(screenshots().join(format!("{name}.png")), png).expect("writing a screenshot");
+}
+
+async fn sign_in(b: &Client, base: &str, user: &str, password: &str) {
+    goto(b, &format!("{base}/")).await;
+    fill(b, "#user-name", user).await;
+    fill(b, "#password", password).await;
+    click(b, "#sign-in").await;
+}
+
+/// Creates a person who signs in with `password` (`xinfang-server user add`, the password on stdin).
+fn add_person(url: &str, name: &str, role: &str, org: &str, password: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xinfang-load"))
+        .args(["server", "user", "add", name, "--role", role, "--org-unit", org])
+        .args(["--database-url", url])
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running xinfang-server user add");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("writing the password");
+    let out = child.wait_with_output().expect("user add");
+    assert!(
+        out.status.success(),
+        "user add {name}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The case id the page links to from `css` (a[data-case]).
+async fn case_id_in(b: &Client, css: &str) -> String {
+    let el = b
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css:?}: {e}"));
+    el.attr("data-case")
+        .await
+        .expect("data-case")
+        .expect("a case link")
+}
+
+/// The navigation timing of the page now open, and how long until `css` was on screen, in ms.
+async fn timings(b: &Client, css: &str) -> Value {
+    let started = Instant::now();
+    b.wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(css))
+        .await
+        .expect("the first page");
+    let _ = started;
+    b.execute(
+        "const n = performance.getEntriesByType('navigation')[0];
+         const r = performance.getEntriesByType('resource').filter(e => /\\.(js|css)$/.test(e.name));
+         return {
+           dom_interactive_ms: n.domInteractive,
+           dom_content_loaded_ms: n.domContentLoadedEventEnd,
+           load_ms: n.loadEventEnd,
+           ready_ms: performance.getEntriesByName(arguments[0])[0]?.startTime ?? null,
+           transferred_bytes: r.reduce((s, e) => s + e.transferSize, 0) + n.transferSize,
+         };",
+        vec![json!("workbench-ready")],
+    )
+    .await
+    .expect("navigation timing")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workbench_in_a_browser() {
+    let pool = fresh_database().await;
+    let url = database_url(&pool);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut server = ChildServer::start(&url, tmp.path(), free_port());
+    server.wait_serving(Duration::from_secs(60)).await;
+    let base = server.address.clone();
+
+    let password = "Xinfang#2026";
+    add_person(&url, "clerk", "county_clerk", OFFICE, password);
+    add_person(&url, "town-a", "township_clerk", TOWN_A.0, password);
+    add_person(&url, "town-b", "township_clerk", TOWN_B.0, password);
+    add_person(&url, "leader", "leader", OFFICE, password);
+
+    let driver = Driver::start().await;
+
+    // The first page, cold: interactive within a second.
+    let clerk = driver.browser().await;
+    goto(&clerk, &format!("{base}/")).await;
+    let first = timings(&clerk, "#sign-in").await;
+    eprintln!("first page: {first}");
+    std::fs::write(
+        screenshots().join("timings.json"),
+        serde_json::to_string_pretty(&first).expect("json"),
+    )
+    .expect("timings.json");
+    let interactive = first["dom_content_loaded_ms"].as_f64().expect("a timing");
+    assert!(
+        interactive < 1000.0,
+        "the first page took {interactive} ms to be interactive"
+    );
+    shot(&clerk, "01-login").await;
+
+    // A wrong password says so, in Chinese.
+    sign_in(&clerk, &base, "clerk", "wrong password").await;
+    wait_text(&clerk, "#login-status", "用户名或密码错误").await;
+    shot(&clerk, "02-login-wrong-password").await;
+
+    // The county clerk registers a visit about TOWN_A.
+    sign_in(&clerk, &base, "clerk", password).await;
+    wait_text(&clerk, "#who", "县信访局工作人员").await;
+    goto(&clerk, &format!("{base}/#/register")).await;
+    let marker = format!("浏览器测试：拖欠工资 {}", std::process::id());
+    fill(&clerk, "#reg-name", "张三").await;
+    fill(&clerk, "#reg-id", "510422198001011234").await;
+    fill(&clerk, "#reg-phone", "13812345678").await;
+    fill(&clerk, "#reg-content", &marker).await;
+    fill(&clerk, "#reg-demands", "支付拖欠工资").await;
+    choose(&clerk, "#reg-category", "labor").await;
+    choose(&clerk, "#reg-org", TOWN_A.0).await;
+    shot(&clerk, "03-register").await;
+    click(&clerk, "#reg-submit").await;
+    wait_text(&clerk, "#reg-status", "已登记").await;
+    let case_id = case_id_in_link(&clerk).await;
+
+    // The queue lists it; the clerk forwards (转送) it to TOWN_A.
+    goto(&clerk, &format!("{base}/#/queue")).await;
+    wait_text(&clerk, "#queue", &marker).await;
+    shot(&clerk, "04-queue").await;
+    click(&clerk, &format!("button[data-assign='{case_id}']")).await;
+    wait_text(&clerk, "#queue", &format!("已转送{}", TOWN_A.1)).await;
+
+    // The overdue board opens (nothing overdue yet in a new county).
+    goto(&clerk, &format!("{base}/#/board")).await;
+    wait_text(&clerk, "main", "已超期").await;
+    shot(&clerk, "05-board").await;
+
+    // The leader's dashboard before the township acts: no acceptance counted for TOWN_A yet.
+    let leader = driver.browser().await;
+    sign_in(&leader, &base, "leader", password).await;
+    wait_text(&leader, "#who", "领导").await;
+    let before = wait_text(&leader, "#township-ranking", TOWN_A.1).await;
+    eprintln!("ranking before: {before}");
+
+    // TOWN_A's clerk accepts it from the inbox and replies on the case page.
+    let town_a = driver.browser().await;
+    sign_in(&town_a, &base, "town-a", password).await;
+    wait_text(&town_a, "#inbox", &marker).await;
+    shot(&town_a, "06-inbox").await;
+    click(&town_a, &format!("button[data-accept='{case_id}']")).await;
+    wait_text(&town_a, "#inbox", "已受理").await;
+    goto(&town_a, &format!("{base}/#/case/{case_id}")).await;
+    wait_text(&town_a, "#case-actions", "答复").await;
+    fill(&town_a, "#reply-opinion", "经核实，已督促企业于本月底前支付拖欠工资。").await;
+    click(&town_a, "#act-reply").await;
+    wait_text(&town_a, "#case-status", "已答复").await;
+    wait_text(&town_a, "#case-timeline", "答复").await;
+    // The petitioner as the server shows a township clerk: masked.
+    let people = wait_text(&town_a, "#case-petitioners", "张三").await;
+    assert!(
+        !people.contains("510422198001011234"),
+        "a township clerk sees the full ID number: {people}"
+    );
+    shot(&town_a, "07-case").await;
+
+    // Another township's clerk never sees it: not in its inbox, not in its list, not by its address.
+    let town_b = driver.browser().await;
+    sign_in(&town_b, &base, "town-b", password).await;
+    wait_text(&town_b, "main", "没有待办的案件").await;
+    goto(&town_b, &format!("{base}/#/cases")).await;
+    wait_text(&town_b, "#cases", "编号").await;
+    assert!(
+        !page_text(&town_b).await.contains(&marker),
+        "{} sees {}'s case in its list",
+        TOWN_B.1,
+        TOWN_A.1
+    );
+    goto(&town_b, &format!("{base}/#/case/{case_id}")).await;
+    wait_text(&town_b, ".notice.error", "").await;
+    assert!(
+        !page_text(&town_b).await.contains(&marker),
+        "{} opens {}'s case",
+        TOWN_B.1,
+        TOWN_A.1
+    );
+    shot(&town_b, "08-other-township").await;
+
+    // The leader's figure for TOWN_A changed, and its drill-through lists the case.
+    leader.refresh().await.expect("reload");
+    let after = wait_text(&leader, "#township-ranking", TOWN_A.1).await;
+    eprintln!("ranking after: {after}");
+    assert_ne!(before, after, "the dashboard did not change");
+    shot(&leader, "09-dashboard").await;
+    let dashboard_ms = leader
+        .execute(
+            "return performance.getEntriesByName('dashboard-rendered').at(-1)?.duration ?? null",
+            vec![],
+        )
+        .await
+        .expect("dashboard timing");
+    eprintln!("dashboard rendered in {dashboard_ms} ms");
+    click(
+        &leader,
+        &format!("a.drill[data-org='{}'][data-rate='timelyAcceptanceUnit']", TOWN_A.0),
+    )
+    .await;
+    wait_text(&leader, "#drill", &marker[..marker.len().min(30)]).await;
+    assert!(
+        leader
+            .find(Locator::Css(&format!("#drill a[data-case='{case_id}']")))
+            .await
+            .is_ok(),
+        "the drill-through does not list the case"
+    );
+    shot(&leader, "10-drill").await;
+    goto(&leader, &format!("{base}/#/funds")).await;
+    wait_text(&leader, "main", "经费").await;
+    shot(&leader, "11-funds").await;
+
+    // An expired session sends the clerk back to sign-in, saying why.
+    expire_sessions(&pool, "clerk").await;
+    goto(&clerk, &format!("{base}/#/cases")).await;
+    wait_text(&clerk, "#login-status", "登录已超时").await;
+    shot(&clerk, "12-session-expired").await;
+
+    // The server stops: the page says it cannot reach it; back up, the same tab works again.
+    sign_in(&clerk, &base, "clerk", password).await;
+    wait_text(&clerk, "#who", "县信访局工作人员").await;
+    server.stop();
+    click(&clerk, "nav a[href='#/cases']").await;
+    wait_text(&clerk, ".notice.error", "无法连接服务器").await;
+    shot(&clerk, "13-server-down").await;
+    server.restart();
+    server.wait_serving(Duration::from_secs(60)).await;
+    goto(&clerk, &format!("{base}/#/board")).await;
+    wait_text(&clerk, "main", "已超期").await;
+
+    for b in [clerk, leader, town_a, town_b] {
+        let _ = b.close().await;
+    }
+}
+
+/// The case id of the "查看案件" link after registering.
+async fn case_id_in_link(b: &Client) -> String {
+    let el = b
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css("#reg-case"))
+        .await
+        .expect("the registered case's link");
+    let href = el.attr("href").await.expect("href").expect("an href");
+    href.rsplit('/').next().expect("a case id").to_owned()
+}
+
+/// Ends `user`'s sessions as the idle timeout would: their last use moved an hour back.
+async fn expire_sessions(pool: &sqlx::PgPool, user: &str) {
+    let _ = (pool, user);
+    todo!("the sessions table of the webserver branch")
+}
+
+#[allow(dead_code)]
+async fn unused(b: &Client) -> String {
+    case_id_in(b, "a").await
+}
