@@ -61,9 +61,10 @@ function showLogin(message?: string): void {
   state.caller = null;
   document.title = "登录 - 信访工作台";
   loginPage(root, message, async () => {
-    await loadSession();
-    location.hash = `#/${home()}`;
-    void route();
+    if (!(await loadSession())) return;
+    // Each role starts on its own page; replaceState so that the route runs once, here.
+    history.replaceState(null, "", `#/${home()}`);
+    await route();
   });
 }
 
@@ -103,7 +104,8 @@ let generation = 0;
 async function route(): Promise<void> {
   if (!sessionToken()) return showLogin();
   if (!state.caller && !(await loadSession())) return;
-  const [path = "", arg = ""] = location.hash.replace(/^#\/?/, "").split("/");
+  // "#/case/<id>", "#/dashboard?year=2025": the path, its argument, and a query the page reads itself.
+  const [path = "", arg = ""] = location.hash.replace(/^#\/?/, "").split("?")[0]!.split("/");
   const r = routes.find((x) => x.path === path && x.roles.includes(role()));
   if (!r) {
     location.replace(`#/${home()}`);
@@ -140,8 +142,14 @@ async function route(): Promise<void> {
   try {
     await r.page(main, decodeURIComponent(arg));
   } catch (e) {
-    // A page that throws shows why instead of a blank screen.
-    if (mine === generation) main.append(notice("error", explainError(e).message));
+    // A page that throws shows why instead of a blank screen; an expired session goes back to sign-in.
+    const error = explainError(e);
+    if (error.kind === "expired") {
+      setSessionToken(null);
+      showLogin(error.message);
+    } else if (mine === generation) {
+      main.replaceChildren(h("h2", null, r.title), notice("error", error.message));
+    }
   }
 }
 
