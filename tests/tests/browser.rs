@@ -211,8 +211,7 @@ async fn sign_in(b: &Client, base: &str, user: &str, password: &str) {
 fn add_person(url: &str, name: &str, role: &str, org: &str, password: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_xinfang-load"))
         .args(["server", "user", "add", name, "--role", role, "--org-unit", org])
-        .args(["--database-url", url])
-        .env_remove("DATABASE_URL")
+        .env("DATABASE_URL", url)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -31,10 +31,29 @@ const bearer: Interceptor = (next) => async (req) => {
   return next(req);
 };
 
+/** The server lets each principal have 4 calls in flight and refuses more after a short wait (fair share,
+ *  docs/access.md); the dashboard asks for a figure per township and per month at once, so calls queue here,
+ *  at most 4 at a time, instead of being refused there. */
+const MAX_IN_FLIGHT = 4;
+let inFlight = 0;
+const waiting: (() => void)[] = [];
+const limiter: Interceptor = (next) => async (req) => {
+  if (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => waiting.push(resolve));
+  else inFlight++;
+  try {
+    return await next(req);
+  } finally {
+    // The slot passes straight to the next waiting call, or is freed.
+    const wake = waiting.shift();
+    if (wake) wake();
+    else inFlight--;
+  }
+};
+
 // Same origin as the page: the server serves both the workbench and gRPC-Web on its listen address.
 const transport = createGrpcWebTransport({
   baseUrl: location.origin,
-  interceptors: [bearer],
+  interceptors: [limiter, bearer],
   defaultTimeoutMs: 30_000,
 });
 
