@@ -30,3 +30,4 @@ pub mod startup;
 pub mod sync;
 pub mod telemetry;
 pub mod tls;
+pub mod web;

@@ -89,7 +89,8 @@ impl Tls {
             }
         };
         let mut config = builder.with_cert_resolver(current.clone());
-        config.alpn_protocols = vec![b"h2".to_vec()];
+        // h2 first (gRPC); http/1.1 for browsers and tools that offer only it (gRPC-Web, the workbench).
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             files,

@@ -1,4 +1,5 @@
 //! Serving: the gRPC server with health, reflection and the six services behind the authentication layer,
+//! gRPC-Web and the workbench's files on the same address,
 //! health that follows the database, key rotations followed, and a graceful shutdown.
 
 use std::{fs, path::Path, sync::Arc, time::Duration};
@@ -29,6 +30,7 @@ use crate::{
     session::SessionApi,
     sync::SyncApi,
     tls::{self, Tls},
+    web::WebLayer,
 };
 
 #[derive(Debug, Clone)]
@@ -190,6 +192,12 @@ pub async fn serve(
     tracing::info!(%addr, tls = tls.is_some(), "serving");
     let router = Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        // Browsers speak HTTP/1.1 to a plain-TCP address (and gRPC-Web needs nothing more); gRPC clients
+        // still get HTTP/2 on the same port.
+        .accept_http1(true)
+        // Outermost: gRPC-Web becomes gRPC before authentication sees it, and requests for the
+        // workbench's files never reach it (`crate::web`).
+        .layer(WebLayer)
         .layer(AuthLayer::new(pool.clone(), options.limits))
         .add_service(health_service)
         .add_service(reflection_v1)

@@ -10,6 +10,7 @@ mod db_roles;
 mod edges;
 mod fixture;
 mod funds;
+mod grpc_web;
 mod health;
 mod hostile;
 mod idempotency;
