@@ -2,6 +2,8 @@
 //! [`run`]; the load tool's hidden `server` subcommand calls it too, so that the tests run every subcommand
 //! exactly as the binary does.
 
+mod user;
+
 use crate::{
     auth, backup,
     config::{AuditCommand, Cli, Command, KeysCommand, StandbyCommand, TokenCommand},
@@ -64,6 +66,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         startup::prepare(&database.pool, &config.data_dir(), &keys).await?;
         match command {
             Command::Token(token) => token_command(&database, token).await,
+            Command::User(user) => user::run(&database.pool, user).await,
             Command::Audit(AuditCommand::Verify) => {
                 let sealed = crate::audit::seal(&database.pool).await?;
                 match crate::audit::verify(&database.pool).await? {

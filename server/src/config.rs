@@ -25,6 +25,9 @@ pub enum Command {
     /// Issue, revoke and list API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// People who sign in to the workbench with a name and password.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Apply database migrations and seed data, then exit.
     Migrate,
     /// The tamper-evident audit trail.
@@ -121,6 +124,31 @@ pub enum TokenCommand {
     /// Revoke a principal's token by principal id.
     Revoke { id: uuid::Uuid },
     /// List principals.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a person; the password is read from standard input (one line) or asked for on a terminal, never
+    /// taken from the command line, where `ps` and the shell history would show it.
+    Add {
+        /// The name the person signs in with, e.g. zhang.wei (1-64 characters, no spaces at either end).
+        name: String,
+        /// admin, county_clerk, field_officer, township_clerk, leader or auditor (agency is for systems).
+        #[arg(long)]
+        role: String,
+        /// Code of the person's org unit, e.g. 510422100 for 桐子林镇.
+        #[arg(long)]
+        org_unit: String,
+        /// The name shown in the workbench and the audit trail; defaults to NAME.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// Set a new password (read like `add`'s), unlock the account and end the person's sessions.
+    Passwd { name: String },
+    /// Disable a person: their sessions end now and they can no longer sign in.
+    Disable { name: String },
+    /// List people: name, role, org unit, state.
     List,
 }
 
@@ -311,6 +339,24 @@ pub struct Config {
         global = true
     )]
     pub db_max_connections: u32,
+
+    /// A workbench session ends after this many seconds without a call.
+    #[arg(
+        long,
+        env = "XINFANG_SESSION_IDLE_TIMEOUT_SECS",
+        default_value_t = 1800,
+        global = true
+    )]
+    pub session_idle_timeout_secs: u64,
+
+    /// A workbench session ends this many seconds after sign-in, however busy.
+    #[arg(
+        long,
+        env = "XINFANG_SESSION_MAX_AGE_SECS",
+        default_value_t = 43_200,
+        global = true
+    )]
+    pub session_max_age_secs: u64,
 }
 
 impl Config {

@@ -21,6 +21,7 @@ pub mod kernel;
 pub mod metrics;
 pub mod org;
 pub mod paging;
+pub mod people;
 pub mod pii;
 pub mod scope;
 pub mod seed;

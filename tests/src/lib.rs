@@ -237,6 +237,22 @@ pub async fn with_limits<F: Future<Output = TestApp>>(
     app
 }
 
+thread_local! {
+    static TEST_SESSIONS: std::cell::RefCell<xinfang_server::auth::SessionPolicy> =
+        std::cell::RefCell::new(xinfang_server::auth::SessionPolicy::default());
+}
+
+/// Runs `spawn` with another session policy (a short idle timeout) for the servers it starts on this thread.
+pub async fn with_sessions<F: Future<Output = TestApp>>(
+    sessions: xinfang_server::auth::SessionPolicy,
+    spawn: F,
+) -> TestApp {
+    let old = TEST_SESSIONS.with(|s| s.replace(sessions));
+    let app = spawn.await;
+    TEST_SESSIONS.with(|s| s.replace(old));
+    app
+}
+
 /// A server on a database of the caller's (already migrated), seeded here; the server uses `pool` as it is.
 pub async fn spawn_app_with_pool(pool: PgPool) -> TestApp {
     let admin_token = seed::run(&pool)
@@ -298,6 +314,7 @@ async fn start(
             relief_cap_per_year: rust_decimal::Decimal::from(30_000),
             limits: test_limits(),
             read_pool: pools.read.clone(),
+            sessions: TEST_SESSIONS.with(|s| *s.borrow()),
         },
         server_tls,
         async {

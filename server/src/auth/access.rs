@@ -25,6 +25,11 @@ const NOT_AGENCY: &[Role] = &[
     Auditor,
 ];
 
+/// Methods callable without any credentials. Signing in is how a person gets a token, so it cannot need one;
+/// its row in [`ACCESS`] (every role) only keeps the table complete, since a caller with a token may call it
+/// too.
+pub const PUBLIC: &[&str] = &["/xinfang.v1.SessionService/SignIn"];
+
 /// `(full method path, roles allowed)`.
 pub const ACCESS: &[(&str, &[Role])] = &[
     ("/xinfang.v1.OrgService/ListOrgUnits", ALL),
@@ -153,6 +158,11 @@ pub const ACCESS: &[(&str, &[Role])] = &[
     ("/xinfang.v1.SyncService/Pull", NOT_AGENCY),
     // Who the caller is and the codes the API takes: what every client needs before anything else.
     ("/xinfang.v1.SessionService/GetCaller", ALL),
+    // Public (`PUBLIC`): no token needed.
+    ("/xinfang.v1.SessionService/SignIn", ALL),
+    // A bearer token's caller has no session: signing out does nothing, a password change is refused.
+    ("/xinfang.v1.SessionService/SignOut", ALL),
+    ("/xinfang.v1.SessionService/ChangePassword", ALL),
     ("/xinfang.v1.DictionaryService/GetDictionaries", ALL),
 ];
 
@@ -210,6 +220,13 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn public_methods_are_methods_of_the_table() {
+        for method in PUBLIC {
+            assert!(ACCESS.iter().any(|(m, _)| m == method), "{method}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! The tower layer in front of every service: one span per request (method, principal, status, latency),
-//! and bearer-token authentication. Health and reflection stay open so that any gRPC tool can discover the
-//! API before it has a token.
+//! and authentication by bearer token, session token or client certificate. Health and reflection stay open
+//! so that any gRPC tool can discover the API before it has a token, and signing in
+//! (`access::PUBLIC`) is how a person gets one.
 
 use std::{
     pin::Pin,
@@ -19,7 +20,9 @@ use tracing::Instrument;
 
 use super::{
     limits::{Limiter, Limits, Permit, Refused},
-    model, store,
+    model,
+    sessions::{self, Session, SessionPolicy},
+    store,
 };
 use crate::error::AppError;
 
@@ -33,6 +36,7 @@ const OPEN_PREFIXES: [&str; 3] = [
 pub struct AuthLayer {
     pool: PgPool,
     limiter: Limiter,
+    sessions: SessionPolicy,
 }
 
 impl AuthLayer {
@@ -40,7 +44,14 @@ impl AuthLayer {
         Self {
             pool,
             limiter: Limiter::new(limits),
+            sessions: SessionPolicy::default(),
         }
+    }
+
+    /// How long people's sessions live.
+    pub fn with_sessions(mut self, sessions: SessionPolicy) -> Self {
+        self.sessions = sessions;
+        self
     }
 }
 
@@ -52,6 +63,7 @@ impl<S> Layer<S> for AuthLayer {
             inner,
             pool: self.pool.clone(),
             limiter: self.limiter.clone(),
+            sessions: self.sessions,
         }
     }
 }
@@ -61,6 +73,7 @@ pub struct AuthService<S> {
     inner: S,
     pool: PgPool,
     limiter: Limiter,
+    sessions: SessionPolicy,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
@@ -86,6 +99,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let pool = self.pool.clone();
         let limiter = self.limiter.clone();
+        let policy = self.sessions;
         let method = request.uri().path().to_owned();
         let authorization = request
             .headers()
@@ -115,13 +129,17 @@ where
         Box::pin(
             async move {
                 let started = Instant::now();
-                let open = OPEN_PREFIXES.iter().any(|p| method.starts_with(p));
+                let open = OPEN_PREFIXES.iter().any(|p| method.starts_with(p))
+                    || super::access::PUBLIC.contains(&method.as_str());
                 // Held until the response is produced: the principal's in-flight slot.
                 let mut _permit: Option<Permit> = None;
                 if !open {
-                    let checked = authenticate(&pool, authorization, cert_subjects)
+                    let checked = authenticate(&pool, &policy, authorization, cert_subjects)
                         .await
-                        .and_then(|principal| {
+                        .and_then(|(principal, session)| {
+                            if let Some(session) = session {
+                                request.extensions_mut().insert(session);
+                            }
                             // Deny by default: a method the table does not name is refused too.
                             if super::access::permits(&method, principal.role) {
                                 Ok(principal)
@@ -200,17 +218,20 @@ where
     }
 }
 
-/// `authorization` is the header: absent, not ASCII, or its text.
+/// `authorization` is the header: absent, not ASCII, or its text. The session, when the caller came with a
+/// session token.
 async fn authenticate(
     pool: &PgPool,
+    policy: &SessionPolicy,
     authorization: Option<Result<String, http::header::ToStrError>>,
     cert_subjects: Vec<String>,
-) -> Result<model::Principal, AppError> {
+) -> Result<(model::Principal, Option<Session>), AppError> {
     let Some(header) = authorization else {
         if !cert_subjects.is_empty() {
             let mut conn = pool.acquire().await?;
             return store::principal_by_certificate(&mut conn, &cert_subjects)
                 .await?
+                .map(|principal| (principal, None))
                 .ok_or_else(|| {
                     AppError::Unauthenticated("client certificate not bound to a principal".into())
                 });
@@ -225,7 +246,12 @@ async fn authenticate(
         .ok_or_else(|| AppError::Unauthenticated("malformed bearer token".into()))?;
     let hash = model::token_hash(&token);
     let mut conn = pool.acquire().await?;
+    if token.starts_with(model::SESSION_PREFIX) {
+        let (principal, session) = sessions::resolve(&mut conn, &hash, policy).await?;
+        return Ok((principal, Some(session)));
+    }
     store::principal_by_token(&mut conn, &hash)
         .await?
+        .map(|principal| (principal, None))
         .ok_or_else(|| AppError::Unauthenticated("unknown or revoked token".into()))
 }

@@ -1,14 +1,16 @@
-//! Who is calling: principals with a role and an org unit, bearer tokens stored as hashes, and the layer
-//! that authenticates every request except health and reflection.
+//! Who is calling: principals with a role and an org unit, bearer tokens and people's session tokens stored
+//! as hashes, and the layer that authenticates every request except health, reflection and signing in.
 
 pub mod access;
 pub mod layer;
 pub mod limits;
 pub mod model;
+pub mod sessions;
 pub mod store;
 
 pub use layer::AuthLayer;
 pub use model::{Principal, Role};
+pub use sessions::{Session, SessionPolicy};
 
 use crate::error::AppError;
 
@@ -20,14 +22,20 @@ pub fn principal<T>(request: &tonic::Request<T>) -> Result<&Principal, AppError>
         .ok_or_else(|| AppError::Unauthenticated("missing credentials".into()))
 }
 
-/// Creates a principal of `role` in org unit `org_code` and returns it with its bearer token, which exists
-/// only in this return value: the database keeps its hash.
-pub async fn issue_token(
+/// The session of a request whose caller came with a session token; `None` for a bearer token or a
+/// certificate.
+pub fn session<T>(request: &tonic::Request<T>) -> Option<Session> {
+    request.extensions().get::<Session>().copied()
+}
+
+/// A new principal of `role` in org unit `org_code` (checked: the unit exists and suits the role), not yet
+/// stored.
+async fn new_principal(
     conn: &mut sqlx::PgConnection,
     role: Role,
     org_code: &str,
     name: &str,
-) -> Result<(Principal, String), AppError> {
+) -> Result<Principal, AppError> {
     use xinfang_proto::validate;
 
     let name = validate::required_text("name", name, 100)?;
@@ -41,14 +49,37 @@ pub async fn issue_token(
             format!("a {role} belongs to a township or department, not a {kind}"),
         ));
     }
-    let token = model::new_token()
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("random source: {e}")))?;
-    let principal = Principal {
+    Ok(Principal {
         id: uuid::Uuid::now_v7(),
         name,
         role,
         org_code,
-    };
+    })
+}
+
+/// Creates the principal of a person (no bearer token: the person signs in for session tokens).
+pub async fn create_person_principal(
+    conn: &mut sqlx::PgConnection,
+    role: Role,
+    org_code: &str,
+    name: &str,
+) -> Result<Principal, AppError> {
+    let principal = new_principal(conn, role, org_code, name).await?;
+    store::insert_tokenless_principal(conn, &principal).await?;
+    Ok(principal)
+}
+
+/// Creates a principal of `role` in org unit `org_code` and returns it with its bearer token, which exists
+/// only in this return value: the database keeps its hash.
+pub async fn issue_token(
+    conn: &mut sqlx::PgConnection,
+    role: Role,
+    org_code: &str,
+    name: &str,
+) -> Result<(Principal, String), AppError> {
+    let principal = new_principal(conn, role, org_code, name).await?;
+    let token = model::new_token()
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("random source: {e}")))?;
     store::insert_principal(conn, &principal, &model::token_hash(&token)).await?;
     tracing::info!(principal = %principal.id, role = %role, org = %principal.org_code, "token issued");
     Ok((principal, token))

@@ -116,11 +116,23 @@ impl Principal {
 /// Prefix of every bearer token, so that a leaked one is recognisable (secret scanners, logs).
 pub const TOKEN_PREFIX: &str = "xft_";
 
+/// Prefix of a session token (a person signed in to the workbench); sent the same way as a bearer token.
+pub const SESSION_PREFIX: &str = "xfs_";
+
 /// A new bearer token: the prefix and 256 random bits, URL-safe base64.
 pub fn new_token() -> Result<String, getrandom::Error> {
+    random_token(TOKEN_PREFIX)
+}
+
+/// A new session token: like a bearer token, with the session prefix.
+pub fn new_session_token() -> Result<String, getrandom::Error> {
+    random_token(SESSION_PREFIX)
+}
+
+fn random_token(prefix: &str) -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)?;
-    Ok(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)))
+    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 /// What is stored for a token: its SHA-256.
@@ -128,14 +140,15 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
-/// The token of an `authorization: Bearer …` header value; `None` when it is not a bearer token of ours.
+/// The token of an `authorization: Bearer …` header value, a bearer or a session token; `None` when it is
+/// neither.
 pub fn parse_bearer(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return None;
     }
     let token = token.trim();
-    token.starts_with(TOKEN_PREFIX).then_some(token)
+    (token.starts_with(TOKEN_PREFIX) || token.starts_with(SESSION_PREFIX)).then_some(token)
 }
 
 #[cfg(test)]
@@ -167,6 +180,8 @@ mod tests {
         assert_eq!(parse_bearer("bearer  xft_abc "), Some("xft_abc"));
         assert_eq!(parse_bearer("Basic xft_abc"), None);
         assert_eq!(parse_bearer("Bearer other"), None);
+        assert_eq!(parse_bearer("Bearer xfs_abc"), Some("xfs_abc"));
+        assert!(new_session_token().unwrap().starts_with(SESSION_PREFIX));
         assert_eq!(parse_bearer("xft_abc"), None);
     }
 

@@ -132,3 +132,72 @@ pub async fn org_kind(conn: &mut PgConnection, code: &str) -> Result<Option<Stri
         .fetch_optional(conn)
         .await
 }
+
+/// A session with its principal, as the auth layer needs it; `now` is the database's clock, the one that
+/// wrote `last_used_at`.
+#[derive(Debug)]
+pub struct SessionRow {
+    pub principal: Principal,
+    pub person_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The person is not disabled and their principal not revoked.
+    pub live: bool,
+    pub now: DateTime<Utc>,
+}
+
+pub async fn session_by_token(
+    conn: &mut PgConnection,
+    token_hash: &[u8; 32],
+) -> Result<Option<SessionRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT p.id, p.name, p.role, p.org_code, s.person_id, s.created_at, s.last_used_at, s.ended_at, \
+                (pe.disabled_at IS NULL AND p.revoked_at IS NULL) AS live, now() AS now \
+         FROM sessions s JOIN people pe ON pe.id = s.person_id JOIN principals p ON p.id = pe.principal_id \
+         WHERE s.token_hash = $1",
+    )
+    .bind(&token_hash[..])
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok(SessionRow {
+            principal: principal_from_row(&row)?,
+            person_id: row.try_get("person_id")?,
+            created_at: row.try_get("created_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+            ended_at: row.try_get("ended_at")?,
+            live: row.try_get("live")?,
+            now: row.try_get("now")?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn touch_session(
+    conn: &mut PgConnection,
+    token_hash: &[u8; 32],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE sessions SET last_used_at = now() WHERE token_hash = $1 AND ended_at IS NULL",
+    )
+    .bind(&token_hash[..])
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A principal without a bearer token: a person's, who comes in with session tokens.
+pub async fn insert_tokenless_principal(
+    conn: &mut PgConnection,
+    principal: &Principal,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO principals (id, name, role, org_code) VALUES ($1, $2, $3, $4)")
+        .bind(principal.id)
+        .bind(&principal.name)
+        .bind(principal.role.as_str())
+        .bind(&principal.org_code)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

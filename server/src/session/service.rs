@@ -1,25 +1,38 @@
-//! `xinfang.v1.SessionService`: the caller, read from its principal and the role table.
+//! `xinfang.v1.SessionService`: the caller, read from its principal and the role table; signing people in and
+//! out and their password changes (`crate::people`), as thin adapters.
 
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 use xinfang_proto::v1::{
-    Caller, GetCallerRequest, Role as RoleProto, session_service_server::SessionService,
+    Caller, ChangePasswordRequest, ChangePasswordResponse, GetCallerRequest, Role as RoleProto,
+    SignInRequest, SignInResponse, SignOutRequest, SignOutResponse,
+    session_service_server::SessionService,
 };
 
 use crate::{
-    auth::{self, Principal, Role, access},
+    auth::{self, Principal, Role, SessionPolicy, access},
     db,
     error::AppError,
-    org,
+    org, people,
 };
 
 pub struct SessionApi {
     pool: PgPool,
+    policy: SessionPolicy,
 }
 
 impl SessionApi {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            policy: SessionPolicy::default(),
+        }
+    }
+
+    /// How long the sessions it opens live (the auth layer must be given the same).
+    pub fn with_sessions(mut self, policy: SessionPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 }
 
@@ -71,6 +84,53 @@ impl SessionService for SessionApi {
     ) -> Result<Response<Caller>, Status> {
         let caller = self.caller(auth::principal(&request)?).await?;
         Ok(Response::new(caller))
+    }
+
+    async fn sign_in(
+        &self,
+        request: Request<SignInRequest>,
+    ) -> Result<Response<SignInResponse>, Status> {
+        let SignInRequest {
+            user_name,
+            password,
+        } = request.into_inner();
+        let signed_in = people::sign_in(&self.pool, &self.policy, &user_name, &password).await?;
+        let caller = self.caller(&signed_in.principal).await?;
+        Ok(Response::new(SignInResponse {
+            session_token: signed_in.token,
+            caller: Some(caller),
+            idle_timeout: Some(people::idle_timeout(&self.policy)),
+        }))
+    }
+
+    async fn sign_out(
+        &self,
+        request: Request<SignOutRequest>,
+    ) -> Result<Response<SignOutResponse>, Status> {
+        let principal = auth::principal(&request)?;
+        people::sign_out(&self.pool, principal, auth::session(&request)).await?;
+        Ok(Response::new(SignOutResponse {}))
+    }
+
+    async fn change_password(
+        &self,
+        request: Request<ChangePasswordRequest>,
+    ) -> Result<Response<ChangePasswordResponse>, Status> {
+        let principal = auth::principal(&request)?.clone();
+        let session = auth::session(&request);
+        let ChangePasswordRequest {
+            old_password,
+            new_password,
+        } = request.into_inner();
+        people::change_password(
+            &self.pool,
+            &principal,
+            session,
+            &old_password,
+            &new_password,
+        )
+        .await?;
+        Ok(Response::new(ChangePasswordResponse {}))
     }
 }
 

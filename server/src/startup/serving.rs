@@ -17,8 +17,8 @@ use xinfang_proto::v1::{
 };
 
 use crate::{
-    auth::AuthLayer,
     auth::limits::Limits,
+    auth::{AuthLayer, SessionPolicy},
     cases::{CaseApi, model::Workflow},
     config::Config,
     dictionary::DictionaryApi,
@@ -47,6 +47,8 @@ pub struct ServeOptions {
     pub limits: crate::auth::limits::Limits,
     /// Where the read-heavy metrics queries go (a read replica); `None`: the main pool.
     pub read_pool: Option<PgPool>,
+    /// How long people's workbench sessions live.
+    pub sessions: SessionPolicy,
 }
 
 impl ServeOptions {
@@ -74,6 +76,10 @@ impl ServeOptions {
                 queue_wait: std::time::Duration::from_millis(config.fair_share_wait_ms),
             },
             read_pool: None,
+            sessions: SessionPolicy {
+                idle: Duration::from_secs(config.session_idle_timeout_secs.max(1)),
+                max_age: Duration::from_secs(config.session_max_age_secs.max(1)),
+            },
         })
     }
 }
@@ -198,7 +204,7 @@ pub async fn serve(
         // Outermost: gRPC-Web becomes gRPC before authentication sees it, and requests for the
         // workbench's files never reach it (`crate::web`).
         .layer(WebLayer)
-        .layer(AuthLayer::new(pool.clone(), options.limits))
+        .layer(AuthLayer::new(pool.clone(), options.limits).with_sessions(options.sessions))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -220,7 +226,7 @@ pub async fn serve(
         ))
         .add_service(service!(
             SessionServiceServer,
-            SessionApi::new(pool.clone())
+            SessionApi::new(pool.clone()).with_sessions(options.sessions)
         ))
         .add_service(service!(
             DictionaryServiceServer,

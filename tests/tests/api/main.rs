@@ -21,6 +21,7 @@ mod limits;
 mod metrics;
 mod org;
 mod outage;
+mod people;
 mod races;
 mod read_replica;
 mod session;
