@@ -437,15 +437,25 @@ async fn the_workbench_in_a_browser() {
         "the drill-through does not list the case"
     );
     shot(&leader, "10-drill").await;
+    // A fund request the bureau meeting passed waits for the leader, who approves it there.
+    let fund_id = fund_request_waiting(&pool, &base).await;
     goto(&leader, &format!("{base}/#/funds")).await;
-    wait_text(&leader, "main", "经费").await;
+    wait_text(&leader, "#funds-waiting", "法律顾问服务费").await;
     shot(&leader, "11-funds").await;
+    click(&leader, &format!("button[data-approve='{fund_id}']")).await;
+    wait_text(&leader, "#funds-waiting", "已批准").await;
+
+    // The year's self-evaluation report, rendered, with its downloads.
+    goto(&leader, &format!("{base}/#/report?year={}", this_year())).await;
+    wait_text(&leader, "#report", "自评").await;
+    wait_text(&leader, "main", "下载 Excel").await;
+    shot(&leader, "12-report").await;
 
     // The server stops: the page says it cannot reach it; back up, the same tab works again.
     server.stop();
     click(&clerk, "nav a[href='#/cases']").await;
     wait_text(&clerk, ".notice.error", "无法连接服务器").await;
-    shot(&clerk, "12-server-down").await;
+    shot(&clerk, "13-server-down").await;
     server.restart();
     server.wait_serving(Duration::from_secs(60)).await;
     goto(&clerk, &format!("{base}/#/board")).await;
@@ -455,7 +465,13 @@ async fn the_workbench_in_a_browser() {
     expire_sessions(&pool, "clerk").await;
     goto(&clerk, &format!("{base}/#/cases")).await;
     wait_text(&clerk, "#login-status", "登录已超时").await;
-    shot(&clerk, "13-session-expired").await;
+    shot(&clerk, "14-session-expired").await;
+
+    // Signing out ends the session and says so.
+    sign_in(&clerk, &base, "clerk", password).await;
+    wait_text(&clerk, "#who", "县信访局工作人员").await;
+    click(&clerk, "#sign-out").await;
+    wait_text(&clerk, "#login-status", "已退出登录").await;
 
     for b in [clerk, leader, town_a, town_b] {
         let _ = b.close().await;
@@ -486,4 +502,77 @@ async fn expire_sessions(pool: &sqlx::PgPool, user: &str) {
     .expect("expiring the sessions")
     .rows_affected();
     assert!(moved > 0, "{user} has no session to expire");
+}
+
+fn this_year() -> i32 {
+    use chrono::Datelike;
+    (chrono::Utc::now() + chrono::Duration::hours(8)).year()
+}
+
+/// A fund request of this year that the bureau meeting approved (局务会通过), made over gRPC by a county
+/// clerk: what the leader's approval list shows. Its id.
+async fn fund_request_waiting(pool: &sqlx::PgPool, address: &str) -> String {
+    use xinfang_proto::v1::{
+        CreateBudgetRequest, Date, FundPurpose, RecordBureauDecisionRequest,
+        SubmitFundRequestRequest,
+    };
+    use xinfang_tests::request_id;
+    let mut conn = pool.acquire().await.expect("connection");
+    let (_, token) = xinfang_server::auth::issue_token(
+        &mut conn,
+        xinfang_server::auth::Role::CountyClerk,
+        OFFICE,
+        "funds desk",
+    )
+    .await
+    .expect("a clerk token");
+    let mut client = xinfang_client::Client::connect(address, Some(&token))
+        .await
+        .expect("a gRPC client");
+    let year = this_year();
+    client
+        .funds
+        .create_budget(CreateBudgetRequest {
+            request_id: request_id(),
+            year,
+            category: "other_key_work".into(),
+            document: "盐财资行〔2026〕63号".into(),
+            amount: "50000".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a budget");
+    let submitted = client
+        .funds
+        .submit_fund_request(SubmitFundRequestRequest {
+            request_id: request_id(),
+            year,
+            category: "other_key_work".into(),
+            purpose: FundPurpose::Lawyer as i32,
+            description: "法律顾问服务费".into(),
+            amount: "3000".into(),
+            payee: "四川某律师事务所".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a fund request")
+        .into_inner();
+    let today = chrono::Utc::now() + chrono::Duration::hours(8);
+    client
+        .funds
+        .record_bureau_decision(RecordBureauDecisionRequest {
+            request_id: request_id(),
+            fund_request_id: submitted.id.clone(),
+            approve: true,
+            meeting_reference: "局务会".into(),
+            meeting_date: Some(Date {
+                year,
+                month: chrono::Datelike::month(&today) as i32,
+                day: chrono::Datelike::day(&today) as i32,
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("the bureau's decision");
+    submitted.id
 }

@@ -54,7 +54,11 @@ export function explain(code: number, rawMessage: string, reason = "", signingIn
   switch (code) {
     case Status.Unauthenticated:
       if (signingIn) return { kind: "credentials", message: "用户名或密码错误" };
-      return { kind: "expired", message: "登录已超时，请重新登录" };
+      // A wrong old password when changing it is not the end of the session.
+      if (/^wrong (user name or )?password/.test(message)) return { kind: "credentials", message: "原密码错误" };
+      if (/session expired/.test(message)) return { kind: "expired", message: "登录已超时，请重新登录" };
+      // Ended elsewhere: signed out, password set again, account disabled.
+      return { kind: "expired", message: "登录已失效，请重新登录" };
     case Status.FailedPrecondition: {
       const locked = /^account locked until (\S+)/.exec(message);
       if (locked) {

@@ -10,6 +10,7 @@ import { registerPage, queuePage, boardPage, casesPage } from "./pages/county.js
 import { inboxPage } from "./pages/township.js";
 import { casePage } from "./pages/case.js";
 import { dashboardPage, drillPage, fundsPage, reportPage } from "./pages/leader.js";
+import { passwordPage } from "./pages/password.js";
 
 export type Page = (main: HTMLElement, arg: string) => Promise<void> | void;
 
@@ -36,6 +37,7 @@ const routes: Route[] = [
   { path: "cases", title: "案件查询", page: casesPage, roles: EVERYONE, nav: true },
   { path: "case", title: "案件", page: casePage, roles: EVERYONE, nav: false },
   { path: "drill", title: "明细", page: drillPage, roles: EVERYONE, nav: false },
+  { path: "password", title: "修改密码", page: passwordPage, roles: EVERYONE, nav: false },
 ];
 
 /** Where each role starts. */
@@ -132,6 +134,7 @@ async function route(): Promise<void> {
         { class: "who", id: "who" },
         `${caller.name} · ${label("Role", caller.role)} · ${orgName(caller.orgUnit?.code ?? "")}`,
       ),
+      h("a", { class: "link", href: "#/password", id: "change-password" }, "修改密码"),
       h("button", { class: "link", id: "sign-out", onclick: () => void signOut() }, "退出"),
     ),
     main,

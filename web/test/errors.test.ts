@@ -5,6 +5,8 @@ describe("errors in Chinese", () => {
   it("tells a wrong password from an expired session", () => {
     expect(explain(Status.Unauthenticated, "invalid credentials", "", true)).toEqual({ kind: "credentials", message: "用户名或密码错误" });
     expect(explain(Status.Unauthenticated, "session expired")).toEqual({ kind: "expired", message: "登录已超时，请重新登录" });
+    expect(explain(Status.Unauthenticated, "unknown or ended session")).toEqual({ kind: "expired", message: "登录已失效，请重新登录" });
+    expect(explain(Status.Unauthenticated, "wrong password").kind).toBe("credentials");
   });
   it("says until when an account is locked, in Beijing time", () => {
     const e = explain(Status.FailedPrecondition, "account locked until 2026-12-06T13:45:00Z");

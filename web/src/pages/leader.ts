@@ -103,6 +103,8 @@ export async function dashboardPage(main: HTMLElement): Promise<void> {
       String(t.ind.mattersAccepted),
       ...RATES.map(([key, name]) => {
         const rate = t.ind[key] as Rate | undefined;
+        // Nothing counted, nothing to list: plain text rather than a link to an empty page.
+        if (!rate || !Number(rate.denominator)) return h("span", { class: "muted" }, formatRate(rate));
         const a = h("a", { href: "#", class: "drill", "data-org": t.code, "data-rate": String(key) }, formatRate(rate));
         a.addEventListener("click", (ev) => {
           ev.preventDefault();
