@@ -1,8 +1,10 @@
 // Leaders (领导): the county dashboard (rates by township and by month, targets, budget), the drill-through
 // from any figure to its cases, fund requests waiting for approval, and the self-evaluation report.
 
-import { api, attempt, requestId } from "../api.js";
+import { api, attempt, explainError, requestId } from "../api.js";
 import type { Indicators, Rate } from "../gen/xinfang/v1/metrics_pb.js";
+/** A calendar month as the requests take it (the init shape of xinfang.v1.YearMonth). */
+type YearMonth = { year: number; month: number };
 import { FundRequestState, type FundRequest } from "../gen/xinfang/v1/funds_pb.js";
 import type { Case } from "../gen/xinfang/v1/cases_pb.js";
 import { beijingToday, formatDateTime, formatPercent, formatPoints, formatRate, formatYuan, rateValue, trimPercent } from "../format.js";
@@ -31,15 +33,40 @@ function period(y: number, from = 1, to = 12) {
 }
 
 /** Opens the cases behind a figure: asks again with the ids (the overview is asked without them, since
- *  over a large county the id lists are the bulk of the answer). */
+ *  over a large county the id lists are the bulk of the answer). A county-wide year can carry more ids than
+ *  the server sends in one message (4 MB by default: every rate's ids come together), so when the whole
+ *  period fails it is asked month by month and the months' lists joined. */
 async function drill(title: string, key: keyof Indicators, orgCode: string, p: ReturnType<typeof period>): Promise<void> {
-  const res = await attempt(() => api.metrics.getIndicators({ period: p, orgCode, includeIds: true }));
-  if (!res.ok) return alert(res.error.message);
-  const rate = res.value[key] as Rate | undefined;
+  const status = document.getElementById("drill-status");
+  if (status) mount(status, notice("info", "正在查询明细…"));
+  const ids = async (from: YearMonth, to: YearMonth) => {
+    const res = await api.metrics.getIndicators({ period: { start: from, end: to }, orgCode, includeIds: true });
+    const rate = res[key] as Rate | undefined;
+    return { counted: rate?.numeratorCaseIds ?? [], other: rate?.otherCaseIds ?? [] };
+  };
+  let counted: string[] = [];
+  let other: string[] = [];
+  try {
+    ({ counted, other } = await ids(p.start, p.end));
+  } catch {
+    try {
+      const months: YearMonth[] = [];
+      for (let m = p.start.month; m <= p.end.month; m++) months.push({ year: p.start.year, month: m });
+      for (const part of await Promise.all(months.map((m) => ids(m, m)))) {
+        counted.push(...part.counted);
+        other.push(...part.other);
+      }
+    } catch (e) {
+      // On the page, never alert(): a modal dialog would stop the workbench until someone closes it.
+      if (status) mount(status, notice("error", explainError(e).message));
+      return;
+    }
+  }
   state.drill = {
-    title: `${title}：${formatRate(rate)}`,
-    ids: [...(rate?.numeratorCaseIds ?? []), ...(rate?.otherCaseIds ?? [])],
-    counted: new Set(rate?.numeratorCaseIds ?? []),
+    title: `${title}：计入 ${counted.length} 件，未计入 ${other.length} 件`,
+    // The cases that did not count first: for a rate, the ones a leader asks about.
+    ids: [...other, ...counted],
+    counted: new Set(counted),
   };
   location.hash = "#/drill";
 }
@@ -149,6 +176,7 @@ export async function dashboardPage(main: HTMLElement): Promise<void> {
   mount(
     main,
     h("div", { class: "title-row" }, h("h2", null, `综合看板 ${y}年1–${lastMonth}月`), yearPicker(y, "dashboard")),
+    h("div", { id: "drill-status" }),
     cards,
     h("section", { class: "card" }, h("h3", null, "各乡镇排名"), rankTable, bars),
     h("section", { class: "card" }, h("h3", null, "按月走势（虚线为上年同期）"), lines),
