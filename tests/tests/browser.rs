@@ -356,7 +356,23 @@ async fn the_workbench_in_a_browser() {
     shot(&town_a, "06-inbox").await;
     click(&town_a, &format!("button[data-accept='{case_id}']")).await;
     wait_text(&town_a, "#inbox", "已受理").await;
+
+    // The county office supervises it (督办); the township answers the supervision from the case page.
+    goto(&clerk, &format!("{base}/#/case/{case_id}")).await;
+    fill(&clerk, "#supervise-reason", "群众反映强烈，限期办理").await;
+    click(&clerk, "#act-supervise").await;
+    wait_text(&clerk, "#case-status", "已督办").await;
+    wait_text(&clerk, "#case-clocks", "督办回复").await;
     goto(&town_a, &format!("{base}/#/case/{case_id}")).await;
+    fill(
+        &town_a,
+        "#supervision-reply",
+        "已约谈企业负责人，制定支付计划。",
+    )
+    .await;
+    click(&town_a, "#act-supervision-reply").await;
+    wait_text(&town_a, "#case-status", "已回复督办").await;
+    wait_text(&town_a, "#case-linked", "无经费申请").await;
     wait_text(&town_a, "#case-actions", "答复").await;
     fill(
         &town_a,

@@ -5,7 +5,7 @@ import { api, attempt, requestId } from "../api.js";
 import { AssignmentMode, CaseState, ObjectionState, type Case } from "../gen/xinfang/v1/cases_pb.js";
 import { Level } from "../gen/xinfang/v1/common_pb.js";
 import type { Petitioner } from "../gen/xinfang/v1/visits_pb.js";
-import { beijingToday, formatDate, formatDateTime, parseDate } from "../format.js";
+import { beijingToday, formatDate, formatDateTime, formatYuan, parseDate } from "../format.js";
 import { busy, field, h, mount, notice, select, table } from "../ui.js";
 import { categoryName, label, may, options, orgName, responsibleUnits } from "../state.js";
 import { clockCell } from "./common.js";
@@ -125,6 +125,7 @@ function render(main: HTMLElement, c: Case): void {
     ),
     h("section", { class: "card" }, h("h3", null, "信访人"), petitionersBox(c)),
     h("section", { class: "card" }, h("h3", null, "办理过程"), timelineBox(c)),
+    h("section", { class: "card" }, h("h3", null, "劝返与经费"), linkedBox(c)),
   );
 }
 
@@ -209,7 +210,7 @@ function actions(c: Case, run: (b: HTMLButtonElement, s: Step, done: string) => 
     );
   }
   if (c.supervised && !c.supervisionRepliedAt && may("CaseService/ReplySupervision")) {
-    const reply = h("textarea", { rows: 3, placeholder: "督办回复（整改、办理情况）" });
+    const reply = h("textarea", { rows: 3, id: "supervision-reply", placeholder: "督办回复（整改、办理情况）" });
     const go = button("督办回复", "act-supervision-reply");
     go.onclick = () => run(go, () => attempt(() => api.cases.replySupervision({ ...base(), reply: reply.value })), "已回复督办");
     box.append(h("div", { class: "stack" }, reply, go));
@@ -321,6 +322,47 @@ function timelineBox(c: Case): HTMLElement {
         ),
       ),
     );
+  })();
+  return box;
+}
+
+/** The return trips (劝返) that name the case and the fund requests about it. Trips have no case filter: the
+ *  trips of the case's unit are read and those naming the case kept. What the caller may not read stays out. */
+function linkedBox(c: Case): HTMLElement {
+  const box = h("div", { id: "case-linked" }, h("p", { class: "muted" }, "正在加载…"));
+  void (async () => {
+    const unit = c.responsibleOrgCode || c.problemOrgCode;
+    const [trips, funds] = await Promise.all([
+      may("VisitService/ListReturnTrips")
+        ? attempt(() => api.visits.listReturnTrips({ responsibleOrgCode: unit, pageSize: 500 }))
+        : Promise.resolve(null),
+      may("FundService/ListFundRequests") ? attempt(() => api.funds.listFundRequests({ caseId: c.id, pageSize: 100 })) : Promise.resolve(null),
+    ]);
+    const parts: HTMLElement[] = [];
+    if (trips?.ok) {
+      const mine = trips.value.trips.filter((t) => t.caseIds.includes(c.id));
+      parts.push(
+        mine.length
+          ? table(
+              ["劝返编号", "地点", "出发", "结果"],
+              mine.map((t) => [t.number, t.destinationPlace, formatDateTime(t.departedAt), label("TripOutcome", t.outcome)]),
+            )
+          : h("p", { class: "muted" }, "无劝返记录"),
+      );
+    }
+    if (funds?.ok) {
+      const list = funds.value.fundRequests;
+      parts.push(
+        list.length
+          ? table(
+              ["经费编号", "用途", "金额", "状态"],
+              list.map((f) => [f.number, label("FundPurpose", f.purpose), formatYuan(f.amount), label("FundRequestState", f.state)]),
+            )
+          : h("p", { class: "muted" }, "无经费申请"),
+      );
+    }
+    for (const r of [trips, funds]) if (r && !r.ok) parts.push(notice("error", r.error.message));
+    mount(box, parts.length ? parts : h("p", { class: "muted" }, "—"));
   })();
   return box;
 }
