@@ -288,6 +288,15 @@ async fn the_workbench_in_a_browser() {
         password,
     );
     add_person(&url, tmp.path(), "leader", "leader", OFFICE, password);
+    // The other roles a person may have, each with the page it starts on and a piece of it to wait for.
+    let others = [
+        ("admin", "系统管理员", "#queue, main"),
+        ("auditor", "审计人员", "#county-rates"),
+        ("field_officer", "劝返工作人员", "#cases"),
+    ];
+    for (role, _, _) in others {
+        add_person(&url, tmp.path(), role, role, OFFICE, password);
+    }
 
     let driver = Driver::start().await;
 
@@ -466,6 +475,18 @@ async fn the_workbench_in_a_browser() {
     wait_text(&leader, "#report", "自评").await;
     wait_text(&leader, "main", "下载 Excel").await;
     shot(&leader, "12-report").await;
+
+    // The other roles sign in and land on their own page.
+    let other = driver.browser().await;
+    for (user, label, landing) in others {
+        sign_in(&other, &base, user, password).await;
+        wait_text(&other, "#who", label).await;
+        wait_text(&other, landing, "").await;
+        shot(&other, &format!("15-{user}")).await;
+        click(&other, "#sign-out").await;
+        wait_text(&other, "#login-status", "已退出登录").await;
+    }
+    let _ = other.close().await;
 
     // The server stops: the page says it cannot reach it; back up, the same tab works again.
     server.stop();
