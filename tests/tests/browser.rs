@@ -33,6 +33,7 @@ const TOWN_A: (&str, &str) = ("510422100", "桐子林镇");
 const TOWN_B: (&str, &str) = ("510422101", "红格镇");
 const OFFICE: &str = "510422XF";
 
+/// target/screenshots, emptied once per test run so that what it holds is this run's.
 fn screenshots() -> PathBuf {
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -187,7 +188,16 @@ async fn choose(b: &Client, css: &str, value: &str) {
         .unwrap_or_else(|e| panic!("choosing {value:?} in {css:?}: {e}"));
 }
 
+/// Opens `url`; when the tab is there already, reloads it, as a person would to see what changed (a
+/// navigation to the same address with a fragment does not load the page again).
 async fn goto(b: &Client, url: &str) {
+    let here = b.current_url().await.map(|u| u.to_string()).ok();
+    if here.as_deref() == Some(url) {
+        b.refresh()
+            .await
+            .unwrap_or_else(|e| panic!("reloading {url}: {e}"));
+        return;
+    }
     b.goto(url)
         .await
         .unwrap_or_else(|e| panic!("opening {url}: {e}"));
@@ -262,6 +272,7 @@ async fn timings(b: &Client, css: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_workbench_in_a_browser() {
+    let _ = std::fs::remove_dir_all(screenshots());
     let pool = fresh_database().await;
     let url = database_url(&pool);
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -476,13 +487,59 @@ async fn the_workbench_in_a_browser() {
     wait_text(&leader, "main", "下载 Excel").await;
     shot(&leader, "12-report").await;
 
+    // A letter, 交办 to TOWN_A with a deadline; the township objects (异议), the office refuses the objection,
+    // the township accepts and replies with its completion report, the office confirms it (审核认定办结).
+    goto(&clerk, &format!("{base}/#/register")).await;
+    choose(&clerk, "#reg-kind", "letter").await;
+    let letter = format!("浏览器测试：道路损坏 {}", std::process::id());
+    fill(&clerk, "#reg-name", "李四").await;
+    fill(&clerk, "#reg-content", &letter).await;
+    fill(&clerk, "#reg-demands", "尽快修复道路").await;
+    choose(&clerk, "#reg-category", "urban_construction").await;
+    choose(&clerk, "#reg-org", TOWN_A.0).await;
+    click(&clerk, "#reg-submit").await;
+    wait_text(&clerk, "#reg-status", "已登记").await;
+    let letter_id = case_id_in_link(&clerk).await;
+    goto(&clerk, &format!("{base}/#/queue")).await;
+    wait_text(&clerk, "#queue", &letter).await;
+    choose(&clerk, "#queue select[name='mode']", "2").await;
+    click(&clerk, &format!("button[data-assign='{letter_id}']")).await;
+    wait_text(&clerk, "#queue", &format!("已交办{}", TOWN_A.1)).await;
+    goto(&town_a, &format!("{base}/#/case/{letter_id}")).await;
+    wait_text(&town_a, "#case-actions", "提出异议").await;
+    fill(&town_a, "input[name='objection']", "道路属县交通运输局管养").await;
+    click(&town_a, "#act-object").await;
+    wait_text(&town_a, "#case-status", "已提出异议").await;
+    goto(&clerk, &format!("{base}/#/case/{letter_id}")).await;
+    click(&clerk, "#act-objection-refuse").await;
+    wait_text(&clerk, "#case-status", "异议不成立").await;
+    // The township's tab still shows the case as it was: a reload shows the office's decision.
+    goto(&town_a, &format!("{base}/#/case/{letter_id}")).await;
+    wait_text(&town_a, "#case-content", &letter).await;
+    click(&town_a, "#act-accept").await;
+    wait_text(&town_a, "#case-status", "已受理").await;
+    fill(&town_a, "#reply-opinion", "已安排修复，月底前完工。").await;
+    fill(
+        &town_a,
+        "#reply-report",
+        "办结报告：道路已修复，经现场核查。",
+    )
+    .await;
+    click(&town_a, "#act-reply").await;
+    wait_text(&town_a, "#case-status", "已答复").await;
+    goto(&clerk, &format!("{base}/#/case/{letter_id}")).await;
+    click(&clerk, "#act-confirm").await;
+    wait_text(&clerk, "#case-status", "已认定办结").await;
+    wait_text(&clerk, "#case-timeline", "审核认定办结").await;
+    shot(&clerk, "13-case-assigned-objected-confirmed").await;
+
     // The other roles sign in and land on their own page.
     let other = driver.browser().await;
     for (user, label, landing) in others {
         sign_in(&other, &base, user, password).await;
         wait_text(&other, "#who", label).await;
         wait_text(&other, landing, "").await;
-        shot(&other, &format!("15-{user}")).await;
+        shot(&other, &format!("14-{user}")).await;
         click(&other, "#sign-out").await;
         wait_text(&other, "#login-status", "已退出登录").await;
     }
@@ -492,7 +549,7 @@ async fn the_workbench_in_a_browser() {
     server.stop();
     click(&clerk, "nav a[href='#/cases']").await;
     wait_text(&clerk, ".notice.error", "无法连接服务器").await;
-    shot(&clerk, "13-server-down").await;
+    shot(&clerk, "15-server-down").await;
     server.restart();
     server.wait_serving(Duration::from_secs(60)).await;
     goto(&clerk, &format!("{base}/#/board")).await;
@@ -502,7 +559,7 @@ async fn the_workbench_in_a_browser() {
     expire_sessions(&pool, "clerk").await;
     goto(&clerk, &format!("{base}/#/cases")).await;
     wait_text(&clerk, "#login-status", "登录已超时").await;
-    shot(&clerk, "14-session-expired").await;
+    shot(&clerk, "16-session-expired").await;
 
     // Signing out ends the session and says so.
     sign_in(&clerk, &base, "clerk", password).await;

@@ -20,7 +20,7 @@ export enum Status {
   Unauthenticated = 16,
 }
 
-export type ErrorKind = "credentials" | "locked" | "expired" | "unreachable" | "other";
+export type ErrorKind = "credentials" | "locked" | "expired" | "unreachable" | "stale" | "other";
 
 export interface Explained {
   kind: ErrorKind;
@@ -86,7 +86,7 @@ export function explain(code: number, rawMessage: string, reason = "", signingIn
     case Status.InvalidArgument:
       return { kind: "other", message: `填写有误：${message}` };
     case Status.Aborted:
-      return { kind: "other", message: "案件已被他人更新，请刷新后重试" };
+      return { kind: "stale", message: "案件已被他人更新，已显示最新情况，请确认后重试" };
     case Status.ResourceExhausted:
       return { kind: "other", message: "请求过于频繁，请稍后再试" };
     default:

@@ -18,6 +18,9 @@ describe("errors in Chinese", () => {
     expect(explain(Status.Unknown, "[unknown] Failed to fetch").kind).toBe("unreachable");
     expect(explain(Status.Unknown, "boom").kind).toBe("other");
   });
+  it("tells a stale case from other failures", () => {
+    expect(explain(Status.Aborted, "etag mismatch").kind).toBe("stale");
+  });
   it("names a step's reason when it knows it", () => {
     expect(explain(Status.FailedPrecondition, "x", "CASE_ALREADY_ACCEPTED").message).toBe("操作未完成：案件已受理");
     expect(explain(Status.FailedPrecondition, "something else").message).toBe("操作未完成：something else");

@@ -2,6 +2,7 @@
 // petitioners as the server masks them for this caller, and the timeline of events.
 
 import { api, attempt, requestId } from "../api.js";
+import type { Explained } from "../errors.js";
 import { AssignmentMode, CaseState, ObjectionState, type Case } from "../gen/xinfang/v1/cases_pb.js";
 import { Level } from "../gen/xinfang/v1/common_pb.js";
 import type { Petitioner } from "../gen/xinfang/v1/visits_pb.js";
@@ -41,7 +42,7 @@ const ACTIONS: Record<string, string> = {
   backlog_struck_off: "积案销号",
 };
 
-type Step = (c: Case) => Promise<{ ok: true; value: Case } | { ok: false; error: { message: string } }>;
+type Step = (c: Case) => Promise<{ ok: true; value: Case } | { ok: false; error: Explained }>;
 
 export async function casePage(main: HTMLElement, id: string): Promise<void> {
   mount(main, h("h2", null, "案件"), notice("info", "正在加载…"));
@@ -56,7 +57,18 @@ function render(main: HTMLElement, c: Case): void {
   const run = (button: HTMLButtonElement, step: Step, done: string) =>
     void busy(button, async () => {
       const res = await step(c);
-      if (!res.ok) return mount(status, notice("error", res.error.message));
+      if (!res.ok) {
+        // Someone else changed the case (its etag moved on): show it as it is now, with the reason.
+        if (res.error.kind === "stale") {
+          const now = await attempt(() => api.cases.getCase({ id: c.id }));
+          if (now.ok) {
+            render(main, now.value);
+            document.getElementById("case-status")?.replaceChildren(notice("error", res.error.message));
+            return;
+          }
+        }
+        return mount(status, notice("error", res.error.message));
+      }
       render(main, res.value);
       document.getElementById("case-status")?.replaceChildren(notice("ok", done));
     });

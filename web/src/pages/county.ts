@@ -36,7 +36,7 @@ export function registerPage(main: HTMLElement): void {
   const phone = h("input", { name: "phone", id: "reg-phone" });
   const address = h("input", { name: "address" });
   const content = h("textarea", { name: "content", id: "reg-content", rows: 4, required: true });
-  const demands = h("textarea", { name: "demands", id: "reg-demands", rows: 2 });
+  const demands = h("textarea", { name: "demands", id: "reg-demands", rows: 2, required: true });
   const category = select("category", d.categories.map((c) => [c.code, c.name]), d.categories[0]?.code ?? "", { id: "reg-category" });
   const problemOrg = select("problem_org", responsibleUnits(), responsibleUnits()[0]?.[0] ?? "", { id: "reg-org" });
   const claim = select("claim_type", options("ClaimType"), String(ClaimType.PETITION));
