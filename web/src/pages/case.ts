@@ -86,6 +86,7 @@ function render(main: HTMLElement, c: Case): void {
     ["转交办时间", formatDateTime(c.assignedAt)],
     ["受理时间", formatDateTime(c.acceptedAt)],
     ["答复时间", formatDateTime(c.repliedAt)],
+    ...(c.assignmentMode === AssignmentMode.ASSIGN ? ([["认定办结", formatDateTime(c.completionConfirmedAt)]] as [string, string][]) : []),
     ["异议", label("ObjectionState", c.objectionState)],
     ["督办", c.supervised ? `${label("Level", c.supervisionLevel)} ${label("SupervisionMethod", c.supervisionMethod)}` : "否"],
     ["延期", c.extensionDays ? `${c.extensionDays}天（${c.extensionApprovedBy}批准，${formatDate(c.extensionNotifiedOn)}告知）` : "否"],
