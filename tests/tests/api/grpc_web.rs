@@ -7,8 +7,11 @@ use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use prost::Message;
-use xinfang_proto::v1::{Caller, CreateOrgUnitRequest, GetCallerRequest, Role as RoleProto};
-use xinfang_server::auth::Role;
+use xinfang_proto::v1::{
+    Caller, CreateOrgUnitRequest, GetCallerRequest, Role as RoleProto, SignInRequest,
+    SignInResponse, SignOutRequest,
+};
+use xinfang_server::{auth::Role, people};
 use xinfang_tests::spawn_app;
 
 /// One HTTP/1.1 exchange on a new connection: status, headers, whole body.
@@ -168,6 +171,83 @@ async fn a_grpc_web_call_over_http1_passes_the_same_authentication_and_role_tabl
     assert_eq!(caller.role(), RoleProto::Admin);
 }
 
+/// The workbench's own path: sign in without a token, call with the session token, sign out; all gRPC-Web.
+#[tokio::test]
+async fn a_person_signs_in_calls_and_signs_out_over_grpc_web() {
+    let app = spawn_app().await;
+    let password = "一个足够长的密码 for the web";
+    people::add(
+        &app.pool,
+        "he.town",
+        Role::TownshipClerk,
+        "510422100",
+        None,
+        password,
+    )
+    .await
+    .expect("adding a person");
+
+    let call = grpc_web(
+        &app.address,
+        "/xinfang.v1.SessionService/SignIn",
+        &SignInRequest {
+            user_name: "he.town".into(),
+            password: password.into(),
+        },
+        None,
+    )
+    .await;
+    assert_eq!(call.grpc_status, 0, "{call:?}");
+    let signed_in = SignInResponse::decode(call.message.expect("a SignInResponse")).unwrap();
+    let token = signed_in.session_token;
+
+    let call = grpc_web(
+        &app.address,
+        "/xinfang.v1.SessionService/GetCaller",
+        &GetCallerRequest {},
+        Some(&token),
+    )
+    .await;
+    assert_eq!(call.grpc_status, 0, "{call:?}");
+    let caller = Caller::decode(call.message.unwrap()).unwrap();
+    assert_eq!(caller.role(), RoleProto::TownshipClerk);
+
+    let call = grpc_web(
+        &app.address,
+        "/xinfang.v1.SessionService/SignOut",
+        &SignOutRequest {},
+        Some(&token),
+    )
+    .await;
+    assert_eq!(call.grpc_status, 0, "{call:?}");
+    let call = grpc_web(
+        &app.address,
+        "/xinfang.v1.SessionService/GetCaller",
+        &GetCallerRequest {},
+        Some(&token),
+    )
+    .await;
+    assert_eq!(call.grpc_status, tonic::Code::Unauthenticated as i32);
+
+    // A wrong password, as the browser sees it.
+    let call = grpc_web(
+        &app.address,
+        "/xinfang.v1.SessionService/SignIn",
+        &SignInRequest {
+            user_name: "he.town".into(),
+            password: "wrong".into(),
+        },
+        None,
+    )
+    .await;
+    assert_eq!(call.grpc_status, tonic::Code::Unauthenticated as i32);
+    // grpc-message is percent-encoded on the wire.
+    assert_eq!(
+        call.grpc_message.replace("%20", " "),
+        "wrong user name or password"
+    );
+}
+
 fn get(path: &str) -> Request<Full<Bytes>> {
     Request::get(path).body(Full::new(Bytes::new())).unwrap()
 }
@@ -186,6 +266,12 @@ async fn the_workbench_is_served_at_the_root_with_a_fallback_for_its_routes() {
     assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
     assert_eq!(headers[header::CACHE_CONTROL], "no-cache");
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'self'")
+    );
     assert_eq!(body, index, "the embedded index.html is web/dist's");
 
     // A route of the app (no such file, no extension): the same page.

@@ -304,6 +304,27 @@ async fn an_idle_session_expires_and_signing_out_ends_one_at_once() {
 }
 
 #[tokio::test]
+async fn a_busy_session_still_ends_at_its_absolute_age() {
+    let policy = SessionPolicy {
+        idle: Duration::from_secs(60),
+        max_age: Duration::from_secs(2),
+    };
+    let app = with_sessions(policy, spawn_app()).await;
+    add(&app, "feng.desk", Role::CountyClerk, "510422XF").await;
+    let mut client = session(&app, "feng.desk", PASSWORD).await;
+    for _ in 0..3 {
+        probe(&mut client).await.expect("in use and young");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let expired = probe(&mut client).await.unwrap_err();
+    assert_eq!(
+        (expired.code(), expired.message()),
+        (Code::Unauthenticated, "session expired")
+    );
+}
+
+#[tokio::test]
 async fn a_disabled_person_is_refused_like_a_wrong_password_and_loses_its_sessions() {
     let app = spawn_app().await;
     add(&app, "sun.audit", Role::Auditor, "510422").await;

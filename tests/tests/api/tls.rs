@@ -303,3 +303,92 @@ async fn a_python_grpcio_client_calls_over_tls_and_mtls() {
         "{out}"
     );
 }
+
+/// A browser that offers only HTTP/1.1 over TLS (ALPN `http/1.1`) gets the workbench and gRPC-Web alike; the
+/// server offers `h2` first, so gRPC clients keep HTTP/2.
+#[tokio::test]
+async fn a_browser_on_http1_over_tls_gets_the_workbench_and_grpc_web() {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    use prost::Message;
+
+    let (pki, _ca) = Pki::new();
+    let app = spawn_tls_app(pki.server(false), pki.client()).await;
+    let mut roots = rustls::RootCertStore::empty();
+    let ca_der = rustls_pki_types::pem::PemObject::from_pem_slice(pki.ca_pem.as_bytes()).unwrap();
+    roots.add(ca_der).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+
+    let send = |request: http::Request<Full<bytes::Bytes>>| {
+        let connector = connector.clone();
+        let port = port.clone();
+        async move {
+            let tcp = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+                .await
+                .unwrap();
+            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+            assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+            let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            let (mut parts, body) = request.into_parts();
+            parts
+                .headers
+                .insert(http::header::HOST, "localhost".parse().unwrap());
+            let response = sender
+                .send_request(http::Request::from_parts(parts, body))
+                .await
+                .unwrap();
+            let (parts, body) = response.into_parts();
+            (parts, body.collect().await.unwrap().to_bytes())
+        }
+    };
+
+    let (page, body) = send(
+        http::Request::get("/")
+            .body(Full::new(bytes::Bytes::new()))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, http::StatusCode::OK);
+    assert_eq!(
+        page.headers[http::header::CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
+    assert!(!body.is_empty());
+
+    let message = xinfang_proto::v1::GetCallerRequest {}.encode_to_vec();
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    let (call, body) = send(
+        http::Request::post("/xinfang.v1.SessionService/GetCaller")
+            .header(http::header::CONTENT_TYPE, "application/grpc-web+proto")
+            .header(
+                http::header::AUTHORIZATION,
+                format!("Bearer {}", app.admin_token),
+            )
+            .body(Full::new(bytes::Bytes::from(frame)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(call.status, http::StatusCode::OK);
+    // A message frame (flag 0) and then the trailer frame with grpc-status 0.
+    assert_eq!(body[0], 0);
+    let len = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
+    let caller = xinfang_proto::v1::Caller::decode(&body[5..5 + len]).unwrap();
+    assert_eq!(caller.role(), xinfang_proto::v1::Role::Admin);
+    let trailers = String::from_utf8_lossy(&body[5 + len + 5..]).to_lowercase();
+    assert!(trailers.contains("grpc-status:0"), "{trailers}");
+}
