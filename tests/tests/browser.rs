@@ -486,6 +486,27 @@ async fn the_workbench_in_a_browser() {
     wait_text(&leader, "#report", "自评").await;
     wait_text(&leader, "main", "下载 Excel").await;
     shot(&leader, "12-report").await;
+    // Both downloads are made in the page (Blob URLs); the server's Content-Security-Policy lets them be.
+    leader
+        .execute(
+            "window.cspViolations = []; \
+             document.addEventListener('securitypolicyviolation', e => window.cspViolations.push(e.violatedDirective));",
+            vec![],
+        )
+        .await
+        .expect("a CSP listener");
+    click(&leader, "#report-md").await;
+    click(&leader, "#report-xlsx").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let violations = leader
+        .execute("return window.cspViolations", vec![])
+        .await
+        .expect("CSP violations");
+    assert_eq!(
+        violations,
+        json!([]),
+        "the report's downloads break the CSP"
+    );
 
     // A letter, 交办 to TOWN_A with a deadline; the township objects (异议), the office refuses the objection,
     // the township accepts and replies with its completion report, the office confirms it (审核认定办结).
