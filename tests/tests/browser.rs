@@ -350,6 +350,28 @@ async fn the_workbench_in_a_browser() {
     wait_text(&clerk, "#reg-status", "已登记").await;
     let case_id = case_id_in_link(&clerk).await;
 
+    // A visit recorded late, forty days after it happened: its 分办 clock (15 days) has run out.
+    goto(&clerk, &format!("{base}/#/register")).await;
+    let late = format!("浏览器测试：补录来访 {}", std::process::id());
+    let forty_days_ago = (chrono::Utc::now() + chrono::Duration::hours(8)
+        - chrono::Duration::days(40))
+    .format("%Y-%m-%dT%H:%M")
+    .to_string();
+    clerk
+        .execute(
+            "document.getElementById('reg-when').value = arguments[0]",
+            vec![json!(forty_days_ago)],
+        )
+        .await
+        .expect("setting the visit's time");
+    fill(&clerk, "#reg-name", "王五").await;
+    fill(&clerk, "#reg-content", &late).await;
+    fill(&clerk, "#reg-demands", "解决宅基地纠纷").await;
+    choose(&clerk, "#reg-org", TOWN_B.0).await;
+    click(&clerk, "#reg-submit").await;
+    wait_text(&clerk, "#reg-status", "已登记").await;
+    let late_id = case_id_in_link(&clerk).await;
+
     // The queue lists it; the clerk forwards (转送) it to TOWN_A.
     goto(&clerk, &format!("{base}/#/queue")).await;
     wait_text(&clerk, "#queue", &marker).await;
@@ -357,9 +379,20 @@ async fn the_workbench_in_a_browser() {
     click(&clerk, &format!("button[data-assign='{case_id}']")).await;
     wait_text(&clerk, "#queue", &format!("已转送{}", TOWN_A.1)).await;
 
-    // The overdue board opens (nothing overdue yet in a new county).
+    // The overdue board: the late visit, overdue by its 分办 clock, with days.
     goto(&clerk, &format!("{base}/#/board")).await;
-    wait_text(&clerk, "main", "已超期").await;
+    let board = wait_text(&clerk, "#board", "已超期").await;
+    assert!(
+        board.contains("已超期") && page_text(&clerk).await.contains("已超期 1 件"),
+        "the late visit is not on the board as overdue: {board}"
+    );
+    assert!(
+        clerk
+            .find(Locator::Css(&format!("#board a[data-case='{late_id}']")))
+            .await
+            .is_ok(),
+        "the board does not link the late case"
+    );
     shot(&clerk, "05-board").await;
 
     // The leader's dashboard before the township acts: no acceptance counted for TOWN_A yet.

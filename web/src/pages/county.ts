@@ -26,7 +26,7 @@ function beijingInputMs(value: string): number {
 export function registerPage(main: HTMLElement): void {
   const d = state.dictionaries!;
   const kind = select("kind", [["visit", "来访"], ["letter", "来信（含网上、来电）"]], "visit", { id: "reg-kind" });
-  const when = h("input", { type: "datetime-local", name: "when", value: nowLocalInput(), required: true });
+  const when = h("input", { type: "datetime-local", name: "when", id: "reg-when", value: nowLocalInput(), required: true });
   const level = select("level", options("Level").filter(([v]) => Number(v) >= Level.COUNTY), String(Level.COUNTY));
   const place = h("input", { name: "place", value: "县信访局接待大厅" });
   const headcount = h("input", { name: "headcount", type: "number", min: 1, value: 1 });
@@ -221,7 +221,7 @@ export async function boardPage(main: HTMLElement): Promise<void> {
     mount(
       list,
       table(
-        ["编号", "承办单位", "状态", ...clocks(cases[0] ?? ({} as Case)).map(([n]) => `${n}时限`)],
+        ["编号", "承办单位", "状态", "分办时限", "受理时限", "办结时限", "督办回复时限"],
         cases
           .filter((c) => !filter.value || (c.responsibleOrgCode || "（县信访局）") === filter.value)
           .map((c) => [
