@@ -357,6 +357,8 @@ async fn the_workbench_in_a_browser() {
         - chrono::Duration::days(40))
     .format("%Y-%m-%dT%H:%M")
     .to_string();
+    // The form is drawn once the dictionaries are in.
+    wait_text(&clerk, "#register-form", "登记").await;
     clerk
         .execute(
             "document.getElementById('reg-when').value = arguments[0]",
@@ -407,6 +409,16 @@ async fn the_workbench_in_a_browser() {
     sign_in(&town_a, &base, "town-a", password).await;
     wait_text(&town_a, "#inbox", &marker).await;
     shot(&town_a, "06-inbox").await;
+    // On a tablet held upright the inbox still fits: its table scrolls, the header wraps.
+    town_a
+        .set_window_size(820, 1180)
+        .await
+        .expect("window size");
+    shot(&town_a, "06-inbox-tablet").await;
+    town_a
+        .set_window_size(1366, 900)
+        .await
+        .expect("window size");
     click(&town_a, &format!("button[data-accept='{case_id}']")).await;
     wait_text(&town_a, "#inbox", "已受理").await;
 
@@ -465,6 +477,26 @@ async fn the_workbench_in_a_browser() {
         TOWN_A.1
     );
     shot(&town_b, "08-other-township").await;
+
+    // The late visit goes to TOWN_B, whose clerk declines it (不予受理) with one of the six grounds.
+    goto(&clerk, &format!("{base}/#/queue")).await;
+    wait_text(&clerk, "#queue", &late).await;
+    choose(&clerk, "#queue select[name='unit']", TOWN_B.0).await;
+    click(&clerk, &format!("button[data-assign='{late_id}']")).await;
+    wait_text(&clerk, "#queue", &format!("已转送{}", TOWN_B.1)).await;
+    goto(&town_b, &format!("{base}/#/inbox")).await;
+    wait_text(&town_b, "#inbox", &late).await;
+    goto(&town_b, &format!("{base}/#/case/{late_id}")).await;
+    choose(&town_b, "select[name='ground']", "3").await;
+    fill(
+        &town_b,
+        "input[name='reason']",
+        "同一事项已在县自然资源局办理中",
+    )
+    .await;
+    click(&town_b, "#act-decline").await;
+    wait_text(&town_b, "#case-status", "已不予受理").await;
+    wait_text(&town_b, "#case-timeline", "不予受理").await;
 
     // The leader's figure for TOWN_A changed, and its drill-through lists the case.
     leader.refresh().await.expect("reload");
