@@ -39,7 +39,7 @@ export function summaryCells(c: Case): (HTMLElement | string)[] {
     formatDateTime(c.registeredAt),
     categoryName(c.category),
     orgName(c.problemOrgCode),
-    h("span", { title: c.content }, excerpt(c.content)),
+    h("span", { title: c.content, class: "excerpt" }, excerpt(c.content)),
     label("CaseState", c.state),
   ];
 }

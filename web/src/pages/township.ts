@@ -70,7 +70,7 @@ export async function inboxPage(main: HTMLElement): Promise<void> {
     return [
       caseLink(c),
       categoryName(c.category),
-      h("span", { title: c.content }, excerpt(c.content, 30)),
+      h("span", { title: c.content, class: "excerpt" }, excerpt(c.content, 30)),
       label("AssignmentMode", c.assignmentMode),
       label("CaseState", c.state),
       clockCell(c.deadlines?.accept),
