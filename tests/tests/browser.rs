@@ -438,6 +438,13 @@ async fn the_workbench_in_a_browser() {
     click(&town_a, "#act-supervision-reply").await;
     wait_text(&town_a, "#case-status", "已回复督办").await;
     wait_text(&town_a, "#case-linked", "无经费申请").await;
+    // 延期: 30 days, approved by the unit's head, the petitioner told in writing today.
+    click(&town_a, "#extend summary").await;
+    fill(&town_a, "#extend-by", "桐子林镇镇长").await;
+    fill(&town_a, "#extend-reason", "需协调企业分期支付").await;
+    click(&town_a, "#act-extend").await;
+    wait_text(&town_a, "#case-status", "已延期").await;
+    wait_text(&town_a, "main", "30天（桐子林镇镇长批准").await;
     wait_text(&town_a, "#case-actions", "答复").await;
     fill(
         &town_a,

@@ -170,10 +170,10 @@ function actions(c: Case, run: (b: HTMLButtonElement, s: Step, done: string) => 
     box.append(h("div", { class: "inline" }, reason, go));
   }
   if (c.state === CaseState.ACCEPTED && c.extensionDays === 0 && c.deadlines?.conclude && may("CaseService/ExtendCase")) {
-    const days = h("input", { type: "number", min: 1, max: 30, value: 30, "aria-label": "延期天数" });
-    const by = h("input", { placeholder: "批准人（单位负责人）" });
-    const reason = h("input", { placeholder: "延期理由" });
-    const notified = h("input", { type: "date", value: formatDate(beijingToday()), "aria-label": "告知日期" });
+    const days = h("input", { type: "number", id: "extend-days", min: 1, max: 30, value: 30, "aria-label": "延期天数" });
+    const by = h("input", { id: "extend-by", placeholder: "批准人（单位负责人）" });
+    const reason = h("input", { id: "extend-reason", placeholder: "延期理由" });
+    const notified = h("input", { type: "date", id: "extend-notified", value: formatDate(beijingToday()), "aria-label": "告知日期" });
     const go = button("延期", "act-extend");
     go.onclick = () =>
       run(
@@ -190,7 +190,7 @@ function actions(c: Case, run: (b: HTMLButtonElement, s: Step, done: string) => 
           ),
         "已延期",
       );
-    box.append(h("details", null, h("summary", null, "延期（附延期告知）"), field("天数", days), by, reason, field("告知信访人日期", notified), go));
+    box.append(h("details", { id: "extend" }, h("summary", null, "延期（附延期告知）"), field("天数", days), by, reason, field("告知信访人日期", notified), go));
   }
   if (c.state === CaseState.ACCEPTED && may("CaseService/ReplyCase")) {
     const opinion = h("textarea", { id: "reply-opinion", rows: 4, placeholder: "答复意见（意见书）" });
