@@ -305,6 +305,7 @@ async fn the_workbench_in_a_browser() {
         ("auditor", "审计人员", "#county-rates"),
         ("field_officer", "劝返工作人员", "#cases"),
     ];
+    add_person(&url, tmp.path(), "locked", "county_clerk", OFFICE, password);
     for (role, _, _) in others {
         add_person(&url, tmp.path(), role, role, OFFICE, password);
     }
@@ -332,6 +333,21 @@ async fn the_workbench_in_a_browser() {
     sign_in(&clerk, &base, "clerk", "wrong password").await;
     wait_text(&clerk, "#login-status", "用户名或密码错误").await;
     shot(&clerk, "02-login-wrong-password").await;
+
+    // Five wrong passwords in a row lock the account; the page says until when.
+    for attempt in 1..=5 {
+        sign_in(
+            &clerk,
+            &base,
+            "locked",
+            &format!("wrong password {attempt}"),
+        )
+        .await;
+        wait_text(&clerk, "#login-status", "错误").await;
+    }
+    sign_in(&clerk, &base, "locked", password).await;
+    wait_text(&clerk, "#login-status", "账户因多次密码错误已锁定，请于").await;
+    shot(&clerk, "02-login-locked").await;
 
     // The county clerk registers a visit about TOWN_A.
     sign_in(&clerk, &base, "clerk", password).await;
