@@ -346,7 +346,12 @@ async fn the_workbench_in_a_browser() {
         wait_text(&clerk, "#login-status", "错误").await;
     }
     sign_in(&clerk, &base, "locked", password).await;
-    wait_text(&clerk, "#login-status", "账户因多次密码错误已锁定，请于").await;
+    wait_text(
+        &clerk,
+        "#login-status",
+        "账户因多次密码错误已锁定，请于北京时间",
+    )
+    .await;
     shot(&clerk, "02-login-locked").await;
 
     // The county clerk registers a visit about TOWN_A.

@@ -64,7 +64,7 @@ export function explain(code: number, rawMessage: string, reason = "", signingIn
       if (locked) {
         const until = Date.parse(locked[1]!);
         const when = Number.isNaN(until) ? locked[1] : formatDateTime({ seconds: Math.floor(until / 1000) });
-        return { kind: "locked", message: `账户因多次密码错误已锁定，请于 ${when} 后再试` };
+        return { kind: "locked", message: `账户因多次密码错误已锁定，请于北京时间 ${when} 后再试` };
       }
       const known = REASONS[reason];
       return { kind: "other", message: known ? `操作未完成：${known}` : `操作未完成：${message}` };
