@@ -13,6 +13,7 @@ mod child;
 
 use std::{
     io::Write,
+    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -59,7 +60,10 @@ impl Driver {
             );
         }
         let port = free_port();
+        // A process group of its own: the browsers chromedriver starts join it, and Drop ends them all,
+        // also when a failed step skips the sessions' close.
         let process = Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -107,7 +111,8 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.process.kill();
+        let group = nix::unistd::Pid::from_raw(self.process.id() as i32);
+        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
         let _ = self.process.wait();
     }
 }
