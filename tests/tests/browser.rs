@@ -48,6 +48,8 @@ fn screenshots() -> PathBuf {
 struct Driver {
     process: Child,
     url: String,
+    /// chromedriver's and the browsers' TMPDIR (profiles, singleton sockets), removed after them.
+    _tmp: tempfile::TempDir,
 }
 
 impl Driver {
@@ -62,8 +64,10 @@ impl Driver {
         let port = free_port();
         // A process group of its own: the browsers chromedriver starts join it, and Drop ends them all,
         // also when a failed step skips the sessions' close.
+        let tmp = tempfile::tempdir().expect("a temp dir for the browsers");
         let process = Command::new(CHROMEDRIVER)
             .process_group(0)
+            .env("TMPDIR", tmp.path())
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -80,6 +84,7 @@ impl Driver {
         Driver {
             process,
             url: format!("http://127.0.0.1:{port}"),
+            _tmp: tmp,
         }
     }
 
