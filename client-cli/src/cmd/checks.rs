@@ -13,15 +13,36 @@ use xinfang_proto::{
     validate::Violations,
 };
 
-/// Fetches the dictionaries and caches them; a failure only means the checks use the older copy.
-pub async fn refresh_dictionaries(store: &mut Store, client: &mut Client) -> Result<()> {
+/// Fetches the dictionaries and caches them unless their etag is the cached one's; a failure only means the
+/// checks use the older copy. Returns whether the copy changed.
+pub async fn refresh_dictionaries(store: &mut Store, client: &mut Client) -> Result<bool> {
     let dictionaries = client
         .dictionary
         .get_dictionaries(GetDictionariesRequest {})
         .await?
         .into_inner();
-    store.save_dictionaries(&dictionaries)?;
-    Ok(())
+    Ok(store.save_dictionaries(&dictionaries)?)
+}
+
+/// One line on the cached dictionaries: when they last changed and how old that is, so a laptop that has
+/// been away from the network knows how current its pick lists and checks are.
+pub fn dictionaries_line(store: &Store, now: DateTime<Utc>) -> Result<String> {
+    Ok(match store.dictionaries_state()? {
+        None => "dictionaries: none cached yet (`xf sync` fetches them)".to_owned(),
+        Some(s) => format!(
+            "dictionaries: fetched {} ({} old), last confirmed by the server {}",
+            bureau_time(s.fetched_at),
+            s.age(now),
+            bureau_time(s.checked_at)
+        ),
+    })
+}
+
+fn bureau_time(t: DateTime<Utc>) -> String {
+    xinfang_client::text::format_time(Some(&prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    }))
 }
 
 fn known_org(d: &Dictionaries, code: &str) -> bool {

@@ -131,11 +131,19 @@ pub async fn run(store: &mut Store, args: SyncArgs) -> Result<ExitCode> {
             print_summary(&summary);
             // The dictionaries ride along with every sync; without them the capture checks keep the last copy.
             if !args.push_only {
-                if let Err(e) = super::checks::refresh_dictionaries(store, &mut client).await {
-                    eprintln!(
+                match super::checks::refresh_dictionaries(store, &mut client).await {
+                    Ok(true) => println!("dictionaries: updated"),
+                    Ok(false) => {
+                        println!("dictionaries: unchanged (same etag), the cached copy kept")
+                    }
+                    Err(e) => eprintln!(
                         "xf: note: the dictionaries were not refreshed ({e:#}); the cached ones stay"
-                    );
+                    ),
                 }
+                println!(
+                    "{}",
+                    super::checks::dictionaries_line(store, chrono::Utc::now())?
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -37,7 +37,7 @@ mod sync_state;
 pub use drafts::{DraftState, TripDraft};
 pub use op::{OpState, is_transient, op_kind, op_subject, op_target};
 pub use outbox::{OutboxEntry, ResultTally};
-pub use profile::{Account, Settings};
+pub use profile::{Account, DictionariesState, Settings, age};
 pub use pulled::PageTally;
 pub use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use sync_state::SyncLock;

@@ -146,13 +146,87 @@ impl Store {
             .transpose()
     }
 
-    pub fn save_dictionaries(&mut self, dictionaries: &Dictionaries) -> Result<(), StoreError> {
+    /// Caches `dictionaries` unless the cached copy has the same etag, in which case only the time it was
+    /// confirmed moves: `GetDictionariesRequest` has no field to send the etag in (changing the contract for
+    /// that is not worth a few kilobytes), so the client compares it after the answer and keeps its copy, whose
+    /// `fetched_at` then still says when the dictionaries last changed. Returns whether the copy was rewritten.
+    pub fn save_dictionaries(&mut self, dictionaries: &Dictionaries) -> Result<bool, StoreError> {
+        let at = now();
+        // An empty etag (a server that sends none) can't show that nothing changed: always rewrite then.
+        if !dictionaries.etag.is_empty() {
+            let kept = self.conn.execute(
+                "UPDATE dictionaries SET checked_at = ?2 WHERE id = 1 AND etag = ?1",
+                params![dictionaries.etag, at],
+            )?;
+            if kept == 1 {
+                return Ok(false);
+            }
+        }
         self.conn.execute(
-            "INSERT INTO dictionaries (id, etag, payload, fetched_at) VALUES (1, ?1, ?2, ?3)
+            "INSERT INTO dictionaries (id, etag, payload, fetched_at, checked_at) VALUES (1, ?1, ?2, ?3, ?3)
              ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, payload = excluded.payload,
-                 fetched_at = excluded.fetched_at",
-            params![dictionaries.etag, dictionaries.encode_to_vec(), now()],
+                 fetched_at = excluded.fetched_at, checked_at = excluded.checked_at",
+            params![dictionaries.etag, dictionaries.encode_to_vec(), at],
         )?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// The etag of the cached dictionaries and when they were written and last confirmed; `None` before the
+    /// first fetch.
+    pub fn dictionaries_state(&self) -> Result<Option<DictionariesState>, StoreError> {
+        let row: Option<(String, String, Option<String>)> = self
+            .conn
+            .query_row(
+                "SELECT etag, fetched_at, checked_at FROM dictionaries WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let time = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| StoreError::Invalid(format!("cached dictionaries' time {s:?}: {e}")))
+        };
+        row.map(|(etag, fetched, checked)| {
+            let fetched_at = time(&fetched)?;
+            let checked_at = match checked {
+                Some(c) => time(&c)?,
+                None => fetched_at,
+            };
+            Ok(DictionariesState {
+                etag,
+                fetched_at,
+                checked_at,
+            })
+        })
+        .transpose()
+    }
+}
+
+/// What the profile knows of its cached dictionaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DictionariesState {
+    pub etag: String,
+    /// When the copy was written: the last time the server's dictionaries changed, as far as this laptop saw.
+    pub fetched_at: chrono::DateTime<chrono::Utc>,
+    /// When the server last answered with this etag.
+    pub checked_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl DictionariesState {
+    /// How long ago the copy was written (the dictionaries' age), e.g. `3 day(s)`.
+    pub fn age(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+        age(now - self.fetched_at)
+    }
+}
+
+/// A duration in the largest whole unit (days, hours, minutes).
+pub fn age(d: chrono::Duration) -> String {
+    if d.num_days() >= 1 {
+        format!("{} day(s)", d.num_days())
+    } else if d.num_hours() >= 1 {
+        format!("{} hour(s)", d.num_hours())
+    } else {
+        format!("{} minute(s)", d.num_minutes().max(0))
     }
 }

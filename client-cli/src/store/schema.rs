@@ -11,6 +11,10 @@ pub const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/0002_trip_drafts.sql")),
     (3, include_str!("../../migrations/0003_account.sql")),
     (4, include_str!("../../migrations/0004_dictionaries.sql")),
+    (
+        5,
+        include_str!("../../migrations/0005_dictionaries_checked.sql"),
+    ),
 ];
 
 /// The schema version this build writes.

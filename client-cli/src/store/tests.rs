@@ -449,3 +449,51 @@ fn the_sync_lock_is_exclusive_across_handles() {
     drop(held);
     assert!(other.try_sync_lock().unwrap().is_some(), "released on drop");
 }
+
+#[test]
+fn dictionaries_with_an_unchanged_etag_keep_the_cached_copy() {
+    use xinfang_proto::v1::{Category, Dictionaries};
+    let (_dir, mut store) = temp_store();
+    assert_eq!(store.dictionaries_state().unwrap(), None);
+    let with = |etag: &str, code: &str| Dictionaries {
+        categories: vec![Category {
+            code: code.into(),
+            name: "名".into(),
+        }],
+        etag: etag.into(),
+        ..Default::default()
+    };
+    assert!(store.save_dictionaries(&with("e1", "land")).unwrap());
+    let first = store.dictionaries_state().unwrap().unwrap();
+    assert_eq!(first.etag, "e1");
+
+    // The same etag: the copy is not rewritten (even if the answer differed), only confirmed.
+    assert!(!store.save_dictionaries(&with("e1", "other")).unwrap());
+    assert_eq!(
+        store.dictionaries().unwrap().unwrap().categories[0].code,
+        "land"
+    );
+    let again = store.dictionaries_state().unwrap().unwrap();
+    assert_eq!(again.fetched_at, first.fetched_at);
+    assert!(again.checked_at >= first.checked_at);
+
+    // A new etag replaces it; so does an empty one, which cannot show that nothing changed.
+    assert!(store.save_dictionaries(&with("e2", "labour")).unwrap());
+    assert_eq!(
+        store.dictionaries().unwrap().unwrap().categories[0].code,
+        "labour"
+    );
+    assert!(store.save_dictionaries(&with("", "x")).unwrap());
+    assert!(store.save_dictionaries(&with("", "y")).unwrap());
+    assert_eq!(
+        store.dictionaries().unwrap().unwrap().categories[0].code,
+        "y"
+    );
+}
+
+#[test]
+fn ages_read_in_the_largest_whole_unit() {
+    assert_eq!(age(chrono::Duration::days(3)), "3 day(s)");
+    assert_eq!(age(chrono::Duration::minutes(130)), "2 hour(s)");
+    assert_eq!(age(chrono::Duration::seconds(30)), "0 minute(s)");
+}

@@ -172,6 +172,14 @@ async fn county_clerk_registers_assigns_supervises_and_reads_the_overdue_list() 
     capture_visit(&county, "now", "李四").await.ok();
     let sync = xf(&county, &["sync"]).await.ok();
     assert!(sync.stdout.contains("2 applied"), "{}", sync.stdout);
+    // `xf login` cached the dictionaries; the sync's answer has the same etag, so the copy is kept, and its
+    // age is shown.
+    assert!(
+        sync.stdout.contains("dictionaries: unchanged")
+            && sync.stdout.contains("dictionaries: fetched"),
+        "{}",
+        sync.stdout
+    );
 
     let cases = xf(&county, &["cases", "--json"]).await.ok().json();
     let list = cases.as_array().unwrap();
