@@ -11,6 +11,7 @@
 pub mod capture;
 pub mod edit;
 pub mod export;
+pub mod labels;
 pub mod metrics;
 pub mod store;
 pub mod sync;

@@ -206,6 +206,11 @@ async fn run(cli: Cli, path: Vec<String>) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut store = open_store(&cli)?;
+    // The server's names for codes, cached by the last sync; an unreadable cache only means the built-in
+    // names, which the capture checks would report on their own.
+    if let Ok(Some(d)) = store.dictionaries() {
+        xinfang_client::labels::install(xinfang_client::labels::Labels::from_dictionaries(&d));
+    }
     access::check(&store, &path)?;
     let now = Utc::now();
     match cli.command {

@@ -167,8 +167,38 @@ impl EnumKind {
         }
     }
 
-    /// The Chinese name of a value (the proto's `label`); empty for 0 and unknown values.
+    /// The enum's full proto name, as `Dictionaries.enum_labels` names it.
+    pub fn proto_name(self) -> &'static str {
+        match self {
+            EnumKind::Level => "xinfang.v1.Level",
+            EnumKind::LetterChannel => "xinfang.v1.LetterChannel",
+            EnumKind::TripOutcome => "xinfang.v1.TripOutcome",
+            EnumKind::DeclineGround => "xinfang.v1.DeclineGround",
+            EnumKind::Rating => "xinfang.v1.Rating",
+            EnumKind::CaseState => "xinfang.v1.CaseState",
+            EnumKind::AssignmentMode => "xinfang.v1.AssignmentMode",
+            EnumKind::SupervisionMethod => "xinfang.v1.SupervisionMethod",
+            EnumKind::ReviewOutcome => "xinfang.v1.ReviewOutcome",
+            EnumKind::BacklogState => "xinfang.v1.BacklogState",
+            EnumKind::BacklogResolution => "xinfang.v1.BacklogResolution",
+            EnumKind::FundPurpose => "xinfang.v1.FundPurpose",
+            EnumKind::PaymentMethod => "xinfang.v1.PaymentMethod",
+            EnumKind::FundRequestState => "xinfang.v1.FundRequestState",
+            EnumKind::Timeliness => "xinfang.v1.Timeliness",
+        }
+    }
+
+    /// The Chinese name of a value: the server's, from the cached dictionaries (so a renamed value shows
+    /// without a new `xf`), else the proto's `label` this `xf` was built with; empty for 0 and unknown values.
     pub fn label(self, value: i32) -> &'static str {
+        if value == 0 {
+            return "";
+        }
+        crate::labels::enum_label(self.proto_name(), value, self.builtin_label(value))
+    }
+
+    /// The proto's `label` of a value, compiled in: what [`EnumKind::label`] shows before the first fetch.
+    pub fn builtin_label(self, value: i32) -> &'static str {
         if value == 0 {
             return "";
         }
@@ -303,5 +333,52 @@ mod tests {
             "under-way"
         );
         assert_eq!(EnumKind::Level.format(0), "");
+    }
+
+    #[test]
+    fn labels_are_the_servers_cached_ones_first_then_the_built_in_ones() {
+        crate::labels::install_for_tests();
+        let leapfrog = DeclineGround::Leapfrog as i32;
+        assert_eq!(
+            EnumKind::DeclineGround.label(leapfrog),
+            "越级走访（服务器改名）"
+        );
+        assert_eq!(
+            EnumKind::DeclineGround.describe(leapfrog),
+            "leapfrog 越级走访（服务器改名）"
+        );
+        assert_eq!(EnumKind::DeclineGround.builtin_label(leapfrog), "越级走访");
+        // What the cache lacks keeps the proto's label.
+        let other = DeclineGround::AlreadyHandling as i32;
+        assert_eq!(EnumKind::DeclineGround.label(other), "已受理或正在办理");
+    }
+
+    #[test]
+    fn every_kind_names_its_proto_enum() {
+        use xinfang_proto::labels::LABELS;
+        for kind in [
+            EnumKind::Level,
+            EnumKind::LetterChannel,
+            EnumKind::TripOutcome,
+            EnumKind::DeclineGround,
+            EnumKind::Rating,
+            EnumKind::CaseState,
+            EnumKind::AssignmentMode,
+            EnumKind::SupervisionMethod,
+            EnumKind::ReviewOutcome,
+            EnumKind::BacklogState,
+            EnumKind::BacklogResolution,
+            EnumKind::FundPurpose,
+            EnumKind::PaymentMethod,
+            EnumKind::FundRequestState,
+            EnumKind::Timeliness,
+        ] {
+            // The generated table names the enum as the server's `enum_labels` do: a typo here would
+            // silently keep the built-in labels forever.
+            assert!(
+                LABELS.iter().any(|(e, _, _, _)| *e == kind.proto_name()),
+                "{kind:?}"
+            );
+        }
     }
 }

@@ -151,7 +151,7 @@ fn hide_empty_groups(command: Command) -> Command {
 /// The Chinese name of a role of the role table (`leader` → 领导).
 pub fn role_label(role: &str) -> &'static str {
     xinfang_proto::v1::Role::from_str_name(&format!("ROLE_{}", role.to_uppercase()))
-        .map(|r| r.label())
+        .map(|r| xinfang_client::labels::enum_label("xinfang.v1.Role", r as i32, r.label()))
         .unwrap_or("未知角色")
 }
 

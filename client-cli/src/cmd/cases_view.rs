@@ -122,9 +122,14 @@ pub fn mode(case: &Case) -> String {
             } else {
                 "已报办结报告"
             };
-            format!("交办 ({report}{until})")
+            format!(
+                "{} ({report}{until})",
+                EnumKind::AssignmentMode.label(AssignmentMode::Assign as i32)
+            )
         }
-        Ok(AssignmentMode::Forward) => "转送".into(),
+        Ok(AssignmentMode::Forward) => EnumKind::AssignmentMode
+            .label(AssignmentMode::Forward as i32)
+            .into(),
         _ => String::new(),
     }
 }

@@ -112,7 +112,7 @@ pub fn list(store: &Store, json: bool) -> Result<()> {
         t.add_row(vec![
             l.number.clone(),
             text::format_time(l.received_at.as_ref()),
-            EnumKind::LetterChannel.format(l.channel),
+            EnumKind::LetterChannel.describe(l.channel),
             names(&l.petitioners),
             m.category,
             m.problem_org_code,

@@ -362,7 +362,7 @@ pub fn list(store: &Store, json: bool) -> Result<()> {
             t.destination_place.clone(),
             t.responsible_org_code.clone(),
             t.officers.join(", "),
-            EnumKind::TripOutcome.format(t.outcome),
+            EnumKind::TripOutcome.describe(t.outcome),
             t.costs
                 .as_ref()
                 .map(|c| c.total.clone())

@@ -140,7 +140,7 @@ pub fn list(store: &Store, json: bool) -> Result<()> {
         t.add_row(vec![
             v.number.clone(),
             text::format_time(v.visited_at.as_ref()),
-            EnumKind::Level.format(v.level),
+            EnumKind::Level.describe(v.level),
             v.place_name.clone(),
             v.headcount.to_string(),
             names(&v.petitioners),

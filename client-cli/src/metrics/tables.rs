@@ -10,8 +10,12 @@ use xinfang_proto::v1::{
 use super::{
     monthly::{LEVELS, MonthlyVisits},
     periods::month_key,
+    visits_view::row_name,
 };
-use crate::export::{Cell, Table};
+use crate::{
+    export::{Cell, Table},
+    text::EnumKind,
+};
 
 /// The indicators of an answer: `Indicators.values`, every indicator of the server's table in its order
 /// (docs/indicators.md), so that an indicator the server adds shows here without a change of the client.
@@ -259,16 +263,25 @@ pub fn visits_table(stats: &VisitStatistics, group_by: VisitGrouping) -> Table {
     let mut columns = vec![
         ("breakdown", "BREAKDOWN"),
         ("key", "KEY"),
+        // The key's Chinese name beside it (本级, a township's name, 2020年03月), for a person reading the
+        // file in Excel; the key stays for programs.
+        ("key_name", "KEY NAME"),
         ("figure", "FIGURE"),
         ("name", "NAME"),
     ];
     columns.extend(FIGURE_COLUMNS);
     let mut t = Table::new("visits", &columns);
     let mut add = |breakdown: &str, key: &str, figures: &VisitFigures| {
+        let key_name = if breakdown == "total" {
+            "合计".to_owned()
+        } else {
+            row_name(group_by, key)
+        };
         for ((figure, name), f) in VISIT_FIGURES.iter().zip(visit_figures(figures)) {
             let mut row = vec![
                 breakdown.into(),
                 key.into(),
+                key_name.clone().into(),
                 (*figure).into(),
                 (*name).into(),
             ];
@@ -293,11 +306,15 @@ pub fn visits_table(stats: &VisitStatistics, group_by: VisitGrouping) -> Table {
 
 /// Letters and online items by channel, then the totals the report uses.
 pub fn channels_table(stats: &ChannelStatistics) -> Table {
-    let mut columns = vec![("kind", "KIND"), ("item", "ITEM")];
+    let mut columns = vec![
+        ("kind", "KIND"),
+        ("item", "ITEM"),
+        ("item_name", "ITEM NAME"),
+    ];
     columns.extend(FIGURE_COLUMNS);
     let mut t = Table::new("channels", &columns);
     let mut add = |kind: &str, item: &str, f: &Option<Figure>| {
-        let mut row = vec![kind.into(), item.into()];
+        let mut row = vec![kind.into(), item.into(), channel_item_name(item).into()];
         row.extend(figure_cells(f));
         t.push(row);
     };
@@ -309,6 +326,20 @@ pub fn channels_table(stats: &ChannelStatistics) -> Table {
     add("total", "second_reviews", &stats.second_reviews);
     add("total", "campaign_transfers", &stats.campaign_transfers);
     t
+}
+
+/// The Chinese name of a row of [`channels_table`]: a channel's label (the server's, cached), or a total's.
+fn channel_item_name(item: &str) -> &'static str {
+    match item {
+        "letters_and_online" => "来信和网上信访合计",
+        "reviews" => "复查",
+        "second_reviews" => "复核",
+        "campaign_transfers" => "专项行动转办",
+        channel => EnumKind::LetterChannel
+            .parse(channel)
+            .map(|v| EnumKind::LetterChannel.label(v))
+            .unwrap_or(""),
+    }
 }
 
 fn direction(d: i32) -> &'static str {

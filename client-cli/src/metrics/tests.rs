@@ -139,19 +139,19 @@ fn visits_show_value_previous_and_year_over_year_per_level_and_group() {
     let csv = t.to_csv();
     assert!(
         csv.starts_with(
-            "breakdown,key,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
+            "breakdown,key,key_name,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
         ),
         "{csv}"
     );
     assert!(
-        csv.contains("\ntotal,all,batches,批次,4,4,0.00,2,100.00\n"),
+        csv.contains("\ntotal,all,合计,batches,批次,4,4,0.00,2,100.00\n"),
         "{csv}"
     );
-    assert!(csv.contains("\nlevel,county,batches,批次,3,4,-25.00,0,\n"));
-    assert!(csv.contains("\nlevel,county,persons,人次,9,8,12.50,0,\n"));
-    assert!(csv.contains("\nmonth,2020-03,persons,人次,9,8,12.50,0,\n"));
+    assert!(csv.contains("\nlevel,county,本级,batches,批次,3,4,-25.00,0,\n"));
+    assert!(csv.contains("\nlevel,county,本级,persons,人次,9,8,12.50,0,\n"));
+    assert!(csv.contains("\nmonth,2020-03,2020年03月,persons,人次,9,8,12.50,0,\n"));
     // A figure the server left out is zero with no change.
-    assert!(csv.contains("\nlevel,county,leapfrog_batches,越级访批次,0,0,,0,\n"));
+    assert!(csv.contains("\nlevel,county,本级,leapfrog_batches,越级访批次,0,0,,0,\n"));
     let text = t.to_comfy().to_string();
     assert!(text.contains("YOY %") && text.contains("-25.00"), "{text}");
 }
@@ -167,13 +167,16 @@ fn channels_targets_budget_and_scores() {
         ..Default::default()
     };
     let csv = channels_table(&chan).to_csv();
-    assert!(csv.contains("\nchannel,online,7,0,,0,\n"), "{csv}");
+    assert!(csv.contains("\nchannel,online,网上投诉,7,0,,0,\n"), "{csv}");
     assert!(
-        csv.contains("\ntotal,letters_and_online,7,5,40.00,0,\n"),
+        csv.contains("\ntotal,letters_and_online,来信和网上信访合计,7,5,40.00,0,\n"),
         "{csv}"
     );
-    assert!(csv.contains("\ntotal,reviews,0,0,,0,\n"), "{csv}");
-    assert!(csv.contains("\ntotal,second_reviews,0,0,,0,\n"), "{csv}");
+    assert!(csv.contains("\ntotal,reviews,复查,0,0,,0,\n"), "{csv}");
+    assert!(
+        csv.contains("\ntotal,second_reviews,复核,0,0,,0,\n"),
+        "{csv}"
+    );
 
     let done = TargetCompletion {
         year: 2020,
@@ -367,6 +370,34 @@ fn indicators_list_what_the_server_lists() {
             "on_time_completion,按期办结率,416,424,98.11,,,,",
             "hearings_held,听证件数,7,,,,,,"
         ],
+        "{csv}"
+    );
+}
+
+#[test]
+fn a_townships_code_has_its_cached_name_beside_it_in_the_csv() {
+    crate::labels::install_for_tests();
+    let stats = VisitStatistics {
+        groups: vec![
+            VisitGroup {
+                key: "510422100".into(),
+                figures: Some(VisitFigures::default()),
+            },
+            VisitGroup {
+                key: "510422999".into(),
+                figures: Some(VisitFigures::default()),
+            },
+        ],
+        ..Default::default()
+    };
+    let csv = visits_table(&stats, VisitGrouping::Township).to_csv();
+    assert!(
+        csv.contains("\ntownship,510422100,测试镇,batches,批次,"),
+        "{csv}"
+    );
+    // A unit the cache does not know keeps its code as the name rather than an empty cell.
+    assert!(
+        csv.contains("\ntownship,510422999,510422999,batches,"),
         "{csv}"
     );
 }

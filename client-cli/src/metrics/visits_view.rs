@@ -8,8 +8,9 @@ use xinfang_proto::v1::{Figure, VisitFigures, VisitGrouping, VisitStatistics};
 use super::monthly::LEVELS;
 use crate::export::{Cell, Table};
 
-/// The row name of a group key: a level's Chinese name, a month as 2020年03月, a unit's code as it is.
-fn row_name(grouping: VisitGrouping, key: &str) -> String {
+/// The row name of a group key: a level's Chinese name, a month as 2020年03月, a unit's name from the cached
+/// dictionaries (its code when the cache lacks it).
+pub(crate) fn row_name(grouping: VisitGrouping, key: &str) -> String {
     if let Some((_, name)) = LEVELS.iter().find(|(k, _)| *k == key) {
         return (*name).to_owned();
     }
@@ -21,7 +22,10 @@ fn row_name(grouping: VisitGrouping, key: &str) -> String {
             Some((y, m)) => format!("{y}年{m}月"),
             None => key.to_owned(),
         },
-        _ => key.to_owned(),
+        _ => match crate::labels::org_name(key) {
+            "" => key.to_owned(),
+            name => name.to_owned(),
+        },
     }
 }
 

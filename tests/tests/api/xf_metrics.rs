@@ -170,19 +170,19 @@ async fn metrics_tables_exports_and_the_report_come_from_the_server() {
     let csv = read(&csv_path);
     assert!(
         csv.starts_with(
-            "\u{feff}breakdown,key,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
+            "\u{feff}breakdown,key,key_name,figure,name,value,previous,yoy_percent,previous_period,pop_percent\n"
         ),
         "{csv}"
     );
     for line in [
-        "total,all,batches,批次,5,2,150.00,2,150.00",
-        "total,all,persons,人次,11,4,175.00,4,175.00",
-        "level,county,batches,批次,3,2,50.00,2,50.00",
-        "level,county,persons,人次,9,4,125.00,4,125.00",
+        "total,all,合计,batches,批次,5,2,150.00,2,150.00",
+        "total,all,合计,persons,人次,11,4,175.00,4,175.00",
+        "level,county,本级,batches,批次,3,2,50.00,2,50.00",
+        "level,county,本级,persons,人次,9,4,125.00,4,125.00",
         // No city visit in 2019: no change on a zero base.
-        "level,city,batches,批次,1,0,,0,",
-        "level,national,non_reception_batches,非接待场所批次,1,0,,0,",
-        "level,province,batches,批次,0,0,,0,",
+        "level,city,赴市,batches,批次,1,0,,0,",
+        "level,national,进京,non_reception_batches,非接待场所批次,1,0,,0,",
+        "level,province,赴省,batches,批次,0,0,,0,",
     ] {
         assert!(csv.contains(&format!("\n{line}\n")), "{line} in\n{csv}");
     }
