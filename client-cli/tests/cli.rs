@@ -232,3 +232,61 @@ fn a_trip_under_way_is_a_draft_until_it_is_closed() {
     );
     assert!(!out.status.success(), "a trip is closed once");
 }
+
+#[test]
+fn printed_names_are_the_servers_cached_labels_and_the_built_in_ones_before_a_fetch() {
+    use xinfang_proto::v1::{Dictionaries, EnumLabel, TripOutcome};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("field.db");
+    let trip = [
+        "trip",
+        "new",
+        "--under-way",
+        "--notified-by",
+        "驻京工作组",
+        "--notified-at",
+        "now",
+        "--departed-at",
+        "now",
+        "--level",
+        "national",
+        "--place",
+        "北京",
+        "--responsible-org",
+        "510422100",
+        "--officer",
+        "赵六",
+    ];
+    let out = xf(&db, &trip);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Nothing cached yet: the label this xf was built with.
+    let out = xf(&db, &["trips"]);
+    let built_in = TripOutcome::UnderWay.label();
+    assert!(
+        text(&out.stdout).contains(built_in),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The server renamed the value: the next command shows its name, with no new xf.
+    let mut store = xinfang_client::store::Store::open(&db).unwrap();
+    store
+        .save_dictionaries(&Dictionaries {
+            enum_labels: vec![EnumLabel {
+                enum_name: "xinfang.v1.TripOutcome".into(),
+                number: TripOutcome::UnderWay as i32,
+                value_name: "TRIP_OUTCOME_UNDER_WAY".into(),
+                label: "劝返途中（新名）".into(),
+            }],
+            etag: "renamed".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    drop(store);
+    let out = xf(&db, &["trips"]);
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains("under-way 劝返途中（新名） (draft)"),
+        "{shown}"
+    );
+}

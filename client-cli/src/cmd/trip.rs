@@ -351,7 +351,10 @@ pub fn list(store: &Store, json: bool) -> Result<()> {
             t.destination_place.clone(),
             t.responsible_org_code.clone(),
             t.officers.join(", "),
-            "under-way (draft)".to_owned(),
+            format!(
+                "{} (draft)",
+                EnumKind::TripOutcome.describe(TripOutcome::UnderWay as i32)
+            ),
             draft_costs_total(t),
         ]);
     }
