@@ -438,11 +438,16 @@ pub fn budget_table(b: &BudgetExecution) -> Table {
         Cell::decimal(&b.score),
     ]);
     for p in &b.payments {
+        // The method's name is its label (the server's, cached), like every enum value xf prints.
         let (key, name) = match xinfang_proto::v1::PaymentMethod::try_from(p.method) {
-            Ok(xinfang_proto::v1::PaymentMethod::Direct) => ("paid_direct", "直接支付"),
-            Ok(xinfang_proto::v1::PaymentMethod::Authorized) => ("paid_authorized", "授权支付"),
-            Ok(xinfang_proto::v1::PaymentMethod::Cash) => ("paid_cash", "现金"),
-            _ => ("paid_unrecorded", "未记录支付方式"),
+            Ok(xinfang_proto::v1::PaymentMethod::Direct) => ("paid_direct", p.method),
+            Ok(xinfang_proto::v1::PaymentMethod::Authorized) => ("paid_authorized", p.method),
+            Ok(xinfang_proto::v1::PaymentMethod::Cash) => ("paid_cash", p.method),
+            _ => ("paid_unrecorded", 0),
+        };
+        let name = match EnumKind::PaymentMethod.label(name) {
+            "" => "未记录支付方式",
+            label => label,
         };
         t.push(vec![
             key.into(),
