@@ -2,6 +2,7 @@
 //! personal data. docs/intake.md tells its rules.
 
 pub mod commands;
+pub mod group;
 pub mod matching;
 pub mod model;
 pub mod people;

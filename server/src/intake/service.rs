@@ -25,6 +25,7 @@ use xinfang_proto::{
 use super::{
     Ctx, IntakeConfig,
     commands::{self, Detached, Which},
+    group::{Group, Registered, Registration},
     model,
     store::{self, ListScope},
     view,
@@ -40,16 +41,20 @@ use crate::{
     scope::Reader,
 };
 
+/// Cheap to clone: the writer of registration groups (`group.rs`) runs on a clone of its own.
+#[derive(Clone)]
 pub struct IntakeApi {
-    pool: PgPool,
-    ctx: Ctx,
+    pub(super) pool: PgPool,
+    ctx: Arc<Ctx>,
+    pub(super) group: Arc<Group>,
 }
 
 impl IntakeApi {
     pub fn new(pool: PgPool, keys: Arc<PiiKeys>, config: IntakeConfig) -> Self {
         Self {
             pool,
-            ctx: Ctx { keys, config },
+            ctx: Arc::new(Ctx { keys, config }),
+            group: Arc::default(),
         }
     }
 }
@@ -469,13 +474,27 @@ macro_rules! on_connection {
     }};
 }
 
+fn mismatch() -> AppError {
+    AppError::Internal(anyhow::anyhow!(
+        "a registration was answered with another kind of record"
+    ))
+}
+
+/// Visits and letters are written in groups (`group.rs`); the other writes each in a transaction of its own.
 #[tonic::async_trait]
 impl VisitService for IntakeApi {
     async fn register_visit(
         &self,
         r: Request<RegisterVisitRequest>,
     ) -> Result<Response<Visit>, Status> {
-        in_transaction!(self, r, register_visit)
+        let principal = auth::principal(&r)?.clone();
+        match self
+            .register_grouped(principal, Registration::Visit(r.into_inner()))
+            .await?
+        {
+            Registered::Visit(visit) => Ok(Response::new(visit)),
+            Registered::Letter(_) => Err(mismatch().into()),
+        }
     }
 
     async fn get_visit(&self, r: Request<GetVisitRequest>) -> Result<Response<Visit>, Status> {
@@ -493,7 +512,14 @@ impl VisitService for IntakeApi {
         &self,
         r: Request<RegisterLetterRequest>,
     ) -> Result<Response<Letter>, Status> {
-        in_transaction!(self, r, register_letter)
+        let principal = auth::principal(&r)?.clone();
+        match self
+            .register_grouped(principal, Registration::Letter(r.into_inner()))
+            .await?
+        {
+            Registered::Letter(letter) => Ok(Response::new(letter)),
+            Registered::Visit(_) => Err(mismatch().into()),
+        }
     }
 
     async fn get_letter(&self, r: Request<GetLetterRequest>) -> Result<Response<Letter>, Status> {

@@ -10,6 +10,7 @@ mod db_roles;
 mod edges;
 mod fixture;
 mod funds;
+mod group_commit;
 mod grpc_web;
 mod health;
 mod hostile;

@@ -1,0 +1,218 @@
+//! Group commit of registrations (issue 19).
+//!
+//! Why: every visit and letter takes the year's gap-free counter row (`kernel::numbers::next_serial`) and
+//! holds it through its commit and WAL flush, so concurrent registrations queue at that row one commit at a
+//! time, and at 16 callers most of a registration's latency is waiting for the others' fsyncs. This module
+//! does what PostgreSQL's own group commit does for WAL flushes: registrations that arrive while a group is
+//! being written wait for it and are then written together, in one transaction with one commit, each
+//! answered with its own result.
+//!
+//! How: callers put their registration on a queue. When no writer runs, the caller spawns one; the writer
+//! takes everything queued (at most [`MAX_GROUP`]), writes it, answers, and takes the next lot until the
+//! queue is empty, then stops. A caller alone is therefore written at once: there is no timer, nothing
+//! waits for company. Inside the group's transaction each registration is the same adapter as a lone one
+//! (`IntakeApi::register_visit` / `register_letter`: request parsing, idempotency claim and save, access,
+//! the audit row) in a savepoint of its own, in arrival order, so
+//! - a refused or failing registration is rolled back alone and its neighbours commit;
+//! - its number is taken inside its savepoint, so a rolled-back one leaves no gap;
+//! - later members see earlier ones (repeat linking, a second copy of a `request_id` answered from the
+//!   first), exactly as if they had arrived one after another;
+//! - a lost race (deadlock, serialization failure) rolls the whole group back and `db::transaction` runs it
+//!   again; a group that still fails as a whole (a lost race three times, a failure at commit) is split and
+//!   each registration runs alone in a transaction of its own, as before this module.
+//!
+//! The principal of each registration travels with it: access is decided per registration, as before.
+//! One writer serves the register of visits and letters (`XF`) for every year: nearly all registrations
+//! are of the current year, and one writer is what keeps them from queueing on its row at all.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::oneshot;
+use xinfang_proto::v1::{Letter, RegisterLetterRequest, RegisterVisitRequest, Visit};
+
+use super::IntakeApi;
+use crate::{auth::Principal, db, error::AppError};
+
+/// Registrations written in one transaction at most. Each is a savepoint (a subtransaction); PostgreSQL
+/// keeps 64 of them per transaction in shared memory before visibility checks get slower.
+pub const MAX_GROUP: usize = 32;
+
+/// A registration as it waits for its group.
+pub(crate) enum Registration {
+    Visit(RegisterVisitRequest),
+    Letter(RegisterLetterRequest),
+}
+
+/// What a registration is answered with.
+pub(crate) enum Registered {
+    Visit(Visit),
+    Letter(Letter),
+}
+
+struct Job {
+    principal: Principal,
+    registration: Registration,
+    reply: oneshot::Sender<Result<Registered, AppError>>,
+}
+
+/// The queue of registrations and whether a writer is working through it.
+#[derive(Default)]
+pub struct Group {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    queue: Vec<Job>,
+    writing: bool,
+}
+
+impl Group {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock, and a poisoned queue is still a consistent queue.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl IntakeApi {
+    /// Writes `registration` of `principal` in the next group and waits for its own answer.
+    pub(crate) async fn register_grouped(
+        &self,
+        principal: Principal,
+        registration: Registration,
+    ) -> Result<Registered, AppError> {
+        let (reply, answer) = oneshot::channel();
+        let start_writer = {
+            let mut state = self.group.lock();
+            state.queue.push(Job {
+                principal,
+                registration,
+                reply,
+            });
+            !std::mem::replace(&mut state.writing, true)
+        };
+        if start_writer {
+            // A task of its own, not this caller's future: a caller that hangs up must not roll back the
+            // registrations of the others in its group.
+            tokio::spawn(self.clone().write_groups());
+        }
+        answer.await.map_err(|_| {
+            AppError::Internal(anyhow::anyhow!(
+                "the registration writer stopped before answering"
+            ))
+        })?
+    }
+
+    /// The writer: groups until the queue is empty.
+    async fn write_groups(self) {
+        let mut guard = Writing {
+            group: &self.group,
+            done: false,
+        };
+        loop {
+            let jobs: Vec<Job> = {
+                let mut state = self.group.lock();
+                if state.queue.is_empty() {
+                    state.writing = false;
+                    guard.done = true;
+                    return;
+                }
+                let n = state.queue.len().min(MAX_GROUP);
+                state.queue.drain(..n).collect()
+            };
+            self.write_group(jobs).await;
+        }
+    }
+
+    /// One group: its transaction, then every member's answer.
+    async fn write_group(&self, jobs: Vec<Job>) {
+        let together = db::transaction(&self.pool, |mut tx| {
+            let jobs = &jobs;
+            async move {
+                if let [job] = jobs.as_slice() {
+                    // Alone: no savepoint, the transaction is the registration's, as it always was.
+                    let registered = self.register_one(job, &mut tx).await?;
+                    return Ok((vec![Ok(registered)], tx));
+                }
+                let mut answers = Vec::with_capacity(jobs.len());
+                for job in jobs {
+                    let mut sp = sqlx::Connection::begin(&mut *tx).await?;
+                    match self.register_one(job, &mut sp).await {
+                        Ok(registered) => {
+                            sp.commit().await?;
+                            answers.push(Ok(registered));
+                        }
+                        // The group's locks were part of the race: the whole group runs again.
+                        Err(AppError::LostRace) => return Err(AppError::LostRace),
+                        Err(refused) => {
+                            sp.rollback().await?;
+                            answers.push(Err(refused));
+                        }
+                    }
+                }
+                Ok((answers, tx))
+            }
+        })
+        .await;
+        match together {
+            Ok(answers) => {
+                for (job, answer) in jobs.into_iter().zip(answers) {
+                    // A caller that hung up is not waiting; its registration stands, and its request_id
+                    // answers a retry.
+                    let _ = job.reply.send(answer);
+                }
+            }
+            Err(err) if jobs.len() == 1 => {
+                if let Some(job) = jobs.into_iter().next() {
+                    let _ = job.reply.send(Err(err));
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, size = jobs.len(), "group failed whole, writing its registrations one by one");
+                for job in jobs {
+                    let alone = db::transaction(&self.pool, |mut tx| {
+                        let job = &job;
+                        async move {
+                            let registered = self.register_one(job, &mut tx).await?;
+                            Ok((registered, tx))
+                        }
+                    })
+                    .await;
+                    let _ = job.reply.send(alone);
+                }
+            }
+        }
+    }
+
+    async fn register_one(
+        &self,
+        job: &Job,
+        tx: &mut sqlx::PgConnection,
+    ) -> Result<Registered, AppError> {
+        Ok(match &job.registration {
+            Registration::Visit(req) => {
+                Registered::Visit(self.register_visit(&job.principal, req, tx).await?)
+            }
+            Registration::Letter(req) => {
+                Registered::Letter(self.register_letter(&job.principal, req, tx).await?)
+            }
+        })
+    }
+}
+
+/// Leaves the queue to the next caller if the writer ends without emptying it (a panic): the registrations
+/// it held are answered with an error (their senders drop) and the next registration starts a new writer.
+struct Writing<'a> {
+    group: &'a Arc<Group>,
+    done: bool,
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut state = self.group.lock();
+            state.queue.clear();
+            state.writing = false;
+        }
+    }
+}
