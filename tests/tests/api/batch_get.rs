@@ -188,7 +188,11 @@ async fn batch_get_refuses_a_case_outside_the_scope_like_a_missing_one() {
     for role in [Role::Leader, Role::Auditor, Role::Admin] {
         let token = app.token(role, BUREAU).await;
         let mut c = app.client_with(Some(&token));
-        assert_eq!(batch(&mut c, &[&a, &b, &acc]).await.unwrap().len(), 3, "{role}");
+        assert_eq!(
+            batch(&mut c, &[&a, &b, &acc]).await.unwrap().len(),
+            3,
+            "{role}"
+        );
     }
     for role in [Role::Agency, Role::FieldOfficer] {
         let token = app.token(role, BUREAU).await;
