@@ -152,7 +152,7 @@ async fn batch_get_refuses_a_case_outside_the_scope_like_a_missing_one() {
     let (app, _county, [a, b, acc]) = county().await;
     let token = app.token(Role::TownshipClerk, A).await;
     let mut clerk_a = app.client_with(Some(&token));
-    assert_eq!(batch(&mut clerk_a, &[&a]).await.unwrap(), [a.clone()]);
+    assert_eq!(batch(&mut clerk_a, &[&a]).await.unwrap(), [a.as_str()]);
 
     let missing = uuid::Uuid::now_v7().to_string();
     let refusal = answer(&batch(&mut clerk_a, &[&a, &missing]).await.unwrap_err());
