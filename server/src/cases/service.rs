@@ -36,8 +36,10 @@ use crate::{
     paging,
 };
 
-/// The most ids one BatchGetCases may ask for: 1,000 cases are about 1.5 MB of answer, well inside the 4 MB
-/// message limit, and one index probe each.
+/// The most ids one BatchGetCases may ask for: a thousand of the generated county's cases are 483 KB of answer
+/// (docs/performance.md), inside the 4 MB message limit with room for longer contents, and one index probe
+/// each. A thousand of the longest contents allowed would not fit (`OUT_OF_RANGE`); the workbench then asks
+/// in halves (README, Decisions) rather than every client paying for a smaller limit.
 const MAX_BATCH_GET: usize = 1_000;
 
 pub struct CaseApi {
