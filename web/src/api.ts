@@ -10,7 +10,9 @@ import { MetricsService } from "./gen/xinfang/v1/metrics_pb.js";
 import { OrgService } from "./gen/xinfang/v1/org_pb.js";
 import { SessionService } from "./gen/xinfang/v1/session_pb.js";
 import { VisitService } from "./gen/xinfang/v1/visits_pb.js";
+import { errorReason, retryDelayMs, violations } from "./details.js";
 import { explain, type Explained } from "./errors.js";
+import { DEFAULT_WAIT_MS, withRetries } from "./retry.js";
 
 const TOKEN_KEY = "xinfang.session";
 
@@ -50,10 +52,31 @@ const limiter: Interceptor = (next) => async (req) => {
   }
 };
 
+/** RESOURCE_EXHAUSTED is tried again after the delay the server's google.rpc.RetryInfo gives, a few times,
+ *  before the page shows it: the server's fair share per principal may be set below the four calls queued
+ *  above (a small machine), or another tab of the same person holds some of it. Inside the queue, so a call
+ *  waiting to try again keeps its slot and the page does not press the server harder meanwhile. */
+const retry: Interceptor = (next) => async (req) => {
+  if (req.stream) return next(req);
+  return withRetries(
+    () => next(req),
+    (e) => {
+      const err = ConnectError.from(e);
+      if (err.code !== Code.ResourceExhausted) return null;
+      return retryDelayMs(err.details.filter(isRaw)) ?? DEFAULT_WAIT_MS;
+    },
+  );
+};
+
+/** The details of an error as the transport leaves them: not yet decoded, with their type name. */
+function isRaw(d: ConnectError["details"][number]): d is { type: string; value: Uint8Array } {
+  return "type" in d && "value" in d;
+}
+
 // Same origin as the page: the server serves both the workbench and gRPC-Web on its listen address.
 const transport = createGrpcWebTransport({
   baseUrl: location.origin,
-  interceptors: [limiter, bearer],
+  interceptors: [limiter, retry, bearer],
   defaultTimeoutMs: 30_000,
 });
 
@@ -74,7 +97,8 @@ export const api = {
 /** Explains any thrown value (a ConnectError, or anything else a call can throw). */
 export function explainError(e: unknown, signingIn = false): Explained {
   const err = ConnectError.from(e);
-  return explain(err.code, err.rawMessage, errorReason(err), signingIn);
+  const details = err.details.filter(isRaw);
+  return explain(err.code, err.rawMessage, errorReason(details), signingIn, violations(details));
 }
 
 /** Called when a call finds the session expired: the page goes back to sign-in with the message. */
@@ -95,34 +119,6 @@ export async function attempt<T>(call: () => Promise<T>): Promise<{ ok: true; va
     }
     return { ok: false, error };
   }
-}
-
-/** The reason of the google.rpc.ErrorInfo among the error's details, read by hand: field 1 (reason) is the
- *  only one needed, and the google.rpc protos are not part of proto/. */
-function errorReason(err: ConnectError): string {
-  for (const d of err.details) {
-    if (!("type" in d) || d.type !== "google.rpc.ErrorInfo") continue;
-    const bytes: Uint8Array = d.value;
-    let i = 0;
-    while (i < bytes.length) {
-      const tag = bytes[i++]!;
-      let len = 0;
-      let shift = 0;
-      for (;;) {
-        const b = bytes[i++]!;
-        len |= (b & 0x7f) << shift;
-        shift += 7;
-        if (b < 0x80) break;
-      }
-      if (tag !== 0x0a) {
-        if ((tag & 7) !== 2) break; // only length-delimited fields are expected in ErrorInfo
-        i += len;
-        continue;
-      }
-      return new TextDecoder().decode(bytes.subarray(i, i + len));
-    }
-  }
-  return "";
 }
 
 /** A client-side idempotency key for a mutation (common.proto): a UUIDv4 from getRandomValues, since

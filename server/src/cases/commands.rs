@@ -2,6 +2,8 @@
 //! case for intake. Each runs in the caller's transaction and decides access itself: who takes which step
 //! here, who reads which case by the read rule (docs/access.md).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -225,6 +227,28 @@ pub async fn get(
         .ok_or_else(|| AppError::NotFound(format!("case {id}")))?;
     check_read(conn, principal, row.id).await?;
     Ok(row)
+}
+
+/// The cases `ids` in their order (an id repeated is answered at each place), all or nothing (AIP-231): when
+/// any id names no case `principal` reads, whether none exists or the read rule keeps it from the caller, the
+/// whole batch is `NOT_FOUND` naming no id, so the answer discloses neither which id it was nor whether it
+/// exists (README, Decisions).
+pub async fn get_many(
+    principal: &Principal,
+    ids: &[Uuid],
+    conn: &mut PgConnection,
+) -> Result<Vec<CaseRow>, AppError> {
+    let found: HashMap<Uuid, CaseRow> = store::get_readable(conn, &Reader::of(principal), ids)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row))
+        .collect();
+    let rows = ids
+        .iter()
+        .map(|id| found.get(id).cloned())
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| AppError::NotFound("one of the cases asked for".into()))?;
+    Ok(rows)
 }
 
 /// The cases of `filter` that `principal` reads, newest first, at most `limit`.

@@ -137,6 +137,24 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, s
         .await
 }
 
+/// Those of the cases `ids` that `reader` reads, in no particular order: one query for a whole batch, the read
+/// rule's condition in its `WHERE`, so a case outside the reader's scope comes back exactly like one that does
+/// not exist (absent).
+pub async fn get_readable(
+    conn: &mut PgConnection,
+    reader: &Reader,
+    ids: &[Uuid],
+) -> Result<Vec<CaseRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM cases WHERE id = ANY($1) AND {readable}",
+        readable = reader.condition(Kind::Case, "cases", 2)
+    ))
+    .bind(ids)
+    .bind(reader.param())
+    .fetch_all(conn)
+    .await
+}
+
 /// The case, locked for update until the transaction ends: concurrent steps on one case queue here.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<CaseRow>, sqlx::Error> {
     sqlx::query_as(&format!(

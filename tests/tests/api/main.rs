@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod auth;
+mod batch_get;
 mod cases;
 mod client;
 mod client_day;

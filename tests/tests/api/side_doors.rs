@@ -12,13 +12,13 @@ use proptest::prelude::*;
 use tonic::Code;
 use xinfang_client::Client;
 use xinfang_proto::v1::{
-    AssignCaseRequest, AssignmentMode, ClaimType, CreateBudgetRequest, CreateOrgUnitRequest,
-    FundPurpose, GetCaseRequest, GetFundRequestRequest, GetIndicatorsRequest, GetLetterRequest,
-    GetReturnTripRequest, GetVisitRequest, Letter, LetterChannel, Level, ListCaseEventsRequest,
-    ListCasesRequest, ListFundRequestsRequest, ListLettersRequest, ListReturnTripsRequest,
-    ListVisitsRequest, MarkBacklogRequest, MatterInput, OrgUnit, OrgUnitKind, Period, Petitioner,
-    PullRequest, RecordReturnTripRequest, RegisterLetterRequest, RegisterVisitRequest, ReturnTrip,
-    SubmitFundRequestRequest, TripOutcome, Visit, YearMonth,
+    AssignCaseRequest, AssignmentMode, BatchGetCasesRequest, ClaimType, CreateBudgetRequest,
+    CreateOrgUnitRequest, FundPurpose, GetCaseRequest, GetFundRequestRequest, GetIndicatorsRequest,
+    GetLetterRequest, GetReturnTripRequest, GetVisitRequest, Letter, LetterChannel, Level,
+    ListCaseEventsRequest, ListCasesRequest, ListFundRequestsRequest, ListLettersRequest,
+    ListReturnTripsRequest, ListVisitsRequest, MarkBacklogRequest, MatterInput, OrgUnit,
+    OrgUnitKind, Period, Petitioner, PullRequest, RecordReturnTripRequest, RegisterLetterRequest,
+    RegisterVisitRequest, ReturnTrip, SubmitFundRequestRequest, TripOutcome, Visit, YearMonth,
 };
 use xinfang_server::auth::Role;
 use xinfang_tests::{TestApp, fields, now_secs, reason, request_id, spawn_app};
@@ -409,6 +409,16 @@ async fn everything_seen(w: &World, caller: &mut Caller) -> String {
             })
             .await;
         keep("ListCaseEvents", format!("{:?}", r.map(|r| r.into_inner())));
+    }
+    // Every case alone and all of them at once: a batch holding one case outside the scope is refused whole.
+    let batches = w.cases.values().map(|id| vec![id.clone()]).chain([w
+        .cases
+        .values()
+        .cloned()
+        .collect()]);
+    for ids in batches {
+        let r = c.cases.batch_get_cases(BatchGetCasesRequest { ids }).await;
+        keep("BatchGetCases", format!("{:?}", r.map(|r| r.into_inner())));
     }
     let r = c.cases.list_cases(ListCasesRequest::default()).await;
     keep("ListCases", format!("{:?}", r.map(|r| r.into_inner())));
