@@ -302,9 +302,9 @@ pub struct Config {
     )]
     pub relief_cap_per_year: String,
 
-    /// Requests one principal may have in flight: its fair share of the database pool (default: a quarter
-    /// of --db-max-connections). A request beyond it waits up to --fair-share-wait-ms for a slot, then gets
-    /// RESOURCE_EXHAUSTED with a retry delay.
+    /// Requests one principal may have in flight: its fair share (default: a quarter of
+    /// --db-max-connections, at most half the machine's cores, at least 1). A request beyond it waits up to
+    /// --fair-share-wait-ms for a slot, then gets RESOURCE_EXHAUSTED with a retry delay.
     #[arg(long, env = "XINFANG_MAX_IN_FLIGHT_PER_PRINCIPAL", global = true)]
     pub max_in_flight_per_principal: Option<u32>,
 

@@ -33,20 +33,32 @@ const bearer: Interceptor = (next) => async (req) => {
   return next(req);
 };
 
-/** The server lets each principal have 4 calls in flight and refuses more after a short wait (fair share,
- *  docs/access.md); the dashboard asks for a figure per township and per month at once, so calls queue here,
- *  at most 4 at a time, instead of being refused there. */
-const MAX_IN_FLIGHT = 4;
+/** The server lets each principal have a few calls in flight (its fair share: GetCaller's max_in_flight,
+ *  fewer on a small machine) and refuses more after a short wait (docs/access.md); the dashboard asks for a
+ *  figure per township and per month at once, so calls queue here, at most that many at a time, instead of
+ *  being refused there. Until the caller is known (signing in), one at a time. */
+let maxInFlight = 1;
 let inFlight = 0;
 const waiting: (() => void)[] = [];
+
+/** Sets how many calls run at once: the caller's fair share as the server tells it (at least one). */
+export function setMaxInFlight(n: number): void {
+  maxInFlight = Math.max(1, Math.floor(n) || 1);
+  // A larger share lets queued calls go at once.
+  while (inFlight < maxInFlight && waiting.length > 0) {
+    inFlight++;
+    waiting.shift()!();
+  }
+}
+
 const limiter: Interceptor = (next) => async (req) => {
-  if (inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => waiting.push(resolve));
+  if (inFlight >= maxInFlight) await new Promise<void>((resolve) => waiting.push(resolve));
   else inFlight++;
   try {
     return await next(req);
   } finally {
     // The slot passes straight to the next waiting call, or is freed.
-    const wake = waiting.shift();
+    const wake = inFlight <= maxInFlight ? waiting.shift() : undefined;
     if (wake) wake();
     else inFlight--;
   }

@@ -2,7 +2,7 @@
 // the server serves one page and a reload keeps the place.
 
 import "./style.css";
-import { api, attempt, sessionToken, setExpiredHandler, setSessionToken, explainError } from "./api.js";
+import { api, attempt, sessionToken, setExpiredHandler, setSessionToken, setMaxInFlight, explainError } from "./api.js";
 import { state, setDictionaries, Role, role, orgName, label } from "./state.js";
 import { h, mount, notice } from "./ui.js";
 import { loginPage } from "./pages/login.js";
@@ -80,6 +80,7 @@ async function loadSession(): Promise<boolean> {
     return false;
   }
   state.caller = caller.value;
+  setMaxInFlight(caller.value.maxInFlight);
   const dictionaries = await attempt(() => api.dictionary.getDictionaries({}));
   if (!dictionaries.ok) {
     if (dictionaries.error.kind !== "expired") showLogin(dictionaries.error.message);

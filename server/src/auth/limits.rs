@@ -32,17 +32,26 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The fair share of a pool of `pool_size` connections: a quarter of it, so that at least three other
-    /// principals find a connection free whatever one principal does.
-    pub fn fair_share(pool_size: u32) -> u32 {
-        (pool_size / 4).max(1)
+    /// The fair share of a pool of `pool_size` connections on a machine of `cpus` cores: a quarter of the
+    /// pool, so that at least three other principals find a connection free whatever one principal does,
+    /// and no more than half the cores, since the service's own cluster runs its statements on them: a
+    /// principal with more CPU-bound calls in flight than that takes the machine from everyone else however
+    /// many connections are free (docs/performance.md, "The noisy neighbour").
+    pub fn fair_share(pool_size: u32, cpus: u32) -> u32 {
+        (pool_size / 4).min(cpus / 2).max(1)
+    }
+
+    /// The cores this process may run on.
+    pub fn cpus() -> u32 {
+        std::thread::available_parallelism()
+            .map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
     }
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_in_flight: Self::fair_share(16),
+            max_in_flight: Self::fair_share(16, Self::cpus()),
             numbered_in_flight: 1,
             rate_per_second: 500.0,
             queue_wait: Duration::from_millis(200),
@@ -272,7 +281,12 @@ mod tests {
 
     #[test]
     fn the_fair_share_is_a_quarter_of_the_pool() {
-        assert_eq!(Limits::fair_share(16), 4);
-        assert_eq!(Limits::fair_share(3), 1);
+        assert_eq!(Limits::fair_share(16, 8), 4);
+        assert_eq!(Limits::fair_share(16, 64), 4);
+        assert_eq!(Limits::fair_share(3, 8), 1);
+        // and no more than half the cores
+        assert_eq!(Limits::fair_share(16, 4), 2);
+        assert_eq!(Limits::fair_share(16, 2), 1);
+        assert_eq!(Limits::fair_share(16, 1), 1);
     }
 }

@@ -19,6 +19,7 @@ use crate::{
 pub struct SessionApi {
     pool: PgPool,
     policy: SessionPolicy,
+    max_in_flight: u32,
 }
 
 impl SessionApi {
@@ -26,7 +27,14 @@ impl SessionApi {
         Self {
             pool,
             policy: SessionPolicy::default(),
+            max_in_flight: crate::auth::limits::Limits::default().max_in_flight,
         }
+    }
+
+    /// The fair share the auth layer enforces, told to callers.
+    pub fn with_max_in_flight(mut self, max_in_flight: u32) -> Self {
+        self.max_in_flight = max_in_flight;
+        self
     }
 
     /// How long the sessions it opens live (the auth layer must be given the same).
@@ -72,6 +80,7 @@ impl SessionApi {
             role: role_to_proto(p.role) as i32,
             org_unit: Some(org::service::to_proto(unit)),
             methods: methods_of(p.role),
+            max_in_flight: i32::try_from(self.max_in_flight).unwrap_or(i32::MAX),
         })
     }
 }

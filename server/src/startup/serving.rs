@@ -70,7 +70,10 @@ impl ServeOptions {
             limits: crate::auth::limits::Limits {
                 max_in_flight: config
                     .max_in_flight_per_principal
-                    .unwrap_or(Limits::fair_share(config.db_max_connections))
+                    .unwrap_or(Limits::fair_share(
+                        config.db_max_connections,
+                        Limits::cpus(),
+                    ))
                     .max(1),
                 numbered_in_flight: config.numbered_writes_per_principal.max(1),
                 rate_per_second: config.rate_per_principal.max(0.1),
@@ -227,7 +230,9 @@ pub async fn serve(
         ))
         .add_service(service!(
             SessionServiceServer,
-            SessionApi::new(pool.clone()).with_sessions(options.sessions)
+            SessionApi::new(pool.clone())
+                .with_sessions(options.sessions)
+                .with_max_in_flight(options.limits.max_in_flight)
         ))
         .add_service(service!(
             DictionaryServiceServer,

@@ -24,6 +24,8 @@ async fn a_caller_learns_its_role_unit_and_exactly_the_methods_it_may_call() {
     let unit = caller.org_unit.expect("org unit");
     assert_eq!(unit.code, "510422100");
     assert_eq!(unit.kind(), OrgUnitKind::Township);
+    // Its fair share, as the auth layer enforces it (the test servers' generous one).
+    assert_eq!(caller.max_in_flight, 1_000);
     assert!(
         caller
             .methods
