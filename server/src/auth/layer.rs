@@ -131,13 +131,14 @@ where
                 let started = Instant::now();
                 let open = OPEN_PREFIXES.iter().any(|p| method.starts_with(p))
                     || super::access::PUBLIC.contains(&method.as_str());
-                // Held until the response is produced: the principal's in-flight slot.
+                // Held until the response is produced: the credential's slot, then the principal's.
                 let mut _permit: Option<Permit> = None;
+                let mut _principal_permit: Option<Permit> = None;
                 if !open {
                     // The share is taken before the credential is looked up, keyed by the credential
                     // itself: a flood must not reach the pool even for the lookups that identify it.
                     let admitted = match credential_key(authorization.as_ref(), &cert_subjects) {
-                        Some(key) => match limiter.admit(key, &method).await {
+                        Some(key) => match limiter.admit_credential(key).await {
                             Ok(permit) => Ok(Some(permit)),
                             Err(refused) => Err(refusal(refused)),
                         },
@@ -165,6 +166,18 @@ where
                             )))
                         }
                     });
+                    // The principal's share: what its credentials together may hold in flight, its one
+                    // numbered write among them.
+                    let checked = match checked {
+                        Ok(principal) => match limiter.admit(principal.id, &method).await {
+                            Ok(permit) => {
+                                _principal_permit = Some(permit);
+                                Ok(principal)
+                            }
+                            Err(refused) => Err(refusal(refused)),
+                        },
+                        Err(e) => Err(e),
+                    };
                     match checked {
                         Ok(principal) => {
                             let span = tracing::Span::current();

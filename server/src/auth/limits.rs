@@ -72,8 +72,18 @@ pub const NUMBERED_WRITES: [&str; 5] = [
     "/xinfang.v1.SyncService/Push",
 ];
 
-/// Buckets kept before quiet ones are forgotten.
+/// Buckets kept before quiet ones are forgotten; past it (after forgetting), new keys share one bucket.
 const MAX_BUCKETS: usize = 10_000;
+
+/// The bucket that keys beyond MAX_BUCKETS share: made-up credentials in numbers hold one share together.
+const OVERFLOW: Uuid = Uuid::nil();
+
+#[derive(Debug, Default)]
+struct Buckets {
+    map: HashMap<Uuid, Bucket>,
+    /// When quiet buckets were last forgotten: at most once a second, since it walks the whole map.
+    pruned: Option<Instant>,
+}
 
 #[derive(Debug)]
 struct Bucket {
@@ -96,7 +106,7 @@ pub enum Refused {
 #[derive(Debug, Clone)]
 pub struct Limiter {
     limits: Limits,
-    buckets: Arc<Mutex<HashMap<Uuid, Bucket>>>,
+    buckets: Arc<Mutex<Buckets>>,
 }
 
 /// Holds a request's in-flight slot; the slot is given back when the response is done.
@@ -110,7 +120,7 @@ impl Limiter {
     pub fn new(limits: Limits) -> Self {
         Self {
             limits,
-            buckets: Arc::new(Mutex::new(HashMap::new())),
+            buckets: Arc::new(Mutex::new(Buckets::default())),
         }
     }
 
@@ -127,16 +137,28 @@ impl Limiter {
             // A poisoned lock only means another request panicked mid-update; the counts are still usable.
             Err(poisoned) => poisoned.into_inner(),
         };
-        if buckets.len() >= MAX_BUCKETS {
+        let buckets = &mut *buckets;
+        let mut key = principal;
+        if buckets.map.len() >= MAX_BUCKETS && !buckets.map.contains_key(&key) {
             // Keys are credentials as presented, before they are checked, so made-up tokens make buckets
-            // too: forget the ones with nothing in flight that have been quiet a while.
-            let max_in_flight = self.limits.max_in_flight.max(1) as usize;
-            buckets.retain(|_, b| {
-                b.slots.available_permits() < max_in_flight
-                    || now.saturating_duration_since(b.refilled) < Duration::from_secs(10)
-            });
+            // too: forget the ones with nothing in flight that have been quiet a while, and when that
+            // frees nothing, the newcomer shares the overflow bucket.
+            if buckets
+                .pruned
+                .is_none_or(|at| now.saturating_duration_since(at) >= Duration::from_secs(1))
+            {
+                let max_in_flight = self.limits.max_in_flight.max(1) as usize;
+                buckets.map.retain(|_, b| {
+                    b.slots.available_permits() < max_in_flight
+                        || now.saturating_duration_since(b.refilled) < Duration::from_secs(10)
+                });
+                buckets.pruned = Some(now);
+            }
+            if buckets.map.len() >= MAX_BUCKETS {
+                key = OVERFLOW;
+            }
         }
-        let bucket = buckets.entry(principal).or_insert_with(|| Bucket {
+        let bucket = buckets.map.entry(key).or_insert_with(|| Bucket {
             slots: Arc::new(Semaphore::new(self.limits.max_in_flight.max(1) as usize)),
             numbered: Arc::new(Semaphore::new(
                 self.limits.numbered_in_flight.max(1) as usize
@@ -157,15 +179,27 @@ impl Limiter {
         Ok((Arc::clone(&bucket.slots), Arc::clone(&bucket.numbered)))
     }
 
+    /// Admits one request presenting `credential` (its hash) before the credential is looked up: a token of
+    /// its rate and one of its slots, so that a flood's own lookups stay within one share.
+    pub async fn admit_credential(&self, credential: Uuid) -> Result<Permit, Refused> {
+        self.admit_to(credential, false).await
+    }
+
     /// Admits one request of `principal` to `method`: a token of its rate now, then, within the wait, its
-    /// one numbered write when the method is one, and one of its slots.
+    /// one numbered write when the method is one, and one of its slots. Counted per principal, so a person
+    /// signed in twice or a system with two tokens still holds one share.
     pub async fn admit(&self, principal: Uuid, method: &str) -> Result<Permit, Refused> {
-        let (slots, numbered) = self.take_token(principal, Instant::now())?;
+        self.admit_to(principal, NUMBERED_WRITES.contains(&method))
+            .await
+    }
+
+    async fn admit_to(&self, key: Uuid, numbered_write: bool) -> Result<Permit, Refused> {
+        let (slots, numbered) = self.take_token(key, Instant::now())?;
         let refused = Refused::InFlight {
             retry_after: self.limits.queue_wait * 2,
         };
         let wait = async {
-            let numbered = if NUMBERED_WRITES.contains(&method) {
+            let numbered = if numbered_write {
                 Some(numbered.acquire_owned().await?)
             } else {
                 None
@@ -277,6 +311,30 @@ mod tests {
                 "{m} is no method of the role table"
             );
         }
+    }
+
+    #[test]
+    fn made_up_credentials_beyond_the_map_share_one_bucket() {
+        let limiter = Limiter::new(limits(4, 1000.0));
+        let now = Instant::now();
+        for n in 1..=MAX_BUCKETS as u128 {
+            limiter.take_token(Uuid::from_u128(n), now).unwrap();
+        }
+        // All recent: nothing to forget, so newcomers share the overflow bucket (and its slots).
+        let (a, _) = limiter.take_token(Uuid::from_u128(u128::MAX), now).unwrap();
+        let (b, _) = limiter
+            .take_token(Uuid::from_u128(u128::MAX - 1), now)
+            .unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        // A key already known keeps its own.
+        let (own, _) = limiter.take_token(Uuid::from_u128(7), now).unwrap();
+        assert!(!Arc::ptr_eq(&own, &a));
+        // Quiet ones are forgotten a while later, and a newcomer gets a bucket of its own again.
+        let later = now + Duration::from_secs(11);
+        let (c, _) = limiter
+            .take_token(Uuid::from_u128(u128::MAX - 2), later)
+            .unwrap();
+        assert!(!Arc::ptr_eq(&c, &a));
     }
 
     #[test]

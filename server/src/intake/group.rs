@@ -37,6 +37,11 @@ use crate::{auth::Principal, db, error::AppError};
 /// keeps 64 of them per transaction in shared memory before visibility checks get slower.
 pub const MAX_GROUP: usize = 32;
 
+/// How long one group may take before its callers are told to retry: a statement that hangs (a lock held
+/// elsewhere, a half-open connection) must not hold every later registration of the process behind it.
+/// Longer than any healthy group by two orders of magnitude.
+const GROUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A registration as it waits for its group.
 pub(crate) enum Registration {
     Visit(RegisterVisitRequest),
@@ -96,11 +101,11 @@ impl IntakeApi {
             // registrations of the others in its group.
             tokio::spawn(self.clone().write_groups());
         }
-        answer.await.map_err(|_| {
-            AppError::Internal(anyhow::anyhow!(
-                "the registration writer stopped before answering"
-            ))
-        })?
+        // No answer: the group timed out or its writer panicked. It may or may not have committed; the
+        // same request_id tells on a retry, so the caller is told to retry.
+        answer
+            .await
+            .map_err(|_| AppError::Unavailable(sqlx::Error::PoolTimedOut))?
     }
 
     /// The writer: groups until the queue is empty.
@@ -112,6 +117,10 @@ impl IntakeApi {
         loop {
             let jobs: Vec<Job> = {
                 let mut state = self.group.lock();
+                // A caller that hung up before its turn was never answered and nothing of it is written:
+                // it is dropped here rather than written for nobody (its retry writes it), so cancelled
+                // calls cannot pile up work after their fair-share slot is given back.
+                state.queue.retain(|job| !job.reply.is_closed());
                 if state.queue.is_empty() {
                     state.writing = false;
                     guard.done = true;
@@ -120,7 +129,17 @@ impl IntakeApi {
                 let n = state.queue.len().min(MAX_GROUP);
                 state.queue.drain(..n).collect()
             };
-            self.write_group(jobs).await;
+            if tokio::time::timeout(GROUP_TIMEOUT, self.write_group(jobs))
+                .await
+                .is_err()
+            {
+                // The group's transaction is dropped (rolled back unless its COMMIT had gone through) and
+                // its callers' answers with it: they get UNAVAILABLE and retry with their request_id.
+                tracing::error!(
+                    timeout_s = GROUP_TIMEOUT.as_secs(),
+                    "a registration group timed out"
+                );
+            }
         }
     }
 

@@ -458,3 +458,43 @@ async fn repeats_registered_together_are_classified_as_when_registered_one_by_on
     // Four initial visits, one per person: the earliest of each.
     assert_eq!(grouped.values().filter(|(repeat, _)| !repeat).count(), 4);
 }
+
+/// A caller that hangs up before its group is written was never answered, so nothing is written for it
+/// (its retry with the same request_id writes it): cancelled calls cannot pile up work behind the writer
+/// after their fair-share slot is given back.
+#[tokio::test]
+async fn a_caller_that_hung_up_before_its_turn_is_not_written() {
+    let app = spawn_app().await;
+    let c = clerk(&app).await;
+    let blocker = hold_counter(&app, this_year()).await;
+    let first = tokio::spawn(register(
+        c.clone(),
+        visit(0, ts(now_secs() - 3_600), "拖欠工资"),
+    ));
+    until_queued_at_counter(&app).await;
+    let mut impatient = c.clone();
+    let mut request = tonic::Request::new(RegisterVisitRequest {
+        request_id: request_id(),
+        visit: Some(visit(1, ts(now_secs() - 3_600), "工伤赔偿")),
+    });
+    request.set_timeout(Duration::from_millis(300));
+    let gave_up = impatient
+        .visits
+        .register_visit(request)
+        .await
+        .expect_err("it gives up before the counter is free");
+    assert!(
+        matches!(gave_up.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{gave_up:?}"
+    );
+    // The server has dropped the call by now (its deadline); then the counter is let go.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocker.rollback().await.unwrap();
+    first.await.unwrap().expect("the first registration");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        scalar(&app, "SELECT count(*) FROM visits").await,
+        1,
+        "only the caller still waiting was written"
+    );
+}

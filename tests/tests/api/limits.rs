@@ -215,3 +215,99 @@ async fn a_principal_has_one_registration_in_flight() {
         .unwrap()
         .expect("the other principal's registration");
 }
+
+/// The share is the principal's, however many credentials it holds: a person signed in on two devices (two
+/// sessions) still has one registration in flight.
+#[tokio::test]
+async fn a_person_signed_in_twice_still_has_one_registration_in_flight() {
+    use sqlx::Connection;
+    use xinfang_proto::v1::{
+        Level, MatterInput, Petitioner, RegisterVisitRequest, SignInRequest, Visit,
+    };
+    let app = with_limits(
+        Limits {
+            max_in_flight: 4,
+            numbered_in_flight: 1,
+            rate_per_second: 1_000.0,
+            queue_wait: std::time::Duration::from_millis(100),
+        },
+        spawn_app(),
+    )
+    .await;
+    xinfang_server::people::add(
+        &app.pool,
+        "desk",
+        Role::CountyClerk,
+        "510422XF",
+        None,
+        "桐子林 correct horse",
+    )
+    .await
+    .expect("adding a person");
+    let mut sessions = Vec::new();
+    for _ in 0..2 {
+        let signed_in = app
+            .client_with(None)
+            .session
+            .sign_in(SignInRequest {
+                user_name: "desk".into(),
+                password: "桐子林 correct horse".into(),
+            })
+            .await
+            .expect("signing in")
+            .into_inner();
+        sessions.push(signed_in.session_token);
+    }
+    assert_ne!(sessions[0], sessions[1], "two sessions");
+    let register = |token: &str, n: usize| {
+        let mut client = app.client_with(Some(token));
+        let visit = Visit {
+            visited_at: Some(prost_types::Timestamp {
+                seconds: chrono::Utc::now().timestamp() - 3_600,
+                nanos: 0,
+            }),
+            level: Level::County as i32,
+            place_name: "盐边县信访局接待大厅".into(),
+            headcount: 1,
+            petitioners: vec![Petitioner {
+                name: format!("申{n}"),
+                id_number: xinfang_tests::fixture::id_number(n),
+                ..Default::default()
+            }],
+            matter: Some(MatterInput {
+                content: "拖欠工资三个月".into(),
+                demands: "要求支付工资".into(),
+                category: "labor".into(),
+                problem_org_code: "510422100".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        tokio::spawn(async move {
+            client
+                .visits
+                .register_visit(RegisterVisitRequest {
+                    request_id: xinfang_tests::request_id(),
+                    visit: Some(visit),
+                })
+                .await
+        })
+    };
+    let mut lock = sqlx::PgConnection::connect_with(&app.pool.connect_options())
+        .await
+        .unwrap();
+    let mut tx = lock.begin().await.unwrap();
+    sqlx::query("LOCK TABLE registration_counters IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let first = register(&sessions[0], 11);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let refused = register(&sessions[1], 12)
+        .await
+        .unwrap()
+        .expect_err("the other session's registration waits, then is turned away");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    tx.rollback().await.unwrap();
+    first.await.unwrap().expect("the first registration");
+}
