@@ -130,8 +130,6 @@ async fn a_principal_holds_no_more_than_its_share_in_flight() {
 /// registration is let in at once.
 #[tokio::test]
 async fn a_principal_has_one_registration_in_flight() {
-    use sqlx::Connection;
-    use xinfang_proto::v1::{Level, MatterInput, Petitioner, RegisterVisitRequest, Visit};
     let app = with_limits(
         Limits {
             max_in_flight: 4,
@@ -144,49 +142,9 @@ async fn a_principal_has_one_registration_in_flight() {
     .await;
     let flooder = app.token(Role::CountyClerk, "510422XF").await;
     let other = app.token(Role::CountyClerk, "510422XF").await;
-    let register = |token: &str, n: usize| {
-        let mut client = app.client_with(Some(token));
-        let visit = Visit {
-            visited_at: Some(prost_types::Timestamp {
-                seconds: chrono::Utc::now().timestamp() - 3_600,
-                nanos: 0,
-            }),
-            level: Level::County as i32,
-            place_name: "盐边县信访局接待大厅".into(),
-            headcount: 1,
-            petitioners: vec![Petitioner {
-                name: format!("申{n}"),
-                id_number: xinfang_tests::fixture::id_number(n),
-                ..Default::default()
-            }],
-            matter: Some(MatterInput {
-                content: "拖欠工资三个月".into(),
-                demands: "要求支付工资".into(),
-                category: "labor".into(),
-                problem_org_code: "510422100".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        tokio::spawn(async move {
-            client
-                .visits
-                .register_visit(RegisterVisitRequest {
-                    request_id: xinfang_tests::request_id(),
-                    visit: Some(visit),
-                })
-                .await
-        })
-    };
+    let register = |token: &str, n: usize| register(&app, token, n);
     // Every registration blocks at the counter until the test lets go of it.
-    let mut lock = sqlx::PgConnection::connect_with(&app.pool.connect_options())
-        .await
-        .unwrap();
-    let mut tx = lock.begin().await.unwrap();
-    sqlx::query("LOCK TABLE registration_counters IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let tx = hold_counters(&app).await;
     let first = register(&flooder, 1);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let second = register(&flooder, 2);
@@ -220,10 +178,7 @@ async fn a_principal_has_one_registration_in_flight() {
 /// sessions) still has one registration in flight.
 #[tokio::test]
 async fn a_person_signed_in_twice_still_has_one_registration_in_flight() {
-    use sqlx::Connection;
-    use xinfang_proto::v1::{
-        Level, MatterInput, Petitioner, RegisterVisitRequest, SignInRequest, Visit,
-    };
+    use xinfang_proto::v1::SignInRequest;
     let app = with_limits(
         Limits {
             max_in_flight: 4,
@@ -259,48 +214,8 @@ async fn a_person_signed_in_twice_still_has_one_registration_in_flight() {
         sessions.push(signed_in.session_token);
     }
     assert_ne!(sessions[0], sessions[1], "two sessions");
-    let register = |token: &str, n: usize| {
-        let mut client = app.client_with(Some(token));
-        let visit = Visit {
-            visited_at: Some(prost_types::Timestamp {
-                seconds: chrono::Utc::now().timestamp() - 3_600,
-                nanos: 0,
-            }),
-            level: Level::County as i32,
-            place_name: "盐边县信访局接待大厅".into(),
-            headcount: 1,
-            petitioners: vec![Petitioner {
-                name: format!("申{n}"),
-                id_number: xinfang_tests::fixture::id_number(n),
-                ..Default::default()
-            }],
-            matter: Some(MatterInput {
-                content: "拖欠工资三个月".into(),
-                demands: "要求支付工资".into(),
-                category: "labor".into(),
-                problem_org_code: "510422100".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        tokio::spawn(async move {
-            client
-                .visits
-                .register_visit(RegisterVisitRequest {
-                    request_id: xinfang_tests::request_id(),
-                    visit: Some(visit),
-                })
-                .await
-        })
-    };
-    let mut lock = sqlx::PgConnection::connect_with(&app.pool.connect_options())
-        .await
-        .unwrap();
-    let mut tx = lock.begin().await.unwrap();
-    sqlx::query("LOCK TABLE registration_counters IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let register = |token: &str, n: usize| register(&app, token, n);
+    let tx = hold_counters(&app).await;
     let first = register(&sessions[0], 11);
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let refused = register(&sessions[1], 12)
@@ -310,4 +225,55 @@ async fn a_person_signed_in_twice_still_has_one_registration_in_flight() {
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     tx.rollback().await.unwrap();
     first.await.unwrap().expect("the first registration");
+}
+
+/// A registration of a new petitioner `n` with `token`, running in its own task.
+fn register(
+    app: &xinfang_tests::TestApp,
+    token: &str,
+    n: usize,
+) -> tokio::task::JoinHandle<Result<tonic::Response<xinfang_proto::v1::Visit>, tonic::Status>> {
+    use xinfang_proto::v1::{Level, MatterInput, Petitioner, RegisterVisitRequest, Visit};
+    let mut client = app.client_with(Some(token));
+    let visit = Visit {
+        visited_at: Some(prost_types::Timestamp {
+            seconds: chrono::Utc::now().timestamp() - 3_600,
+            nanos: 0,
+        }),
+        level: Level::County as i32,
+        place_name: "盐边县信访局接待大厅".into(),
+        headcount: 1,
+        petitioners: vec![Petitioner {
+            name: format!("申{n}"),
+            id_number: xinfang_tests::fixture::id_number(n),
+            ..Default::default()
+        }],
+        matter: Some(MatterInput {
+            content: "拖欠工资三个月".into(),
+            demands: "要求支付工资".into(),
+            category: "labor".into(),
+            problem_org_code: "510422100".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    tokio::spawn(async move {
+        client
+            .visits
+            .register_visit(RegisterVisitRequest {
+                request_id: xinfang_tests::request_id(),
+                visit: Some(visit),
+            })
+            .await
+    })
+}
+
+/// Every registration blocks at the counter table until the returned transaction ends.
+async fn hold_counters(app: &xinfang_tests::TestApp) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE registration_counters IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx
 }
