@@ -1,6 +1,8 @@
-// The google.rpc error details the workbench reads (ErrorInfo, RetryInfo, BadRequest), decoded by hand from
-// their wire bytes: three small messages are not worth generating the google.rpc protos into the bundle, and
-// they are not part of proto/. Kept apart from the transport so that `npm test` checks them.
+// The google.rpc error details the workbench reads (ErrorInfo, RetryInfo, BadRequest), read field by field
+// with protobuf-es's wire reader: three small messages are not worth generating the google.rpc protos into the
+// bundle, and they are not part of proto/. Kept apart from the transport so that `npm test` checks them.
+
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 
 /** A detail as connect-web hands it over: the message's full type name and its bytes. */
 export interface RawDetail {
@@ -17,38 +19,19 @@ export interface Violation {
 type Field = { number: number; bytes?: Uint8Array; varint?: number };
 
 /** The top-level fields of a message: length-delimited ones with their bytes, varints with their value.
- *  Stops at anything else (or at malformed bytes), since none of the messages read here has such fields. */
+ *  Stops at malformed bytes, keeping what was read before them. */
 function fields(bytes: Uint8Array): Field[] {
   const out: Field[] = [];
-  let i = 0;
-  const varint = (): number | null => {
-    let v = 0;
-    let mul = 1;
-    for (;;) {
-      if (i >= bytes.length) return null;
-      const b = bytes[i++]!;
-      v += (b & 0x7f) * mul;
-      mul *= 128;
-      if (b < 0x80) return v;
+  const reader = new BinaryReader(bytes);
+  try {
+    while (reader.pos < reader.len) {
+      const [number, wire] = reader.tag();
+      if (wire === WireType.Varint) out.push({ number, varint: Number(reader.uint64()) });
+      else if (wire === WireType.LengthDelimited) out.push({ number, bytes: reader.bytes() });
+      else reader.skip(wire, number);
     }
-  };
-  while (i < bytes.length) {
-    const tag = varint();
-    if (tag === null) break;
-    const number = Math.floor(tag / 8);
-    const wire = tag & 7;
-    if (wire === 0) {
-      const v = varint();
-      if (v === null) break;
-      out.push({ number, varint: v });
-    } else if (wire === 2) {
-      const len = varint();
-      if (len === null || i + len > bytes.length) break;
-      out.push({ number, bytes: bytes.subarray(i, i + len) });
-      i += len;
-    } else {
-      break;
-    }
+  } catch {
+    // Truncated or malformed: the fields read so far are all there is.
   }
   return out;
 }
