@@ -203,6 +203,20 @@ const ASSIGN_FLAGS: &[(&str, &str)] = &[
     ("reason", "--reason"),
 ];
 
+/// Checks `request` with the shared input rules, then sends it; a refusal names the flags typed.
+macro_rules! send {
+    ($cases:ident . $method:ident, $request:expr, $flags:expr) => {{
+        let request = $request;
+        let flags: &[(&str, &str)] = $flags;
+        precheck(&request, flags)?;
+        $cases
+            .$method(request)
+            .await
+            .map_err(|s| status_error(s, flags))?
+            .into_inner()
+    }};
+}
+
 pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result<()> {
     let mut client = client(store)?;
     let cases = &mut client.cases;
@@ -251,12 +265,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 handling_deadline: date("--deadline", deadline)?,
                 reason: reason.unwrap_or_default(),
             };
-            precheck(&request, ASSIGN_FLAGS)?;
-            cases
-                .assign_case(request)
-                .await
-                .map_err(|s| status_error(s, ASSIGN_FLAGS))?
-                .into_inner()
+            send!(cases.assign_case, request, ASSIGN_FLAGS)
         }
         OfficeCommand::DecideObjection {
             step,
@@ -276,12 +285,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 agree,
                 reason: reason.unwrap_or_default(),
             };
-            precheck(&request, &[])?;
-            cases
-                .decide_objection(request)
-                .await
-                .map_err(|s| status_error(s, &[]))?
-                .into_inner()
+            send!(cases.decide_objection, request, &[])
         }
         OfficeCommand::ConfirmCompletion { step, note } => {
             let c = common(store, &step)?;
@@ -292,12 +296,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 occurred_at: c.occurred_at,
                 note: note.unwrap_or_default(),
             };
-            precheck(&request, &[])?;
-            cases
-                .confirm_completion(request)
-                .await
-                .map_err(|s| status_error(s, &[]))?
-                .into_inner()
+            send!(cases.confirm_completion, request, &[])
         }
         OfficeCommand::Supervise {
             step,
@@ -317,12 +316,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 method,
                 reason: reason.unwrap_or_default(),
             };
-            precheck(&request, &[])?;
-            cases
-                .supervise_case(request)
-                .await
-                .map_err(|s| status_error(s, &[]))?
-                .into_inner()
+            send!(cases.supervise_case, request, &[])
         }
         OfficeCommand::CloseSupervision { step, note } => {
             let c = common(store, &step)?;
@@ -333,12 +327,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 occurred_at: c.occurred_at,
                 note: note.unwrap_or_default(),
             };
-            precheck(&request, &[])?;
-            cases
-                .close_supervision(request)
-                .await
-                .map_err(|s| status_error(s, &[]))?
-                .into_inner()
+            send!(cases.close_supervision, request, &[])
         }
         OfficeCommand::Review(ReviewCommand::Request { step, reason }) => {
             let c = common(store, &step)?;
@@ -349,12 +338,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 occurred_at: c.occurred_at,
                 reason: reason.unwrap_or_default(),
             };
-            precheck(&request, &[])?;
-            cases
-                .request_review(request)
-                .await
-                .map_err(|s| status_error(s, &[]))?
-                .into_inner()
+            send!(cases.request_review, request, &[])
         }
         OfficeCommand::Review(ReviewCommand::Decide {
             step,
@@ -373,12 +357,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 outcome,
                 opinion,
             };
-            precheck(&request, &[])?;
-            cases
-                .decide_review(request)
-                .await
-                .map_err(|s| status_error(s, &[]))?
-                .into_inner()
+            send!(cases.decide_review, request, &[])
         }
         OfficeCommand::Review(ReviewCommand::Hearing {
             step,
@@ -399,12 +378,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 last_day: date("--last-day", Some(last))?,
                 note: note.unwrap_or_default(),
             };
-            precheck(&request, &flags)?;
-            cases
-                .record_hearing(request)
-                .await
-                .map_err(|s| status_error(s, &flags))?
-                .into_inner()
+            send!(cases.record_hearing, request, &flags)
         }
         OfficeCommand::Backlog(BacklogCommand::Mark {
             step,
@@ -422,12 +396,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 special_difficult: special_difficult.then_some(true),
                 reason: reason.unwrap_or_default(),
             };
-            precheck(&request, &[])?;
-            cases
-                .mark_backlog(request)
-                .await
-                .map_err(|s| status_error(s, &[]))?
-                .into_inner()
+            send!(cases.mark_backlog, request, &[])
         }
         OfficeCommand::Backlog(BacklogCommand::Resolve {
             step,
@@ -462,12 +431,7 @@ pub async fn run(store: &mut Store, ask: &Ask, command: OfficeCommand) -> Result
                 resolution,
                 note: note.unwrap_or_default(),
             };
-            precheck(&request, &flags)?;
-            cases
-                .resolve_backlog(request)
-                .await
-                .map_err(|s| status_error(s, &flags))?
-                .into_inner()
+            send!(cases.resolve_backlog, request, &flags)
         }
     };
     store.save_case(&case)?;
