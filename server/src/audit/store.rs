@@ -55,6 +55,37 @@ pub async fn append_many(
     Ok(())
 }
 
+/// A row of the audit trail to append.
+pub struct NewRow {
+    pub principal_id: Uuid,
+    pub action: String,
+    pub subject: String,
+    pub detail: String,
+}
+
+/// Appends rows of different principals and actions in one statement, in their order.
+pub async fn append_rows(conn: &mut PgConnection, rows: &[NewRow]) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let principals: Vec<Uuid> = rows.iter().map(|r| r.principal_id).collect();
+    let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
+    let subjects: Vec<&str> = rows.iter().map(|r| r.subject.as_str()).collect();
+    let details: Vec<&str> = rows.iter().map(|r| r.detail.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO audit_log (principal_id, action, subject, detail) \
+         SELECT p, a, s, d FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) \
+              WITH ORDINALITY AS t(p, a, s, d, ord) ORDER BY ord",
+    )
+    .bind(&principals)
+    .bind(&actions)
+    .bind(&subjects)
+    .bind(&details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn lock_sealer(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('xinfang.audit.seal'))")
         .execute(conn)

@@ -296,28 +296,30 @@ pub async fn open(
     o: &Opening<'_>,
     conn: &mut PgConnection,
 ) -> Result<Uuid, AppError> {
-    let id = Uuid::now_v7();
+    let case = opening(workflow, o);
+    store::insert(conn, &case).await?;
+    Ok(case.id)
+}
+
+/// The row of a case `o` opens, with a new id and its first due dates; [`open`] inserts one, intake's
+/// set-based registration many at once.
+pub fn opening<'a>(workflow: &Workflow, o: &Opening<'a>) -> store::NewCase<'a> {
     let record = CaseRecord::registered(o.registered_at, i32::from(o.claim_type));
     let schedule = model::schedule(&record, &workflow.facts(o.registered_at));
-    store::insert(
-        conn,
-        &store::NewCase {
-            id,
-            number: o.number,
-            category: o.category,
-            problem_org: o.problem_org,
-            content: o.content,
-            demands: o.demands,
-            registered_at: o.registered_at,
-            assign_due: schedule.assign_due(),
-            next_due: schedule.next_due,
-            claim_type: o.claim_type,
-            accused_org_code: o.accused_org_code,
-            opened_by: o.opened_by,
-        },
-    )
-    .await?;
-    Ok(id)
+    store::NewCase {
+        id: Uuid::now_v7(),
+        number: o.number,
+        category: o.category,
+        problem_org: o.problem_org,
+        content: o.content,
+        demands: o.demands,
+        registered_at: o.registered_at,
+        assign_due: schedule.assign_due(),
+        next_due: schedule.next_due,
+        claim_type: o.claim_type,
+        accused_org_code: o.accused_org_code,
+        opened_by: o.opened_by,
+    }
 }
 
 /// The case `id`, locked until the transaction ends, for intake joining a registration to it.

@@ -288,6 +288,53 @@ pub async fn insert(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(), sqlx
     Ok(())
 }
 
+/// [`insert`] for the cases a set of registrations opens, in one statement.
+pub async fn insert_many(conn: &mut PgConnection, cases: &[NewCase<'_>]) -> Result<(), sqlx::Error> {
+    if cases.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO cases (id, number, category_code, problem_org_code, content, demands, registered_at, \
+                            assign_due, next_due, claim_type, accused_org_code, opened_by) \
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+                              $7::timestamptz[], $8::date[], $9::date[], $10::int2[], $11::text[], $12::uuid[])",
+    )
+    .bind(cases.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.number).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.category).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.problem_org).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.content).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.demands).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.registered_at).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.assign_due).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.next_due).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.claim_type).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.accused_org_code).collect::<Vec<_>>())
+    .bind(cases.iter().map(|c| c.opened_by).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The cases `ids` that exist, by id; with `lock`, locked for update until the transaction ends, taken in
+/// the order of their ids (one order for every writer that locks several).
+pub async fn get_many(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    lock: bool,
+) -> Result<Vec<CaseRow>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock = if lock { " FOR UPDATE" } else { "" };
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM cases WHERE id = ANY($1) ORDER BY id{lock}"
+    ))
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
 pub struct NewEvent<'a> {
     pub case_id: Uuid,
     pub action: &'a str,
@@ -413,4 +460,27 @@ pub async fn list(
     .bind(f.today)
     .fetch_all(conn)
     .await
+}
+
+/// [`insert_event`] for several events in one statement, in their order.
+pub async fn insert_events(conn: &mut PgConnection, events: &[NewEvent<'_>]) -> Result<(), sqlx::Error> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO case_events (case_id, action, actor, occurred_at, reason, before, after) \
+         SELECT c, a, w, o, r, b, f \
+         FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[], $5::text[], $6::jsonb[], \
+                     $7::jsonb[]) WITH ORDINALITY AS t(c, a, w, o, r, b, f, ord) ORDER BY ord",
+    )
+    .bind(events.iter().map(|e| e.case_id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.action).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.actor).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.reason).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.before.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.after.clone()).collect::<Vec<_>>())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use xinfang_proto::v1::{Letter, RegisterLetterRequest, RegisterVisitRequest, Visit};
 
-use super::IntakeApi;
+use super::{IntakeApi, batch::Item};
 use crate::{auth::Principal, db, error::AppError};
 
 /// Registrations written in one transaction at most. Each is a savepoint (a subtransaction); PostgreSQL
@@ -154,7 +154,34 @@ impl IntakeApi {
                     return Ok((vec![Ok(registered)], tx));
                 }
                 let mut answers = Vec::with_capacity(jobs.len());
-                for job in jobs {
+                let mut rest = jobs.as_slice();
+                while let Some(job) = rest.first() {
+                    // Visits that follow each other are written set-based (`batch.rs`).
+                    let run = rest
+                        .iter()
+                        .take_while(|j| matches!(j.registration, Registration::Visit(_)))
+                        .count();
+                    if run > 1 {
+                        let items: Vec<Item<'_>> = rest[..run]
+                            .iter()
+                            .filter_map(|j| match &j.registration {
+                                Registration::Visit(request) => Some(Item {
+                                    principal: &j.principal,
+                                    request,
+                                }),
+                                Registration::Letter(_) => None,
+                            })
+                            .collect();
+                        let written = self.register_visits(&items, &mut tx).await?;
+                        answers.extend(
+                            written
+                                .into_iter()
+                                .map(|a| a.result.map(Registered::Visit)),
+                        );
+                        rest = &rest[run..];
+                        continue;
+                    }
+                    rest = &rest[1..];
                     let mut sp = sqlx::Connection::begin(&mut *tx).await?;
                     match self.register_one(job, &mut sp).await {
                         Ok(registered) => {

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     cases::{commands as cases, model::Workflow, store::NewEvent},
     error::AppError,
-    org::store as org_store,
+    org::store::{self as org_store, OrgUnitRow},
     scope::{self, Kind, Reader},
 };
 
@@ -35,39 +35,14 @@ pub async fn check_case(
     matter: &NewMatter,
     keys: &MatchKeys,
 ) -> Result<CaseLink, AppError> {
-    let mut v = Violations::new();
-    if !store::category_exists(conn, &matter.category).await? {
-        v.add(
-            format!("{field}.category"),
-            "not in the category dictionary",
-        );
-    }
+    let category_known = store::category_exists(conn, &matter.category).await?;
     let org = org_store::get(conn, &matter.problem_org_code).await?;
-    let competent_rank = match &org {
-        None => {
-            v.add(
-                format!("{field}.problem_org_code"),
-                "no org unit has this code",
-            );
-            0
-        }
-        Some(o) if o.kind == "petition_office" => {
-            v.add(
-                format!("{field}.problem_org_code"),
-                "the place of the problem is a township, a department or the county",
-            );
-            0
-        }
-        Some(o) => model::competent_rank(&o.kind),
+    let accused = match &matter.accused_org_code {
+        Some(accused) => Some(org_store::get(conn, accused).await?),
+        None => None,
     };
-    if let Some(accused) = &matter.accused_org_code
-        && org_store::get(conn, accused).await?.is_none()
-    {
-        v.add(
-            format!("{field}.accused_org_code"),
-            "no org unit has this code",
-        );
-    }
+    let (mut v, competent_rank) =
+        check_refs(field, category_known, org.as_ref(), accused.as_ref().map(Option::as_ref));
     // A link names a case the caller reads already (it never widens what anyone reads); one it may not
     // read is refused exactly as one that does not exist, so the refusal tells nothing either.
     let linked = match matter.link_case_id {
@@ -133,6 +108,48 @@ pub async fn check_case(
     })
 }
 
+/// The matter's references judged: whether its category is in the dictionary (`category_known`), its
+/// problem place (`org`: the unit of that code, if any) and, for an accusation, the unit accused
+/// (`accused`: `Some(None)` when no unit has the code). Returns the violations and the competent rank.
+pub fn check_refs(
+    field: &str,
+    category_known: bool,
+    org: Option<&OrgUnitRow>,
+    accused: Option<Option<&OrgUnitRow>>,
+) -> (Violations, i32) {
+    let mut v = Violations::new();
+    if !category_known {
+        v.add(
+            format!("{field}.category"),
+            "not in the category dictionary",
+        );
+    }
+    let competent_rank = match org {
+        None => {
+            v.add(
+                format!("{field}.problem_org_code"),
+                "no org unit has this code",
+            );
+            0
+        }
+        Some(o) if o.kind == "petition_office" => {
+            v.add(
+                format!("{field}.problem_org_code"),
+                "the place of the problem is a township, a department or the county",
+            );
+            0
+        }
+        Some(o) => model::competent_rank(&o.kind),
+    };
+    if let Some(None) = accused {
+        v.add(
+            format!("{field}.accused_org_code"),
+            "no org unit has this code",
+        );
+    }
+    (v, competent_rank)
+}
+
 /// A visit or letter being registered, as its case sees it.
 pub struct Arriving<'a> {
     pub id: Uuid,
@@ -161,6 +178,19 @@ pub async fn settle(
     arriving: Option<Dated>,
 ) -> Result<(bool, Flips), AppError> {
     let registrations = store::registrations_of(conn, case_id).await?;
+    let (repeat, changed) = flags(&registrations, arriving);
+    let mut flips = Vec::new();
+    for (i, repeat) in changed {
+        let r = registrations[i].clone();
+        store::set_repeat(conn, &r.kind, r.id, repeat).await?;
+        flips.push((r, repeat));
+    }
+    Ok((repeat, flips))
+}
+
+/// The arriving registration's repeat flag among a case's `registrations` (earliest first), and which of
+/// those change their flag (by position, with the new flag): [`settle`] without the database.
+pub fn flags(registrations: &[Registration], arriving: Option<Dated>) -> (bool, Vec<(usize, bool)>) {
     let mut dated: Vec<Dated> = registrations
         .iter()
         .map(|r| Dated {
@@ -171,15 +201,15 @@ pub async fn settle(
         .collect();
     dated.extend(arriving);
     let flags = model::repeat_flags(&dated);
-    let mut flips = Vec::new();
-    for (r, &repeat) in registrations.into_iter().zip(&flags) {
-        if r.repeat != repeat {
-            store::set_repeat(conn, &r.kind, r.id, repeat).await?;
-            flips.push((r, repeat));
-        }
-    }
+    let changed = registrations
+        .iter()
+        .zip(&flags)
+        .enumerate()
+        .filter(|(_, (r, repeat))| r.repeat != **repeat)
+        .map(|(i, (_, repeat))| (i, *repeat))
+        .collect();
     let repeat = arriving.is_none() || flags.last().copied().unwrap_or(true);
-    Ok((repeat, flips))
+    (repeat, changed)
 }
 
 /// Records a change of a case's initial registration: a `reclassified` event with the numbers of the

@@ -1,6 +1,7 @@
 //! Intake: visits, letters and persuade-and-return trips, the cases they open or join, and the petitioners'
 //! personal data. docs/intake.md tells its rules.
 
+pub mod batch;
 pub mod commands;
 pub mod group;
 pub mod matching;

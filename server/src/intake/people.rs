@@ -14,7 +14,7 @@ use super::{
 use crate::{
     auth::Principal,
     error::AppError,
-    pii::{Field, PiiKeys},
+    pii::{Field, Keyring, PiiKeys},
 };
 
 /// How personal data goes out in one response.
@@ -34,6 +34,72 @@ impl Reveal {
     }
 }
 
+/// The keyed hashes of a person as listed: of the ID number, and of the name with the phone.
+pub struct Hashed {
+    pub id: Option<Vec<u8>>,
+    pub contact: Option<Vec<u8>>,
+}
+
+/// The hashes of each of `people`, with one keyring.
+pub fn hash(ring: &Keyring, people: &[NewPetitioner]) -> Vec<Hashed> {
+    people
+        .iter()
+        .map(|p| Hashed {
+            id: p.id_number.as_deref().map(|n| ring.match_hash(n).to_vec()),
+            contact: model::contact_key(&p.name, p.phone.as_deref())
+                .map(|k| ring.contact_hash(&k).to_vec()),
+        })
+        .collect()
+}
+
+/// The keys that find the petitioners among `people` (never the proxies: 同人 is the principal's
+/// identity) again for repeat matching.
+pub fn match_keys(people: &[NewPetitioner], hashed: &[Hashed]) -> MatchKeys {
+    let petitioners = || people.iter().zip(hashed).filter(|(p, _)| !p.proxy);
+    MatchKeys {
+        id_hashes: petitioners().filter_map(|(_, h)| h.id.clone()).collect(),
+        contact_hashes: petitioners()
+            .filter_map(|(_, h)| h.contact.clone())
+            .collect(),
+    }
+}
+
+/// A person sealed with `ring`, as stored, under a new id.
+pub fn sealed<'a>(
+    ring: &'a Keyring,
+    p: &'a NewPetitioner,
+    hashed: &'a Hashed,
+) -> Result<store::PetitionerRecord<'a>, AppError> {
+    let seal = |field, value: &Option<String>| value.as_deref().map(|v| ring.seal(field, v)).transpose();
+    Ok(store::PetitionerRecord {
+        id: Uuid::now_v7(),
+        name: &p.name,
+        id_hash: hashed.id.as_deref(),
+        contact_hash: hashed.contact.as_deref(),
+        id_number_enc: seal(Field::IdNumber, &p.id_number)?,
+        id_number_masked: p.id_number.as_deref().map(personal::mask_id_number),
+        phone_enc: seal(Field::Phone, &p.phone)?,
+        phone_masked: p.phone.as_deref().map(personal::mask_phone),
+        address_enc: seal(Field::Address, &p.address)?,
+        seal_key: ring.current_id(),
+    })
+}
+
+/// What a failed write of people means: a seal key retired by a rotation this process has not noticed yet
+/// (it checks every second) makes the key file be read again and the write run again with the new key.
+pub fn stored_or_retry<T>(keys: &PiiKeys, written: Result<T, sqlx::Error>) -> Result<T, AppError> {
+    match written {
+        Ok(v) => Ok(v),
+        Err(err) if crate::pii::store::is_key_in_use(&err) => {
+            if let Err(err) = keys.reload() {
+                tracing::warn!(error = %err, "reading the personal-data key file again");
+            }
+            Err(AppError::LostRace)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Seals and stores the people listed; returns them as listed (ids, representative and proxy flags), and the
 /// keyed hashes that find the petitioners among them (never the proxies) again for repeat matching: of ID
 /// numbers, and of names with phones.
@@ -45,20 +111,11 @@ pub async fn store_petitioners(
     // One keyring for all of them, so that the key id stored is the key that sealed, whatever a rotation
     // does meanwhile.
     let ring = keys.ring();
-    let hashes: Vec<Option<Vec<u8>>> = people
-        .iter()
-        .map(|p| p.id_number.as_deref().map(|n| ring.match_hash(n).to_vec()))
-        .collect();
-    let contacts: Vec<Option<Vec<u8>>> = people
-        .iter()
-        .map(|p| {
-            model::contact_key(&p.name, p.phone.as_deref()).map(|k| ring.contact_hash(&k).to_vec())
-        })
-        .collect();
+    let hashed = hash(&ring, people);
     // Inserting a new person waits for a concurrent transaction inserting the same one; taking people in one
     // global order (by hash) keeps two registrations that share them from deadlocking each other.
     let mut order: Vec<usize> = (0..people.len()).collect();
-    order.sort_by(|a, b| hashes[*a].cmp(&hashes[*b]));
+    order.sort_by(|a, b| hashed[*a].id.cmp(&hashed[*b].id));
     let mut listed = vec![
         Listed {
             petitioner_id: Uuid::nil(),
@@ -69,52 +126,15 @@ pub async fn store_petitioners(
     ];
     for i in order {
         let p = &people[i];
-        let seal = |field, value: &Option<String>| {
-            value.as_deref().map(|v| ring.seal(field, v)).transpose()
-        };
-        let record = store::PetitionerRecord {
-            id: Uuid::now_v7(),
-            name: &p.name,
-            id_hash: hashes[i].as_deref(),
-            contact_hash: contacts[i].as_deref(),
-            id_number_enc: seal(Field::IdNumber, &p.id_number)?,
-            id_number_masked: p.id_number.as_deref().map(personal::mask_id_number),
-            phone_enc: seal(Field::Phone, &p.phone)?,
-            phone_masked: p.phone.as_deref().map(personal::mask_phone),
-            address_enc: seal(Field::Address, &p.address)?,
-            seal_key: ring.current_id(),
-        };
-        let id = match store::upsert_petitioner(conn, &record).await {
-            Ok(id) => id,
-            // The key this process seals with was retired by a rotation it has not noticed yet (it checks
-            // every second): read the key file again, and let the write run again with the new key.
-            Err(err) if crate::pii::store::is_key_in_use(&err) => {
-                if let Err(err) = keys.reload() {
-                    tracing::warn!(error = %err, "reading the personal-data key file again");
-                }
-                return Err(AppError::LostRace);
-            }
-            Err(err) => return Err(err.into()),
-        };
+        let record = sealed(&ring, p, &hashed[i])?;
+        let id = stored_or_retry(keys, store::upsert_petitioner(conn, &record).await)?;
         listed[i] = Listed {
             petitioner_id: id,
             representative: p.representative,
             proxy: p.proxy,
         };
     }
-    // A proxy is not the petitioner (同人 is the principal's identity): only petitioners are matched.
-    let petitioner = |i: &usize| !people[*i].proxy;
-    let keys = MatchKeys {
-        id_hashes: (0..people.len())
-            .filter(petitioner)
-            .filter_map(|i| hashes[i].clone())
-            .collect(),
-        contact_hashes: (0..people.len())
-            .filter(petitioner)
-            .filter_map(|i| contacts[i].clone())
-            .collect(),
-    };
-    Ok((listed, keys))
+    Ok((listed, match_keys(people, &hashed)))
 }
 
 fn petitioner_to_proto(
@@ -195,19 +215,42 @@ pub async fn written(
     owner: Uuid,
     method: &str,
 ) -> Result<(Vec<Petitioner>, Vec<Petitioner>), AppError> {
-    let rows = store::petitioners_of(conn, links, &[owner]).await?;
-    let convert = |reveal| -> Result<Vec<Petitioner>, AppError> {
-        rows.iter()
-            .map(|r| petitioner_to_proto(keys, r, reveal))
-            .collect()
-    };
-    let masked = convert(Reveal::Masked)?;
-    if Reveal::for_principal(principal) == Reveal::Masked {
-        return Ok((masked.clone(), masked));
+    let mut of = written_many(conn, keys, principal, links, &[owner], method).await?;
+    Ok(of.remove(&owner).unwrap_or_default())
+}
+
+/// [`written`] for several records of one principal, with one read and one audit statement.
+pub async fn written_many(
+    conn: &mut PgConnection,
+    keys: &PiiKeys,
+    principal: &Principal,
+    links: Links,
+    owners: &[Uuid],
+    method: &str,
+) -> Result<HashMap<Uuid, (Vec<Petitioner>, Vec<Petitioner>)>, AppError> {
+    let rows = store::petitioners_of(conn, links, owners).await?;
+    let full = Reveal::for_principal(principal) == Reveal::Full;
+    let mut of: HashMap<Uuid, (Vec<Petitioner>, Vec<Petitioner>)> = owners
+        .iter()
+        .map(|o| (*o, (Vec::new(), Vec::new())))
+        .collect();
+    let mut revealed: Vec<(Uuid, Uuid)> = Vec::new();
+    for row in &rows {
+        let masked = petitioner_to_proto(keys, row, Reveal::Masked)?;
+        let shown = if full {
+            revealed.push((row.owner_id, row.id));
+            petitioner_to_proto(keys, row, Reveal::Full)?
+        } else {
+            masked.clone()
+        };
+        let entry = of.entry(row.owner_id).or_default();
+        entry.0.push(masked);
+        entry.1.push(shown);
     }
-    let mut revealed: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    // One audited read per person per record, as when each was written alone.
     revealed.sort_unstable();
     revealed.dedup();
+    let revealed: Vec<Uuid> = revealed.into_iter().map(|(_, person)| person).collect();
     store::record_pii_reads(conn, principal.id, &revealed, method).await?;
-    Ok((masked, convert(Reveal::Full)?))
+    Ok(of)
 }

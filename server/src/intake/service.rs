@@ -45,7 +45,7 @@ use crate::{
 #[derive(Clone)]
 pub struct IntakeApi {
     pub(super) pool: PgPool,
-    ctx: Arc<Ctx>,
+    pub(super) ctx: Arc<Ctx>,
     pub(super) group: Arc<Group>,
 }
 
@@ -60,7 +60,7 @@ impl IntakeApi {
 }
 
 /// Checks a registration's `request_id` and then the rest of it: every bad field is named at once.
-fn parse<T>(
+pub(super) fn parse<T>(
     request_id: &str,
     rest: impl FnOnce(&mut Violations) -> Option<T>,
 ) -> Result<(Uuid, T), AppError> {

@@ -30,3 +30,31 @@ pub async fn append(conn: &mut PgConnection, e: &FeedEntry<'_>) -> Result<(), sq
     .await?;
     Ok(())
 }
+
+/// Records changes of several records in one statement, in their order.
+pub async fn append_many(conn: &mut PgConnection, entries: &[FeedEntry<'_>]) -> Result<(), sqlx::Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<&str> = entries.iter().map(|e| e.kind).collect();
+    let ids: Vec<Uuid> = entries.iter().map(|e| e.entity_id).collect();
+    let orgs: Vec<Option<&str>> = entries.iter().map(|e| e.org_code).collect();
+    let previous: Vec<Option<&str>> = entries.iter().map(|e| e.previous_org_code).collect();
+    let owners: Vec<Option<Uuid>> = entries.iter().map(|e| e.owner).collect();
+    let reasons: Vec<&str> = entries.iter().map(|e| e.reason).collect();
+    sqlx::query(
+        "INSERT INTO feed (kind, entity_id, org_code, previous_org_code, owner, reason) \
+         SELECT k, e, o, p, w, r \
+         FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[]) \
+              WITH ORDINALITY AS t(k, e, o, p, w, r, ord) ORDER BY ord",
+    )
+    .bind(&kinds)
+    .bind(&ids)
+    .bind(&orgs)
+    .bind(&previous)
+    .bind(&owners)
+    .bind(&reasons)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -39,6 +39,27 @@ pub async fn next_serial(
     .await
 }
 
+/// Takes `count` numbers of a register at once (a set of registrations written together); returns the last
+/// of them, so the set's serials are `last - count + 1 ..= last`. The row stays locked to the commit, as
+/// with [`next_serial`].
+pub async fn next_serials(
+    conn: &mut PgConnection,
+    prefix: &str,
+    year: i32,
+    count: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO registration_counters (prefix, year, last) VALUES ($1, $2, $3) \
+         ON CONFLICT (prefix, year) DO UPDATE SET last = registration_counters.last + $3 \
+         RETURNING last",
+    )
+    .bind(prefix)
+    .bind(year)
+    .bind(count)
+    .fetch_one(conn)
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use xinfang_proto::calendar::today_yyyymmdd;

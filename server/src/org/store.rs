@@ -23,6 +23,19 @@ pub async fn get(conn: &mut PgConnection, code: &str) -> Result<Option<OrgUnitRo
         .await
 }
 
+/// The units of `codes` that exist.
+pub async fn get_many(
+    conn: &mut PgConnection,
+    codes: &[&str],
+) -> Result<Vec<OrgUnitRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM org_units WHERE code = ANY($1)"
+    ))
+    .bind(codes)
+    .fetch_all(conn)
+    .await
+}
+
 #[derive(Debug, Default)]
 pub struct ListFilter<'a> {
     pub kind: Option<&'a str>,

@@ -104,12 +104,94 @@ impl SyncApi {
     ) -> Result<Vec<OpResult>, AppError> {
         db::transaction(&self.pool, |mut tx| async move {
             let mut results = Vec::with_capacity(ops.len());
-            for op in ops {
-                results.push(self.apply(principal, &mut tx, op).await?);
+            let mut rest = ops;
+            while let Some(op) = rest.first() {
+                // A run of registered visits is written set-based (`intake::batch`), with the same
+                // results as one by one.
+                let run = rest.iter().take_while(|op| registers_visit(op)).count();
+                if run > 1 {
+                    results.extend(self.apply_visits(principal, &mut tx, &rest[..run]).await?);
+                    rest = &rest[run..];
+                } else {
+                    results.push(self.apply(principal, &mut tx, op).await?);
+                    rest = &rest[1..];
+                }
             }
             Ok((results, tx))
         })
         .await
+    }
+
+    /// A run of RegisterVisit operations: each checked as [`Self::apply`] checks it, then all registered
+    /// together by `IntakeApi::register_visits`.
+    async fn apply_visits(
+        &self,
+        principal: &Principal,
+        tx: &mut PgConnection,
+        ops: &[Operation],
+    ) -> Result<Vec<OpResult>, AppError> {
+        let mut results: Vec<Option<OpResult>> = Vec::with_capacity(ops.len());
+        let mut requests = Vec::new();
+        for op in ops {
+            let op_id = op.op_id.as_str();
+            let checked = validate::request_id("op_id", op_id)
+                .map_err(AppError::from)
+                .and_then(|_| {
+                    let method = "/xinfang.v1.VisitService/RegisterVisit";
+                    if crate::auth::access::permits(method, principal.role) {
+                        Ok(())
+                    } else {
+                        Err(AppError::PermissionDenied(format!(
+                            "role {} may not call RegisterVisit",
+                            principal.role
+                        )))
+                    }
+                })
+                .and_then(|()| match &op.op {
+                    Some(operation::Op::RegisterVisit(r)) => with_op_id!(r.clone(), op_id),
+                    _ => Err(AppError::invalid("op", "required")),
+                });
+            match checked {
+                Ok(request) => {
+                    results.push(None);
+                    requests.push(request);
+                }
+                Err(refused) => results.push(Some(rejected(op_id, &Status::from(refused)))),
+            }
+        }
+        let items: Vec<crate::intake::batch::Item<'_>> = requests
+            .iter()
+            .map(|request| crate::intake::batch::Item {
+                principal,
+                request,
+            })
+            .collect();
+        let mut answers = self.intake.register_visits(&items, tx).await?.into_iter();
+        Ok(ops
+            .iter()
+            .zip(results)
+            .map(|(op, result)| {
+                result.unwrap_or_else(|| match answers.next() {
+                    Some(answer) => match answer.result {
+                        Ok(visit) => OpResult {
+                            op_id: op.op_id.clone(),
+                            outcome: if answer.duplicate {
+                                OpOutcome::Duplicate
+                            } else {
+                                OpOutcome::Applied
+                            } as i32,
+                            result: Some(op_result::Result::Visit(visit)),
+                            ..OpResult::default()
+                        },
+                        Err(refused) => rejected(&op.op_id, &Status::from(refused)),
+                    },
+                    None => rejected(
+                        &op.op_id,
+                        &Status::internal("a registration of the push was left unanswered"),
+                    ),
+                })
+            })
+            .collect())
     }
 
     /// One operation in a savepoint of the push: kept when applied, undone alone when refused. Only a lost
@@ -265,6 +347,11 @@ impl SyncApi {
             history,
         }))
     }
+}
+
+/// Whether `op` registers a visit (and could join a set-based run).
+fn registers_visit(op: &Operation) -> bool {
+    matches!(op.op, Some(operation::Op::RegisterVisit(_)))
 }
 
 /// The method a pushed operation stands for, as the role table names it.

@@ -4,6 +4,7 @@
 mod cases;
 mod people;
 mod registrations;
+pub mod sets;
 mod trips;
 
 pub use cases::*;

@@ -50,7 +50,7 @@ pub fn feed_org<'a>(problem_org: &'a str, accused: Option<&str>) -> Option<&'a s
     (accused != Some(problem_org)).then_some(problem_org)
 }
 
-const VISIT_COLUMNS: &str = "id, number, case_id, visited_at, level, non_reception_place, place_name, \
+pub(super) const VISIT_COLUMNS: &str = "id, number, case_id, visited_at, level, non_reception_place, place_name, \
     headcount, collective, repeat, leapfrog, category_code, problem_org_code, content, demands, \
     registered_by, recorded_at, claim_type, accused_org_code, not_accepted_again, large_scale";
 
