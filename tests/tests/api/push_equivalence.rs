@@ -961,3 +961,141 @@ async fn pushed_registrations_come_out_as_registered_online() {
     online.app.assert_rollups_match_records().await;
     pushed.app.assert_rollups_match_records().await;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Two small pushes the set-based path could get wrong by grouping on the person alone
+
+fn pushed(v: Visit) -> Operation {
+    Operation {
+        op_id: request_id(),
+        op: Some(operation::Op::RegisterVisit(RegisterVisitRequest {
+            request_id: String::new(),
+            visit: Some(v),
+        })),
+    }
+}
+
+async fn push(officer: &mut Client, ops: Vec<Operation>) -> Vec<Visit> {
+    let results = officer
+        .sync
+        .push(PushRequest { operations: ops })
+        .await
+        .expect("a push")
+        .into_inner()
+        .results;
+    results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            assert_eq!(r.outcome(), OpOutcome::Applied, "op {i}: {r:?}");
+            pushed_visit(r).expect("a visit").clone()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_same_person_about_two_things_in_one_push_opens_two_cases() {
+    let app = spawn_app().await;
+    let mut officer = client(&app, Role::FieldOfficer, "510422XF").await;
+    let now = now_secs();
+    let zhang = || vec![person("张三", &id_number(800), "")];
+    let visits = push(
+        &mut officer,
+        vec![
+            pushed(visit(
+                now - 3 * DAY,
+                Level::County,
+                zhang(),
+                matter("labor", TOWN, "拖欠工资"),
+            )),
+            pushed(visit(
+                now - 2 * DAY,
+                Level::County,
+                zhang(),
+                matter("land", TOWN, "宅基地纠纷"),
+            )),
+        ],
+    )
+    .await;
+    let class: Vec<_> = visits
+        .iter()
+        .map(|v| v.classification.clone().unwrap())
+        .collect();
+    assert!(!class[0].repeat && !class[1].repeat, "{class:?}");
+    assert!(!class[0].case_id.is_empty() && !class[1].case_id.is_empty());
+    assert_ne!(
+        class[0].case_id, class[1].case_id,
+        "another category, another case"
+    );
+    // The same person both times.
+    assert_eq!(visits[0].petitioners[0].id, visits[1].petitioners[0].id);
+    app.assert_rollups_match_records().await;
+}
+
+#[tokio::test]
+async fn two_people_in_one_push_repeat_the_same_existing_case_in_order() {
+    let app = spawn_app().await;
+    let mut officer = client(&app, Role::FieldOfficer, "510422XF").await;
+    let now = now_secs();
+    let li = || person("李四", &id_number(801), "");
+    let wang = || person("王五", &id_number(802), "");
+    let land = || matter("land", RED, "征地补偿");
+    // Registered online before the trip, by the officer itself (so that it reads the case): 李四 and 王五.
+    let mut first = visit(now - 30 * DAY, Level::County, vec![li(), wang()], land());
+    first.headcount = 2;
+    let first = register(&mut officer, first).await;
+    let case_id = first.classification.unwrap().case_id;
+    assert!(!case_id.is_empty());
+
+    // Offline: 王五 alone (found by matching), then a new person the officer links to the case.
+    let mut linked = land();
+    linked.link_case_id = case_id.clone();
+    let visits = push(
+        &mut officer,
+        vec![
+            pushed(visit(now - 10 * DAY, Level::City, vec![wang()], land())),
+            pushed(visit(
+                now - 5 * DAY,
+                Level::County,
+                vec![person("赵七", &id_number(803), "")],
+                linked,
+            )),
+        ],
+    )
+    .await;
+    for (i, v) in visits.iter().enumerate() {
+        let c = v.classification.clone().unwrap();
+        assert_eq!(c.case_id, case_id, "op {i} joins the case");
+        assert!(c.repeat && !c.not_accepted_again, "op {i}: {c:?}");
+    }
+    let events: Vec<(String, String)> = app
+        .client
+        .clone()
+        .cases
+        .list_case_events(ListCaseEventsRequest {
+            case_id: case_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("events")
+        .into_inner()
+        .events
+        .into_iter()
+        .map(|e| (e.action, e.reason))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("registered".to_owned(), first.number.clone()),
+            ("repeat_linked".to_owned(), visits[0].number.clone()),
+            ("repeat_linked".to_owned(), visits[1].number.clone()),
+        ]
+    );
+    // Gap-free: the case's registration, then the push's two in push order.
+    let serial = |n: &str| n.rsplit('-').next().unwrap().parse::<u32>().unwrap();
+    assert_eq!(
+        [&first.number, &visits[0].number, &visits[1].number].map(|n| serial(n)),
+        [1, 2, 3]
+    );
+    app.assert_rollups_match_records().await;
+}
