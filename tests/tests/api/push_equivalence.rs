@@ -26,7 +26,7 @@ use xinfang_proto::v1::{
     VisitStatistics, YearMonth, change, op_result, operation,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, fields, fixture::id_number, now_secs, request_id, spawn_app};
+use xinfang_tests::{TestApp, fields, fixture::id_number, now_secs, reason, request_id, spawn_app};
 
 const TOWN: &str = "510422100";
 const RED: &str = "510422101";
@@ -286,8 +286,8 @@ const SENT_AGAIN: [usize; 3] = [52, 56, 63];
 // ---------------------------------------------------------------------------------------------------------
 // One server
 
-/// A refused operation: the gRPC code and the fields its `BadRequest` names.
-type Refusal = (i32, Vec<String>);
+/// A refused operation: the gRPC code, the `ErrorInfo` reason and the fields its `BadRequest` names.
+type Refusal = (i32, String, Vec<String>);
 /// An answer as (field, value) pairs, server ids replaced by labels.
 type Fields = Vec<(String, String)>;
 
@@ -397,7 +397,7 @@ async fn run_online(now: i64) -> Run {
         let answer = officer.visits.register_visit(req).await;
         answers.push(match answer {
             Ok(v) => Ok(v.into_inner()),
-            Err(status) => Err((status.code() as i32, fields(&status))),
+            Err(status) => Err((status.code() as i32, reason(&status), fields(&status))),
         });
     }
     Run { app, answers }
@@ -482,7 +482,7 @@ async fn run_pushed(now: i64) -> Run {
             if ops[i].op_id.is_empty() && fields == ["op_id"] {
                 fields = vec!["request_id".into()];
             }
-            answers.push(Err((r.code, fields)));
+            answers.push(Err((r.code, r.reason.clone(), fields)));
             continue;
         }
         let expected = if SENT_AGAIN.contains(&i) {
@@ -900,7 +900,11 @@ async fn pushed_registrations_come_out_as_registered_online() {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let refused = |i: usize| a.answers[i].clone().expect_err("refused");
+    // Refused with the code and the field named; the reason is compared between the runs.
+    let refused = |i: usize| {
+        let (code, _, fields) = a.answers[i].clone().expect_err("refused");
+        (code, fields)
+    };
     let bad = Code::InvalidArgument as i32;
     assert_eq!(refused(7), (bad, vec!["visit.matter.category".into()]));
     assert_eq!(
@@ -911,7 +915,7 @@ async fn pushed_registrations_come_out_as_registered_online() {
         refused(31),
         (bad, vec!["visit.petitioners[0].id_number".into()])
     );
-    assert_eq!(refused(43).0, bad);
+    assert_eq!(refused(43), (bad, vec!["request_id".into()]));
     assert_eq!(field(4, "case"), "case of op 3");
     assert_eq!(field(4, "repeat"), "true");
     let now = |i: usize| a.now[i].clone().expect("applied");
