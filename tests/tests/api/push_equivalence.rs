@@ -940,6 +940,15 @@ async fn pushed_registrations_come_out_as_registered_online() {
     assert_eq!(field(80, "case"), "case of setup S3");
     assert_eq!(field(90, "case"), "case of op 40");
     assert_eq!(field(60, "large_scale"), "true");
+    // The township pulls the visits about it, never the accusations against it.
+    assert!(a.township_feed.len() > 10, "{:?}", a.township_feed);
+    for i in [40, 90] {
+        let number = format!("visit {}", field(i, "number"));
+        assert!(
+            !a.township_feed.contains(&number),
+            "op {i} reached the accused"
+        );
+    }
     for (first, again) in [(48, 52), (55, 56), (58, 63)] {
         assert_eq!(
             a.answers[first], a.answers[again],
