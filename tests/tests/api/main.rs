@@ -24,6 +24,7 @@ mod metrics;
 mod org;
 mod outage;
 mod people;
+mod push_equivalence;
 mod races;
 mod read_replica;
 mod session;
