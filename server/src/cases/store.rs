@@ -289,7 +289,10 @@ pub async fn insert(conn: &mut PgConnection, c: &NewCase<'_>) -> Result<(), sqlx
 }
 
 /// [`insert`] for the cases a set of registrations opens, in one statement.
-pub async fn insert_many(conn: &mut PgConnection, cases: &[NewCase<'_>]) -> Result<(), sqlx::Error> {
+pub async fn insert_many(
+    conn: &mut PgConnection,
+    cases: &[NewCase<'_>],
+) -> Result<(), sqlx::Error> {
     if cases.is_empty() {
         return Ok(());
     }
@@ -463,7 +466,10 @@ pub async fn list(
 }
 
 /// [`insert_event`] for several events in one statement, in their order.
-pub async fn insert_events(conn: &mut PgConnection, events: &[NewEvent<'_>]) -> Result<(), sqlx::Error> {
+pub async fn insert_events(
+    conn: &mut PgConnection,
+    events: &[NewEvent<'_>],
+) -> Result<(), sqlx::Error> {
     if events.is_empty() {
         return Ok(());
     }

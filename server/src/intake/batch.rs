@@ -416,9 +416,9 @@ impl IntakeApi {
         tx: &mut PgConnection,
     ) -> Result<Vec<(usize, Answer)>, AppError> {
         let of = |m: &Member| {
-            parsed[m.at]
-                .as_ref()
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a set member without its request")))
+            parsed[m.at].as_ref().ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("a set member without its request"))
+            })
         };
         let mut out = Vec::new();
         // Claimed by a concurrent transaction since it was read: answered from that one's result.
@@ -433,7 +433,9 @@ impl IntakeApi {
             .filter(|(_, c)| !**c)
             .map(|(k, _)| k.clone())
             .collect();
-        let mut earlier = idempotency::answered::<Visit>(tx, &taken).await?.into_iter();
+        let mut earlier = idempotency::answered::<Visit>(tx, &taken)
+            .await?
+            .into_iter();
         let mut kept: Vec<(&Member, &Parsed<'_>)> = Vec::new();
         for (m, claimed) in members.iter().zip(claimed) {
             if claimed {
@@ -455,8 +457,7 @@ impl IntakeApi {
         // The numbers of the set, in its order; the register's counter is held from here to the commit.
         let year = kept[0].1.year;
         let count = kept.len() as i64;
-        let last =
-            numbers::next_serials(tx, numbers::REGISTER_PREFIX, year, count).await?;
+        let last = numbers::next_serials(tx, numbers::REGISTER_PREFIX, year, count).await?;
         let number = |k: usize| {
             numbers::registration_number(
                 numbers::REGISTER_PREFIX,
@@ -638,47 +639,45 @@ impl IntakeApi {
             })
             .collect();
         feed::append_many(tx, &entries).await?;
-        // The answers, per principal (a group holds several): people as each sees them, the cases each
-        // reads.
-        let mut principals: Vec<&Principal> = kept.iter().map(|(_, p)| p.principal).collect();
-        principals.sort_unstable_by_key(|p| p.id);
-        principals.dedup_by_key(|p| p.id);
-        let mut people_of = HashMap::new();
-        let mut readable_by = HashMap::new();
-        for principal in principals {
-            let mine: Vec<(Uuid, Uuid)> = kept
-                .iter()
-                .zip(&case_of)
-                .filter(|((_, p), _)| p.principal.id == principal.id)
-                .map(|((m, _), case)| (m.visit_id, *case))
-                .collect();
-            let visits: Vec<Uuid> = mine.iter().map(|(v, _)| *v).collect();
-            people_of.extend(
-                people::written_many(
-                    tx,
-                    &self.ctx.keys,
-                    principal,
-                    Links::Visit,
-                    &visits,
-                    "RegisterVisit",
-                )
-                .await?,
-            );
-            let mut cases: Vec<Uuid> = mine.iter().map(|(_, c)| *c).collect();
-            cases.sort_unstable();
-            cases.dedup();
-            let readable =
-                scope::store::readable(tx, &Reader::of(principal), Kind::Case, &cases).await?;
-            readable_by.insert(principal.id, readable);
+        // The answers: people as each principal sees them (a group holds several), the cases each reads.
+        let owners: Vec<(Uuid, &Principal)> = kept
+            .iter()
+            .map(|(m, p)| (m.visit_id, p.principal))
+            .collect();
+        let mut people_of =
+            people::written_by(tx, &self.ctx.keys, Links::Visit, &owners, "RegisterVisit").await?;
+        let mut readers: Vec<Reader> = Vec::new();
+        for (_, p) in &kept {
+            let reader = Reader::of(p.principal);
+            if !readers.contains(&reader) {
+                readers.push(reader);
+            }
+        }
+        let mut every_case: Vec<Uuid> = case_of.clone();
+        every_case.sort_unstable();
+        every_case.dedup();
+        let mut readable_by: Vec<(Reader, HashSet<Uuid>)> = Vec::new();
+        for reader in readers {
+            let readable = if reader.reads_everything() {
+                every_case.iter().copied().collect()
+            } else {
+                scope::store::readable(tx, &reader, Kind::Case, &every_case).await?
+            };
+            readable_by.push((reader, readable));
         }
         let mut saved_keys = Vec::with_capacity(kept.len());
         let mut first_answers = Vec::with_capacity(kept.len());
         for (m, p) in &kept {
-            let row = stored
-                .remove(&m.visit_id)
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a visit of the set not stored")))?;
+            let row = stored.remove(&m.visit_id).ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("a visit of the set not stored"))
+            })?;
             let (masked, shown) = people_of.remove(&m.visit_id).unwrap_or_default();
-            let readable = readable_by.get(&p.principal.id).cloned().unwrap_or_default();
+            let reader = Reader::of(p.principal);
+            let readable = readable_by
+                .iter()
+                .find(|(r, _)| *r == reader)
+                .map(|(_, set)| set.clone())
+                .unwrap_or_default();
             tracing::info!(visit = %row.id, case = %row.case_id, repeat = row.repeat,
                 not_accepted_again = row.not_accepted_again, collective = row.collective,
                 leapfrog = row.leapfrog, "visit registered");
@@ -728,7 +727,8 @@ impl IntakeApi {
             row_of.insert((k, i), rows.len());
             rows.push(people::sealed(&ring, &p.new.petitioners[i], h)?);
         }
-        let ids = people::stored_or_retry(&self.ctx.keys, sets::upsert_petitioners(tx, &rows).await)?;
+        let ids =
+            people::stored_or_retry(&self.ctx.keys, sets::upsert_petitioners(tx, &rows).await)?;
         kept.iter()
             .enumerate()
             .map(|(k, (_, p))| {
@@ -737,10 +737,15 @@ impl IntakeApi {
                     .iter()
                     .enumerate()
                     .map(|(i, person)| {
-                        let id = row_of
-                            .get(&(k, i))
-                            .and_then(|r| ids.get(*r))
-                            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a person of the set not stored")))?;
+                        let id =
+                            row_of
+                                .get(&(k, i))
+                                .and_then(|r| ids.get(*r))
+                                .ok_or_else(|| {
+                                    AppError::Internal(anyhow::anyhow!(
+                                        "a person of the set not stored"
+                                    ))
+                                })?;
                         Ok(Listed {
                             petitioner_id: *id,
                             representative: person.representative,
@@ -756,7 +761,11 @@ impl IntakeApi {
 /// The next registrations from `from` that can form one set: up to the first that goes alone, is of
 /// another year, or shares a petitioner or a request with an earlier one. Items already answered (refused
 /// by their parse) are passed over.
-fn candidates(parsed: &[Option<Parsed<'_>>], answers: &[Option<Answer>], from: usize) -> Vec<usize> {
+fn candidates(
+    parsed: &[Option<Parsed<'_>>],
+    answers: &[Option<Answer>],
+    from: usize,
+) -> Vec<usize> {
     let mut out = Vec::new();
     let mut hashes: HashSet<&[u8]> = HashSet::new();
     let mut requests = HashSet::new();

@@ -173,11 +173,8 @@ impl IntakeApi {
                             })
                             .collect();
                         let written = self.register_visits(&items, &mut tx).await?;
-                        answers.extend(
-                            written
-                                .into_iter()
-                                .map(|a| a.result.map(Registered::Visit)),
-                        );
+                        answers
+                            .extend(written.into_iter().map(|a| a.result.map(Registered::Visit)));
                         rest = &rest[run..];
                         continue;
                     }

@@ -41,8 +41,12 @@ pub async fn check_case(
         Some(accused) => Some(org_store::get(conn, accused).await?),
         None => None,
     };
-    let (mut v, competent_rank) =
-        check_refs(field, category_known, org.as_ref(), accused.as_ref().map(Option::as_ref));
+    let (mut v, competent_rank) = check_refs(
+        field,
+        category_known,
+        org.as_ref(),
+        accused.as_ref().map(Option::as_ref),
+    );
     // A link names a case the caller reads already (it never widens what anyone reads); one it may not
     // read is refused exactly as one that does not exist, so the refusal tells nothing either.
     let linked = match matter.link_case_id {
@@ -190,7 +194,10 @@ pub async fn settle(
 
 /// The arriving registration's repeat flag among a case's `registrations` (earliest first), and which of
 /// those change their flag (by position, with the new flag): [`settle`] without the database.
-pub fn flags(registrations: &[Registration], arriving: Option<Dated>) -> (bool, Vec<(usize, bool)>) {
+pub fn flags(
+    registrations: &[Registration],
+    arriving: Option<Dated>,
+) -> (bool, Vec<(usize, bool)>) {
     let mut dated: Vec<Dated> = registrations
         .iter()
         .map(|r| Dated {

@@ -70,7 +70,8 @@ pub fn sealed<'a>(
     p: &'a NewPetitioner,
     hashed: &'a Hashed,
 ) -> Result<store::PetitionerRecord<'a>, AppError> {
-    let seal = |field, value: &Option<String>| value.as_deref().map(|v| ring.seal(field, v)).transpose();
+    let seal =
+        |field, value: &Option<String>| value.as_deref().map(|v| ring.seal(field, v)).transpose();
     Ok(store::PetitionerRecord {
         id: Uuid::now_v7(),
         name: &p.name,
@@ -219,7 +220,7 @@ pub async fn written(
     Ok(of.remove(&owner).unwrap_or_default())
 }
 
-/// [`written`] for several records of one principal, with one read and one audit statement.
+/// [`written`] for several records of one principal.
 pub async fn written_many(
     conn: &mut PgConnection,
     keys: &PiiKeys,
@@ -228,29 +229,45 @@ pub async fn written_many(
     owners: &[Uuid],
     method: &str,
 ) -> Result<HashMap<Uuid, (Vec<Petitioner>, Vec<Petitioner>)>, AppError> {
-    let rows = store::petitioners_of(conn, links, owners).await?;
-    let full = Reveal::for_principal(principal) == Reveal::Full;
-    let mut of: HashMap<Uuid, (Vec<Petitioner>, Vec<Petitioner>)> = owners
-        .iter()
-        .map(|o| (*o, (Vec::new(), Vec::new())))
-        .collect();
-    let mut revealed: Vec<(Uuid, Uuid)> = Vec::new();
+    let owners: Vec<(Uuid, &Principal)> = owners.iter().map(|o| (*o, principal)).collect();
+    written_by(conn, keys, links, &owners, method).await
+}
+
+/// [`written`] for records just written by several principals (a group of registrations): one read of
+/// their people, one audit statement for every full showing.
+pub async fn written_by(
+    conn: &mut PgConnection,
+    keys: &PiiKeys,
+    links: Links,
+    owners: &[(Uuid, &Principal)],
+    method: &str,
+) -> Result<HashMap<Uuid, (Vec<Petitioner>, Vec<Petitioner>)>, AppError> {
+    let ids: Vec<Uuid> = owners.iter().map(|(o, _)| *o).collect();
+    let rows = store::petitioners_of(conn, links, &ids).await?;
+    let reader: HashMap<Uuid, &Principal> = owners.iter().copied().collect();
+    let mut of: HashMap<Uuid, (Vec<Petitioner>, Vec<Petitioner>)> =
+        ids.iter().map(|o| (*o, (Vec::new(), Vec::new()))).collect();
+    // (principal, record, person): one audited read per person per record, as when each was written alone.
+    let mut revealed: Vec<(Uuid, Uuid, Uuid)> = Vec::new();
     for row in &rows {
         let masked = petitioner_to_proto(keys, row, Reveal::Masked)?;
-        let shown = if full {
-            revealed.push((row.owner_id, row.id));
-            petitioner_to_proto(keys, row, Reveal::Full)?
-        } else {
-            masked.clone()
+        let shown = match reader.get(&row.owner_id) {
+            Some(p) if Reveal::for_principal(p) == Reveal::Full => {
+                revealed.push((p.id, row.owner_id, row.id));
+                petitioner_to_proto(keys, row, Reveal::Full)?
+            }
+            _ => masked.clone(),
         };
         let entry = of.entry(row.owner_id).or_default();
         entry.0.push(masked);
         entry.1.push(shown);
     }
-    // One audited read per person per record, as when each was written alone.
     revealed.sort_unstable();
     revealed.dedup();
-    let revealed: Vec<Uuid> = revealed.into_iter().map(|(_, person)| person).collect();
-    store::record_pii_reads(conn, principal.id, &revealed, method).await?;
+    let reads: Vec<(Uuid, Uuid)> = revealed
+        .into_iter()
+        .map(|(p, _, person)| (p, person))
+        .collect();
+    store::record_pii_reads_by(conn, &reads, method).await?;
     Ok(of)
 }

@@ -32,7 +32,10 @@ pub async fn append(conn: &mut PgConnection, e: &FeedEntry<'_>) -> Result<(), sq
 }
 
 /// Records changes of several records in one statement, in their order.
-pub async fn append_many(conn: &mut PgConnection, entries: &[FeedEntry<'_>]) -> Result<(), sqlx::Error> {
+pub async fn append_many(
+    conn: &mut PgConnection,
+    entries: &[FeedEntry<'_>],
+) -> Result<(), sqlx::Error> {
     if entries.is_empty() {
         return Ok(());
     }

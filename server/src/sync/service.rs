@@ -161,10 +161,7 @@ impl SyncApi {
         }
         let items: Vec<crate::intake::batch::Item<'_>> = requests
             .iter()
-            .map(|request| crate::intake::batch::Item {
-                principal,
-                request,
-            })
+            .map(|request| crate::intake::batch::Item { principal, request })
             .collect();
         let mut answers = self.intake.register_visits(&items, tx).await?.into_iter();
         Ok(ops

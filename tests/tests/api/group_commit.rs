@@ -498,3 +498,66 @@ async fn a_caller_that_hung_up_before_its_turn_is_not_written() {
         "only the caller still waiting was written"
     );
 }
+
+/// A group of visits is written set-based (`intake/batch.rs`); each registration's people are still shown
+/// as its own principal may see them, and every full showing is audited for that principal alone.
+#[tokio::test]
+async fn visits_written_together_show_and_audit_people_as_each_principal_sees_them() {
+    let app = spawn_app().await;
+    let year = this_year();
+    let clerks = [clerk(&app).await, clerk(&app).await, clerk(&app).await];
+    let officer_token = app.token(Role::FieldOfficer, "510422XF").await;
+    let officer = app.client_with(Some(&officer_token));
+    let first = register(
+        clerks[0].clone(),
+        visit(900, ts(now_secs() - 3_600), "拖欠工资"),
+    );
+    let mut rest: Vec<Call<Visit>> = Vec::new();
+    for n in 1..7 {
+        let c = if n % 3 == 0 {
+            officer.clone()
+        } else {
+            clerks[n % 3].clone()
+        };
+        rest.push(Box::pin(register(
+            c,
+            visit(900 + n, ts(now_secs() - 3_600), "拖欠工资"),
+        )));
+    }
+    let answers = in_one_group(&app, year, first, rest).await;
+    for (n, answer) in answers.into_iter().enumerate() {
+        let visit = answer.expect("every registration is answered");
+        let shown = &visit.petitioners[0];
+        if n % 3 == 0 && n > 0 {
+            assert!(shown.masked, "the field officer sees masks (visit {n})");
+            assert_ne!(shown.id_number, id_number(900 + n));
+        } else {
+            assert!(!shown.masked, "a county clerk sees in full (visit {n})");
+            assert_eq!(shown.id_number, id_number(900 + n));
+        }
+    }
+    // Five clerks' registrations shown in full: five audited reads, each by the clerk who registered.
+    assert_eq!(scalar(&app, "SELECT count(*) FROM pii_reads").await, 5);
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) FROM pii_reads r JOIN visit_petitioners vp ON vp.petitioner_id = r.petitioner_id \
+             JOIN visits v ON v.id = vp.visit_id WHERE v.registered_by = r.principal_id"
+        )
+        .await,
+        5
+    );
+    assert_eq!(
+        scalar(
+            &app,
+            "SELECT count(*) FROM audit_log WHERE action = 'pii_read'"
+        )
+        .await,
+        5
+    );
+    assert!(
+        transactions(&app).await < 7,
+        "the six queued were written together"
+    );
+    assert_eq!(serials(&app).await, (1..=7).collect::<Vec<_>>());
+}

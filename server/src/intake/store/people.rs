@@ -184,3 +184,35 @@ pub async fn record_pii_reads(
     let subjects: Vec<String> = petitioners.iter().map(Uuid::to_string).collect();
     crate::audit::store::append_many(conn, principal, "pii_read", &subjects, method).await
 }
+
+/// [`record_pii_reads`] for the reads of several principals, `(principal, petitioner)` each.
+pub async fn record_pii_reads_by(
+    conn: &mut PgConnection,
+    reads: &[(Uuid, Uuid)],
+    method: &str,
+) -> Result<(), sqlx::Error> {
+    if reads.is_empty() {
+        return Ok(());
+    }
+    let principals: Vec<Uuid> = reads.iter().map(|r| r.0).collect();
+    let petitioners: Vec<Uuid> = reads.iter().map(|r| r.1).collect();
+    sqlx::query(
+        "INSERT INTO pii_reads (principal_id, petitioner_id, method) \
+         SELECT p, pid, $3 FROM unnest($1::uuid[], $2::uuid[]) AS t(p, pid)",
+    )
+    .bind(&principals)
+    .bind(&petitioners)
+    .bind(method)
+    .execute(&mut *conn)
+    .await?;
+    let rows: Vec<crate::audit::store::NewRow> = reads
+        .iter()
+        .map(|(principal, person)| crate::audit::store::NewRow {
+            principal_id: *principal,
+            action: "pii_read".into(),
+            subject: person.to_string(),
+            detail: method.to_owned(),
+        })
+        .collect();
+    crate::audit::store::append_rows(conn, &rows).await
+}

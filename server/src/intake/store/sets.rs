@@ -13,10 +13,11 @@ pub async fn categories_in(
     conn: &mut PgConnection,
     codes: &[&str],
 ) -> Result<HashSet<String>, sqlx::Error> {
-    let found: Vec<String> = sqlx::query_scalar("SELECT code FROM case_categories WHERE code = ANY($1)")
-        .bind(codes)
-        .fetch_all(conn)
-        .await?;
+    let found: Vec<String> =
+        sqlx::query_scalar("SELECT code FROM case_categories WHERE code = ANY($1)")
+            .bind(codes)
+            .fetch_all(conn)
+            .await?;
     Ok(found.into_iter().collect())
 }
 
