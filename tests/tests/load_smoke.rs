@@ -1,6 +1,8 @@
 //! The benchmark tools keep working: `xinfang-load suite --smoke` (a tiny generated county, one-second runs
 //! of every scenario and pgbench baseline) in whatever profile the tests are built in. It checks that each
 //! part ran and made no errors, never how fast: timings belong to `suite` in --release (docs/performance.md).
+//! It runs with `--profile`, so that the statement profile keeps working too; at this size its cost does
+//! not matter.
 
 use std::{
     process::{Command, Stdio},
@@ -23,6 +25,7 @@ fn the_load_suite_runs_every_scenario_and_baseline() {
             "4",
             "--connections",
             "2",
+            "--profile",
             "--out",
         ])
         .arg(&json)
@@ -135,4 +138,14 @@ fn the_load_suite_runs_every_scenario_and_baseline() {
     );
     assert!(!report["explain"].as_array().expect("explain").is_empty());
     assert!(!report["goals"].as_array().expect("goals").is_empty());
+
+    // The statement profiles: a header, the column names, and the service's statements.
+    for name in ["register-visit", "push", "mixed", "register-visit@1"] {
+        let path = dir.path().join(format!("profile-{name}.txt"));
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(text.starts_with(&format!("{name}: ")), "{text}");
+        assert!(text.contains("INSERT INTO visits"), "{name}: {text}");
+        assert!(text.lines().count() > 10, "{name}: {text}");
+    }
 }

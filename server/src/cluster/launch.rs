@@ -163,6 +163,10 @@ pub(super) fn spawn_postmaster(
             args.push(setting.into());
         }
     }
+    for setting in &settings.extra {
+        args.push("-c".into());
+        args.push(setting.into());
+    }
 
     let mut cmd = command_as(bin_dir.join("postgres"), run_as, data_dir);
     cmd.args(&args)

@@ -105,4 +105,8 @@ pub struct ClusterSettings {
     pub recovery_target_time: Option<DateTime<Utc>>,
     /// How long to wait for the first connection; a restore replaying much WAL takes longer than a start.
     pub start_timeout: Option<Duration>,
+    /// Further `name=value` settings for the postmaster (`-c`), after all the others. The service sets none;
+    /// the benchmark's statement profile loads `pg_stat_statements` with them, for its run only, without
+    /// writing them into the cluster's configuration.
+    pub extra: Vec<String>,
 }

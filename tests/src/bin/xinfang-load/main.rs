@@ -1,21 +1,29 @@
 //! `xinfang-load`: load generator, data generator and benchmark suite of xinfang (issue #8).
 //!
 //! ```text
-//! cargo run --release -p xinfang-tests --bin xinfang-load -- suite [--quick]
+//! cargo run --release -p xinfang-tests --bin xinfang-load -- suite [--quick] [--profile]
 //! xinfang-load generate --database-url URL --data-key-file FILE [--visits N --letters N --cases N --years N]
-//! xinfang-load run register-visit|push|indicators|mixed|echo --address URL --database-url URL [...]
+//! xinfang-load run register-visit|push|indicators|mixed|echo --address URL --database-url URL [--profile] [...]
 //! ```
 //!
 //! `suite` starts a private durable PostgreSQL cluster, generates a county, starts the server as a child
 //! process (this program's `server` subcommand: the server library's own `startup::run`, or
 //! `--server-bin target/release/xinfang-server`), runs every scenario, the echo ceiling and the pgbench
 //! baselines, prints one table and writes JSON.
+//!
+//! `--profile` adds where the database time of the service's scenarios goes: the suite's cluster loads
+//! `pg_stat_statements`, and each of register-visit, push, mixed and register-visit@1 leaves
+//! `profile-<scenario>.txt` beside the JSON with its top statements by total execution time (see
+//! `statements`). Off by default, as the module costs the database a little. `run --profile` does the same
+//! for its one scenario against a server whose PostgreSQL already preloads the module, into the current
+//! folder.
 
 mod baseline;
 mod generate;
 mod load;
 mod noisy;
 mod procs;
+mod statements;
 mod suite;
 mod world;
 
@@ -107,6 +115,11 @@ struct RunArgs {
     /// Pid of the server, for its peak memory (VmHWM).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Profile the scenario's database statements with pg_stat_statements into profile-<scenario>.txt in
+    /// the current folder. The database must preload the module (shared_preload_libraries) and the URL's
+    /// role may reset its statistics (a superuser).
+    #[arg(long)]
+    profile: bool,
 }
 
 #[tokio::main]
@@ -209,10 +222,29 @@ async fn run_command(args: RunArgs) -> Result<()> {
         year,
         seed: 8,
     };
-    let mut result = match args.scenario {
-        load::Scenario::Push => target.run_push(&opts).await?,
-        load::Scenario::Indicators => target.run_indicators(&opts).await?,
-        s => target.run_timed(s, &opts, None).await?,
+    let profile = if args.profile {
+        Some(statements::StatementProfile::enable(&pool, std::path::Path::new(".")).await?)
+    } else {
+        None
+    };
+    let run = async {
+        match args.scenario {
+            load::Scenario::Push => target.run_push(&opts).await,
+            load::Scenario::Indicators => target.run_indicators(&opts).await,
+            s => target.run_timed(s, &opts, None).await,
+        }
+    };
+    let mut result = match &profile {
+        // Push has no warm-up, and that of indicators is a round, not a time: their statistics cover the
+        // whole run (for indicators, the calls per operation then count the warm-up round's too).
+        Some(p) => {
+            let warmup = match args.scenario {
+                load::Scenario::Push | load::Scenario::Indicators => Duration::ZERO,
+                _ => opts.warmup,
+            };
+            p.around(args.scenario.name(), warmup, run).await?
+        }
+        None => run.await?,
     };
     result.server_rss = server_pid.and_then(|pid| procs::rss(pid, reset));
     if let Some(echo) = echo {

@@ -11,7 +11,7 @@ use chrono::{Datelike, Utc};
 use serde::Serialize;
 use sqlx::PgPool;
 use xinfang_server::{
-    cluster::{Cluster, ClusterOptions, SUPERUSER, find_binaries},
+    cluster::{Cluster, ClusterOptions, ClusterSettings, SUPERUSER, find_binaries},
     db,
     kernel::time::shanghai,
     pii::PiiKeys,
@@ -24,6 +24,7 @@ use crate::{
     load::{self, Principals, RunOptions, Scenario, ScenarioResult, Target},
     noisy::{Neighbours, NoisyOptions},
     procs::{self, ChildServer, CpuMark},
+    statements::{self, StatementProfile},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,6 +95,12 @@ pub struct SuiteArgs {
     /// JSON). It costs some CPU: leave it off for the figures.
     #[arg(long)]
     pub perf: bool,
+    /// Profile the database statements of register-visit, push, mixed and register-visit@1 with
+    /// pg_stat_statements (preloaded in the suite's cluster, counting the trigger functions' statements
+    /// and BEGIN/SAVEPOINT/COMMIT too): profile-<scenario>.txt beside the JSON, the top 25 statements by
+    /// total execution time. It costs the database a little: leave it off for the figures.
+    #[arg(long = "profile")]
+    pub statement_profile: bool,
     /// Calls the flooding principal of the noisy-neighbour scenario keeps in flight.
     #[arg(long, default_value_t = 64)]
     pub flood_callers: usize,
@@ -266,7 +273,7 @@ fn default_out() -> PathBuf {
         .join("results.json")
 }
 
-fn say(text: impl AsRef<str>) {
+pub(crate) fn say(text: impl AsRef<str>) {
     eprintln!("[xinfang-load] {}", text.as_ref());
 }
 
@@ -340,6 +347,19 @@ async fn measured<F: Future<Output = Result<ScenarioResult>>>(
     Ok(result)
 }
 
+/// Runs a scenario under the statement profile when `--profile` asked for one.
+async fn profiled<F: Future<Output = Result<ScenarioResult>>>(
+    profile: Option<&StatementProfile>,
+    name: &str,
+    warmup: Duration,
+    run: F,
+) -> Result<ScenarioResult> {
+    match profile {
+        Some(p) => p.around(name, warmup, run).await,
+        None => run.await,
+    }
+}
+
 pub async fn run(args: SuiteArgs) -> Result<Report> {
     let started = Instant::now();
     let started_at = Utc::now();
@@ -374,12 +394,24 @@ async fn suite(
     // The cluster: durable, as the service runs its own.
     let t = Instant::now();
     let cluster_dir = dir.join("postgres");
-    let cluster = Cluster::start(&ClusterOptions {
-        dir: cluster_dir.clone(),
-        bin_dir: args.pg_bin_dir.clone(),
-        run_as: None,
-        durable: true,
-    })
+    // The statement profile's module can only be loaded when the postmaster starts.
+    let settings = ClusterSettings {
+        extra: if args.statement_profile {
+            statements::CLUSTER_SETTINGS.map(str::to_owned).to_vec()
+        } else {
+            Vec::new()
+        },
+        ..ClusterSettings::default()
+    };
+    let cluster = Cluster::start_with(
+        &ClusterOptions {
+            dir: cluster_dir.clone(),
+            bin_dir: args.pg_bin_dir.clone(),
+            run_as: None,
+            durable: true,
+        },
+        &settings,
+    )
     .await
     .context("starting the private cluster")?;
     let postmaster = cluster.pid().map(|p| p as u32);
@@ -494,6 +526,18 @@ async fn suite(
     };
     let mut scenarios = Vec::new();
     let mut explain = Vec::new();
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(default_out)
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_owned);
+    let profile = if args.statement_profile && !args.noisy_only {
+        Some(StatementProfile::enable(&env.pool, &out_dir).await?)
+    } else {
+        None
+    };
+    let profile = profile.as_ref();
     if !args.noisy_only {
         // Reads first, on the generated data as it is.
         say(format!("indicators for {year}"));
@@ -517,10 +561,15 @@ async fn suite(
             None
         };
         scenarios.push(
-            measured(
-                server.pid,
-                postmaster,
-                target.run_timed(Scenario::RegisterVisit, &opts, None),
+            profiled(
+                profile,
+                "register-visit",
+                opts.warmup,
+                measured(
+                    server.pid,
+                    postmaster,
+                    target.run_timed(Scenario::RegisterVisit, &opts, None),
+                ),
             )
             .await?,
         );
@@ -542,7 +591,15 @@ async fn suite(
             concurrency: args.push_concurrency,
             ..opts.clone()
         };
-        scenarios.push(measured(server.pid, postmaster, target.run_push(&push_opts)).await?);
+        scenarios.push(
+            profiled(
+                profile,
+                "push",
+                Duration::ZERO,
+                measured(server.pid, postmaster, target.run_push(&push_opts)),
+            )
+            .await?,
+        );
 
         say(format!(
             "mixed: {} callers, {} s",
@@ -553,10 +610,15 @@ async fn suite(
             duration: Duration::from_secs(sizes.mixed_duration_s),
             ..opts.clone()
         };
-        let mut mixed = measured(
-            server.pid,
-            postmaster,
-            target.run_timed(Scenario::Mixed, &mixed_opts, None),
+        let mut mixed = profiled(
+            profile,
+            "mixed",
+            mixed_opts.warmup,
+            measured(
+                server.pid,
+                postmaster,
+                target.run_timed(Scenario::Mixed, &mixed_opts, None),
+            ),
         )
         .await?;
         mixed.note = "a day's mix: 33% RegisterVisit, 10% RegisterLetter (county clerks), 5% Push of 5 \
@@ -576,10 +638,15 @@ async fn suite(
         };
         say("register-visit with one caller");
         baseline::settle(&env.pool).await;
-        let mut floor = measured(
-            server.pid,
-            postmaster,
-            floor_target.run_timed(Scenario::RegisterVisit, &single, None),
+        let mut floor = profiled(
+            profile,
+            "register-visit@1",
+            single.warmup,
+            measured(
+                server.pid,
+                postmaster,
+                floor_target.run_timed(Scenario::RegisterVisit, &single, None),
+            ),
         )
         .await?;
         floor.name = "register-visit@1".into();
