@@ -94,6 +94,17 @@ impl Parsed<'_> {
         self.new.matter.link_case_id.is_some() || self.new.matter.new_case_reason.is_some()
     }
 
+    /// What it looks for a repeat of.
+    fn wanted(&self) -> sets::Wanted<'_> {
+        sets::Wanted {
+            id_hashes: &self.keys.id_hashes,
+            contact_hashes: &self.keys.contact_hashes,
+            category: &self.new.matter.category,
+            problem_org: &self.new.matter.problem_org_code,
+            accusation_against: self.new.matter.accusation_against(),
+        }
+    }
+
     fn match_hashes(&self) -> impl Iterator<Item = &Vec<u8>> {
         self.keys.id_hashes.iter().chain(&self.keys.contact_hashes)
     }
@@ -345,13 +356,7 @@ impl IntakeApi {
         let wanted: Vec<sets::Wanted<'_>> = valid
             .iter()
             .filter_map(|&(at, _)| get(at))
-            .map(|p| sets::Wanted {
-                id_hashes: &p.keys.id_hashes,
-                contact_hashes: &p.keys.contact_hashes,
-                category: &p.new.matter.category,
-                problem_org: &p.new.matter.problem_org_code,
-                accusation_against: p.new.matter.accusation_against(),
-            })
+            .map(Parsed::wanted)
             .collect();
         let found = sets::find_repeat_cases(tx, &wanted).await?;
         let mut case_ids: Vec<Uuid> = found.values().map(|c| c.id).collect();
@@ -475,6 +480,22 @@ impl IntakeApi {
             })
             .collect();
         joined.sort_unstable();
+        // The matches were looked for before the people were stored. Storing a person waits for a concurrent
+        // registration storing the same one (the unique ID hash) until it commits; the one-by-one path looks
+        // for matches after that wait and so finds the case the other opened. Looked for again here, after
+        // it, a match that changed means another writer registered one of these people meanwhile.
+        let wanted: Vec<sets::Wanted<'_>> = kept.iter().map(|(_, p)| p.wanted()).collect();
+        let found = sets::find_repeat_cases(tx, &wanted).await?;
+        for (k, (m, _)) in kept.iter().enumerate() {
+            let now = found.get(&k).map(|c| c.id);
+            let planned = match m.landing {
+                Landing::Opens => None,
+                Landing::Joins { case_id, .. } => Some(case_id),
+            };
+            if now != planned {
+                return Err(AppError::LostRace);
+            }
+        }
         let standing = Standing::read(tx, &joined, true).await?;
         for (m, p) in &kept {
             if let Landing::Joins {

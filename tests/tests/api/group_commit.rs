@@ -561,3 +561,96 @@ async fn visits_written_together_show_and_audit_people_as_each_principal_sees_th
     );
     assert_eq!(serials(&app).await, (1..=7).collect::<Vec<_>>());
 }
+
+fn pushed(v: Visit) -> xinfang_proto::v1::Operation {
+    xinfang_proto::v1::Operation {
+        op_id: request_id(),
+        op: Some(xinfang_proto::v1::operation::Op::RegisterVisit(
+            RegisterVisitRequest {
+                request_id: String::new(),
+                visit: Some(v),
+            },
+        )),
+    }
+}
+
+/// Two officers' pushes name the same new person about the same thing. The first push stores the person
+/// and waits at the counter; the second, written set-based, has already looked for a match (none yet) and
+/// then waits to store the same person. When the first commits, the second must find the case it opened
+/// (as the one-by-one path does, which looks after storing), not open a second one.
+#[tokio::test]
+async fn a_set_that_meets_a_concurrent_registration_of_its_person_joins_that_case() {
+    let app = spawn_app().await;
+    let year = this_year();
+    let at = ts(now_secs() - 3_600);
+    let officer = || {
+        let app = &app;
+        async move {
+            let token = app.token(Role::FieldOfficer, "510422XF").await;
+            app.client_with(Some(&token))
+        }
+    };
+    let (mut first, mut second) = (officer().await, officer().await);
+    let blocker = hold_counter(&app, year).await;
+    let a = vec![
+        pushed(visit(500, at, "拖欠工资")),
+        pushed(visit(501, at, "拖欠工资")),
+    ];
+    let b = vec![
+        pushed(visit(500, at, "拖欠工资")),
+        pushed(visit(502, at, "拖欠工资")),
+    ];
+    let a = tokio::spawn(async move {
+        first
+            .sync
+            .push(xinfang_proto::v1::PushRequest { operations: a })
+            .await
+    });
+    until_queued_at_counter(&app).await;
+    let b = tokio::spawn(async move {
+        second
+            .sync
+            .push(xinfang_proto::v1::PushRequest { operations: b })
+            .await
+    });
+    // The second waits on the first's uncommitted person.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let waiting: i64 = scalar(
+            &app,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND wait_event_type = 'Lock' AND query LIKE '%INSERT INTO petitioners%'",
+        )
+        .await;
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second push never waited on the person"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    blocker.rollback().await.unwrap();
+    let a = a.await.unwrap().expect("first push").into_inner().results;
+    let b = b.await.unwrap().expect("second push").into_inner().results;
+    let visit_of = |r: &xinfang_proto::v1::OpResult| match &r.result {
+        Some(xinfang_proto::v1::op_result::Result::Visit(v)) => v.clone(),
+        other => panic!("not a visit: {other:?}"),
+    };
+    let (a0, b0) = (visit_of(&a[0]), visit_of(&b[0]));
+    assert!(!a0.classification.as_ref().unwrap().repeat);
+    assert!(
+        b0.classification.as_ref().unwrap().repeat,
+        "the second registration of the person repeats the first's case"
+    );
+    let cases: i64 =
+        sqlx::query_scalar("SELECT count(DISTINCT case_id) FROM visits WHERE number = ANY($1)")
+            .bind(vec![a0.number.clone(), b0.number.clone()])
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(cases, 1, "one case for the person's one matter");
+    assert_eq!(scalar(&app, "SELECT count(*) FROM cases").await, 3);
+    assert_eq!(serials(&app).await, (1..=4).collect::<Vec<_>>());
+}
