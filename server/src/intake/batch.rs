@@ -459,6 +459,24 @@ impl IntakeApi {
             return Ok(out);
         }
         let listed = self.store_people(&kept, tx).await?;
+        // One by one, a registration finds the people an earlier one just linked to its case by their
+        // stored records, whose name and phone may be other than the earlier request's (a person known
+        // before, now with a new phone): the set's requests share no hash, yet the later one would join
+        // the earlier one's case. A set cannot see that; it is written one by one instead.
+        let wanted: Vec<sets::Wanted<'_>> = kept.iter().map(|(_, p)| p.wanted()).collect();
+        for (k, person) in sets::people_found(tx, &wanted).await? {
+            let matter = &kept[k].1.new.matter;
+            let seen = kept[..k].iter().zip(&listed).any(|((_, p), people)| {
+                p.new.matter.category == matter.category
+                    && p.new.matter.problem_org_code == matter.problem_org_code
+                    && people.iter().any(|l| !l.proxy && l.petitioner_id == person)
+            });
+            if seen {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "a member of the set finds the person of an earlier one by the stored record"
+                )));
+            }
+        }
         // The numbers of the set, in its order; the register's counter is held from here to the commit.
         let year = kept[0].1.year;
         let count = kept.len() as i64;
@@ -484,7 +502,6 @@ impl IntakeApi {
         // registration storing the same one (the unique ID hash) until it commits; the one-by-one path looks
         // for matches after that wait and so finds the case the other opened. Looked for again here, after
         // it, a match that changed means another writer registered one of these people meanwhile.
-        let wanted: Vec<sets::Wanted<'_>> = kept.iter().map(|(_, p)| p.wanted()).collect();
         let found = sets::find_repeat_cases(tx, &wanted).await?;
         for (k, (m, _)) in kept.iter().enumerate() {
             let now = found.get(&k).map(|c| c.id);

@@ -28,6 +28,7 @@ mod push_equivalence;
 mod races;
 mod read_replica;
 mod session;
+mod set_review;
 mod side_doors;
 mod sync;
 mod tls;

@@ -30,11 +30,8 @@ pub struct Wanted<'a> {
     pub accusation_against: Option<&'a str>,
 }
 
-/// [`super::find_repeat_case`] for each of `wanted` at once: the earliest case of each, by position.
-pub async fn find_repeat_cases(
-    conn: &mut PgConnection,
-    wanted: &[Wanted<'_>],
-) -> Result<HashMap<usize, LinkedCase>, sqlx::Error> {
+/// The match keys of `wanted` as three parallel arrays: position, hash, whether an ID-number hash.
+fn match_keys<'a>(wanted: &[Wanted<'a>]) -> (Vec<i32>, Vec<&'a [u8]>, Vec<bool>) {
     let (mut key_ord, mut key_hash, mut key_by_id) = (Vec::new(), Vec::new(), Vec::new());
     for (i, w) in wanted.iter().enumerate() {
         for (hashes, by_id) in [(w.id_hashes, true), (w.contact_hashes, false)] {
@@ -45,6 +42,39 @@ pub async fn find_repeat_cases(
             }
         }
     }
+    (key_ord, key_hash, key_by_id)
+}
+
+/// The stored people each of `wanted` finds by its keys (the first step of [`find_repeat_cases`]), as
+/// `(position, petitioner id)`.
+pub async fn people_found(
+    conn: &mut PgConnection,
+    wanted: &[Wanted<'_>],
+) -> Result<Vec<(usize, Uuid)>, sqlx::Error> {
+    let (key_ord, key_hash, key_by_id) = match_keys(wanted);
+    if key_ord.is_empty() {
+        return Ok(Vec::new());
+    }
+    let found: Vec<(i32, Uuid)> = sqlx::query_as(
+        "WITH k AS (SELECT * FROM unnest($1::int[], $2::bytea[], $3::bool[]) AS t(ord, hash, by_id)) \
+         SELECT k.ord, p.id FROM k JOIN petitioners p ON p.id_hash = k.hash WHERE k.by_id \
+         UNION \
+         SELECT k.ord, p.id FROM k JOIN petitioners p ON p.contact_hash = k.hash WHERE NOT k.by_id",
+    )
+    .bind(&key_ord)
+    .bind(&key_hash)
+    .bind(&key_by_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(found.into_iter().map(|(k, id)| (k as usize, id)).collect())
+}
+
+/// [`super::find_repeat_case`] for each of `wanted` at once: the earliest case of each, by position.
+pub async fn find_repeat_cases(
+    conn: &mut PgConnection,
+    wanted: &[Wanted<'_>],
+) -> Result<HashMap<usize, LinkedCase>, sqlx::Error> {
+    let (key_ord, key_hash, key_by_id) = match_keys(wanted);
     if key_ord.is_empty() {
         return Ok(HashMap::new());
     }
