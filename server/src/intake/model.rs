@@ -7,6 +7,7 @@ use uuid::Uuid;
 use xinfang_proto::{
     input::intake::NewMatter,
     v1::{CaseState, ClaimType, LetterChannel, Level, TripOutcome},
+    validate::{self, Violations},
 };
 
 use crate::{
@@ -15,6 +16,17 @@ use crate::{
 };
 
 pub use xinfang_proto::calendar::today_yyyymmdd;
+
+/// Checks a registration's `request_id` and then the rest of it: every bad field is named at once.
+pub fn parse<T>(
+    request_id: &str,
+    rest: impl FnOnce(&mut Violations) -> Option<T>,
+) -> Result<(Uuid, T), Violations> {
+    let mut v = Violations::new();
+    let request_id = v.check(validate::request_id("request_id", request_id));
+    let rest = rest(&mut v);
+    v.finish(|| Some((request_id?, rest?)))
+}
 
 /// Persons in a batch from which it counts as a collective visit (集体访), by default.
 pub const DEFAULT_COLLECTIVE_THRESHOLD: u32 = 5;

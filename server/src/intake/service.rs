@@ -26,7 +26,7 @@ use super::{
     Ctx, IntakeConfig,
     commands::{self, Detached, Which},
     group::{Group, Registered, Registration},
-    model,
+    model::{self, parse},
     store::{self, ListScope},
     view,
 };
@@ -57,17 +57,6 @@ impl IntakeApi {
             group: Arc::default(),
         }
     }
-}
-
-/// Checks a registration's `request_id` and then the rest of it: every bad field is named at once.
-pub(super) fn parse<T>(
-    request_id: &str,
-    rest: impl FnOnce(&mut Violations) -> Option<T>,
-) -> Result<(Uuid, T), AppError> {
-    let mut v = Violations::new();
-    let request_id = v.check(validate::request_id("request_id", request_id));
-    let rest = rest(&mut v);
-    Ok(v.finish(|| Some((request_id?, rest?)))?)
 }
 
 /// Runs `$adapter` in a transaction of its own (run again when it loses a race).

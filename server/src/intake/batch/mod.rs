@@ -38,9 +38,8 @@ use xinfang_proto::{
 
 use super::{
     IntakeApi,
-    model::{CaseClaim, Claim},
+    model::{CaseClaim, Claim, parse},
     people::{self, Hashed},
-    service::parse,
     store::{MatchKeys, sets},
 };
 use crate::{auth::Principal, error::AppError, idempotency, kernel::numbers};
@@ -164,7 +163,7 @@ impl IntakeApi {
                     }
                     Err(refused) => {
                         *answer = Some(Answer {
-                            result: Err(refused),
+                            result: Err(refused.into()),
                             duplicate: false,
                         });
                         None
