@@ -281,6 +281,26 @@ pub async fn record_flips(
     Ok(())
 }
 
+/// What a registration of `matter` numbered `number` at `at` opens its new case from.
+pub fn opening<'a>(
+    matter: &'a NewMatter,
+    number: &'a str,
+    at: DateTime<Utc>,
+    actor: Uuid,
+) -> cases::Opening<'a> {
+    cases::Opening {
+        number,
+        category: &matter.category,
+        problem_org: &matter.problem_org_code,
+        content: &matter.content,
+        demands: &matter.demands,
+        claim_type: matter.claim_type,
+        accused_org_code: matter.accused_org_code.as_deref(),
+        registered_at: at,
+        opened_by: actor,
+    }
+}
+
 /// Opens the case of a registration that links to none, or joins the one it links to: initial or repeat by
 /// the dates of the case's registrations (a registration dated before them all becomes the initial one and
 /// the one that was initial a repeat), answered 不再受理 when the case was final on the registration's date.
@@ -303,17 +323,7 @@ pub async fn join_case(
     let Some(case_id) = link.case_id else {
         let case_id = cases::open(
             workflow,
-            &cases::Opening {
-                number: arriving.number,
-                category: &matter.category,
-                problem_org: &matter.problem_org_code,
-                content: &matter.content,
-                demands: &matter.demands,
-                claim_type: matter.claim_type,
-                accused_org_code: matter.accused_org_code.as_deref(),
-                registered_at: arriving.at,
-                opened_by: actor,
-            },
+            &opening(matter, arriving.number, arriving.at, actor),
             conn,
         )
         .await?;

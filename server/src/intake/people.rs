@@ -216,21 +216,8 @@ pub async fn written(
     owner: Uuid,
     method: &str,
 ) -> Result<(Vec<Petitioner>, Vec<Petitioner>), AppError> {
-    let mut of = written_many(conn, keys, principal, links, &[owner], method).await?;
+    let mut of = written_by(conn, keys, links, &[(owner, principal)], method).await?;
     Ok(of.remove(&owner).unwrap_or_default())
-}
-
-/// [`written`] for several records of one principal.
-pub async fn written_many(
-    conn: &mut PgConnection,
-    keys: &PiiKeys,
-    principal: &Principal,
-    links: Links,
-    owners: &[Uuid],
-    method: &str,
-) -> Result<HashMap<Uuid, (Vec<Petitioner>, Vec<Petitioner>)>, AppError> {
-    let owners: Vec<(Uuid, &Principal)> = owners.iter().map(|o| (*o, principal)).collect();
-    written_by(conn, keys, links, &owners, method).await
 }
 
 /// [`written`] for records just written by several principals (a group of registrations): one read of

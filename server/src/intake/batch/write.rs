@@ -11,7 +11,7 @@ use super::{Answer, Landing, Member, Parsed, plan::Standing};
 use crate::{
     auth::Principal,
     cases::{
-        commands::{self as cases, Opening},
+        commands::{self as cases},
         store::{self as cases_store, NewEvent},
     },
     error::AppError,
@@ -154,20 +154,14 @@ impl IntakeApi {
         for ((m, p), number) in kept.iter().zip(&numbers) {
             match m.landing {
                 Landing::Opens => {
-                    let matter = &p.new.matter;
                     let case = cases::opening(
                         workflow,
-                        &Opening {
+                        &crate::intake::matching::opening(
+                            &p.new.matter,
                             number,
-                            category: &matter.category,
-                            problem_org: &matter.problem_org_code,
-                            content: &matter.content,
-                            demands: &matter.demands,
-                            claim_type: matter.claim_type,
-                            accused_org_code: matter.accused_org_code.as_deref(),
-                            registered_at: p.new.visited_at,
-                            opened_by: p.principal.id,
-                        },
+                            p.new.visited_at,
+                            p.principal.id,
+                        ),
                     );
                     case_of.push(case.id);
                     opened.push(case);
