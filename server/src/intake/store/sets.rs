@@ -119,6 +119,9 @@ pub async fn registrations_of_cases(
     conn: &mut PgConnection,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<Registration>>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     #[derive(FromRow)]
     struct Of {
         case_id: Uuid,
