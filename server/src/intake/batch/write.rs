@@ -93,6 +93,21 @@ impl IntakeApi {
                 )));
             }
         }
+        // The matches were looked for before the people were stored. Storing a person waits for a concurrent
+        // registration storing the same one (the unique ID hash) until it commits; the one-by-one path looks
+        // for matches after that wait and so finds the case the other opened. Looked for again here, after
+        // it, a match that changed means another writer registered one of these people meanwhile.
+        let found = sets::find_repeat_cases(tx, &wanted).await?;
+        for (k, (m, _)) in kept.iter().enumerate() {
+            let now = found.get(&k).map(|c| c.id);
+            let planned = match m.landing {
+                Landing::Opens => None,
+                Landing::Joins { case_id, .. } => Some(case_id),
+            };
+            if now != planned {
+                return Err(AppError::LostRace);
+            }
+        }
         // The numbers of the set, in its order; the register's counter is held from here to the commit.
         let year = kept[0].1.year;
         let count = kept.len() as i64;
@@ -114,21 +129,6 @@ impl IntakeApi {
             })
             .collect();
         joined.sort_unstable();
-        // The matches were looked for before the people were stored. Storing a person waits for a concurrent
-        // registration storing the same one (the unique ID hash) until it commits; the one-by-one path looks
-        // for matches after that wait and so finds the case the other opened. Looked for again here, after
-        // it, a match that changed means another writer registered one of these people meanwhile.
-        let found = sets::find_repeat_cases(tx, &wanted).await?;
-        for (k, (m, _)) in kept.iter().enumerate() {
-            let now = found.get(&k).map(|c| c.id);
-            let planned = match m.landing {
-                Landing::Opens => None,
-                Landing::Joins { case_id, .. } => Some(case_id),
-            };
-            if now != planned {
-                return Err(AppError::LostRace);
-            }
-        }
         let standing = Standing::read(tx, &joined, true).await?;
         for (m, p) in &kept {
             if let Landing::Joins {
