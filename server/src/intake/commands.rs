@@ -116,6 +116,45 @@ async fn number(
     ))
 }
 
+/// The row of a visit `principal` registers as `new`, numbered `number`, landed in its case as `joined`:
+/// its derived flags (collective, large-scale, leapfrog by the rank of the problem place) and the claim
+/// its case makes of it.
+#[allow(clippy::too_many_arguments)]
+pub fn visit_row(
+    ctx: &Ctx,
+    principal: &Principal,
+    new: &NewVisit,
+    id: Uuid,
+    number: String,
+    joined: &matching::Joined,
+    competent_rank: i32,
+    claim: &model::Claim,
+) -> VisitRow {
+    VisitRow {
+        id,
+        number,
+        case_id: joined.case_id,
+        visited_at: new.visited_at,
+        level: model::level_to_db(new.level).to_owned(),
+        non_reception_place: new.non_reception_place,
+        place_name: new.place_name.clone(),
+        headcount: new.headcount as i32,
+        collective: model::is_collective(new.headcount, ctx.config.collective_threshold),
+        large_scale: model::is_large_scale(new.headcount, ctx.config.large_scale_threshold),
+        repeat: joined.repeat,
+        not_accepted_again: joined.not_accepted_again,
+        leapfrog: model::is_leapfrog(new.level, competent_rank),
+        category_code: new.matter.category.clone(),
+        problem_org_code: new.matter.problem_org_code.clone(),
+        content: new.matter.content.clone(),
+        demands: new.matter.demands.clone(),
+        registered_by: principal.id,
+        recorded_at: Utc::now(),
+        claim_type: claim.claim_type,
+        accused_org_code: claim.accused_org_code.clone(),
+    }
+}
+
 /// Registers a visit: its people, the case it opens or joins, its flags (collective, large-scale,
 /// leapfrog, repeat, 不再受理).
 pub async fn register_visit(
@@ -147,29 +186,16 @@ pub async fn register_visit(
     .await?;
     let row = store::insert_visit(
         tx,
-        &VisitRow {
+        &visit_row(
+            ctx,
+            principal,
+            new,
             id,
             number,
-            case_id: joined.case_id,
-            visited_at: new.visited_at,
-            level: model::level_to_db(new.level).to_owned(),
-            non_reception_place: new.non_reception_place,
-            place_name: new.place_name.clone(),
-            headcount: new.headcount as i32,
-            collective: model::is_collective(new.headcount, ctx.config.collective_threshold),
-            large_scale: model::is_large_scale(new.headcount, ctx.config.large_scale_threshold),
-            repeat: joined.repeat,
-            not_accepted_again: joined.not_accepted_again,
-            leapfrog: model::is_leapfrog(new.level, link.competent_rank),
-            category_code: new.matter.category.clone(),
-            problem_org_code: new.matter.problem_org_code.clone(),
-            content: new.matter.content.clone(),
-            demands: new.matter.demands.clone(),
-            registered_by: principal.id,
-            recorded_at: Utc::now(),
-            claim_type: link.claim.claim_type,
-            accused_org_code: link.claim.accused_org_code.clone(),
-        },
+            &joined,
+            link.competent_rank,
+            &link.claim,
+        ),
     )
     .await?;
     store::link_petitioners(tx, Links::Visit, row.id, &petitioners).await?;

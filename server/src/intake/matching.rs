@@ -301,6 +301,21 @@ pub fn opening<'a>(
     }
 }
 
+/// The case event of a registration joining an existing case: its action, and what it adds.
+pub fn joined_event(
+    repeat: bool,
+    not_accepted_again: bool,
+) -> (&'static str, Option<serde_json::Value>) {
+    match (repeat, not_accepted_again) {
+        (_, true) => (
+            "repeat_linked",
+            Some(serde_json::json!({ "not_accepted_again": true })),
+        ),
+        (true, false) => ("repeat_linked", None),
+        (false, false) => ("initial_linked", None),
+    }
+}
+
 /// Opens the case of a registration that links to none, or joins the one it links to: initial or repeat by
 /// the dates of the case's registrations (a registration dated before them all becomes the initial one and
 /// the one that was initial a repeat), answered 不再受理 when the case was final on the registration's date.
@@ -379,14 +394,7 @@ pub async fn join_case(
         }),
     )
     .await?;
-    let (action, after) = match (repeat, not_accepted_again) {
-        (_, true) => (
-            "repeat_linked",
-            Some(serde_json::json!({ "not_accepted_again": true })),
-        ),
-        (true, false) => ("repeat_linked", None),
-        (false, false) => ("initial_linked", None),
-    };
+    let (action, after) = joined_event(repeat, not_accepted_again);
     cases::note(
         &NewEvent {
             case_id,

@@ -105,6 +105,16 @@ enum Landing {
     },
 }
 
+impl Landing {
+    /// The existing case it joins.
+    fn case(&self) -> Option<Uuid> {
+        match self {
+            Landing::Opens => None,
+            Landing::Joins { case_id, .. } => Some(*case_id),
+        }
+    }
+}
+
 /// A registration a set writes.
 struct Member {
     /// Its position in the run.

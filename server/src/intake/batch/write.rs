@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Utc;
 use sqlx::PgConnection;
 use uuid::Uuid;
 use xinfang_proto::v1::Visit;
@@ -11,13 +10,15 @@ use super::{Answer, Landing, Member, Parsed, plan::Standing};
 use crate::{
     auth::Principal,
     cases::{
-        commands::{self as cases},
+        commands as cases,
         store::{self as cases_store, NewEvent},
     },
     error::AppError,
     idempotency,
     intake::{
-        IntakeApi, model, people,
+        IntakeApi, commands,
+        matching::{self, Joined},
+        people,
         store::{Links, Listed, VisitRow, sets},
         view,
     },
@@ -28,109 +29,64 @@ use crate::{
     scope::{self, Kind, Reader},
 };
 
+/// A member of the set being written, with its request.
+type Kept<'m, 'p> = (&'m Member, &'p Parsed<'p>);
+
 impl IntakeApi {
-    /// The writes of a set: claims, people, numbers, cases, visits, feed, answers.
-    pub(super) async fn write_members(
+    /// The writes of a set: its claims, its people, a check that it is still a set, its numbers, the cases
+    /// it joins checked under their locks, its rows, and the answers.
+    pub(super) async fn write_members<'p>(
         &self,
-        parsed: &[Option<Parsed<'_>>],
+        parsed: &'p [Option<Parsed<'p>>],
         members: &[Member],
         tx: &mut PgConnection,
     ) -> Result<Vec<(usize, Answer)>, AppError> {
-        let of = |m: &Member| {
-            parsed[m.at].as_ref().ok_or_else(|| {
-                AppError::Internal(anyhow::anyhow!("a set member without its request"))
-            })
-        };
-        let mut out = Vec::new();
-        // Claimed by a concurrent transaction since it was read: answered from that one's result.
-        let keys: Vec<idempotency::Key> = members
-            .iter()
-            .map(|m| of(m).map(|p| p.key.clone()))
-            .collect::<Result<_, _>>()?;
-        let claimed = idempotency::claim_all(tx, &keys).await?;
-        let taken: Vec<idempotency::Key> = keys
-            .iter()
-            .zip(&claimed)
-            .filter(|(_, c)| !**c)
-            .map(|(k, _)| k.clone())
-            .collect();
-        let mut earlier = idempotency::answered::<Visit>(tx, &taken)
-            .await?
-            .into_iter();
-        let mut kept: Vec<(&Member, &Parsed<'_>)> = Vec::new();
-        for (m, claimed) in members.iter().zip(claimed) {
-            if claimed {
-                kept.push((m, of(m)?));
-            } else if let Some(Some(result)) = earlier.next() {
-                out.push((
-                    m.at,
-                    Answer {
-                        result,
-                        duplicate: true,
-                    },
-                ));
-            }
-        }
+        let (kept, mut out) = claim(parsed, members, tx).await?;
         if kept.is_empty() {
             return Ok(out);
         }
         let listed = self.store_people(&kept, tx).await?;
-        // One by one, a registration finds the people an earlier one just linked to its case by their
-        // stored records, whose name and phone may be other than the earlier request's (a person known
-        // before, now with a new phone): the set's requests share no hash, yet the later one would join
-        // the earlier one's case. A set cannot see that; it is written one by one instead.
-        let wanted: Vec<sets::Wanted<'_>> = kept.iter().map(|(_, p)| p.wanted()).collect();
-        for (k, person) in sets::people_found(tx, &wanted).await? {
-            let matter = &kept[k].1.new.matter;
-            let seen = kept[..k].iter().zip(&listed).any(|((_, p), people)| {
-                p.new.matter.category == matter.category
-                    && p.new.matter.problem_org_code == matter.problem_org_code
-                    && people.iter().any(|l| !l.proxy && l.petitioner_id == person)
-            });
-            if seen {
-                return Err(AppError::Internal(anyhow::anyhow!(
-                    "a member of the set finds the person of an earlier one by the stored record"
-                )));
-            }
-        }
-        // The matches were looked for before the people were stored. Storing a person waits for a concurrent
-        // registration storing the same one (the unique ID hash) until it commits; the one-by-one path looks
-        // for matches after that wait and so finds the case the other opened. Looked for again here, after
-        // it, a match that changed means another writer registered one of these people meanwhile.
-        let found = sets::find_repeat_cases(tx, &wanted).await?;
-        for (k, (m, _)) in kept.iter().enumerate() {
-            let now = found.get(&k).map(|c| c.id);
-            let planned = match m.landing {
-                Landing::Opens => None,
-                Landing::Joins { case_id, .. } => Some(case_id),
-            };
-            if now != planned {
-                return Err(AppError::LostRace);
-            }
-        }
-        // The numbers of the set, in its order; the register's counter is held from here to the commit.
+        still_a_set(&kept, &listed, tx).await?;
+        // The register's counter is held from here to the commit.
+        let numbers = self.numbers(&kept, tx).await?;
+        self.check_joined(&kept, tx).await?;
+        let rows = self.write_rows(&kept, &listed, numbers, tx).await?;
+        out.extend(self.answers(&kept, rows, tx).await?);
+        Ok(out)
+    }
+
+    /// The set's numbers, in its order.
+    async fn numbers(
+        &self,
+        kept: &[Kept<'_, '_>],
+        tx: &mut PgConnection,
+    ) -> Result<Vec<String>, AppError> {
         let year = kept[0].1.year;
         let count = kept.len() as i64;
         let last = numbers::next_serials(tx, numbers::REGISTER_PREFIX, year, count).await?;
-        let number = |k: usize| {
-            numbers::registration_number(
-                numbers::REGISTER_PREFIX,
-                &self.ctx.config.county_code,
-                year,
-                last - count + 1 + k as i64,
-            )
-        };
-        // The cases joined, locked, must stand as they were read.
-        let mut joined: Vec<Uuid> = kept
-            .iter()
-            .filter_map(|(m, _)| match m.landing {
-                Landing::Joins { case_id, .. } => Some(case_id),
-                Landing::Opens => None,
+        Ok((0..count)
+            .map(|k| {
+                numbers::registration_number(
+                    numbers::REGISTER_PREFIX,
+                    &self.ctx.config.county_code,
+                    year,
+                    last - count + 1 + k,
+                )
             })
-            .collect();
+            .collect())
+    }
+
+    /// The cases joined, locked, must stand as they were read: the same repeat flag and 不再受理 for each
+    /// member joining one, and no re-classification.
+    async fn check_joined(
+        &self,
+        kept: &[Kept<'_, '_>],
+        tx: &mut PgConnection,
+    ) -> Result<(), AppError> {
+        let mut joined: Vec<Uuid> = kept.iter().filter_map(|(m, _)| m.landing.case()).collect();
         joined.sort_unstable();
         let standing = Standing::read(tx, &joined, true).await?;
-        for (m, p) in &kept {
+        for (m, p) in kept {
             if let Landing::Joins {
                 case_id,
                 repeat,
@@ -147,60 +103,70 @@ impl IntakeApi {
                 }
             }
         }
-        let numbers: Vec<String> = (0..kept.len()).map(number).collect();
+        Ok(())
+    }
+
+    /// The set's cases, their petitioners and events, its visits and their people, and the feed, one
+    /// statement each. Returns the visits as stored, by id.
+    async fn write_rows(
+        &self,
+        kept: &[Kept<'_, '_>],
+        listed: &[Vec<Listed>],
+        numbers: Vec<String>,
+        tx: &mut PgConnection,
+    ) -> Result<HashMap<Uuid, VisitRow>, AppError> {
         let workflow = &self.ctx.config.workflow;
         let mut opened = Vec::new();
-        let mut case_of = Vec::with_capacity(kept.len());
+        let mut joined = Vec::with_capacity(kept.len());
         for ((m, p), number) in kept.iter().zip(&numbers) {
-            match m.landing {
+            joined.push(match m.landing {
                 Landing::Opens => {
                     let case = cases::opening(
                         workflow,
-                        &crate::intake::matching::opening(
-                            &p.new.matter,
-                            number,
-                            p.new.visited_at,
-                            p.principal.id,
-                        ),
+                        &matching::opening(&p.new.matter, number, p.new.visited_at, p.principal.id),
                     );
-                    case_of.push(case.id);
+                    let case_id = case.id;
                     opened.push(case);
+                    Joined {
+                        case_id,
+                        repeat: false,
+                        not_accepted_again: false,
+                    }
                 }
-                Landing::Joins { case_id, .. } => case_of.push(case_id),
-            }
+                Landing::Joins {
+                    case_id,
+                    repeat,
+                    not_accepted_again,
+                } => Joined {
+                    case_id,
+                    repeat,
+                    not_accepted_again,
+                },
+            });
         }
         cases_store::insert_many(tx, &opened).await?;
-        let pairs: Vec<(Uuid, Uuid)> = kept
+        let pairs: Vec<(Uuid, Uuid)> = listed
             .iter()
-            .zip(&listed)
-            .zip(&case_of)
-            .flat_map(|((_, people), case)| {
+            .zip(&joined)
+            .flat_map(|(people, j)| {
                 people
                     .iter()
                     .filter(|l| !l.proxy)
-                    .map(move |l| (*case, l.petitioner_id))
+                    .map(move |l| (j.case_id, l.petitioner_id))
             })
             .collect();
         sets::link_case_petitioners(tx, &pairs).await?;
         let events: Vec<NewEvent<'_>> = kept
             .iter()
             .zip(&numbers)
-            .zip(&case_of)
-            .map(|(((m, p), number), case_id)| {
+            .zip(&joined)
+            .map(|(((m, p), number), j)| {
                 let (action, after) = match m.landing {
                     Landing::Opens => ("registered", None),
-                    Landing::Joins {
-                        not_accepted_again: true,
-                        ..
-                    } => (
-                        "repeat_linked",
-                        Some(serde_json::json!({ "not_accepted_again": true })),
-                    ),
-                    Landing::Joins { repeat: true, .. } => ("repeat_linked", None),
-                    Landing::Joins { .. } => ("initial_linked", None),
+                    Landing::Joins { .. } => matching::joined_event(j.repeat, j.not_accepted_again),
                 };
                 NewEvent {
-                    case_id: *case_id,
+                    case_id: j.case_id,
                     action,
                     actor: p.principal.id,
                     occurred_at: p.new.visited_at,
@@ -211,57 +177,31 @@ impl IntakeApi {
             })
             .collect();
         cases_store::insert_events(tx, &events).await?;
-        let config = &self.ctx.config;
         let rows: Vec<VisitRow> = kept
             .iter()
             .zip(numbers)
-            .zip(&case_of)
-            .map(|(((m, p), number), case_id)| {
-                let new = &p.new;
-                let (repeat, not_accepted_again) = match m.landing {
-                    Landing::Opens => (false, false),
-                    Landing::Joins {
-                        repeat,
-                        not_accepted_again,
-                        ..
-                    } => (repeat, not_accepted_again),
-                };
-                VisitRow {
-                    id: m.visit_id,
+            .zip(&joined)
+            .map(|(((m, p), number), j)| {
+                commands::visit_row(
+                    &self.ctx,
+                    p.principal,
+                    &p.new,
+                    m.visit_id,
                     number,
-                    case_id: *case_id,
-                    visited_at: new.visited_at,
-                    level: model::level_to_db(new.level).to_owned(),
-                    non_reception_place: new.non_reception_place,
-                    place_name: new.place_name.clone(),
-                    headcount: new.headcount as i32,
-                    collective: model::is_collective(new.headcount, config.collective_threshold),
-                    large_scale: model::is_large_scale(new.headcount, config.large_scale_threshold),
-                    repeat,
-                    not_accepted_again,
-                    leapfrog: model::is_leapfrog(new.level, m.competent_rank),
-                    category_code: new.matter.category.clone(),
-                    problem_org_code: new.matter.problem_org_code.clone(),
-                    content: new.matter.content.clone(),
-                    demands: new.matter.demands.clone(),
-                    registered_by: p.principal.id,
-                    recorded_at: Utc::now(),
-                    claim_type: m.claim.claim_type,
-                    accused_org_code: m.claim.accused_org_code.clone(),
-                }
+                    j,
+                    m.competent_rank,
+                    &m.claim,
+                )
             })
             .collect();
-        let mut stored: HashMap<Uuid, VisitRow> = sets::insert_visits(tx, &rows)
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
+        let stored = sets::insert_visits(tx, &rows).await?;
         let links: Vec<(Uuid, &[Listed])> = kept
             .iter()
-            .zip(&listed)
+            .zip(listed)
             .map(|((m, _), l)| (m.visit_id, l.as_slice()))
             .collect();
         sets::link_visit_petitioners(tx, &links).await?;
+        // The case's row first, then the visit's, as one registration alone feeds them.
         let entries: Vec<FeedEntry<'_>> = kept
             .iter()
             .zip(&rows)
@@ -287,54 +227,62 @@ impl IntakeApi {
             })
             .collect();
         feed::append_many(tx, &entries).await?;
-        // The answers: people as each principal sees them (a group holds several), the cases each reads.
+        Ok(stored.into_iter().map(|r| (r.id, r)).collect())
+    }
+
+    /// Each member's answer: its people as its principal sees them (a group holds several principals, and
+    /// every full showing is audited for its own), the cases it reads; the first answers stored, masked.
+    async fn answers(
+        &self,
+        kept: &[Kept<'_, '_>],
+        mut stored: HashMap<Uuid, VisitRow>,
+        tx: &mut PgConnection,
+    ) -> Result<Vec<(usize, Answer)>, AppError> {
         let owners: Vec<(Uuid, &Principal)> = kept
             .iter()
             .map(|(m, p)| (m.visit_id, p.principal))
             .collect();
         let mut people_of =
             people::written_by(tx, &self.ctx.keys, Links::Visit, &owners, "RegisterVisit").await?;
-        let mut readers: Vec<Reader> = Vec::new();
-        for (_, p) in &kept {
-            let reader = Reader::of(p.principal);
-            if !readers.contains(&reader) {
-                readers.push(reader);
-            }
-        }
-        let mut every_case: Vec<Uuid> = case_of.clone();
-        every_case.sort_unstable();
-        every_case.dedup();
+        let mut cases: Vec<Uuid> = stored.values().map(|v| v.case_id).collect();
+        cases.sort_unstable();
+        cases.dedup();
         let mut readable_by: Vec<(Reader, HashSet<Uuid>)> = Vec::new();
-        for reader in readers {
+        for (_, p) in kept {
+            let reader = Reader::of(p.principal);
+            if readable_by.iter().any(|(r, _)| *r == reader) {
+                continue;
+            }
             let readable = if reader.reads_everything() {
-                every_case.iter().copied().collect()
+                cases.iter().copied().collect()
             } else {
-                scope::store::readable(tx, &reader, Kind::Case, &every_case).await?
+                scope::store::readable(tx, &reader, Kind::Case, &cases).await?
             };
             readable_by.push((reader, readable));
         }
+        let mut out = Vec::with_capacity(kept.len());
         let mut saved_keys = Vec::with_capacity(kept.len());
         let mut first_answers = Vec::with_capacity(kept.len());
-        for (m, p) in &kept {
+        for (m, p) in kept {
             let row = stored.remove(&m.visit_id).ok_or_else(|| {
                 AppError::Internal(anyhow::anyhow!("a visit of the set not stored"))
             })?;
             let (masked, shown) = people_of.remove(&m.visit_id).unwrap_or_default();
             let reader = Reader::of(p.principal);
+            let empty = HashSet::new();
             let readable = readable_by
                 .iter()
                 .find(|(r, _)| *r == reader)
-                .map(|(_, set)| set.clone())
-                .unwrap_or_default();
+                .map_or(&empty, |(_, set)| set);
             tracing::info!(visit = %row.id, case = %row.case_id, repeat = row.repeat,
                 not_accepted_again = row.not_accepted_again, collective = row.collective,
                 leapfrog = row.leapfrog, "visit registered");
             saved_keys.push(&p.key);
-            first_answers.push(view::visit(&row, masked, &readable));
+            first_answers.push(view::visit(&row, masked, readable));
             out.push((
                 m.at,
                 Answer {
-                    result: Ok(view::visit(&row, shown, &readable)),
+                    result: Ok(view::visit(&row, shown, readable)),
                     duplicate: false,
                 },
             ));
@@ -347,7 +295,7 @@ impl IntakeApi {
     /// registration takes them); returns each member's people as listed.
     async fn store_people(
         &self,
-        kept: &[(&Member, &Parsed<'_>)],
+        kept: &[Kept<'_, '_>],
         tx: &mut PgConnection,
     ) -> Result<Vec<Vec<Listed>>, AppError> {
         let ring = self.ctx.keys.ring();
@@ -404,4 +352,90 @@ impl IntakeApi {
             })
             .collect()
     }
+}
+
+/// Claims the members' request ids. One a concurrent transaction applied since it was read is answered
+/// from that one's result and left out. Returns the members kept and those answers.
+async fn claim<'m, 'p>(
+    parsed: &'p [Option<Parsed<'p>>],
+    members: &'m [Member],
+    tx: &mut PgConnection,
+) -> Result<(Vec<Kept<'m, 'p>>, Vec<(usize, Answer)>), AppError> {
+    let mut with: Vec<Kept<'m, 'p>> = Vec::with_capacity(members.len());
+    for m in members {
+        let p = parsed[m.at].as_ref().ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("a set member without its request"))
+        })?;
+        with.push((m, p));
+    }
+    let keys: Vec<idempotency::Key> = with.iter().map(|(_, p)| p.key.clone()).collect();
+    let claimed = idempotency::claim_all(tx, &keys).await?;
+    let taken: Vec<idempotency::Key> = keys
+        .into_iter()
+        .zip(&claimed)
+        .filter(|(_, c)| !**c)
+        .map(|(k, _)| k)
+        .collect();
+    let mut earlier = idempotency::answered::<Visit>(tx, &taken)
+        .await?
+        .into_iter();
+    let mut kept = Vec::with_capacity(with.len());
+    let mut out = Vec::new();
+    for (member, claimed) in with.into_iter().zip(claimed) {
+        if claimed {
+            kept.push(member);
+            continue;
+        }
+        let result = earlier.next().flatten().unwrap_or_else(|| {
+            Err(AppError::Internal(anyhow::anyhow!(
+                "an idempotency key taken but not found"
+            )))
+        });
+        out.push((
+            member.0.at,
+            Answer {
+                result,
+                duplicate: true,
+            },
+        ));
+    }
+    Ok((kept, out))
+}
+
+/// Whether the set, its people now stored, is still one whose members cannot see each other:
+/// - the matches were looked for before the people were stored, and storing a person waits for a
+///   concurrent registration storing the same one (the unique ID hash) until it commits; the one-by-one
+///   path looks for matches after that wait and so finds the case the other opened. Looked for again, a
+///   match that changed means another writer registered one of these people meanwhile: a lost race, and
+///   the transaction runs again;
+/// - one by one, a registration finds the people an earlier one just linked to its case by their stored
+///   records, whose name and phone may be other than the earlier request's (a person known before, now
+///   with a new phone): the set's requests share no hash, yet the later one would join the earlier one's
+///   case. A set cannot see that; it fails, to be written one by one.
+async fn still_a_set(
+    kept: &[Kept<'_, '_>],
+    listed: &[Vec<Listed>],
+    tx: &mut PgConnection,
+) -> Result<(), AppError> {
+    let wanted: Vec<sets::Wanted<'_>> = kept.iter().map(|(_, p)| p.wanted()).collect();
+    let found = sets::find_repeat_cases(tx, &wanted).await?;
+    for (k, (m, _)) in kept.iter().enumerate() {
+        if found.get(&k).map(|c| c.id) != m.landing.case() {
+            return Err(AppError::LostRace);
+        }
+    }
+    for (k, person) in sets::people_found(tx, &wanted).await? {
+        let matter = &kept[k].1.new.matter;
+        let seen = kept[..k].iter().zip(listed).any(|((_, p), people)| {
+            p.new.matter.category == matter.category
+                && p.new.matter.problem_org_code == matter.problem_org_code
+                && people.iter().any(|l| !l.proxy && l.petitioner_id == person)
+        });
+        if seen {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "a member of the set finds the person of an earlier one by the stored record"
+            )));
+        }
+    }
+    Ok(())
 }
