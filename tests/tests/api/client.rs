@@ -569,10 +569,17 @@ async fn a_case_reassigned_away_is_removed_and_an_offline_step_on_it_is_rejected
     assign(&app, &case_a, HONGGE, "属地错误，应由红格镇办理").await;
 
     let summary = sync(&mut a).await;
-    assert_eq!(
-        (summary.applied, summary.rejected, summary.tombstones),
-        (0, 1, 1)
-    );
+    // A pull delivers a change once every transaction older than it has ended, anywhere in the cluster,
+    // and waits for that two seconds at most; the other tests of this binary share the cluster and some
+    // hold transactions longer. The tombstone then comes with the next sync, as it would for a laptop.
+    let mut tombstones = summary.tombstones;
+    for _ in 0..4 {
+        if tombstones > 0 {
+            break;
+        }
+        tombstones += sync(&mut a).await.tombstones;
+    }
+    assert_eq!((summary.applied, summary.rejected, tombstones), (0, 1, 1));
     let rejected = a.entry(&accept.op_id).unwrap().unwrap();
     assert_eq!(rejected.state, OpState::Rejected);
     assert_eq!(rejected.code(), Some(Code::PermissionDenied));
@@ -584,7 +591,12 @@ async fn a_case_reassigned_away_is_removed_and_an_offline_step_on_it_is_rejected
     assert!(a.cases().unwrap().is_empty());
 
     // B gets it whole, with its history, and can accept it.
-    sync(&mut b).await;
+    for _ in 0..5 {
+        sync(&mut b).await;
+        if b.case(&case_a).unwrap().is_some() {
+            break;
+        }
+    }
     let actions: Vec<String> = b
         .case_history(&case_a)
         .unwrap()
