@@ -23,9 +23,12 @@
 //! petitioner, the same case), which then starts the next set, after the first is written. The numbers are
 //! taken for the whole set at once, in the set's order, after every refusal is known, so they stay
 //! gap-free. Locks are taken in the order the one-by-one path takes them (idempotency claims, people by
-//! hash, the register's counter, then the cases joined, by id), and the cases' registrations read before
-//! the counter are read again under the case locks: if another writer changed them meanwhile, the set loses
-//! the race and the caller's transaction runs again.
+//! hash, the register's counter, then the cases joined, by id). What was read before the writes is checked
+//! again once they are under way (`write.rs`): the matches after the people are stored (storing a person
+//! waits for a concurrent registration of the same one), and the joined cases' registrations under the
+//! case locks. If another writer changed them meanwhile, the set loses the race and the caller's
+//! transaction runs again; a member that would find an earlier member's person by its stored record (a
+//! person known before, with other contacts) makes the set fail whole and be written one by one.
 
 use std::collections::HashSet;
 
