@@ -148,15 +148,5 @@ pub async fn save<R: Message>(
     key: &Key,
     response: &R,
 ) -> Result<(), AppError> {
-    let encoded = response.encode_to_vec();
-    store::set_response(tx, key, &encoded).await?;
-    crate::audit::store::append(
-        tx,
-        key.principal_id,
-        key.method,
-        &key.request_id.to_string(),
-        &hex::encode(Sha256::digest(&encoded)),
-    )
-    .await?;
-    Ok(())
+    save_all(tx, &[key], std::slice::from_ref(response)).await
 }

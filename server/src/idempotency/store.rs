@@ -44,22 +44,6 @@ pub async fn fetch(conn: &mut PgConnection, key: &Key) -> Result<Option<Stored>,
     .transpose()
 }
 
-pub async fn set_response(
-    conn: &mut PgConnection,
-    key: &Key,
-    response: &[u8],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET response = $3 WHERE principal_id = $1 AND request_id = $2",
-    )
-    .bind(key.principal_id)
-    .bind(key.request_id)
-    .bind(response)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// The stored rows of `keys` (matched by principal and request id), as `(principal_id, request_id, row)`.
 pub async fn fetch_many(
     conn: &mut PgConnection,

@@ -133,30 +133,16 @@ impl SyncApi {
         let mut results: Vec<Option<OpResult>> = Vec::with_capacity(ops.len());
         let mut requests = Vec::new();
         for op in ops {
-            let op_id = op.op_id.as_str();
-            let checked = validate::request_id("op_id", op_id)
-                .map_err(AppError::from)
-                .and_then(|_| {
-                    let method = "/xinfang.v1.VisitService/RegisterVisit";
-                    if crate::auth::access::permits(method, principal.role) {
-                        Ok(())
-                    } else {
-                        Err(AppError::PermissionDenied(format!(
-                            "role {} may not call RegisterVisit",
-                            principal.role
-                        )))
-                    }
-                })
-                .and_then(|()| match &op.op {
-                    Some(operation::Op::RegisterVisit(r)) => with_op_id!(r.clone(), op_id),
-                    _ => Err(AppError::invalid("op", "required")),
-                });
+            let checked = admit(principal, op).and_then(|(_, kind)| match kind {
+                operation::Op::RegisterVisit(r) => with_op_id!(r.clone(), op.op_id.as_str()),
+                _ => Err(AppError::invalid("op", "not a RegisterVisit")),
+            });
             match checked {
                 Ok(request) => {
                     results.push(None);
                     requests.push(request);
                 }
-                Err(refused) => results.push(Some(rejected(op_id, &Status::from(refused)))),
+                Err(refused) => results.push(Some(rejected(&op.op_id, &Status::from(refused)))),
             }
         }
         let items: Vec<crate::intake::batch::Item<'_>> = requests
@@ -200,25 +186,12 @@ impl SyncApi {
         op: &Operation,
     ) -> Result<OpResult, AppError> {
         let op_id = op.op_id.as_str();
-        let id = match validate::request_id("op_id", op_id) {
-            Ok(id) => id,
-            Err(v) => return Ok(rejected(op_id, &Status::from(AppError::from(v)))),
+        let (id, kind) = match admit(principal, op) {
+            Ok(admitted) => admitted,
+            Err(refused) => return Ok(rejected(op_id, &Status::from(refused))),
         };
         let existed = store::applied_before(tx, principal.id, id).await?;
-        let Some(kind) = op.op.clone() else {
-            return Ok(rejected(op_id, &Status::invalid_argument("op: required")));
-        };
-        // Each operation is judged by the role table as the same call made online: one the role may not
-        // make is refused alone, and the rest of the push goes on.
-        let method = op_method(&kind);
-        if !crate::auth::access::permits(method, principal.role) {
-            let refusal = AppError::PermissionDenied(format!(
-                "role {} may not call {}",
-                principal.role,
-                method.rsplit('/').next().unwrap_or_default()
-            ));
-            return Ok(rejected(op_id, &Status::from(refusal)));
-        }
+        let kind = kind.clone();
         let mut sp = tx.begin().await?;
         let outcome = self.run(principal, &mut sp, kind, op_id).await;
         match outcome {
@@ -344,6 +317,29 @@ impl SyncApi {
             history,
         }))
     }
+}
+
+/// What every pushed operation passes before it runs: an op id that is a request id, an operation, and a
+/// method the role table lets the principal call (judged as the same call made online; one it may not make
+/// is refused alone, and the rest of the push goes on).
+fn admit<'o>(
+    principal: &Principal,
+    op: &'o Operation,
+) -> Result<(uuid::Uuid, &'o operation::Op), AppError> {
+    let id = validate::request_id("op_id", &op.op_id)?;
+    let kind = op
+        .op
+        .as_ref()
+        .ok_or_else(|| AppError::invalid("op", "required"))?;
+    let method = op_method(kind);
+    if !crate::auth::access::permits(method, principal.role) {
+        return Err(AppError::PermissionDenied(format!(
+            "role {} may not call {}",
+            principal.role,
+            method.rsplit('/').next().unwrap_or_default()
+        )));
+    }
+    Ok((id, kind))
 }
 
 /// Whether `op` registers a visit (and could join a set-based run).

@@ -32,12 +32,15 @@ impl IntakeApi {
         tx: &mut PgConnection,
     ) -> Result<(Reach, Vec<(usize, Answer)>), AppError> {
         let get = |at: usize| parsed[at].as_ref();
-        let live: Vec<&Parsed<'_>> = candidates.iter().filter_map(|&at| get(at)).collect();
+        let live: Vec<(usize, &Parsed<'_>)> = candidates
+            .iter()
+            .filter_map(|&at| get(at).map(|p| (at, p)))
+            .collect();
         // Applied before: answered from the first result, as the one-by-one claim answers.
-        let keys: Vec<idempotency::Key> = live.iter().map(|p| p.key.clone()).collect();
+        let keys: Vec<idempotency::Key> = live.iter().map(|(_, p)| p.key.clone()).collect();
         let stored = idempotency::answered::<Visit>(tx, &keys).await?;
         let mut open: Vec<usize> = Vec::new();
-        for (&at, answered) in candidates.iter().zip(stored) {
+        for (&(at, _), answered) in live.iter().zip(stored) {
             match answered {
                 Some(result) => {
                     answers[at] = Some(Answer {
