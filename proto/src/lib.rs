@@ -7,6 +7,7 @@ pub mod codec;
 pub mod input;
 pub mod money;
 pub mod personal;
+pub mod push;
 pub mod validate;
 
 pub mod v1 {

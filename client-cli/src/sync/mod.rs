@@ -389,23 +389,7 @@ fn reject(
     op_id: &str,
     status: &Status,
 ) -> Result<(), SyncError> {
-    use tonic_types::StatusExt;
-    let details = status.get_error_details();
-    let result = xinfang_proto::v1::OpResult {
-        op_id: op_id.to_owned(),
-        outcome: xinfang_proto::v1::OpOutcome::Rejected as i32,
-        result: None,
-        code: status.code() as i32,
-        reason: details
-            .error_info()
-            .map(|i| i.reason.clone())
-            .unwrap_or_default(),
-        message: status.message().to_owned(),
-        fields: details
-            .bad_request()
-            .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
-            .unwrap_or_default(),
-    };
+    let result = xinfang_proto::push::rejected(op_id, status);
     let tally = store.record_results(std::slice::from_ref(&result))?;
     summary.rejected += tally.rejected;
     summary.deferred += tally.deferred;

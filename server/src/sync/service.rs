@@ -8,8 +8,8 @@ use std::sync::Arc;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use sqlx::{Connection, PgConnection, PgPool};
 use tonic::{Request, Response, Status};
-use tonic_types::StatusExt;
 use xinfang_proto::{
+    push::rejected,
     v1::{
         CaseChange, Change, GetCaseRequest, GetLetterRequest, GetReturnTripRequest,
         GetVisitRequest, ListCaseEventsRequest, OpOutcome, OpResult, Operation, PullRequest,
@@ -52,25 +52,6 @@ impl SyncApi {
             intake,
             cases,
         }
-    }
-}
-
-fn rejected(op_id: &str, status: &Status) -> OpResult {
-    let details = status.get_error_details();
-    OpResult {
-        op_id: op_id.to_owned(),
-        outcome: OpOutcome::Rejected as i32,
-        result: None,
-        code: status.code() as i32,
-        reason: details
-            .error_info()
-            .map(|i| i.reason.clone())
-            .unwrap_or_default(),
-        message: status.message().to_owned(),
-        fields: details
-            .bad_request()
-            .map(|b| b.field_violations.iter().map(|f| f.field.clone()).collect())
-            .unwrap_or_default(),
     }
 }
 
