@@ -16,11 +16,27 @@ pub fn options_from_url(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
     PgConnectOptions::from_str(url)
 }
 
+/// A connection idle in the pool longer than this is pinged before it is handed out.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+
 pub async fn pool(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     PgPoolOptions::new()
         .max_connections(max_connections)
         // A request waits this long for a connection before answering UNAVAILABLE.
         .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every connection as it comes back to the pool, and by default again as it goes out:
+        // a round trip on every request's path (its authentication) and every transaction's, at the
+        // moment the pool is busiest. A connection back within the last second was just pinged; one idle
+        // longer (across a database restart, say) is pinged before use, as before.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_IF_IDLE_FOR {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
 }

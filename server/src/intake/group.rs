@@ -9,8 +9,17 @@
 //!
 //! How: callers put their registration on a queue. When no writer runs, the caller spawns one; the writer
 //! takes everything queued (at most [`MAX_GROUP`]), writes it, answers, and takes the next lot until the
-//! queue is empty, then stops. A caller alone is therefore written at once: there is no timer, nothing
-//! waits for company. Inside the group's transaction each registration is the same adapter as a lone one
+//! queue is empty, then stops. A caller alone is therefore written at once: after a group of one the
+//! writer never waits, and a new writer never waits either.
+//!
+//! After a group of several, the writer first gathers (`Group::gather`): the callers it has just answered
+//! are the ones most likely to come back, so it waits for as many registrations as were in flight when the
+//! group ended (the group's members and those queued meanwhile), but only while they keep coming ([`QUIET`]
+//! without a new one ends the wait) and never longer than [`GATHER`]. Without it, busy callers settle into
+//! two groups per cycle: the first ones back are written as a small group while the rest queue behind it,
+//! and every caller waits for both groups and both commits (docs/performance.md, "Gathering").
+//!
+//! Inside the group's transaction each registration is the same adapter as a lone one
 //! (`IntakeApi::register_visit` / `register_letter`: request parsing, idempotency claim and save, access,
 //! the audit row) in a savepoint of its own, in arrival order, so
 //! - a refused or failing registration is rolled back alone and its neighbours commit;
@@ -25,9 +34,15 @@
 //! One writer serves the register of visits and letters (`XF`) for every year: nearly all registrations
 //! are of the current year, and one writer is what keeps them from queueing on its row at all.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::{
+    sync::{Arc, Mutex, MutexGuard},
+    time::Duration,
+};
 
-use tokio::sync::oneshot;
+use tokio::{
+    sync::{Notify, oneshot},
+    time::Instant,
+};
 use xinfang_proto::v1::{Letter, RegisterLetterRequest, RegisterVisitRequest, Visit};
 
 use super::{IntakeApi, batch::Item};
@@ -37,10 +52,17 @@ use crate::{auth::Principal, db, error::AppError};
 /// keeps 64 of them per transaction in shared memory before visibility checks get slower.
 pub const MAX_GROUP: usize = 32;
 
+/// The longest a writer gathers after a group of several (see the module doc). The callers of a group of 16
+/// come back within about 2.5 ms of their answers on the benchmark machine (docs/performance.md).
+pub const GATHER: Duration = Duration::from_millis(4);
+
+/// How long a gathering writer waits for the next registration before it writes what it has.
+pub const QUIET: Duration = Duration::from_millis(1);
+
 /// How long one group may take before its callers are told to retry: a statement that hangs (a lock held
 /// elsewhere, a half-open connection) must not hold every later registration of the process behind it.
 /// Longer than any healthy group by two orders of magnitude.
-const GROUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+const GROUP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A registration as it waits for its group.
 pub(crate) enum Registration {
@@ -64,6 +86,8 @@ struct Job {
 #[derive(Default)]
 pub struct Group {
     state: Mutex<State>,
+    /// Told of every registration queued, for a gathering writer.
+    queued: Notify,
 }
 
 #[derive(Default)]
@@ -76,6 +100,27 @@ impl Group {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Nothing panics while holding the lock, and a poisoned queue is still a consistent queue.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn queued(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Waits until `expected` registrations are queued, no new one came for `quiet`, or `cap` has passed,
+    /// whichever is first.
+    async fn gather(&self, expected: usize, quiet: Duration, cap: Duration) {
+        let deadline = Instant::now() + cap;
+        let mut until = (Instant::now() + quiet).min(deadline);
+        loop {
+            // Taken before the count is read, so that a registration queued in between still wakes it.
+            let next = self.queued.notified();
+            if self.queued() >= expected
+                || tokio::time::timeout_at(until, next).await.is_err()
+            {
+                return;
+            }
+            until = (Instant::now() + quiet).min(deadline);
+        }
     }
 }
 
@@ -96,6 +141,9 @@ impl IntakeApi {
             });
             !std::mem::replace(&mut state.writing, true)
         };
+        // A permit is kept when nobody waits, so a gathering writer that has not started waiting yet
+        // still sees it.
+        self.group.queued.notify_one();
         if start_writer {
             // A task of its own, not this caller's future: a caller that hangs up must not roll back the
             // registrations of the others in its group.
@@ -114,7 +162,11 @@ impl IntakeApi {
             group: &self.group,
             done: false,
         };
+        let mut expected = None;
         loop {
+            if let Some(expected) = expected {
+                self.group.gather(expected, QUIET, GATHER).await;
+            }
             let jobs: Vec<Job> = {
                 let mut state = self.group.lock();
                 // A caller that hung up before its turn was never answered and nothing of it is written:
@@ -129,10 +181,12 @@ impl IntakeApi {
                 let n = state.queue.len().min(MAX_GROUP);
                 state.queue.drain(..n).collect()
             };
-            if tokio::time::timeout(GROUP_TIMEOUT, self.write_group(jobs))
+            let size = jobs.len();
+            let timed_out = tokio::time::timeout(GROUP_TIMEOUT, self.write_group(jobs))
                 .await
-                .is_err()
-            {
+                .is_err();
+            expected = to_gather(size, self.group.queued());
+            if timed_out {
                 // The group's transaction is dropped (rolled back unless its COMMIT had gone through) and
                 // its callers' answers with it: they get UNAVAILABLE and retry with their request_id.
                 tracing::error!(
@@ -243,6 +297,13 @@ impl IntakeApi {
     }
 }
 
+/// How many registrations a writer gathers after a group of `size` that left `queued` behind: those in
+/// flight when it ended, its members and those queued meanwhile. None after a group of one, so that a caller
+/// alone is never delayed.
+fn to_gather(size: usize, queued: usize) -> Option<usize> {
+    (size > 1).then(|| (size + queued).min(MAX_GROUP))
+}
+
 /// Leaves the queue to the next caller if the writer ends without emptying it (a panic): the registrations
 /// it held are answered with an error (their senders drop) and the next registration starts a new writer.
 struct Writing<'a> {
@@ -257,5 +318,96 @@ impl Drop for Writing<'_> {
             state.queue.clear();
             state.writing = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    // Tokio's timer counts whole milliseconds: the tests scale the production values up by ten.
+    const QUIET: Duration = Duration::from_millis(10);
+    const CAP: Duration = Duration::from_millis(40);
+    const MS: Duration = Duration::from_millis(1);
+
+    fn push(group: &Group) {
+        let (reply, _answer) = oneshot::channel();
+        group.lock().queue.push(Job {
+            principal: Principal {
+                id: uuid::Uuid::nil(),
+                name: "clerk".into(),
+                role: Role::CountyClerk,
+                org_code: "510422".into(),
+            },
+            registration: Registration::Visit(RegisterVisitRequest::default()),
+            reply,
+        });
+        group.queued.notify_one();
+    }
+
+    /// Queues one registration after each of `gaps`, from now.
+    fn arrivals(group: &Arc<Group>, gaps: Vec<Duration>) {
+        let group = group.clone();
+        tokio::spawn(async move {
+            for gap in gaps {
+                tokio::time::sleep(gap).await;
+                push(&group);
+            }
+        });
+    }
+
+    #[test]
+    fn a_writer_gathers_only_after_a_group_of_several() {
+        assert_eq!(to_gather(1, 0), None);
+        assert_eq!(to_gather(1, 5), None);
+        assert_eq!(to_gather(2, 0), Some(2));
+        assert_eq!(to_gather(14, 2), Some(16));
+        assert_eq!(to_gather(MAX_GROUP, 10), Some(MAX_GROUP));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gathering_ends_at_once_when_the_expected_registrations_are_already_queued() {
+        let group = Group::default();
+        push(&group);
+        push(&group);
+        let start = Instant::now();
+        group.gather(2, QUIET, CAP).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gathering_ends_with_the_last_expected_registration() {
+        let group = Arc::new(Group::default());
+        push(&group);
+        arrivals(&group, vec![3 * MS; 3]);
+        let start = Instant::now();
+        group.gather(4, QUIET, CAP).await;
+        assert_eq!(start.elapsed(), 9 * MS);
+        assert_eq!(group.queued(), 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gathering_ends_when_nobody_comes_for_a_quiet_millisecond() {
+        let group = Arc::new(Group::default());
+        // Two come back quickly, the third much later.
+        arrivals(
+            &group,
+            vec![2 * MS, 2 * MS, 30 * MS],
+        );
+        let start = Instant::now();
+        group.gather(3, QUIET, CAP).await;
+        assert_eq!(start.elapsed(), 4 * MS + QUIET);
+        assert_eq!(group.queued(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gathering_never_outlasts_its_cap_however_steadily_they_come() {
+        let group = Arc::new(Group::default());
+        arrivals(&group, vec![5 * MS; 20]);
+        let start = Instant::now();
+        group.gather(MAX_GROUP, QUIET, CAP).await;
+        assert_eq!(start.elapsed(), CAP);
+        assert!(group.queued() < MAX_GROUP);
     }
 }
