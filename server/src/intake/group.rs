@@ -114,9 +114,7 @@ impl Group {
         loop {
             // Taken before the count is read, so that a registration queued in between still wakes it.
             let next = self.queued.notified();
-            if self.queued() >= expected
-                || tokio::time::timeout_at(until, next).await.is_err()
-            {
+            if self.queued() >= expected || tokio::time::timeout_at(until, next).await.is_err() {
                 return;
             }
             until = (Instant::now() + quiet).min(deadline);
@@ -391,10 +389,7 @@ mod tests {
     async fn gathering_ends_when_nobody_comes_for_a_quiet_millisecond() {
         let group = Arc::new(Group::default());
         // Two come back quickly, the third much later.
-        arrivals(
-            &group,
-            vec![2 * MS, 2 * MS, 30 * MS],
-        );
+        arrivals(&group, vec![2 * MS, 2 * MS, 30 * MS]);
         let start = Instant::now();
         group.gather(3, QUIET, CAP).await;
         assert_eq!(start.elapsed(), 4 * MS + QUIET);
