@@ -56,10 +56,10 @@ pub async fn seal(pool: &PgPool) -> Result<usize, AppError> {
 }
 
 /// How long the sealer waits after sealing something: a busy register is sealed in small batches. Sealing
-/// takes a key-share lock on each sealed `audit_log` row (the seal's foreign key), on the pages where new rows
-/// are being written; a second's worth at once (2,600 rows at 1,300 registrations a second) held the
-/// registrations' writes back for several milliseconds once a second, the benchmark's slowest 1 %
-/// (docs/performance.md, "The audit sealer").
+/// reads the new `audit_log` rows and takes a key-share lock on each (the seal's foreign key), which writes
+/// to the very pages new rows are going to; a second's worth at once (2,600 rows at 1,300 registrations a
+/// second) came with one registration group in about eighty taking twice its time, once a second, which
+/// was the benchmark's slowest 1 % (docs/performance.md, "Gathering").
 pub const SEAL_BUSY: Duration = Duration::from_millis(100);
 
 /// The longest the sealer waits: a quiet register is looked at once a second.
