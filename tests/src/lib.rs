@@ -444,6 +444,21 @@ pub fn request_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// A request's timestamp of whole seconds since the epoch.
+pub fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds, nanos: 0 })
+}
+
+/// A petitioner with a name, an ID number and a phone, and nothing else.
+pub fn person(name: &str, id_number: &str, phone: &str) -> xinfang_proto::v1::Petitioner {
+    xinfang_proto::v1::Petitioner {
+        name: name.into(),
+        id_number: id_number.into(),
+        phone: phone.into(),
+        ..Default::default()
+    }
+}
+
 /// Seconds since the epoch, now.
 pub fn now_secs() -> i64 {
     SystemTime::now()

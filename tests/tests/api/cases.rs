@@ -18,7 +18,7 @@ use xinfang_proto::v1::{
     SupervisionMethod, Timeliness, Visit,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, now_secs, request_id, spawn_app};
+use xinfang_tests::{TestApp, now_secs, request_id, spawn_app, ts};
 
 const BUREAU: &str = "510422XF";
 const TOWN_A: &str = "510422100";
@@ -29,10 +29,6 @@ const DENIED: Code = Code::PermissionDenied;
 
 type Reply = Result<Case, Status>;
 type At = Option<Timestamp>;
-
-fn ts(seconds: i64) -> At {
-    Some(Timestamp { seconds, nanos: 0 })
-}
 
 fn days_ago(days: i64) -> At {
     ts(now_secs() - days * 86_400)

@@ -18,15 +18,11 @@ use xinfang_server::{
     auth::Role,
     tls::{Tls, TlsFiles},
 };
-use xinfang_tests::{TestApp, now_secs, request_id, spawn_app, spawn_tls_app};
+use xinfang_tests::{TestApp, now_secs, request_id, spawn_app, spawn_tls_app, ts};
 
 const BUREAU: &str = "510422XF";
 const TONGZILIN: &str = "510422100";
 const HONGGE: &str = "510422101";
-
-fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
 
 fn visit(org: &str, name: &str, id_number: &str) -> RegisterVisitRequest {
     RegisterVisitRequest {

@@ -17,14 +17,10 @@ use xinfang_proto::v1::{
     RegisterVisitRequest, ReplyCaseRequest, ReturnTrip, Visit,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, now_secs, request_id, spawn_app};
+use xinfang_tests::{TestApp, now_secs, request_id, spawn_app, ts};
 
 const BUREAU: &str = "510422XF";
 const TOWNS: [&str; 2] = ["510422100", "510422101"];
-
-fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
 
 fn visit(org: &str, n: usize) -> RegisterVisitRequest {
     RegisterVisitRequest {

@@ -21,7 +21,7 @@ use xinfang_proto::v1::{
     Visit, YearMonth,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, fields, now_secs, reason, request_id, spawn_app};
+use xinfang_tests::{TestApp, fields, now_secs, reason, request_id, spawn_app, ts};
 
 const BUREAU: &str = "510422XF";
 const A: &str = "510422100";
@@ -29,10 +29,6 @@ const B: &str = "510422101";
 const DAY: i64 = 86_400;
 
 type At = Option<Timestamp>;
-
-fn ts(seconds: i64) -> At {
-    Some(Timestamp { seconds, nanos: 0 })
-}
 
 fn days_ago(days: i64) -> At {
     ts(now_secs() - days * DAY)

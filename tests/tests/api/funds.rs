@@ -14,13 +14,9 @@ use xinfang_proto::v1::{
     RecordBureauDecisionRequest, RegisterVisitRequest, SubmitFundRequestRequest, Visit,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, now_secs, request_id, spawn_app};
+use xinfang_tests::{TestApp, now_secs, request_id, spawn_app, ts};
 
 const BUREAU: &str = "510422XF";
-
-fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()

@@ -20,11 +20,7 @@ use xinfang_proto::v1::{
     RegisterLetterRequest, RegisterVisitRequest, Visit,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, fixture::id_number, now_secs, request_id, spawn_app};
-
-fn ts(seconds: i64) -> Option<Timestamp> {
-    Some(Timestamp { seconds, nanos: 0 })
-}
+use xinfang_tests::{TestApp, fixture::id_number, now_secs, request_id, spawn_app, ts};
 
 fn matter(content: &str, org: &str) -> MatterInput {
     MatterInput {

@@ -11,15 +11,11 @@ use xinfang_proto::v1::{
     ReturnTrip, TripCosts, TripOutcome, Visit,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, now_secs, request_id, spawn_app};
+use xinfang_tests::{TestApp, now_secs, request_id, spawn_app, ts};
 
 const ZHANG: &str = "11010519491231002X";
 const LI: &str = "440524188001010014";
 const WANG: &str = "34052419800101001X";
-
-fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
 
 fn person(name: &str, id_number: &str, phone: &str, representative: bool) -> Petitioner {
     Petitioner {

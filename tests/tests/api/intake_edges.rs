@@ -18,17 +18,13 @@ use xinfang_proto::v1::{
     RequestReviewRequest, ReviewOutcome, Visit, VisitGrouping, VisitStatistics, YearMonth,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, now_secs, request_id, spawn_app};
+use xinfang_tests::{TestApp, now_secs, person, request_id, spawn_app, ts};
 
 const ZHANG: &str = "11010519491231002X";
 const LI: &str = "440524188001010014";
 const WANG: &str = "34052419800101001X";
 const TOWN: &str = "510422100";
 const OTHER_TOWN: &str = "510422101";
-
-fn ts(seconds: i64) -> Option<Timestamp> {
-    Some(Timestamp { seconds, nanos: 0 })
-}
 
 fn days_ago(days: i64) -> Option<Timestamp> {
     ts(now_secs() - days * 86_400)
@@ -41,15 +37,6 @@ fn shanghai(y: i32, m: u32, d: u32, h: u32) -> Option<Timestamp> {
         .with_ymd_and_hms(y, m, d, h, 0, 0)
         .unwrap();
     ts(at.timestamp())
-}
-
-fn person(name: &str, id_number: &str, phone: &str) -> Petitioner {
-    Petitioner {
-        name: name.into(),
-        id_number: id_number.into(),
-        phone: phone.into(),
-        ..Default::default()
-    }
 }
 
 fn matter(content: &str, category: &str, org: &str) -> MatterInput {

@@ -15,7 +15,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{Datelike, TimeZone};
-use prost_types::Timestamp;
 use tonic::Code;
 use xinfang_client::Client;
 use xinfang_proto::v1::{
@@ -26,7 +25,9 @@ use xinfang_proto::v1::{
     VisitStatistics, YearMonth, change, op_result, operation,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, fields, fixture::id_number, now_secs, reason, request_id, spawn_app};
+use xinfang_tests::{
+    TestApp, fields, fixture::id_number, now_secs, person, reason, request_id, spawn_app, ts,
+};
 
 const TOWN: &str = "510422100";
 const RED: &str = "510422101";
@@ -49,19 +50,6 @@ impl Rng {
 
     fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len() as u64) as usize]
-    }
-}
-
-fn ts(seconds: i64) -> Option<Timestamp> {
-    Some(Timestamp { seconds, nanos: 0 })
-}
-
-fn person(name: &str, id: &str, phone: &str) -> Petitioner {
-    Petitioner {
-        name: name.into(),
-        id_number: id.into(),
-        phone: phone.into(),
-        ..Default::default()
     }
 }
 

@@ -1,29 +1,15 @@
 //! Review of the set-based registration path (`server/src/intake/batch.rs`): cases where a Push of visits,
 //! written as a set, must give exactly what the same visits registered one by one give.
 
-use prost_types::Timestamp;
 use xinfang_client::Client;
 use xinfang_proto::v1::{
     Level, MatterInput, Operation, Petitioner, PushRequest, RegisterVisitRequest, Visit, op_result,
     operation,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, fixture::id_number, now_secs, request_id, spawn_app};
+use xinfang_tests::{TestApp, fixture::id_number, now_secs, person, request_id, spawn_app, ts};
 
 const TOWN: &str = "510422100";
-
-fn ts(seconds: i64) -> Option<Timestamp> {
-    Some(Timestamp { seconds, nanos: 0 })
-}
-
-fn person(name: &str, id: &str, phone: &str) -> Petitioner {
-    Petitioner {
-        name: name.into(),
-        id_number: id.into(),
-        phone: phone.into(),
-        ..Default::default()
-    }
-}
 
 fn visit(at: i64, people: Vec<Petitioner>, category: &str, content: &str) -> Visit {
     Visit {

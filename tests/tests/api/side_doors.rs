@@ -21,7 +21,7 @@ use xinfang_proto::v1::{
     RegisterVisitRequest, ReturnTrip, SubmitFundRequestRequest, TripOutcome, Visit, YearMonth,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, fields, now_secs, reason, request_id, spawn_app};
+use xinfang_tests::{TestApp, fields, now_secs, reason, request_id, spawn_app, ts};
 
 const A: &str = "510422100";
 const B: &str = "510422101";
@@ -33,10 +33,6 @@ const PLAIN_A_ID: &str = "440524188001010014";
 const PLAIN_B_ID: &str = "34052419800101001X";
 const OFFICER_ID: &str = "510422198001010013";
 const AGENCY_ID: &str = "510422197505050014";
-
-fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
 
 fn person(name: &str, id_number: &str) -> Petitioner {
     Petitioner {

@@ -11,14 +11,10 @@ use xinfang_proto::v1::{
     ReturnTrip, TripCosts, Visit, change, op_result, operation,
 };
 use xinfang_server::auth::Role;
-use xinfang_tests::{TestApp, now_secs, spawn_app};
+use xinfang_tests::{TestApp, now_secs, spawn_app, ts};
 
 fn op_id() -> String {
     uuid::Uuid::now_v7().to_string()
-}
-
-fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
 }
 
 fn visit(org: &str, id_number: &str) -> RegisterVisitRequest {
