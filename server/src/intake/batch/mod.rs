@@ -28,7 +28,8 @@
 //! waits for a concurrent registration of the same one), and the joined cases' registrations under the
 //! case locks. If another writer changed them meanwhile, the set loses the race and the caller's
 //! transaction runs again; a member that would find an earlier member's person by its stored record (a
-//! person known before, with other contacts) makes the set fail whole and be written one by one.
+//! person known before, with other contacts) means the set is not one: it is rolled back and its members
+//! are written one by one.
 
 use std::collections::HashSet;
 
@@ -250,9 +251,9 @@ impl IntakeApi {
         }
     }
 
-    /// Writes the longest prefix of the candidates that forms a set, in a savepoint. A set that fails
-    /// whole for any reason but a lost race (the savepoint fallback) is rolled back, and its candidates are
-    /// registered one by one.
+    /// Writes the longest prefix of the candidates that forms a set, in a savepoint. A prefix that turns out
+    /// not to be a set, or a set that fails whole for any reason but a lost race (the savepoint fallback),
+    /// is rolled back, and its candidates are registered one by one.
     async fn write_set(
         &self,
         parsed: &[Option<Parsed<'_>>],
@@ -262,29 +263,36 @@ impl IntakeApi {
     ) -> Result<Reach, AppError> {
         let mut sp = tx.begin().await?;
         match self.set(parsed, candidates, answers, &mut sp).await {
-            Ok((reach, written)) => {
+            Ok(Some((reach, written))) => {
                 sp.commit().await?;
                 for (at, answer) in written {
                     answers[at] = Some(answer);
                 }
-                Ok(reach)
+                return Ok(reach);
             }
-            Err(AppError::LostRace) => Err(AppError::LostRace),
+            Err(AppError::LostRace) => return Err(AppError::LostRace),
+            Ok(None) => {
+                sp.rollback().await?;
+                tracing::debug!(
+                    size = candidates.len(),
+                    "not a set (a member finds an earlier one's person); writing them one by one"
+                );
+            }
             Err(err) => {
                 sp.rollback().await?;
                 tracing::warn!(error = %err, size = candidates.len(),
                     "a set of registrations failed whole; writing them one by one");
-                for &at in candidates {
-                    if let Some(p) = parsed[at].as_ref().filter(|_| answers[at].is_none()) {
-                        answers[at] = Some(self.alone(p, tx).await?);
-                    }
-                }
-                Ok(Reach {
-                    taken: candidates.len(),
-                    alone: false,
-                })
             }
         }
+        for &at in candidates {
+            if let Some(p) = parsed[at].as_ref().filter(|_| answers[at].is_none()) {
+                answers[at] = Some(self.alone(p, tx).await?);
+            }
+        }
+        Ok(Reach {
+            taken: candidates.len(),
+            alone: false,
+        })
     }
 }
 

@@ -23,14 +23,15 @@ use crate::{
 
 impl IntakeApi {
     /// Answers what the candidates' reads decide (duplicates, refusals), then writes the longest prefix of
-    /// the rest that forms a set; returns how far it got and the answers of what it wrote.
+    /// the rest that forms a set; returns how far it got and the answers of what it wrote, or `None` when
+    /// that prefix turned out not to be a set (`write_members`).
     pub(super) async fn set(
         &self,
         parsed: &[Option<Parsed<'_>>],
         candidates: &[usize],
         answers: &mut [Option<Answer>],
         tx: &mut PgConnection,
-    ) -> Result<(Reach, Vec<(usize, Answer)>), AppError> {
+    ) -> Result<Option<(Reach, Vec<(usize, Answer)>)>, AppError> {
         let get = |at: usize| parsed[at].as_ref();
         let live: Vec<(usize, &Parsed<'_>)> = candidates
             .iter()
@@ -144,10 +145,10 @@ impl IntakeApi {
         // Candidates after the stop were answered early only if the reads decided them (a duplicate or a
         // refusal), which nothing before them can change.
         if members.is_empty() {
-            return Ok((reach, Vec::new()));
+            return Ok(Some((reach, Vec::new())));
         }
         let written = self.write_members(parsed, &members, tx).await?;
-        Ok((reach, written))
+        Ok(written.map(|written| (reach, written)))
     }
 }
 

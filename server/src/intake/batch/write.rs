@@ -34,25 +34,28 @@ type Kept<'m, 'p> = (&'m Member, &'p Parsed<'p>);
 
 impl IntakeApi {
     /// The writes of a set: its claims, its people, a check that it is still a set, its numbers, the cases
-    /// it joins checked under their locks, its rows, and the answers.
+    /// it joins checked under their locks, its rows, and the answers. `None` when its members turn out to
+    /// see each other (`still_a_set`): the caller rolls it back and writes them one by one.
     pub(super) async fn write_members<'p>(
         &self,
         parsed: &'p [Option<Parsed<'p>>],
         members: &[Member],
         tx: &mut PgConnection,
-    ) -> Result<Vec<(usize, Answer)>, AppError> {
+    ) -> Result<Option<Vec<(usize, Answer)>>, AppError> {
         let (kept, mut out) = claim(parsed, members, tx).await?;
         if kept.is_empty() {
-            return Ok(out);
+            return Ok(Some(out));
         }
         let listed = self.store_people(&kept, tx).await?;
-        still_a_set(&kept, &listed, tx).await?;
+        if !still_a_set(&kept, &listed, tx).await? {
+            return Ok(None);
+        }
         // The register's counter is held from here to the commit.
         let numbers = self.numbers(&kept, tx).await?;
         self.check_joined(&kept, tx).await?;
         let rows = self.write_rows(&kept, &listed, numbers, tx).await?;
         out.extend(self.answers(&kept, rows, tx).await?);
-        Ok(out)
+        Ok(Some(out))
     }
 
     /// The set's numbers, in its order.
@@ -411,12 +414,12 @@ async fn claim<'m, 'p>(
 /// - one by one, a registration finds the people an earlier one just linked to its case by their stored
 ///   records, whose name and phone may be other than the earlier request's (a person known before, now
 ///   with a new phone): the set's requests share no hash, yet the later one would join the earlier one's
-///   case. A set cannot see that; it fails, to be written one by one.
+///   case. A set cannot see that: it is not a set (`false`), and its members are written one by one.
 async fn still_a_set(
     kept: &[Kept<'_, '_>],
     listed: &[Vec<Listed>],
     tx: &mut PgConnection,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let wanted: Vec<sets::Wanted<'_>> = kept.iter().map(|(_, p)| p.wanted()).collect();
     let found = sets::find_repeat_cases(tx, &wanted).await?;
     for (k, (m, _)) in kept.iter().enumerate() {
@@ -432,10 +435,8 @@ async fn still_a_set(
                 && people.iter().any(|l| !l.proxy && l.petitioner_id == person)
         });
         if seen {
-            return Err(AppError::Internal(anyhow::anyhow!(
-                "a member of the set finds the person of an earlier one by the stored record"
-            )));
+            return Ok(false);
         }
     }
-    Ok(())
+    Ok(true)
 }
