@@ -194,6 +194,14 @@ pub async fn settle(
 
 /// The arriving registration's repeat flag among a case's `registrations` (earliest first), and which of
 /// those change their flag (by position, with the new flag): [`settle`] without the database.
+///
+/// The answer needs only the case's *deciders*: the registrations stored as initial, and the true initial
+/// (the earliest not answered 不再受理). Every registration but the initial (the true one, or the arriving
+/// one when it is earlier) is derived a repeat. So a registration changes only if it is stored as initial
+/// and is not the initial, or it is the true initial stored as a repeat; and the earliest among the
+/// deciders is the earliest among all. Any superset of the deciders gives the same answer, whatever the
+/// stored flags are. A set reads only those (`store::sets::deciders_of_cases`); the one-by-one path, which
+/// stores the changes, reads all.
 pub fn flags(
     registrations: &[Registration],
     arriving: Option<Dated>,
@@ -423,4 +431,100 @@ pub async fn join_case(
         repeat,
         not_accepted_again,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn registration(n: usize, kind: &str, day: u32, repeat: bool, refused: bool) -> Registration {
+        Registration {
+            kind: kind.into(),
+            id: Uuid::from_u128(n as u128 + 1),
+            number: format!("R{n}"),
+            at: Utc.with_ymd_and_hms(2024, 3, day, 9, 0, 0).unwrap(),
+            repeat,
+            not_accepted_again: refused,
+            registered_by: Uuid::nil(),
+            problem_org_code: "510422100".into(),
+            accused_org_code: None,
+        }
+    }
+
+    /// The deciders as `store::sets::deciders_of_cases` reads them: those stored as initial, and the
+    /// earliest visit and the earliest letter not answered 不再受理.
+    fn deciders(all: &[Registration]) -> Vec<Registration> {
+        let earliest = |kind: &str| {
+            all.iter()
+                .filter(|r| r.kind == kind && !r.not_accepted_again)
+                .min_by_key(|r| (r.at, r.id))
+                .map(|r| r.id)
+        };
+        let (visit, letter) = (earliest("visit"), earliest("letter"));
+        all.iter()
+            .filter(|r| !r.repeat || Some(r.id) == visit || Some(r.id) == letter)
+            .cloned()
+            .collect()
+    }
+
+    /// The arriving flag and the changed registrations by id, with their new flags.
+    fn outcome(of: &[Registration], arriving: Option<Dated>) -> (bool, Vec<(Uuid, bool)>) {
+        let (repeat, changed) = flags(of, arriving);
+        let mut changed: Vec<(Uuid, bool)> =
+            changed.into_iter().map(|(i, f)| (of[i].id, f)).collect();
+        changed.sort_unstable();
+        (repeat, changed)
+    }
+
+    /// Every case of up to three registrations (kind, one of three days, stored flag, 不再受理), consistent
+    /// or not, against every arrival (none, or on each of four days, refused or not, before or after a
+    /// same-day registration by id).
+    #[test]
+    fn the_deciders_give_the_same_flags_and_changes_as_all_registrations() {
+        let mut cases = 0;
+        for n in 0..=3usize {
+            let choices = 24usize.pow(n as u32);
+            for mut code in 0..choices {
+                let mut all: Vec<Registration> = (0..n)
+                    .map(|k| {
+                        let c = code % 24;
+                        code /= 24;
+                        let kind = if c % 2 == 0 { "visit" } else { "letter" };
+                        registration(
+                            k * 2,
+                            kind,
+                            1 + (c / 2 % 3) as u32,
+                            c / 6 % 2 == 1,
+                            c / 12 == 1,
+                        )
+                    })
+                    .collect();
+                all.sort_by_key(|r| (r.at, r.id));
+                let subset = deciders(&all);
+                let mut arrivals = vec![None];
+                for day in 0..4u32 {
+                    for refused in [false, true] {
+                        for id in [0u128, 100] {
+                            arrivals.push(Some(Dated {
+                                at: Utc.with_ymd_and_hms(2024, 3, 1 + day, 9, 0, 0).unwrap(),
+                                id: Uuid::from_u128(id),
+                                not_accepted_again: refused,
+                            }));
+                        }
+                    }
+                }
+                for arriving in arrivals {
+                    assert_eq!(
+                        outcome(&subset, arriving),
+                        outcome(&all, arriving),
+                        "{all:?} with {arriving:?}"
+                    );
+                }
+                cases += 1;
+            }
+        }
+        assert_eq!(cases, 1 + 24 + 24 * 24 + 24usize.pow(3));
+    }
 }

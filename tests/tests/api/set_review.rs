@@ -1,12 +1,20 @@
 //! Review of the set-based registration path (`server/src/intake/batch.rs`): cases where a Push of visits,
 //! written as a set, must give exactly what the same visits registered one by one give.
 
+use uuid::Uuid;
 use xinfang_client::Client;
 use xinfang_proto::v1::{
-    Level, MatterInput, Operation, Petitioner, PushRequest, RegisterVisitRequest, Visit, op_result,
-    operation,
+    Letter, LetterChannel, Level, MatterInput, Operation, Petitioner, PushRequest,
+    RegisterLetterRequest, RegisterVisitRequest, Visit, op_result, operation,
 };
-use xinfang_server::auth::Role;
+use xinfang_server::{
+    auth::Role,
+    intake::{
+        matching,
+        model::Dated,
+        store::{self, Registration, sets},
+    },
+};
 use xinfang_tests::{TestApp, fixture::id_number, now_secs, person, request_id, spawn_app, ts};
 
 const TOWN: &str = "510422100";
@@ -144,4 +152,115 @@ async fn a_set_member_found_by_the_stored_contact_of_an_earlier_members_person_r
         outcomes[1], outcomes[0],
         "a push must do as one by one does"
     );
+}
+
+/// A set reads of each case it joins only the registrations that decide its flags
+/// (`store::sets::deciders_of_cases`, the argument at `matching::flags`). On a real case of visits and
+/// letters, with its stored flags as registered and scrambled every way, the arrival's flag and the changes
+/// they give must be those all of the case's registrations give, for arrivals before, between and after them.
+#[tokio::test]
+async fn the_registrations_a_set_reads_of_a_case_decide_its_flags_as_all_of_them_do() {
+    let app = spawn_app().await;
+    let mut c = client(&app, Role::CountyClerk).await;
+    let day = 86_400;
+    let zhang = || vec![person("张三", &id_number(41), "")];
+    // Out of date order, visits and letters interleaved: days 9, 3, 7, 5, 1 and 8 before now.
+    for (k, ago) in [9, 3, 7, 5, 1, 8].into_iter().enumerate() {
+        if k % 3 == 2 {
+            c.visits
+                .register_letter(RegisterLetterRequest {
+                    request_id: request_id(),
+                    letter: Some(Letter {
+                        channel: LetterChannel::Letter as i32,
+                        received_at: ts(now_secs() - ago * day),
+                        petitioners: zhang(),
+                        matter: visit(0, vec![], "labor", "来信反映拖欠工资").matter,
+                        ..Default::default()
+                    }),
+                })
+                .await
+                .expect("a letter");
+        } else {
+            register(
+                &app,
+                Role::CountyClerk,
+                vec![visit(now_secs() - ago * day, zhang(), "labor", "拖欠工资")],
+                false,
+            )
+            .await;
+        }
+    }
+    assert_eq!(scalar(&app, "SELECT count(*) FROM cases").await, 1);
+    let case_id: Uuid = sqlx::query_scalar("SELECT id FROM cases")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let mut conn = app.pool.acquire().await.unwrap();
+    let all = store::registrations_of(&mut conn, case_id).await.unwrap();
+    assert_eq!(all.len(), 6);
+    let arrivals: Vec<Option<Dated>> = std::iter::once(None)
+        .chain([10, 9, 6, 4, 0].into_iter().flat_map(|ago| {
+            [false, true].map(|refused| {
+                Some(Dated {
+                    at: all[0].at + chrono::Duration::days(9 - ago) + chrono::Duration::hours(1),
+                    id: Uuid::now_v7(),
+                    not_accepted_again: refused,
+                })
+            })
+        }))
+        .collect();
+    let outcome = |of: &[Registration], arriving: Option<Dated>| {
+        let (repeat, changed) = matching::flags(of, arriving);
+        let mut changed: Vec<(Uuid, bool)> =
+            changed.into_iter().map(|(i, f)| (of[i].id, f)).collect();
+        changed.sort_unstable();
+        (repeat, changed)
+    };
+    // Stored flags: every pattern of repeat, as registered (none refused), then each one refused.
+    let patterns = (0..64u32)
+        .map(|mask| (mask, None))
+        .chain((0..6).map(|refused| (u32::MAX, Some(refused))));
+    let mut compared = 0;
+    for (mask, refused) in patterns {
+        for (k, r) in all.iter().enumerate() {
+            let table = if r.kind == "visit" {
+                "visits"
+            } else {
+                "letters"
+            };
+            // A registration answered 不再受理 is a repeat (a CHECK of the table).
+            let repeat = if mask == u32::MAX {
+                r.repeat || refused == Some(k)
+            } else {
+                mask & (1 << k) != 0
+            };
+            sqlx::query(&format!(
+                "UPDATE {table} SET repeat = $2, not_accepted_again = $3 WHERE id = $1"
+            ))
+            .bind(r.id)
+            .bind(repeat)
+            .bind(refused == Some(k))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        }
+        let now = store::registrations_of(&mut conn, case_id).await.unwrap();
+        let mut deciders = sets::deciders_of_cases(&mut conn, &[case_id])
+            .await
+            .unwrap();
+        let deciders = deciders.remove(&case_id).unwrap();
+        if mask == u32::MAX {
+            // Flags as derived: the one initial, and the earliest visit and letter.
+            assert!(deciders.len() <= 3, "{deciders:?}");
+        }
+        for &arriving in &arrivals {
+            assert_eq!(
+                outcome(&deciders, arriving),
+                outcome(&now, arriving),
+                "stored repeat {mask:b}, refused {refused:?}, arriving {arriving:?}"
+            );
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 70 * 11);
 }

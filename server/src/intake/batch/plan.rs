@@ -152,10 +152,11 @@ impl IntakeApi {
     }
 }
 
-/// The cases a set joins as they stand: their rows and registrations.
+/// The cases a set joins as they stand: their rows and the registrations that decide their flags.
 pub(super) struct Standing {
     cases: HashMap<Uuid, CaseRow>,
-    registrations: HashMap<Uuid, Vec<Registration>>,
+    /// Of each case, not all its registrations: those [`matching::flags`] needs (its "deciders").
+    deciders: HashMap<Uuid, Vec<Registration>>,
 }
 
 impl Standing {
@@ -169,11 +170,8 @@ impl Standing {
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
-        let registrations = sets::registrations_of_cases(tx, ids).await?;
-        Ok(Self {
-            cases,
-            registrations,
-        })
+        let deciders = sets::deciders_of_cases(tx, ids).await?;
+        Ok(Self { cases, deciders })
     }
 
     /// How `new` (to be the visit `visit_id`) joins the case `case_id`: repeat or initial, 不再受理 when the
@@ -187,14 +185,14 @@ impl Standing {
         new: &NewVisit,
     ) -> Option<Landing> {
         let case = self.cases.get(&case_id)?;
-        let registrations = self.registrations.get(&case_id)?;
+        let deciders = self.deciders.get(&case_id)?;
         let not_accepted_again = model::final_on(
             &case.record(),
             &ctx.config.workflow.facts(new.visited_at),
             time::local_date(new.visited_at),
         );
         let (repeat, changed) = matching::flags(
-            registrations,
+            deciders,
             Some(Dated {
                 at: new.visited_at,
                 id: visit_id,

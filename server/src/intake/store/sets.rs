@@ -114,8 +114,11 @@ pub async fn find_repeat_cases(
         .collect())
 }
 
-/// The visits and letters of each of the cases `ids`, earliest first ([`super::registrations_of`]).
-pub async fn registrations_of_cases(
+/// The registrations of each of the cases `ids` that decide its initial/repeat flags, earliest first: those
+/// stored as initial and its earliest visit and earliest letter not answered 不再受理
+/// (`matching::deciders` says why these give the same flags as all of the case's registrations). A busy
+/// case has dozens of registrations; this reads two or three of them, by index.
+pub async fn deciders_of_cases(
     conn: &mut PgConnection,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Vec<Registration>>, sqlx::Error> {
@@ -128,15 +131,27 @@ pub async fn registrations_of_cases(
         #[sqlx(flatten)]
         registration: Registration,
     }
+    // UNION, not UNION ALL: the earliest is usually also the one stored as initial.
     let rows: Vec<Of> = sqlx::query_as(
-        "SELECT case_id, 'visit' AS kind, id, number, visited_at AS at, repeat, not_accepted_again, \
-                registered_by, problem_org_code, accused_org_code \
-         FROM visits WHERE case_id = ANY($1) \
-         UNION ALL \
-         SELECT case_id, 'letter', id, number, received_at, repeat, not_accepted_again, registered_by, \
-                problem_org_code, accused_org_code \
-         FROM letters WHERE case_id = ANY($1) \
-         ORDER BY case_id, at, id",
+        "SELECT c.id AS case_id, r.* FROM unnest($1::uuid[]) AS c(id) CROSS JOIN LATERAL ( \
+             (SELECT 'visit'::text AS kind, id, number, visited_at AS at, repeat, not_accepted_again, \
+                     registered_by, problem_org_code, accused_org_code \
+              FROM visits WHERE case_id = c.id AND NOT not_accepted_again \
+              ORDER BY visited_at, id LIMIT 1) \
+             UNION \
+             (SELECT 'letter', id, number, received_at, repeat, not_accepted_again, registered_by, \
+                     problem_org_code, accused_org_code \
+              FROM letters WHERE case_id = c.id AND NOT not_accepted_again \
+              ORDER BY received_at, id LIMIT 1) \
+             UNION \
+             SELECT 'visit', id, number, visited_at, repeat, not_accepted_again, registered_by, \
+                    problem_org_code, accused_org_code \
+             FROM visits WHERE case_id = c.id AND NOT repeat \
+             UNION \
+             SELECT 'letter', id, number, received_at, repeat, not_accepted_again, registered_by, \
+                    problem_org_code, accused_org_code \
+             FROM letters WHERE case_id = c.id AND NOT repeat) AS r \
+         ORDER BY c.id, r.at, r.id",
     )
     .bind(ids)
     .fetch_all(conn)
