@@ -1,6 +1,6 @@
 -- What decides a case's initial/repeat flags, read without reading the whole case (issue #19): a set joining
 -- a case needs only the registrations stored as initial and the case's true initial one (its earliest not
--- answered 不再受理, by (at, id)); `intake::matching::deciders` says why those give the same flags as all.
+-- answered 不再受理, by (at, id)); `intake::matching::flags` says why those give the same flags as all.
 -- The case indexes are now in date order, so the earliest is the first entry not answered 不再受理 (and
 -- reading a whole case in date order, as one-by-one settling does, needs no sort); the partial indexes find
 -- the rows stored as initial, about one per case.
