@@ -30,6 +30,10 @@ pub struct FundStep {
     at: Option<String>,
     #[arg(long)]
     comment: Option<String>,
+    /// The version of the request the step is for (`etag` in `xf fund list --json` and `xf fund show`):
+    /// refused if the request changed since. Default: the version shown just before the step.
+    #[arg(long)]
+    etag: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,11 +140,17 @@ fn at(step: &FundStep) -> Result<Option<prost_types::Timestamp>> {
 type Funds =
     xinfang_proto::v1::fund_service_client::FundServiceClient<xinfang_client::AuthedChannel>;
 
-/// The id of a request named by its number or id.
-async fn resolve(funds: &mut Funds, given: &str) -> Result<String> {
+/// A request, named by its number or id, as it stands.
+async fn resolve(funds: &mut Funds, given: &str) -> Result<FundRequest> {
     let given = given.trim();
     if uuid::Uuid::parse_str(given).is_ok() {
-        return Ok(given.to_owned());
+        return Ok(funds
+            .get_fund_request(GetFundRequestRequest {
+                id: given.to_owned(),
+            })
+            .await
+            .map_err(|s| status_error(s, &[]))?
+            .into_inner());
     }
     // ZJ510422-2026-000012: the year is the second part.
     let year = given
@@ -153,7 +163,6 @@ async fn resolve(funds: &mut Funds, given: &str) -> Result<String> {
     let all = list(funds, year, 0).await?;
     all.into_iter()
         .find(|r| r.number == given)
-        .map(|r| r.id)
         .ok_or_else(|| anyhow!("no fund request {given} that this account may read"))
 }
 
@@ -193,6 +202,31 @@ fn line(r: &FundRequest) -> String {
         r.amount,
         EnumKind::FundPurpose.label(r.purpose)
     )
+}
+
+/// Shows the request a step is about to act on (money moves on what the person saw, not on a number
+/// typed) and, at a terminal, asks before acting. Returns the request's id and the version the step is
+/// for: the one given with `--etag`, or the one shown; the server refuses the step if the request changed
+/// since.
+async fn confirm(
+    funds: &mut Funds,
+    ask: &Ask,
+    step: &FundStep,
+    what: &str,
+) -> Result<(String, String)> {
+    let r = resolve(funds, &step.request).await?;
+    println!("{}", line(&r));
+    println!("单位 unit: {}   收款人 payee: {}", r.unit_code, r.payee);
+    if ask.interactive
+        && !dialoguer::Confirm::new()
+            .with_prompt(format!("{what} {}?", r.number))
+            .default(false)
+            .interact()?
+    {
+        bail!("nothing sent: {what} {} was not confirmed", r.number);
+    }
+    let etag = step.etag.clone().unwrap_or(r.etag);
+    Ok((r.id, etag))
 }
 
 pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
@@ -259,10 +293,16 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
                     text::parse_date(&d, Utc::now()).map_err(|e| anyhow!("--meeting-date: {e}"))
                 })
                 .transpose()?;
+            let what = if approve {
+                "局务会通过 record the meeting's approval of"
+            } else {
+                "局务会否决 record the meeting's rejection of"
+            };
+            let (fund_request_id, etag) = confirm(funds, ask, &step, what).await?;
             let request = RecordBureauDecisionRequest {
                 request_id: request_id(),
-                fund_request_id: resolve(funds, &step.request).await?,
-                etag: String::new(),
+                fund_request_id,
+                etag,
                 occurred_at: at(&step)?,
                 approve,
                 adjusted_amount: amount.unwrap_or_default(),
@@ -277,10 +317,11 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
                 .into_inner()
         }
         FundCommand::Approve(step) => {
+            let (fund_request_id, etag) = confirm(funds, ask, &step, "领导批准 approve").await?;
             let request = ApproveFundRequestRequest {
                 request_id: request_id(),
-                fund_request_id: resolve(funds, &step.request).await?,
-                etag: String::new(),
+                fund_request_id,
+                etag,
                 occurred_at: at(&step)?,
                 comment: step.comment.clone().unwrap_or_default(),
             };
@@ -291,10 +332,11 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
                 .into_inner()
         }
         FundCommand::Reject(step) => {
+            let (fund_request_id, etag) = confirm(funds, ask, &step, "领导驳回 reject").await?;
             let request = RejectFundRequestRequest {
                 request_id: request_id(),
-                fund_request_id: resolve(funds, &step.request).await?,
-                etag: String::new(),
+                fund_request_id,
+                etag,
                 occurred_at: at(&step)?,
                 comment: step.comment.clone().unwrap_or_default(),
             };
@@ -315,10 +357,11 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
                 EnumKind::PaymentMethod,
                 &["cash"],
             )?;
+            let (fund_request_id, etag) = confirm(funds, ask, &step, "支付 pay").await?;
             let request = DisburseFundRequestRequest {
                 request_id: request_id(),
-                fund_request_id: resolve(funds, &step.request).await?,
-                etag: String::new(),
+                fund_request_id,
+                etag,
                 occurred_at: at(&step)?,
                 method,
                 voucher_number: ask.text(voucher, "Voucher number (凭证号)", true)?,
@@ -351,6 +394,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
                             "purpose_label": EnumKind::FundPurpose.label(r.purpose),
                             "unit_code": r.unit_code, "amount": r.amount,
                             "approved_amount": r.approved_amount, "payee": r.payee,
+                            "etag": r.etag,
                         })
                     })
                     .collect();
@@ -387,14 +431,12 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             return Ok(());
         }
         FundCommand::Show { request } => {
-            let id = resolve(funds, &request).await?;
-            let r = funds
-                .get_fund_request(GetFundRequestRequest { id })
-                .await
-                .map_err(|s| status_error(s, &[]))?
-                .into_inner();
+            let r = resolve(funds, &request).await?;
             println!("{}", line(&r));
-            println!("单位 unit: {}   收款人 payee: {}", r.unit_code, r.payee);
+            println!(
+                "单位 unit: {}   收款人 payee: {}   版本 etag: {}",
+                r.unit_code, r.payee, r.etag
+            );
             println!("说明: {}", r.description);
             for e in &r.events {
                 println!(

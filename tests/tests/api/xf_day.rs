@@ -617,6 +617,8 @@ async fn leader_approves_a_fund_request_and_reads_indicators() {
     .ok();
     let list = xf(&county, &["fund", "list", "--json"]).await.ok().json();
     let number = list[0]["number"].as_str().unwrap().to_owned();
+    // The version read before the bureau meeting's decision.
+    let before_meeting = list[0]["etag"].as_str().unwrap().to_owned();
     xf(
         &county,
         &[
@@ -647,9 +649,27 @@ async fn leader_approves_a_fund_request_and_reads_indicators() {
         "nothing queued: {outbox}"
     );
 
+    // Approving the version read before the meeting changed it is refused, and changes nothing.
+    let out = xf(
+        &leader,
+        &["fund", "approve", &number, "--etag", &before_meeting],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("changed since it was read"),
+        "{}",
+        out.stderr
+    );
+    let list = xf(&leader, &["fund", "list", "--json"]).await.ok().json();
+    assert_eq!(list[0]["state"], "bureau-approved");
+
+    // The step shows what it acts on (the amount and the payee) before the result.
     let out = xf(&leader, &["fund", "approve", &number, "--comment", "同意"])
         .await
         .ok();
+    assert!(out.stdout.contains("3000.00 元"), "{}", out.stdout);
+    assert!(out.stdout.contains("县委党校"), "{}", out.stdout);
     assert!(out.stdout.contains("领导已批准"), "{}", out.stdout);
     let list = xf(&leader, &["fund", "list", "--json"]).await.ok().json();
     assert_eq!(list[0]["state"], "approved");
