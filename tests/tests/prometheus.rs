@@ -56,6 +56,8 @@ async fn requests_are_counted_by_method_and_code() {
         "xinfang_request_duration_seconds",
         "xinfang_db_reachable 1",
         "xinfang_db_pool_connections",
+        // The bundled calendar (server/data/cn-holidays.csv) ends with 2026.
+        "xinfang_holiday_calendar_last_year 2026",
     ] {
         assert!(text.contains(line), "{line} in:\n{text}");
     }

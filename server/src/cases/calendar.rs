@@ -143,6 +143,11 @@ impl HolidayCalendar {
     pub fn covers(&self, year: i32) -> bool {
         self.years.contains(&year)
     }
+
+    /// The last year the data lists any day of: the one after it needs the State Council's notice added.
+    pub fn last_year(&self) -> Option<i32> {
+        self.years.last().copied()
+    }
 }
 
 fn is_weekend(date: NaiveDate) -> bool {
@@ -321,6 +326,7 @@ mod tests {
         }
         assert!(!cal.covers(2017));
         assert!(!cal.covers(2027));
+        assert_eq!(cal.last_year(), Some(2026));
         assert_eq!(cal.days.len(), CN_HOLIDAYS_CSV.lines().count() - 1);
     }
 
