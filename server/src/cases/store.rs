@@ -419,15 +419,47 @@ pub struct ListFilter {
     pub after: Option<(DateTime<Utc>, Uuid)>,
 }
 
+impl ListFilter {
+    /// The latest due date a due filter admits (`due_before` excludes its day, `due_by` includes it), or
+    /// `None` when the list is not limited to steps falling due.
+    fn due_bound(&self) -> Option<NaiveDate> {
+        let before = self.due_before.and_then(|d| d.pred_opt());
+        match (before, self.due_by) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
 /// The cases of `f` that `reader` reads, newest first.
+///
+/// A due list (overdue, due within) starts from the cases waiting for a step due by its bound, found by
+/// their due dates (`cases_waiting_due_idx`, `cases_supervision_due_idx`): a few hundred of a county's
+/// hundred thousand. Left to choose, the planner walks every case newest first looking for late ones,
+/// which are old; that grows with the years of history kept. The candidates are a superset: the filters
+/// below still decide exactly.
 pub async fn list(
     conn: &mut PgConnection,
     f: &ListFilter,
     reader: &Reader,
     limit: i64,
 ) -> Result<Vec<CaseRow>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM cases \
+    let due_bound = f.due_bound();
+    let (due, falling_due) = match due_bound {
+        Some(_) => (
+            format!(
+                "WITH due AS MATERIALIZED ( \
+                     SELECT id FROM cases WHERE state IN {WAITING} AND next_due <= $15 \
+                     UNION \
+                     SELECT id FROM cases \
+                     WHERE supervised AND supervision_replied_at IS NULL AND supervision_due <= $15) "
+            ),
+            "AND id IN (SELECT id FROM due)",
+        ),
+        None => (String::new(), ""),
+    };
+    let sql = format!(
+        "{due}SELECT {COLUMNS} FROM cases \
          WHERE ($1::text IS NULL \
                 OR ($1 = 'final' AND (state = 'final' OR (state IN {CONCLUDED} AND next_due < $14))) \
                 OR ($1 <> 'final' AND state = $1 AND (state NOT IN {CONCLUDED} OR next_due >= $14))) \
@@ -444,25 +476,29 @@ pub async fn list(
            AND ($9::timestamptz IS NULL OR registered_at >= $9) \
            AND ($10::timestamptz IS NULL OR registered_at < $10) \
            AND ($11::timestamptz IS NULL OR (registered_at, id) < ($11, $12)) \
+           {falling_due} \
          ORDER BY registered_at DESC, id DESC LIMIT $13",
         readable = reader.condition(Kind::Case, "cases", 3)
-    ))
-    .bind(&f.state)
-    .bind(&f.responsible_org)
-    .bind(reader.param())
-    .bind(f.due_before)
-    .bind(f.due_by)
-    .bind(f.backlog)
-    .bind(f.special_difficult)
-    .bind(f.supervised)
-    .bind(f.from)
-    .bind(f.until)
-    .bind(f.after.map(|(t, _)| t))
-    .bind(f.after.map(|(_, id)| id))
-    .bind(limit)
-    .bind(f.today)
-    .fetch_all(conn)
-    .await
+    );
+    let query = sqlx::query_as(&sql)
+        .bind(&f.state)
+        .bind(&f.responsible_org)
+        .bind(reader.param())
+        .bind(f.due_before)
+        .bind(f.due_by)
+        .bind(f.backlog)
+        .bind(f.special_difficult)
+        .bind(f.supervised)
+        .bind(f.from)
+        .bind(f.until)
+        .bind(f.after.map(|(t, _)| t))
+        .bind(f.after.map(|(_, id)| id))
+        .bind(limit)
+        .bind(f.today);
+    match due_bound {
+        Some(bound) => query.bind(bound).fetch_all(conn).await,
+        None => query.fetch_all(conn).await,
+    }
 }
 
 /// [`insert_event`] for several events in one statement, in their order.

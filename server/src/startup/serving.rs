@@ -129,8 +129,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     // For an alert that outlives the start-up warning: the next year's notice comes each November.
-    metrics::gauge!("xinfang_holiday_calendar_last_year")
-        .set(f64::from(options.workflow.calendar.last_year().unwrap_or(0)));
+    metrics::gauge!("xinfang_holiday_calendar_last_year").set(f64::from(
+        options.workflow.calendar.last_year().unwrap_or(0),
+    ));
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in xinfang_proto::SERVICE_NAMES.iter().chain(&[""]) {
         health

@@ -598,6 +598,37 @@ async fn deadlines_follow_the_holiday_calendar() {
     app.assert_rollups_match_records().await;
 }
 
+/// The due lists hold what waits for a step due before today (overdue) or within the next days, and
+/// nothing due later. (A holiday can move a due date by a week at most: the margins allow for it.)
+#[tokio::test]
+async fn the_due_lists_hold_the_cases_whose_step_falls_due() {
+    let app = spawn_app().await;
+    let mut county = client(&app, Role::CountyClerk, BUREAU).await;
+    let c = &mut county;
+    // Assignment is due 15 days after registration.
+    let late = open_case(c, days_ago(40), TOWN_A).await;
+    let soon = open_case(c, days_ago(12), TOWN_A).await;
+    let later = open_case(c, ts(now_secs() - 3_600), TOWN_A).await;
+    let overdue = ListCasesRequest {
+        overdue: true,
+        ..Default::default()
+    };
+    assert_eq!(list(c, overdue).await, sorted([&late]));
+    let within = |days| ListCasesRequest {
+        due_within_days: days,
+        ..Default::default()
+    };
+    assert_eq!(list(c, within(14)).await, sorted([&soon]));
+    assert_eq!(list(c, within(40)).await, sorted([&soon, &later]));
+    // Both at once: overdue and due within, which nothing is.
+    let both = ListCasesRequest {
+        overdue: true,
+        due_within_days: 40,
+        ..Default::default()
+    };
+    assert!(list(c, both).await.is_empty());
+}
+
 #[tokio::test]
 async fn objections_only_within_five_working_days() {
     let app = spawn_app().await;
