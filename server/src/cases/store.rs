@@ -526,3 +526,30 @@ pub async fn insert_events(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+    }
+
+    #[test]
+    fn a_due_lists_bound_is_the_latest_day_any_of_its_filters_admits() {
+        let filter = |due_before, due_by| ListFilter {
+            due_before,
+            due_by,
+            ..Default::default()
+        };
+        assert_eq!(filter(None, None).due_bound(), None);
+        // Overdue on the 7th: due on the 6th at the latest.
+        assert_eq!(filter(Some(day(7)), None).due_bound(), Some(day(6)));
+        assert_eq!(filter(None, Some(day(21))).due_bound(), Some(day(21)));
+        assert_eq!(
+            filter(Some(day(7)), Some(day(21))).due_bound(),
+            Some(day(21))
+        );
+        assert_eq!(filter(Some(day(7)), Some(day(3))).due_bound(), Some(day(6)));
+    }
+}
