@@ -388,9 +388,10 @@ impl Config {
 
     /// The data directory: the explicit one, else `/var/lib/xinfang` for root (the private cluster runs as
     /// an unprivileged user, which cannot enter /root), else `xinfang` under the user's data directory.
+    /// Always absolute: the cluster's launcher checks every folder above it, and PostgreSQL runs in its own.
     pub fn data_dir(&self) -> PathBuf {
         if let Some(dir) = &self.data_dir {
-            return dir.clone();
+            return std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
         }
         if nix::unistd::geteuid().is_root() {
             return PathBuf::from("/var/lib/xinfang");
@@ -430,6 +431,16 @@ mod tests {
             cli.command,
             Some(Command::Token(TokenCommand::Issue { .. }))
         ));
+    }
+
+    /// `--data-dir data` as typed in a folder: as root, the cluster's launcher walked up from
+    /// `data/postgres` to an empty parent and stopped with "reading : No such file or directory".
+    #[test]
+    fn a_relative_data_dir_is_taken_from_the_current_folder() {
+        let cli = Cli::try_parse_from(["xinfang-server", "--data-dir", "data"]).unwrap();
+        let dir = cli.config.data_dir();
+        assert!(dir.is_absolute(), "{}", dir.display());
+        assert_eq!(dir, std::env::current_dir().unwrap().join("data"));
     }
 
     #[test]
