@@ -116,7 +116,7 @@ pub async fn find_repeat_cases(
 
 /// The registrations of each of the cases `ids` that decide its initial/repeat flags, earliest first: those
 /// stored as initial and its earliest visit and earliest letter not answered 不再受理
-/// (`matching::deciders` says why these give the same flags as all of the case's registrations). A busy
+/// (`matching::flags` says why these give the same flags as all of the case's registrations). A busy
 /// case has dozens of registrations; this reads two or three of them, by index.
 pub async fn deciders_of_cases(
     conn: &mut PgConnection,
