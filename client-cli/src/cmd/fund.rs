@@ -111,6 +111,9 @@ pub enum FundCommand {
     },
     /// One request with its history.
     Show { request: String },
+    /// The year's budgets that requests draw on: `add` an approval document, `list` what is left.
+    #[command(subcommand)]
+    Budget(super::budget::BudgetCommand),
 }
 
 const SUBMIT_FLAGS: &[(&str, &str)] = &[
@@ -229,10 +232,22 @@ async fn confirm(
     Ok((r.id, etag))
 }
 
+/// A step's refusal; one for a request that changed since it was shown says so, and what to do.
+fn step_error(status: tonic::Status, flags: &[(&str, &str)]) -> anyhow::Error {
+    if status.code() == tonic::Code::Aborted {
+        return anyhow!(
+            "the request changed since it was shown ({}): `xf fund show` it and take the step again",
+            status.message()
+        );
+    }
+    status_error(status, flags)
+}
+
 pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
     let mut client = client(store)?;
     let funds = &mut client.funds;
     let done: FundRequest = match command {
+        FundCommand::Budget(command) => return super::budget::run(funds, ask, command).await,
         FundCommand::Submit {
             year,
             category,
@@ -313,7 +328,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             funds
                 .record_bureau_decision(request)
                 .await
-                .map_err(|s| status_error(s, DECIDE_FLAGS))?
+                .map_err(|s| step_error(s, DECIDE_FLAGS))?
                 .into_inner()
         }
         FundCommand::Approve(step) => {
@@ -328,7 +343,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             funds
                 .approve_fund_request(request)
                 .await
-                .map_err(|s| status_error(s, &[]))?
+                .map_err(|s| step_error(s, &[]))?
                 .into_inner()
         }
         FundCommand::Reject(step) => {
@@ -343,7 +358,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             funds
                 .reject_fund_request(request)
                 .await
-                .map_err(|s| status_error(s, &[]))?
+                .map_err(|s| step_error(s, &[]))?
                 .into_inner()
         }
         FundCommand::Disburse {
@@ -351,13 +366,13 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             method,
             voucher,
         } => {
+            let (fund_request_id, etag) = confirm(funds, ask, &step, "支付 pay").await?;
             let method = ask.choice(
                 method,
                 "Payment method (支付方式)",
                 EnumKind::PaymentMethod,
                 &["cash"],
             )?;
-            let (fund_request_id, etag) = confirm(funds, ask, &step, "支付 pay").await?;
             let request = DisburseFundRequestRequest {
                 request_id: request_id(),
                 fund_request_id,
@@ -370,7 +385,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             funds
                 .disburse_fund_request(request)
                 .await
-                .map_err(|s| status_error(s, DISBURSE_FLAGS))?
+                .map_err(|s| step_error(s, DISBURSE_FLAGS))?
                 .into_inner()
         }
         FundCommand::List { year, state, json } => {

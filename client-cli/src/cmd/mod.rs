@@ -2,6 +2,7 @@
 //! (asking at the terminal, the profile's account, printing).
 
 pub mod access;
+pub mod budget;
 pub mod case;
 pub mod case_office;
 pub mod cases;

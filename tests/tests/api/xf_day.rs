@@ -682,6 +682,143 @@ async fn leader_approves_a_fund_request_and_reads_indicators() {
     assert!(!out.stdout.is_empty());
 }
 
+/// The county office enters the year's budget from its approval documents with xf, moves part of it
+/// between categories, and reads what is left; a leader may read it but not enter it, and a mistake names
+/// its flag and changes nothing.
+#[tokio::test]
+async fn the_county_office_enters_and_reads_the_years_budget() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let year = ((Utc::now() + Duration::hours(8)).year() + 1).to_string();
+    let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
+    let add = |category: &'static str, document: &'static str, amount: &'static str| {
+        let year = year.clone();
+        let county = county.clone();
+        async move {
+            xf(
+                &county,
+                &[
+                    "fund",
+                    "budget",
+                    "add",
+                    "--year",
+                    &year,
+                    "--category",
+                    category,
+                    "--document",
+                    document,
+                    "--amount",
+                    amount,
+                ],
+            )
+            .await
+        }
+    };
+    let out = add("special_difficult", "盐财资行〔2027〕1号", "300000.00")
+        .await
+        .ok();
+    assert!(out.stdout.contains("可用 300000.00"), "{}", out.stdout);
+    add("other_key_work", "盐财资行〔2027〕1号", "50000.00")
+        .await
+        .ok();
+    // A reduction is a negative amount.
+    add("other_key_work", "盐财资行〔2027〕9号", "-2000.00")
+        .await
+        .ok();
+    // 调剂: 10,000 from the special fund to other key work.
+    xf(
+        &county,
+        &[
+            "fund",
+            "budget",
+            "add",
+            "--year",
+            &year,
+            "--category",
+            "other_key_work",
+            "--document",
+            "盐信访〔2027〕3号",
+            "--amount",
+            "10000.00",
+            "--from",
+            "special_difficult",
+        ],
+    )
+    .await
+    .ok();
+    // A mistake names its flag and changes nothing.
+    let out = xf(
+        &county,
+        &[
+            "fund",
+            "budget",
+            "add",
+            "--year",
+            &year,
+            "--category",
+            "other_key_work",
+            "--document",
+            "x",
+            "--amount",
+            "1000.00",
+            "--from",
+            "other_key_work",
+        ],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("--from"), "{}", out.stderr);
+
+    let leader = laptop(&app, &dir, Role::Leader, "510422").await;
+    let list = xf(
+        &leader,
+        &["fund", "budget", "list", "--year", &year, "--json"],
+    )
+    .await
+    .ok()
+    .json();
+    let available = |category: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["category"] == category)
+            .map(|b| b["available"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(available("special_difficult").as_deref(), Some("290000.00"));
+    assert_eq!(available("other_key_work").as_deref(), Some("58000.00"));
+    let out = xf(&leader, &["fund", "budget", "list", "--year", &year])
+        .await
+        .ok();
+    assert!(
+        out.stdout.contains("特殊疑难信访问题专项"),
+        "{}",
+        out.stdout
+    );
+    let out = add_as(&leader, &year).await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
+}
+
+async fn add_as(store: &Path, year: &str) -> Out {
+    xf(
+        store,
+        &[
+            "fund",
+            "budget",
+            "add",
+            "--year",
+            year,
+            "--category",
+            "other",
+            "--document",
+            "x",
+            "--amount",
+            "1.00",
+        ],
+    )
+    .await
+}
+
 /// A leader's laptop logged in without the check (no network then) queues an acceptance: the server
 /// refuses that one operation, it goes to the rejected list, is discarded, and later syncs pull normally.
 #[tokio::test]
