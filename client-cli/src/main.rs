@@ -19,7 +19,7 @@ use cmd::{
     common::{Ask, ListArgs},
     fund, letter, login, metrics, org, outbox,
     registration::NewCommand,
-    report, sync, trip, visit,
+    report, sync, target, trip, visit,
 };
 
 #[derive(Debug, Parser)]
@@ -70,6 +70,9 @@ enum Command {
     /// The special fund's requests: submit, bureau decision, approval, payment (online).
     #[command(subcommand)]
     Fund(fund::FundCommand),
+    /// The year's performance targets and 两降两升, set by the county office (online).
+    #[command(subcommand)]
+    Target(target::TargetCommand),
     /// The local copy of visits.
     Visits(ListArgs),
     /// The local copy of letters.
@@ -225,6 +228,7 @@ async fn run(cli: Cli, path: Vec<String>) -> Result<ExitCode> {
         Command::Case(command) => case::run(&mut store, &ask, command)?,
         Command::Cases(args) => cases::run(&store, args).await?,
         Command::Fund(command) => fund::run(&store, &ask, command).await?,
+        Command::Target(command) => target::run(&store, command).await?,
         Command::Visits(args) => visit::list(&store, args.json)?,
         Command::Letters(args) => letter::list(&store, args.json)?,
         Command::Trips(args) => trip::list(&store, args.json)?,

@@ -20,5 +20,6 @@ pub mod outbox;
 pub mod registration;
 pub mod report;
 pub mod sync;
+pub mod target;
 pub mod trip;
 pub mod visit;

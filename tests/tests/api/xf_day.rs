@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, Duration, Utc};
-use serde_json::Value;
+use serde_json::{Value, json};
 use xinfang_proto::v1::{CaseState, CreateBudgetRequest, GetCaseRequest};
 use xinfang_server::auth::Role;
 use xinfang_tests::{TestApp, request_id, spawn_app};
@@ -795,6 +795,181 @@ async fn the_county_office_enters_and_reads_the_years_budget() {
         out.stdout
     );
     let out = add_as(&leader, &year).await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
+}
+
+/// At the start of a year the county office sets its performance targets and its 两降两升 with xf; the
+/// leader reads them, and `xf metrics targets` measures the year against them. A wrong indicator is
+/// answered with its flag and the list; a leader may not set them.
+#[tokio::test]
+async fn the_county_office_sets_the_years_targets_and_two_down_two_up() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let year = ((Utc::now() + Duration::hours(8)).year() + 1).to_string();
+    let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
+    let out = xf(
+        &county,
+        &[
+            "target",
+            "set",
+            "--year",
+            &year,
+            "--indicator",
+            "on_time_completion",
+            "--at-least",
+            "95",
+            "--weight",
+            "40",
+        ],
+    )
+    .await
+    .ok();
+    assert!(out.stdout.contains("不低于 95"), "{}", out.stdout);
+    xf(
+        &county,
+        &[
+            "target",
+            "set",
+            "--year",
+            &year,
+            "--indicator",
+            "county_batches",
+            "--at-most",
+            "300",
+            "--cap-formula",
+            "deviation",
+            "--name",
+            "到县上访批次",
+        ],
+    )
+    .await
+    .ok();
+    // Set again: changed, not added.
+    xf(
+        &county,
+        &[
+            "target",
+            "set",
+            "--year",
+            &year,
+            "--indicator",
+            "on_time_completion",
+            "--at-least",
+            "97",
+            "--weight",
+            "40",
+        ],
+    )
+    .await
+    .ok();
+    let out = xf(
+        &county,
+        &[
+            "target",
+            "set",
+            "--year",
+            &year,
+            "--indicator",
+            "happiness",
+            "--at-least",
+            "1",
+        ],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("--indicator"), "{}", out.stderr);
+    assert!(out.stderr.contains("on_time_completion"), "{}", out.stderr);
+    // No bound: clap says so before anything is sent.
+    let out = xf(
+        &county,
+        &[
+            "target",
+            "set",
+            "--year",
+            &year,
+            "--indicator",
+            "county_batches",
+        ],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+
+    xf(
+        &county,
+        &[
+            "target",
+            "trends",
+            "--year",
+            &year,
+            "--down",
+            "total_volume",
+            "--down",
+            "national_batches",
+            "--up",
+            "online_share",
+            "--up",
+            "satisfaction_unit",
+        ],
+    )
+    .await
+    .ok();
+
+    let leader = laptop(&app, &dir, Role::Leader, "510422").await;
+    let list = xf(&leader, &["target", "list", "--year", &year, "--json"])
+        .await
+        .ok()
+        .json();
+    let targets = list.as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{list}");
+    let on_time = targets
+        .iter()
+        .find(|t| t["indicator"] == "on_time_completion")
+        .unwrap();
+    assert_eq!(on_time["direction"], "at_least");
+    assert!(
+        on_time["value"].as_str().unwrap().starts_with("97"),
+        "{on_time}"
+    );
+    let capped = targets
+        .iter()
+        .find(|t| t["indicator"] == "county_batches")
+        .unwrap();
+    assert_eq!(
+        (&capped["name"], &capped["cap_formula"]),
+        (&json!("到县上访批次"), &json!("deviation"))
+    );
+    let trends = xf(&leader, &["target", "trends", "--year", &year, "--json"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(trends["is_default"], false);
+    let downs: Vec<&str> = trends["goals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["direction"] == "down")
+        .map(|g| g["indicator"].as_str().unwrap())
+        .collect();
+    assert_eq!(downs, ["total_volume", "national_batches"]);
+    let out = xf(&leader, &["metrics", "targets", "--year", &year])
+        .await
+        .ok();
+    assert!(out.stdout.contains("到县上访批次"), "{}", out.stdout);
+    let out = xf(
+        &leader,
+        &[
+            "target",
+            "set",
+            "--year",
+            &year,
+            "--indicator",
+            "all_batches",
+            "--at-most",
+            "5",
+        ],
+    )
+    .await;
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
 }

@@ -1,0 +1,279 @@
+//! `xf target …`: the year's performance targets (绩效目标) and its 两降两升, online. The county office sets
+//! them at the start of each year; `xf metrics targets` and the annual report measure the year against them.
+
+use anyhow::{Result, anyhow};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use xinfang_proto::v1::{
+    CapFormula, GetTwoDownTwoUpRequest, ListTargetsRequest, SetTargetRequest,
+    SetTwoDownTwoUpRequest, Target, TargetDirection, TrendDirection, TrendGoal,
+};
+
+use super::{
+    common::{print_json, table},
+    online::{client, status_error},
+};
+use xinfang_client::store::Store;
+
+#[derive(Debug, Subcommand)]
+pub enum TargetCommand {
+    /// One target of a year, set again to change it: the indicator, its bound, its weight.
+    Set {
+        #[arg(long)]
+        year: i32,
+        /// The indicator's key (docs/indicators.md, "Targets"): county_person_visits, county_batches,
+        /// on_time_completion, satisfaction_office, …; a wrong one is answered with the whole list.
+        #[arg(long)]
+        indicator: String,
+        #[command(flatten)]
+        bound: Bound,
+        /// Share of the 50 output points, in percent (40 is 20 points); default: an equal share of what the
+        /// set weights leave.
+        #[arg(long)]
+        weight: Option<String>,
+        /// How a missed cap (--at-most) scores: ratio (比值法, the default) or deviation (偏离度法).
+        #[arg(long, value_parser = ["ratio", "deviation"])]
+        cap_formula: Option<String>,
+        /// The name the report prints; default the indicator's own.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// The year's targets.
+    List {
+        #[arg(long)]
+        year: i32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// 两降两升: with --down twice and --up twice, sets the year's four indicators; without, shows them.
+    Trends {
+        #[arg(long)]
+        year: i32,
+        /// An indicator that should fall (total_volume, national_batches, …), twice.
+        #[arg(long)]
+        down: Vec<String>,
+        /// An indicator that should rise (online_share, satisfaction_unit, …), twice.
+        #[arg(long)]
+        up: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The target's bound: exactly one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Bound {
+    /// A cap: the actual should stay at or below it (不高于), e.g. 进京访 batches.
+    #[arg(long)]
+    at_most: Option<String>,
+    /// The actual should reach it (不低于); a rate is a percentage, 0 to 100.
+    #[arg(long)]
+    at_least: Option<String>,
+    /// The actual should equal it (等于).
+    #[arg(long)]
+    exactly: Option<String>,
+}
+
+impl Bound {
+    fn direction_and_value(self) -> (TargetDirection, String) {
+        match (self.at_most, self.at_least, self.exactly) {
+            (Some(v), _, _) => (TargetDirection::AtMost, v),
+            (_, Some(v), _) => (TargetDirection::AtLeast, v),
+            (_, _, v) => (TargetDirection::Exactly, v.unwrap_or_default()),
+        }
+    }
+}
+
+const SET_FLAGS: &[(&str, &str)] = &[
+    ("target.year", "--year"),
+    ("target.indicator", "--indicator"),
+    ("target.value", "--at-most/--at-least/--exactly"),
+    ("target.weight", "--weight"),
+    ("target.name", "--name"),
+];
+
+pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
+    let mut client = client(store)?;
+    let metrics = &mut client.metrics;
+    match command {
+        TargetCommand::Set {
+            year,
+            indicator,
+            bound,
+            weight,
+            cap_formula,
+            name,
+        } => {
+            let (direction, value) = bound.direction_and_value();
+            let cap_formula = match cap_formula.as_deref() {
+                Some("deviation") => CapFormula::Deviation,
+                _ => CapFormula::Ratio,
+            };
+            let target = metrics
+                .set_target(SetTargetRequest {
+                    request_id: uuid::Uuid::now_v7().to_string(),
+                    target: Some(Target {
+                        year,
+                        indicator,
+                        direction: direction as i32,
+                        value,
+                        weight: weight.unwrap_or_default(),
+                        cap_formula: cap_formula as i32,
+                        name: name.unwrap_or_default(),
+                    }),
+                })
+                .await
+                .map_err(|s| status_error(s, SET_FLAGS))?
+                .into_inner();
+            println!("done (online): {}", line(&target));
+        }
+        TargetCommand::List { year, json } => {
+            let targets = metrics
+                .list_targets(ListTargetsRequest { year })
+                .await
+                .map_err(|s| status_error(s, &[]))?
+                .into_inner()
+                .targets;
+            if json {
+                let items: Vec<_> = targets
+                    .iter()
+                    .map(|t| {
+                        json!({
+                            "year": t.year, "indicator": t.indicator, "name": t.name,
+                            "direction": direction_name(t.direction), "value": t.value,
+                            "weight": t.weight,
+                            "cap_formula": if t.cap_formula == CapFormula::Deviation as i32 {
+                                "deviation"
+                            } else {
+                                "ratio"
+                            },
+                        })
+                    })
+                    .collect();
+                return print_json(&json!(items));
+            }
+            let mut t = table(&[
+                "指标 INDICATOR",
+                "名称 NAME",
+                "目标 TARGET",
+                "权重 WEIGHT %",
+            ]);
+            for target in &targets {
+                t.add_row(vec![
+                    target.indicator.clone(),
+                    target.name.clone(),
+                    format!("{} {}", direction_label(target.direction), target.value),
+                    target.weight.clone(),
+                ]);
+            }
+            println!("{t}");
+            println!("{} target(s) for {year}", targets.len());
+        }
+        TargetCommand::Trends {
+            year,
+            down,
+            up,
+            json,
+        } => {
+            let goals: Vec<TrendGoal> = down
+                .into_iter()
+                .map(|i| (i, TrendDirection::Down))
+                .chain(up.into_iter().map(|i| (i, TrendDirection::Up)))
+                .map(|(indicator, direction)| TrendGoal {
+                    indicator,
+                    direction: direction as i32,
+                    name: String::new(),
+                })
+                .collect();
+            let set = if goals.is_empty() {
+                metrics
+                    .get_two_down_two_up(GetTwoDownTwoUpRequest { year })
+                    .await
+                    .map_err(|s| status_error(s, &[]))?
+                    .into_inner()
+            } else {
+                metrics
+                    .set_two_down_two_up(SetTwoDownTwoUpRequest {
+                        request_id: uuid::Uuid::now_v7().to_string(),
+                        year,
+                        goals,
+                    })
+                    .await
+                    .map_err(|s| {
+                        anyhow!(
+                            "{} (two --down and two --up, four different indicators)",
+                            status_error(s, &[])
+                        )
+                    })?
+                    .into_inner()
+            };
+            if json {
+                let goals: Vec<_> = set
+                    .goals
+                    .iter()
+                    .map(|g| {
+                        let direction = if g.direction == TrendDirection::Down as i32 {
+                            "down"
+                        } else {
+                            "up"
+                        };
+                        json!({ "indicator": g.indicator, "direction": direction, "name": g.name })
+                    })
+                    .collect();
+                return print_json(&json!({
+                    "year": set.year, "goals": goals, "is_default": set.is_default,
+                }));
+            }
+            let default = if set.is_default {
+                " (not set for the year: the default four)"
+            } else {
+                ""
+            };
+            println!("{} 两降两升{default}:", set.year);
+            for g in &set.goals {
+                let arrow = if g.direction == TrendDirection::Down as i32 {
+                    "降"
+                } else {
+                    "升"
+                };
+                println!("  {arrow} {} ({})", g.name, g.indicator);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn direction_label(direction: i32) -> &'static str {
+    match TargetDirection::try_from(direction) {
+        Ok(TargetDirection::AtMost) => "不高于",
+        Ok(TargetDirection::AtLeast) => "不低于",
+        Ok(TargetDirection::Exactly) => "等于",
+        _ => "",
+    }
+}
+
+fn direction_name(direction: i32) -> &'static str {
+    match TargetDirection::try_from(direction) {
+        Ok(TargetDirection::AtMost) => "at_most",
+        Ok(TargetDirection::AtLeast) => "at_least",
+        Ok(TargetDirection::Exactly) => "exactly",
+        _ => "",
+    }
+}
+
+fn line(t: &Target) -> String {
+    let weight = if t.weight.is_empty() {
+        String::new()
+    } else {
+        format!(", 权重 {} %", t.weight)
+    };
+    format!(
+        "{} {} ({}): {} {}{weight}",
+        t.year,
+        t.name,
+        t.indicator,
+        direction_label(t.direction),
+        t.value
+    )
+}
