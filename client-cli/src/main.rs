@@ -17,7 +17,7 @@ mod cmd;
 use cmd::{
     access, case, case_office, cases,
     common::{Ask, ListArgs},
-    fund, letter, login, metrics, org, outbox,
+    detach, fund, letter, login, metrics, org, outbox,
     registration::NewCommand,
     report, sync, target, trip, visit,
 };
@@ -219,8 +219,14 @@ async fn run(cli: Cli, path: Vec<String>) -> Result<ExitCode> {
     match cli.command {
         Command::Completions { .. } => unreachable!("handled above"),
         Command::Login(args) => login::run(&mut store, &ask, args).await?,
-        Command::Visit(command) => visit::run(&mut store, &ask, command, now)?,
-        Command::Letter(command) => letter::run(&mut store, &ask, command, now)?,
+        Command::Visit(NewCommand::New(args)) => visit::run(&mut store, &ask, args, now)?,
+        Command::Letter(NewCommand::New(args)) => letter::run(&mut store, &ask, args, now)?,
+        Command::Visit(NewCommand::Detach(args)) => {
+            detach::run(&store, &ask, detach::Kind::Visit, args).await?
+        }
+        Command::Letter(NewCommand::Detach(args)) => {
+            detach::run(&store, &ask, detach::Kind::Letter, args).await?
+        }
         Command::Trip(command) => trip::run(&mut store, &ask, command, now)?,
         Command::Case(case::CaseCommand::Office(command)) => {
             case_office::run(&mut store, &ask, command).await?

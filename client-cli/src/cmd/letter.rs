@@ -13,7 +13,7 @@ use xinfang_proto::v1::{Letter, RegisterLetterRequest};
 
 use super::{
     common::{Ask, names, print_json, queued, table, waiting_note},
-    registration::{MatterArgs, NewCommand, PersonArgs, matter, petitioners},
+    registration::{MatterArgs, PersonArgs, matter, petitioners},
 };
 
 #[derive(Debug, Args)]
@@ -39,13 +39,7 @@ pub struct LetterArgs {
     matter: MatterArgs,
 }
 
-pub fn run(
-    store: &mut Store,
-    ask: &Ask,
-    command: NewCommand<LetterArgs>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let NewCommand::New(args) = command;
+pub fn run(store: &mut Store, ask: &Ask, args: LetterArgs, now: DateTime<Utc>) -> Result<()> {
     let dictionaries = store.dictionaries()?;
     let request = letter_request(ask, dictionaries.as_ref(), args)?;
     super::checks::check(

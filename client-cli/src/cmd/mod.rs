@@ -10,6 +10,7 @@ pub mod cases_view;
 pub mod checks;
 pub mod common;
 pub mod completions;
+pub mod detach;
 pub mod fund;
 pub mod letter;
 pub mod login;

@@ -17,6 +17,8 @@ use super::common::Ask;
 pub enum NewCommand<T: Args> {
     /// Capture a new one (works offline).
     New(T),
+    /// Take one out of the case it was matched to, into a case of its own (the county desk, online).
+    Detach(super::detach::DetachArgs),
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use xinfang_proto::v1::{RegisterVisitRequest, Visit};
 
 use super::{
     common::{Ask, names, print_json, queued, table, waiting_note},
-    registration::{MatterArgs, NewCommand, PersonArgs, matter, petitioners},
+    registration::{MatterArgs, PersonArgs, matter, petitioners},
 };
 
 #[derive(Debug, Args)]
@@ -40,13 +40,7 @@ pub struct VisitArgs {
     matter: MatterArgs,
 }
 
-pub fn run(
-    store: &mut Store,
-    ask: &Ask,
-    command: NewCommand<VisitArgs>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let NewCommand::New(args) = command;
+pub fn run(store: &mut Store, ask: &Ask, args: VisitArgs, now: DateTime<Utc>) -> Result<()> {
     let dictionaries = store.dictionaries()?;
     let request = visit_request(ask, dictionaries.as_ref(), args)?;
     super::checks::check(

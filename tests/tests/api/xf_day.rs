@@ -974,6 +974,104 @@ async fn the_county_office_sets_the_years_targets_and_two_down_two_up() {
     assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
 }
 
+/// Two visits of one person about the same category and place are matched into one case; the desk sees
+/// the second is another matter and detaches it with xf into a case of its own, where it is initial. A
+/// township may not, and the reason is required.
+#[tokio::test]
+async fn the_desk_detaches_a_visit_matched_to_the_wrong_case() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
+    let id = xinfang_tests::fixture::id_number(77);
+    for (at, content) in [
+        ("2026-03-02 09:00", "拖欠工资"),
+        ("2026-03-09 09:00", "工伤赔偿"),
+    ] {
+        xf(
+            &county,
+            &[
+                "visit",
+                "new",
+                "--at",
+                at,
+                "--level",
+                "county",
+                "--place",
+                "县信访局接待大厅",
+                "--headcount",
+                "1",
+                "--name",
+                "赵六",
+                "--id-number",
+                &id,
+                "--content",
+                content,
+                "--demands",
+                "依法处理",
+                "--category",
+                "labor",
+                "--problem-org",
+                TOWN,
+            ],
+        )
+        .await
+        .ok();
+    }
+    xf(&county, &["sync"]).await.ok();
+    let visits = xf(&county, &["visits", "--json"]).await.ok().json();
+    let visits = visits.as_array().unwrap();
+    assert_eq!(visits.len(), 2);
+    assert_eq!(
+        visits[0]["case_id"], visits[1]["case_id"],
+        "matched: {visits:?}"
+    );
+    // Newest first: the second visit.
+    let second = visits[0]["number"].as_str().unwrap().to_owned();
+    let first_case = visits[1]["case_id"].as_str().unwrap().to_owned();
+
+    let out = xf(&county, &["visit", "detach", &second]).await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("--reason"), "{}", out.stderr);
+    let town = laptop(&app, &dir, Role::TownshipClerk, TOWN).await;
+    let out = xf(
+        &town,
+        &[
+            "visit",
+            "detach",
+            visits[0]["id"].as_str().unwrap(),
+            "--reason",
+            "另一事项",
+        ],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
+
+    let out = xf(
+        &county,
+        &[
+            "visit",
+            "detach",
+            &second,
+            "--reason",
+            "工伤赔偿与拖欠工资是两件事",
+        ],
+    )
+    .await
+    .ok();
+    assert!(
+        out.stdout.contains("initial registration"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains(&first_case), "{}", out.stdout);
+    xf(&county, &["sync"]).await.ok();
+    let visits = xf(&county, &["visits", "--json"]).await.ok().json();
+    let visits = visits.as_array().unwrap();
+    assert_ne!(visits[0]["case_id"], visits[1]["case_id"], "{visits:?}");
+    assert_eq!(visits[1]["case_id"], json!(first_case));
+}
+
 async fn add_as(store: &Path, year: &str) -> Out {
     xf(
         store,

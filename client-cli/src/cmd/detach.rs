@@ -1,0 +1,95 @@
+//! `xf visit detach` / `xf letter detach`: the county desk takes a registration out of the case it was
+//! matched to (same person, category and place, but another matter) into a case of its own, online. The
+//! registration becomes initial there; the case it left is re-derived. Both cases record why.
+
+use anyhow::{Result, anyhow};
+use clap::Args;
+use xinfang_client::store::Store;
+use xinfang_proto::v1::DetachRegistrationRequest;
+
+use super::{
+    common::Ask,
+    online::{client, status_error},
+};
+
+#[derive(Debug, Args)]
+pub struct DetachArgs {
+    /// The registration: its number (XF510422-2026-000123), its id, or the start or end of its id in the
+    /// local copy.
+    pub registration: String,
+    /// Why it is a case of its own (recorded on both cases and in the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+/// Which kind of registration is named.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    Visit,
+    Letter,
+}
+
+pub async fn run(store: &Store, ask: &Ask, kind: Kind, args: DetachArgs) -> Result<()> {
+    let id = resolve(store, kind, &args.registration)?;
+    let reason = ask.text(args.reason, "Why it is a case of its own (理由)", true)?;
+    let (visit_id, letter_id) = match kind {
+        Kind::Visit => (id, String::new()),
+        Kind::Letter => (String::new(), id),
+    };
+    let mut client = client(store)?;
+    let done = client
+        .visits
+        .detach_registration(DetachRegistrationRequest {
+            request_id: uuid::Uuid::now_v7().to_string(),
+            visit_id,
+            letter_id,
+            reason,
+        })
+        .await
+        .map_err(|s| status_error(s, &[("reason", "--reason")]))?
+        .into_inner();
+    let (number, case) = match (&done.visit, &done.letter) {
+        (Some(v), _) => (v.number.clone(), v.classification.as_ref()),
+        (_, Some(l)) => (l.number.clone(), l.classification.as_ref()),
+        _ => return Err(anyhow!("the server answered without the registration")),
+    };
+    let case_id = case.map(|c| c.case_id.as_str()).unwrap_or_default();
+    println!(
+        "done (online): {number} is now the initial registration of case {case_id} (was in {}); \
+         `xf sync` brings both cases as they are now",
+        done.previous_case_id
+    );
+    Ok(())
+}
+
+/// The id of the registration named: found in the local copy by number or by the start or end of its id,
+/// else taken as the full id it must then be (the server answers NOT_FOUND otherwise).
+fn resolve(store: &Store, kind: Kind, given: &str) -> Result<String> {
+    let given = given.trim();
+    let known: Vec<(String, String)> = match kind {
+        Kind::Visit => store
+            .visits()?
+            .into_iter()
+            .map(|v| (v.id, v.number))
+            .collect(),
+        Kind::Letter => store
+            .letters()?
+            .into_iter()
+            .map(|l| (l.id, l.number))
+            .collect(),
+    };
+    let found: Vec<&String> = known
+        .iter()
+        .filter(|(id, number)| {
+            number == given || id == given || id.starts_with(given) || id.ends_with(given)
+        })
+        .map(|(id, _)| id)
+        .collect();
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Ok(given.to_owned()),
+        _ => Err(anyhow!(
+            "{given:?} names several registrations; give more of it"
+        )),
+    }
+}
