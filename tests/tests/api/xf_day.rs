@@ -1072,6 +1072,66 @@ async fn the_desk_detaches_a_visit_matched_to_the_wrong_case() {
     assert_eq!(visits[1]["case_id"], json!(first_case));
 }
 
+/// The administrator adds a county department with xf and finds it in the list; a clerk may
+/// not add one, and a malformed code names --code.
+#[tokio::test]
+async fn the_administrator_adds_a_department() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let admin = laptop(&app, &dir, Role::Admin, BUREAU).await;
+    let out = xf(
+        &admin,
+        &[
+            "org",
+            "add",
+            "--code",
+            "510422D31",
+            "--name",
+            "县应急管理局",
+            "--kind",
+            "department",
+        ],
+    )
+    .await
+    .ok();
+    assert!(out.stdout.contains("510422D31"), "{}", out.stdout);
+    let out = xf(&admin, &["org", "list"]).await.ok();
+    assert!(out.stdout.contains("县应急管理局"), "{}", out.stdout);
+    let out = xf(
+        &admin,
+        &[
+            "org",
+            "add",
+            "--code",
+            "x!",
+            "--name",
+            "坏",
+            "--kind",
+            "department",
+        ],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("--code"), "{}", out.stderr);
+    let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
+    let out = xf(
+        &county,
+        &[
+            "org",
+            "add",
+            "--code",
+            "510422D10",
+            "--name",
+            "县某局",
+            "--kind",
+            "department",
+        ],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
+}
+
 async fn add_as(store: &Path, year: &str) -> Out {
     xf(
         store,
