@@ -137,8 +137,12 @@ pub(super) fn target_input(req: &SetTargetRequest) -> Result<(Uuid, TargetRow), 
             None
         }
     };
+    // Without a name the report prints the indicator's own Chinese one, as 两降两升 does.
     let name = if t.name.trim().is_empty() {
-        Some(t.indicator.clone())
+        Some(
+            indicators::target(&t.indicator)
+                .map_or_else(|| t.indicator.clone(), |(_, i)| i.name.to_owned()),
+        )
     } else {
         v.check(validate::required_text("target.name", &t.name, 100))
     };
