@@ -18,7 +18,7 @@ use cmd::{
     access, case, case_office, cases,
     common::{Ask, ListArgs},
     detach, fund, letter, login, metrics, org, outbox,
-    registration::NewCommand,
+    registration::RegistrationCommand,
     report, sync, target, trip, visit,
 };
 
@@ -55,10 +55,10 @@ enum Command {
     Login(login::LoginArgs),
     /// Visits met in the field (来访).
     #[command(subcommand)]
-    Visit(NewCommand<visit::VisitArgs>),
+    Visit(RegistrationCommand<visit::VisitArgs>),
     /// Letters and online items (来信).
     #[command(subcommand)]
-    Letter(NewCommand<letter::LetterArgs>),
+    Letter(RegistrationCommand<letter::LetterArgs>),
     /// Persuade-and-return trips (劝返).
     #[command(subcommand)]
     Trip(trip::TripCommand),
@@ -219,12 +219,14 @@ async fn run(cli: Cli, path: Vec<String>) -> Result<ExitCode> {
     match cli.command {
         Command::Completions { .. } => unreachable!("handled above"),
         Command::Login(args) => login::run(&mut store, &ask, args).await?,
-        Command::Visit(NewCommand::New(args)) => visit::run(&mut store, &ask, args, now)?,
-        Command::Letter(NewCommand::New(args)) => letter::run(&mut store, &ask, args, now)?,
-        Command::Visit(NewCommand::Detach(args)) => {
+        Command::Visit(RegistrationCommand::New(args)) => visit::run(&mut store, &ask, args, now)?,
+        Command::Letter(RegistrationCommand::New(args)) => {
+            letter::run(&mut store, &ask, args, now)?
+        }
+        Command::Visit(RegistrationCommand::Detach(args)) => {
             detach::run(&store, &ask, detach::Kind::Visit, args).await?
         }
-        Command::Letter(NewCommand::Detach(args)) => {
+        Command::Letter(RegistrationCommand::Detach(args)) => {
             detach::run(&store, &ask, detach::Kind::Letter, args).await?
         }
         Command::Trip(command) => trip::run(&mut store, &ask, command, now)?,

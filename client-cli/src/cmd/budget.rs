@@ -11,6 +11,7 @@ use xinfang_proto::v1::{Budget, CreateBudgetRequest, ListBudgetsRequest};
 
 use super::{
     common::{Ask, print_json, table},
+    fund::Funds,
     online::status_error,
 };
 
@@ -50,9 +51,6 @@ pub enum BudgetCommand {
 
 const ADD_FLAGS: &[(&str, &str)] = &[("from_category", "--from"), ("occurred_at", "--at")];
 
-type Funds =
-    xinfang_proto::v1::fund_service_client::FundServiceClient<xinfang_client::AuthedChannel>;
-
 pub async fn run(funds: &mut Funds, ask: &Ask, command: BudgetCommand) -> Result<()> {
     match command {
         BudgetCommand::Add {
@@ -63,9 +61,7 @@ pub async fn run(funds: &mut Funds, ask: &Ask, command: BudgetCommand) -> Result
             from,
             at,
         } => {
-            let year = year.unwrap_or_else(|| {
-                chrono::Datelike::year(&xinfang_proto::calendar::local_date(Utc::now()))
-            });
+            let year = year.unwrap_or_else(super::fund::this_year);
             let occurred_at = at
                 .map(|t| text::parse_time(&t, Utc::now()).map_err(|e| anyhow!("--at: {e}")))
                 .transpose()?;

@@ -46,24 +46,38 @@ pub async fn run(store: &Store, ask: &Ask, kind: Kind, args: DetachArgs) -> Resu
             reason,
         })
         .await
-        .map_err(|s| status_error(s, &[("reason", "--reason")]))?
+        .map_err(|s| {
+            status_error(
+                s,
+                &[
+                    ("reason", "--reason"),
+                    ("visit_id", "the registration"),
+                    ("letter_id", "the registration"),
+                ],
+            )
+        })?
         .into_inner();
-    let (number, case) = match (&done.visit, &done.letter) {
-        (Some(v), _) => (v.number.clone(), v.classification.as_ref()),
-        (_, Some(l)) => (l.number.clone(), l.classification.as_ref()),
+    let (number, class) = match (&done.visit, &done.letter) {
+        (Some(v), _) => (v.number.clone(), v.classification.clone()),
+        (_, Some(l)) => (l.number.clone(), l.classification.clone()),
         _ => return Err(anyhow!("the server answered without the registration")),
     };
-    let case_id = case.map(|c| c.case_id.as_str()).unwrap_or_default();
+    let class = class.unwrap_or_default();
+    let what = if class.repeat {
+        "a repeat"
+    } else {
+        "the initial registration"
+    };
     println!(
-        "done (online): {number} is now the initial registration of case {case_id} (was in {}); \
-         `xf sync` brings both cases as they are now",
-        done.previous_case_id
+        "done (online): {number} is now {what} of case {} (was in {}); `xf sync` brings both cases as \
+         they are now",
+        class.case_id, done.previous_case_id
     );
     Ok(())
 }
 
 /// The id of the registration named: found in the local copy by number or by the start or end of its id,
-/// else taken as the full id it must then be (the server answers NOT_FOUND otherwise).
+/// else a full id (the server answers NOT_FOUND for one that names nothing the caller reads).
 fn resolve(store: &Store, kind: Kind, given: &str) -> Result<String> {
     let given = given.trim();
     let known: Vec<(String, String)> = match kind {
@@ -87,7 +101,10 @@ fn resolve(store: &Store, kind: Kind, given: &str) -> Result<String> {
         .collect();
     match found.as_slice() {
         [one] => Ok((*one).clone()),
-        [] => Ok(given.to_owned()),
+        [] if uuid::Uuid::parse_str(given).is_ok() => Ok(given.to_owned()),
+        [] => Err(anyhow!(
+            "{given:?} is not in the local copy: `xf sync` first, or give the registration's id"
+        )),
         _ => Err(anyhow!(
             "{given:?} names several registrations; give more of it"
         )),

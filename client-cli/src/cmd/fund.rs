@@ -140,8 +140,13 @@ fn at(step: &FundStep) -> Result<Option<prost_types::Timestamp>> {
         .transpose()
 }
 
-type Funds =
+pub(super) type Funds =
     xinfang_proto::v1::fund_service_client::FundServiceClient<xinfang_client::AuthedChannel>;
+
+/// The bureau's year now (UTC+8): the default of a request's or a budget's year.
+pub(super) fn this_year() -> i32 {
+    chrono::Datelike::year(&xinfang_proto::calendar::local_date(Utc::now()))
+}
 
 /// A request, named by its number or id, as it stands.
 async fn resolve(funds: &mut Funds, given: &str) -> Result<FundRequest> {
@@ -260,9 +265,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             petitioner,
             trip,
         } => {
-            let year = year.unwrap_or_else(|| {
-                chrono::Datelike::year(&xinfang_proto::calendar::local_date(Utc::now()))
-            });
+            let year = year.unwrap_or_else(this_year);
             let purpose = ask.choice(purpose, "Purpose (用途)", EnumKind::FundPurpose, &[])?;
             let request = SubmitFundRequestRequest {
                 request_id: request_id(),
@@ -313,12 +316,13 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             } else {
                 "局务会否决 record the meeting's rejection of"
             };
+            let occurred_at = at(&step)?;
             let (fund_request_id, etag) = confirm(funds, ask, &step, what).await?;
             let request = RecordBureauDecisionRequest {
                 request_id: request_id(),
                 fund_request_id,
                 etag,
-                occurred_at: at(&step)?,
+                occurred_at,
                 approve,
                 adjusted_amount: amount.unwrap_or_default(),
                 meeting_reference: ask.text(meeting, "Meeting reference (局务会纪要)", true)?,
@@ -332,12 +336,13 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
                 .into_inner()
         }
         FundCommand::Approve(step) => {
+            let occurred_at = at(&step)?;
             let (fund_request_id, etag) = confirm(funds, ask, &step, "领导批准 approve").await?;
             let request = ApproveFundRequestRequest {
                 request_id: request_id(),
                 fund_request_id,
                 etag,
-                occurred_at: at(&step)?,
+                occurred_at,
                 comment: step.comment.clone().unwrap_or_default(),
             };
             funds
@@ -347,12 +352,13 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
                 .into_inner()
         }
         FundCommand::Reject(step) => {
+            let occurred_at = at(&step)?;
             let (fund_request_id, etag) = confirm(funds, ask, &step, "领导驳回 reject").await?;
             let request = RejectFundRequestRequest {
                 request_id: request_id(),
                 fund_request_id,
                 etag,
-                occurred_at: at(&step)?,
+                occurred_at,
                 comment: step.comment.clone().unwrap_or_default(),
             };
             funds
@@ -366,18 +372,27 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             method,
             voucher,
         } => {
+            let occurred_at = at(&step)?;
+            // A method given is checked before anything is asked; one not given is asked after the showing.
+            let pick = |given| {
+                ask.choice(
+                    given,
+                    "Payment method (支付方式)",
+                    EnumKind::PaymentMethod,
+                    &["cash"],
+                )
+            };
+            let given = method.map(|m| pick(Some(m))).transpose()?;
             let (fund_request_id, etag) = confirm(funds, ask, &step, "支付 pay").await?;
-            let method = ask.choice(
-                method,
-                "Payment method (支付方式)",
-                EnumKind::PaymentMethod,
-                &["cash"],
-            )?;
+            let method = match given {
+                Some(m) => m,
+                None => pick(None)?,
+            };
             let request = DisburseFundRequestRequest {
                 request_id: request_id(),
                 fund_request_id,
                 etag,
-                occurred_at: at(&step)?,
+                occurred_at,
                 method,
                 voucher_number: ask.text(voucher, "Voucher number (凭证号)", true)?,
                 comment: step.comment.clone().unwrap_or_default(),

@@ -88,6 +88,8 @@ pub fn list(store: &Store, json: bool) -> Result<()> {
                     "id": l.id, "number": l.number, "received_at": text::format_time(l.received_at.as_ref()),
                     "channel": EnumKind::LetterChannel.format(l.channel), "petitioners": names(&l.petitioners),
                     "category": m.category, "problem_org_code": m.problem_org_code,
+                    "case_id": l.classification.as_ref().map(|c| c.case_id.clone()).unwrap_or_default(),
+                    "repeat": l.classification.as_ref().is_some_and(|c| c.repeat),
                 })
             })
             .collect();

@@ -1,11 +1,11 @@
-//! `xf org list`: the county's org units, read online.
+//! `xf org list`: the county's org units, read online; `xf org add`: the administrator adds one.
 
 use anyhow::Result;
 use clap::Subcommand;
-use xinfang_client::{Client, store::Store};
+use xinfang_client::store::Store;
 use xinfang_proto::v1::{CreateOrgUnitRequest, ListOrgUnitsRequest, OrgUnit, OrgUnitKind};
 
-use super::{common::settings, online::status_error};
+use super::online::{client, status_error};
 
 #[derive(Debug, Subcommand)]
 pub enum OrgCommand {
@@ -30,7 +30,7 @@ pub enum OrgCommand {
 pub async fn run(store: &Store, command: OrgCommand) -> Result<()> {
     match command {
         OrgCommand::List => {
-            let mut client = Client::for_settings(&settings(store)?)?;
+            let mut client = client(store)?;
             let mut page_token = String::new();
             loop {
                 let page = client
@@ -61,7 +61,7 @@ pub async fn run(store: &Store, command: OrgCommand) -> Result<()> {
                 "township" => OrgUnitKind::Township,
                 _ => OrgUnitKind::Department,
             };
-            let mut client = Client::for_settings(&settings(store)?)?;
+            let mut client = client(store)?;
             let unit = client
                 .org
                 .create_org_unit(CreateOrgUnitRequest {

@@ -14,7 +14,7 @@ use xinfang_proto::{
 use super::common::Ask;
 
 #[derive(Debug, Subcommand)]
-pub enum NewCommand<T: Args> {
+pub enum RegistrationCommand<T: Args> {
     /// Capture a new one (works offline).
     New(T),
     /// Take one out of the case it was matched to, into a case of its own (the county desk, online).

@@ -1,7 +1,7 @@
 //! `xf target …`: the year's performance targets (绩效目标) and its 两降两升, online. The county office sets
 //! them at the start of each year; `xf metrics targets` and the annual report measure the year against them.
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use xinfang_proto::v1::{
@@ -17,7 +17,8 @@ use xinfang_client::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum TargetCommand {
-    /// One target of a year, set again to change it: the indicator, its bound, its weight.
+    /// One target of a year: the indicator, its bound, its weight. Set again to change it: what is not
+    /// given again (weight, cap formula, name) stays as it was.
     Set {
         #[arg(long)]
         year: i32,
@@ -27,14 +28,14 @@ pub enum TargetCommand {
         indicator: String,
         #[command(flatten)]
         bound: Bound,
-        /// Share of the 50 output points, in percent (40 is 20 points); default: an equal share of what the
-        /// set weights leave.
+        /// Share of the 50 output points, in percent (40 is 20 points); `none`: an equal share of what the
+        /// set weights leave (the default of a new target).
         #[arg(long)]
         weight: Option<String>,
         /// How a missed cap (--at-most) scores: ratio (比值法, the default) or deviation (偏离度法).
         #[arg(long, value_parser = ["ratio", "deviation"])]
         cap_formula: Option<String>,
-        /// The name the report prints; default the indicator's own.
+        /// The name the report prints; default the indicator's own Chinese name.
         #[arg(long)]
         name: Option<String>,
     },
@@ -85,6 +86,15 @@ impl Bound {
     }
 }
 
+/// `goals` holds the two --down first, then the two --up.
+const TRENDS_FLAGS: &[(&str, &str)] = &[
+    ("goals[0].indicator", "the first --down"),
+    ("goals[1].indicator", "the second --down"),
+    ("goals[2].indicator", "the first --up"),
+    ("goals[3].indicator", "the second --up"),
+    ("goals", "--down/--up"),
+];
+
 const SET_FLAGS: &[(&str, &str)] = &[
     ("target.year", "--year"),
     ("target.indicator", "--indicator"),
@@ -106,9 +116,25 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
             name,
         } => {
             let (direction, value) = bound.direction_and_value();
+            // SetTarget writes every field: what is not given again is sent as it stands.
+            let before = metrics
+                .list_targets(ListTargetsRequest { year })
+                .await
+                .map_err(|s| status_error(s, &[]))?
+                .into_inner()
+                .targets
+                .into_iter()
+                .find(|t| t.indicator == indicator)
+                .unwrap_or_default();
+            let weight = match weight.as_deref() {
+                Some("none") => String::new(),
+                Some(w) => w.to_owned(),
+                None => before.weight,
+            };
             let cap_formula = match cap_formula.as_deref() {
-                Some("deviation") => CapFormula::Deviation,
-                _ => CapFormula::Ratio,
+                Some("deviation") => CapFormula::Deviation as i32,
+                Some(_) => CapFormula::Ratio as i32,
+                None => before.cap_formula,
             };
             let target = metrics
                 .set_target(SetTargetRequest {
@@ -118,9 +144,9 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
                         indicator,
                         direction: direction as i32,
                         value,
-                        weight: weight.unwrap_or_default(),
-                        cap_formula: cap_formula as i32,
-                        name: name.unwrap_or_default(),
+                        weight,
+                        cap_formula,
+                        name: name.unwrap_or(before.name),
                     }),
                 })
                 .await
@@ -176,6 +202,9 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
             up,
             json,
         } => {
+            if !(down.is_empty() && up.is_empty()) && (down.len() != 2 || up.len() != 2) {
+                bail!("两降两升 is two --down and two --up, four different indicators");
+            }
             let goals: Vec<TrendGoal> = down
                 .into_iter()
                 .map(|i| (i, TrendDirection::Down))
@@ -200,12 +229,7 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
                         goals,
                     })
                     .await
-                    .map_err(|s| {
-                        anyhow!(
-                            "{} (two --down and two --up, four different indicators)",
-                            status_error(s, &[])
-                        )
-                    })?
+                    .map_err(|s| status_error(s, TRENDS_FLAGS))?
                     .into_inner()
             };
             if json {

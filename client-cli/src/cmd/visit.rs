@@ -113,6 +113,7 @@ pub fn list(store: &Store, json: bool) -> Result<()> {
                     })).collect::<Vec<_>>(),
                     "category": m.category, "problem_org_code": m.problem_org_code,
                     "case_id": v.classification.as_ref().map(|c| c.case_id.clone()).unwrap_or_default(),
+                    "repeat": v.classification.as_ref().is_some_and(|c| c.repeat),
                     "collective": v.collective, "leapfrog": v.leapfrog,
                 })
             })

@@ -800,174 +800,150 @@ async fn the_county_office_enters_and_reads_the_years_budget() {
 }
 
 /// At the start of a year the county office sets its performance targets and its 两降两升 with xf; the
-/// leader reads them, and `xf metrics targets` measures the year against them. A wrong indicator is
-/// answered with its flag and the list; a leader may not set them.
+/// leader reads them, and `xf metrics targets` measures the year against them. Setting a target again
+/// changes what is given and keeps the rest. A wrong indicator is answered with its flag and the list; a
+/// leader may not set them.
 #[tokio::test]
 async fn the_county_office_sets_the_years_targets_and_two_down_two_up() {
     let app = spawn_app().await;
     let dir = tempfile::tempdir().unwrap();
     let year = ((Utc::now() + Duration::hours(8)).year() + 1).to_string();
     let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
-    let out = xf(
+    let run = |store: &Path, head: [&str; 2], more: &[&str]| {
+        let mut args: Vec<String> = vec![
+            head[0].into(),
+            head[1].into(),
+            "--year".into(),
+            year.clone(),
+        ];
+        args.extend(more.iter().map(|a| a.to_string()));
+        let store = store.to_owned();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            xf(&store, &args).await
+        }
+    };
+    let set = ["target", "set"];
+    let on_time = ["--indicator", "on_time_completion"];
+    let out = run(
         &county,
-        &[
-            "target",
-            "set",
-            "--year",
-            &year,
-            "--indicator",
-            "on_time_completion",
-            "--at-least",
-            "95",
-            "--weight",
-            "40",
-        ],
+        set,
+        &[&on_time[..], &["--at-least", "95", "--weight", "40"]].concat(),
     )
     .await
     .ok();
+    // Without --name, the indicator's own name.
+    assert!(out.stdout.contains("按期办结率"), "{}", out.stdout);
     assert!(out.stdout.contains("不低于 95"), "{}", out.stdout);
-    xf(
+    let batches = ["--indicator", "county_batches"];
+    let named = ["--cap-formula", "deviation", "--name", "到县上访批次"];
+    run(
         &county,
-        &[
-            "target",
-            "set",
-            "--year",
-            &year,
-            "--indicator",
-            "county_batches",
-            "--at-most",
-            "300",
-            "--cap-formula",
-            "deviation",
-            "--name",
-            "到县上访批次",
-        ],
+        set,
+        &[&batches[..], &["--at-most", "300"], &named[..]].concat(),
     )
     .await
     .ok();
-    // Set again: changed, not added.
-    xf(
+    // Set again with the bound alone: the bound changes, the weight, formula and name stay.
+    run(
         &county,
-        &[
-            "target",
-            "set",
-            "--year",
-            &year,
-            "--indicator",
-            "on_time_completion",
-            "--at-least",
-            "97",
-            "--weight",
-            "40",
-        ],
+        set,
+        &[&on_time[..], &["--at-least", "97"]].concat(),
     )
     .await
     .ok();
-    let out = xf(
+    run(
         &county,
-        &[
-            "target",
-            "set",
-            "--year",
-            &year,
-            "--indicator",
-            "happiness",
-            "--at-least",
-            "1",
-        ],
+        set,
+        &[&batches[..], &["--at-most", "280"]].concat(),
+    )
+    .await
+    .ok();
+    let out = run(
+        &county,
+        set,
+        &["--indicator", "happiness", "--at-least", "1"],
     )
     .await;
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("--indicator"), "{}", out.stderr);
     assert!(out.stderr.contains("on_time_completion"), "{}", out.stderr);
     // No bound: clap says so before anything is sent.
-    let out = xf(
+    assert_ne!(run(&county, set, &batches).await.code, 0);
+
+    let trends = ["target", "trends"];
+    let downs = ["--down", "total_volume", "--down", "national_batches"];
+    let out = run(
         &county,
-        &[
-            "target",
-            "set",
-            "--year",
-            &year,
-            "--indicator",
-            "county_batches",
-        ],
+        trends,
+        &[&downs[..], &["--up", "online_share"]].concat(),
     )
     .await;
     assert_ne!(out.code, 0);
-
-    xf(
+    assert!(
+        out.stderr.contains("two --down and two --up"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
         &county,
-        &[
-            "target",
-            "trends",
-            "--year",
-            &year,
-            "--down",
-            "total_volume",
-            "--down",
-            "national_batches",
-            "--up",
-            "online_share",
-            "--up",
-            "satisfaction_unit",
-        ],
+        trends,
+        &[&downs[..], &["--up", "online_share", "--up", "joy"]].concat(),
     )
-    .await
-    .ok();
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("the second --up"), "{}", out.stderr);
+    let ups = ["--up", "online_share", "--up", "satisfaction_unit"];
+    run(&county, trends, &[&downs[..], &ups[..]].concat())
+        .await
+        .ok();
 
     let leader = laptop(&app, &dir, Role::Leader, "510422").await;
     let list = xf(&leader, &["target", "list", "--year", &year, "--json"])
         .await
         .ok()
         .json();
-    let targets = list.as_array().unwrap();
-    assert_eq!(targets.len(), 2, "{list}");
-    let on_time = targets
-        .iter()
-        .find(|t| t["indicator"] == "on_time_completion")
-        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let on_time = find(&list, "indicator", "on_time_completion");
     assert_eq!(on_time["direction"], "at_least");
     assert!(
         on_time["value"].as_str().unwrap().starts_with("97"),
         "{on_time}"
     );
-    let capped = targets
-        .iter()
-        .find(|t| t["indicator"] == "county_batches")
-        .unwrap();
+    assert!(
+        on_time["weight"].as_str().unwrap().starts_with("40"),
+        "{on_time}"
+    );
+    let capped = find(&list, "indicator", "county_batches");
+    assert!(
+        capped["value"].as_str().unwrap().starts_with("280"),
+        "{capped}"
+    );
     assert_eq!(
         (&capped["name"], &capped["cap_formula"]),
         (&json!("到县上访批次"), &json!("deviation"))
     );
-    let trends = xf(&leader, &["target", "trends", "--year", &year, "--json"])
+    let shown = xf(&leader, &["target", "trends", "--year", &year, "--json"])
         .await
         .ok()
         .json();
-    assert_eq!(trends["is_default"], false);
-    let downs: Vec<&str> = trends["goals"]
+    assert_eq!(shown["is_default"], false);
+    let down: Vec<&str> = shown["goals"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|g| g["direction"] == "down")
         .map(|g| g["indicator"].as_str().unwrap())
         .collect();
-    assert_eq!(downs, ["total_volume", "national_batches"]);
+    assert_eq!(down, ["total_volume", "national_batches"]);
     let out = xf(&leader, &["metrics", "targets", "--year", &year])
         .await
         .ok();
     assert!(out.stdout.contains("到县上访批次"), "{}", out.stdout);
-    let out = xf(
+    let out = run(
         &leader,
-        &[
-            "target",
-            "set",
-            "--year",
-            &year,
-            "--indicator",
-            "all_batches",
-            "--at-most",
-            "5",
-        ],
+        set,
+        &["--indicator", "all_batches", "--at-most", "5"],
     )
     .await;
     assert_ne!(out.code, 0);
@@ -1025,6 +1001,7 @@ async fn the_desk_detaches_a_visit_matched_to_the_wrong_case() {
         visits[0]["case_id"], visits[1]["case_id"],
         "matched: {visits:?}"
     );
+    assert_eq!(visits[0]["repeat"], true, "{visits:?}");
     // Newest first: the second visit.
     let second = visits[0]["number"].as_str().unwrap().to_owned();
     let first_case = visits[1]["case_id"].as_str().unwrap().to_owned();
@@ -1060,7 +1037,7 @@ async fn the_desk_detaches_a_visit_matched_to_the_wrong_case() {
     .await
     .ok();
     assert!(
-        out.stdout.contains("initial registration"),
+        out.stdout.contains("the initial registration"),
         "{}",
         out.stdout
     );
@@ -1070,6 +1047,18 @@ async fn the_desk_detaches_a_visit_matched_to_the_wrong_case() {
     let visits = visits.as_array().unwrap();
     assert_ne!(visits[0]["case_id"], visits[1]["case_id"], "{visits:?}");
     assert_eq!(visits[1]["case_id"], json!(first_case));
+    assert_eq!(
+        visits[0]["repeat"], false,
+        "initial in its own case: {visits:?}"
+    );
+    // A number the local copy does not hold is not guessed at.
+    let out = xf(
+        &county,
+        &["visit", "detach", "XF510422-2026-999999", "--reason", "x"],
+    )
+    .await;
+    assert_ne!(out.code, 0);
+    assert!(out.stderr.contains("xf sync"), "{}", out.stderr);
 }
 
 /// The administrator adds a county department with xf and finds it in the list; a clerk may
