@@ -49,6 +49,21 @@ impl Out {
         self
     }
 
+    /// The run failed and said `says` on stderr.
+    pub fn refused(self, says: &str) -> Self {
+        assert_ne!(
+            self.code, 0,
+            "xf should have failed:\nstdout: {}",
+            self.stdout
+        );
+        assert!(
+            self.stderr.contains(says),
+            "{says:?} not in: {}",
+            self.stderr
+        );
+        self
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout))
     }
@@ -155,12 +170,7 @@ async fn county_clerk_registers_assigns_supervises_and_reads_the_overdue_list() 
         &["case", "accept", "XF510422-2026-000001", "--force"],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(
-        out.stderr.contains("not open to your role"),
-        "{}",
-        out.stderr
-    );
+    out.refused("not open to your role");
     let help = xf(&county, &["case", "--help"]).await.ok();
     assert!(
         help.stdout.contains("assign") && !help.stdout.contains("\n  accept"),
@@ -242,8 +252,7 @@ async fn county_clerk_registers_assigns_supervises_and_reads_the_overdue_list() 
         ],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("--deadline"), "{}", out.stderr);
+    let out = out.refused("--deadline");
     assert!(!out.stderr.contains("handling_deadline"), "{}", out.stderr);
     let out = xf(
         &county,
@@ -641,8 +650,7 @@ async fn leader_approves_a_fund_request_and_reads_indicators() {
         &["case", "accept", "XF510422-2026-000001", "--force"],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("领导"), "{}", out.stderr);
+    out.refused("领导");
     let outbox = xf(&leader, &["outbox", "list", "--json"]).await.ok().json();
     assert!(
         outbox.as_array().unwrap().is_empty(),
@@ -655,12 +663,7 @@ async fn leader_approves_a_fund_request_and_reads_indicators() {
         &["fund", "approve", &number, "--etag", &before_meeting],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(
-        out.stderr.contains("changed since it was read"),
-        "{}",
-        out.stderr
-    );
+    out.refused("changed since it was read");
     let list = xf(&leader, &["fund", "list", "--json"]).await.ok().json();
     assert_eq!(list[0]["state"], "bureau-approved");
 
@@ -766,8 +769,7 @@ async fn the_county_office_enters_and_reads_the_years_budget() {
         ],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("--from"), "{}", out.stderr);
+    out.refused("--from");
 
     let leader = laptop(&app, &dir, Role::Leader, "510422").await;
     let list = xf(
@@ -795,8 +797,7 @@ async fn the_county_office_enters_and_reads_the_years_budget() {
         out.stdout
     );
     let out = add_as(&leader, &year).await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
+    out.refused("not allowed");
 }
 
 /// At the start of a year the county office sets its performance targets and its 两降两升 with xf; the
@@ -865,8 +866,7 @@ async fn the_county_office_sets_the_years_targets_and_two_down_two_up() {
         &["--indicator", "happiness", "--at-least", "1"],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("--indicator"), "{}", out.stderr);
+    let out = out.refused("--indicator");
     assert!(out.stderr.contains("on_time_completion"), "{}", out.stderr);
     // No bound: clap says so before anything is sent.
     assert_ne!(run(&county, set, &batches).await.code, 0);
@@ -879,20 +879,14 @@ async fn the_county_office_sets_the_years_targets_and_two_down_two_up() {
         &[&downs[..], &["--up", "online_share"]].concat(),
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(
-        out.stderr.contains("two --down and two --up"),
-        "{}",
-        out.stderr
-    );
+    out.refused("two --down and two --up");
     let out = run(
         &county,
         trends,
         &[&downs[..], &["--up", "online_share", "--up", "joy"]].concat(),
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("the second --up"), "{}", out.stderr);
+    out.refused("the second --up");
     let ups = ["--up", "online_share", "--up", "satisfaction_unit"];
     run(&county, trends, &[&downs[..], &ups[..]].concat())
         .await
@@ -946,8 +940,7 @@ async fn the_county_office_sets_the_years_targets_and_two_down_two_up() {
         &["--indicator", "all_batches", "--at-most", "5"],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
+    out.refused("not allowed");
 }
 
 /// Two visits of one person about the same category and place are matched into one case; the desk sees
@@ -1007,8 +1000,7 @@ async fn the_desk_detaches_a_visit_matched_to_the_wrong_case() {
     let first_case = visits[1]["case_id"].as_str().unwrap().to_owned();
 
     let out = xf(&county, &["visit", "detach", &second]).await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("--reason"), "{}", out.stderr);
+    out.refused("--reason");
     let town = laptop(&app, &dir, Role::TownshipClerk, TOWN).await;
     let out = xf(
         &town,
@@ -1021,8 +1013,7 @@ async fn the_desk_detaches_a_visit_matched_to_the_wrong_case() {
         ],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
+    out.refused("not allowed");
 
     let out = xf(
         &county,
@@ -1057,8 +1048,7 @@ async fn the_desk_detaches_a_visit_matched_to_the_wrong_case() {
         &["visit", "detach", "XF510422-2026-999999", "--reason", "x"],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("xf sync"), "{}", out.stderr);
+    out.refused("xf sync");
 }
 
 /// The administrator adds a county department with xf and finds it in the list; a clerk may
@@ -1100,8 +1090,7 @@ async fn the_administrator_adds_a_department() {
         ],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("--code"), "{}", out.stderr);
+    out.refused("--code");
     let county = laptop(&app, &dir, Role::CountyClerk, BUREAU).await;
     let out = xf(
         &county,
@@ -1117,8 +1106,7 @@ async fn the_administrator_adds_a_department() {
         ],
     )
     .await;
-    assert_ne!(out.code, 0);
-    assert!(out.stderr.contains("not allowed"), "{}", out.stderr);
+    out.refused("not allowed");
 }
 
 async fn add_as(store: &Path, year: &str) -> Out {
