@@ -255,3 +255,27 @@ async fn run(cli: Cli, path: Vec<String>) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path of the access table that names no command would leave that command unguarded and unhidden.
+    #[test]
+    fn every_path_of_the_access_table_is_a_command() {
+        let root = Cli::command();
+        for (path, method) in access::COMMANDS {
+            let mut command = &root;
+            for name in *path {
+                command = command
+                    .find_subcommand(name)
+                    .unwrap_or_else(|| panic!("`xf {}` ({method}) is no command", path.join(" ")));
+            }
+            assert!(
+                command.get_subcommands().next().is_none(),
+                "`xf {}` is a group, not a command",
+                path.join(" ")
+            );
+        }
+    }
+}

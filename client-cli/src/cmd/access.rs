@@ -12,6 +12,8 @@ use xinfang_client::store::{Account, Store};
 pub const COMMANDS: &[(&[&str], &str)] = &[
     (&["visit", "new"], "VisitService/RegisterVisit"),
     (&["letter", "new"], "VisitService/RegisterLetter"),
+    (&["visit", "detach"], "VisitService/DetachRegistration"),
+    (&["letter", "detach"], "VisitService/DetachRegistration"),
     (&["trip", "new"], "VisitService/RecordReturnTrip"),
     (&["trip", "close"], "VisitService/RecordReturnTrip"),
     (&["case", "accept"], "CaseService/AcceptCase"),
@@ -51,6 +53,12 @@ pub const COMMANDS: &[(&[&str], &str)] = &[
     (&["fund", "disburse"], "FundService/DisburseFundRequest"),
     (&["fund", "list"], "FundService/ListFundRequests"),
     (&["fund", "show"], "FundService/GetFundRequest"),
+    (&["fund", "budget", "add"], "FundService/CreateBudget"),
+    (&["fund", "budget", "list"], "FundService/ListBudgets"),
+    (&["target", "set"], "MetricsService/SetTarget"),
+    (&["target", "list"], "MetricsService/ListTargets"),
+    (&["target", "trends"], "MetricsService/GetTwoDownTwoUp"),
+    (&["target", "set-trends"], "MetricsService/SetTwoDownTwoUp"),
     (&["sync"], "SyncService/Push"),
     (&["metrics", "indicators"], "MetricsService/GetIndicators"),
     (&["metrics", "visits"], "MetricsService/GetVisitStatistics"),
@@ -65,6 +73,7 @@ pub const COMMANDS: &[(&[&str], &str)] = &[
     (&["metrics", "budget"], "MetricsService/GetBudgetExecution"),
     (&["report"], "MetricsService/GenerateSelfEvaluationReport"),
     (&["org", "list"], "OrgService/ListOrgUnits"),
+    (&["org", "add"], "OrgService/CreateOrgUnit"),
 ];
 
 /// The method a command path stands for.

@@ -79,34 +79,16 @@ pub async fn run(store: &Store, ask: &Ask, kind: Kind, args: DetachArgs) -> Resu
 /// The id of the registration named: found in the local copy by number or by the start or end of its id,
 /// else a full id (the server answers NOT_FOUND for one that names nothing the caller reads).
 fn resolve(store: &Store, kind: Kind, given: &str) -> Result<String> {
-    let given = given.trim();
-    let known: Vec<(String, String)> = match kind {
-        Kind::Visit => store
-            .visits()?
-            .into_iter()
-            .map(|v| (v.id, v.number))
-            .collect(),
-        Kind::Letter => store
-            .letters()?
-            .into_iter()
-            .map(|l| (l.id, l.number))
-            .collect(),
+    let found = match kind {
+        Kind::Visit => store.find_visit(given)?.map(|v| v.id),
+        Kind::Letter => store.find_letter(given)?.map(|l| l.id),
     };
-    let found: Vec<&String> = known
-        .iter()
-        .filter(|(id, number)| {
-            number == given || id == given || id.starts_with(given) || id.ends_with(given)
-        })
-        .map(|(id, _)| id)
-        .collect();
-    match found.as_slice() {
-        [one] => Ok((*one).clone()),
-        [] if uuid::Uuid::parse_str(given).is_ok() => Ok(given.to_owned()),
-        [] => Err(anyhow!(
+    let given = given.trim();
+    match found {
+        Some(id) => Ok(id),
+        None if uuid::Uuid::parse_str(given).is_ok() => Ok(given.to_owned()),
+        None => Err(anyhow!(
             "{given:?} is not in the local copy: `xf sync` first, or give the registration's id"
-        )),
-        _ => Err(anyhow!(
-            "{given:?} names several registrations; give more of it"
         )),
     }
 }

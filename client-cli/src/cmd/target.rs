@@ -6,7 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 use xinfang_proto::v1::{
     CapFormula, GetTwoDownTwoUpRequest, ListTargetsRequest, SetTargetRequest,
-    SetTwoDownTwoUpRequest, Target, TargetDirection, TrendDirection, TrendGoal,
+    SetTwoDownTwoUpRequest, Target, TargetDirection, TrendDirection, TrendGoal, TwoDownTwoUp,
 };
 
 use super::{
@@ -46,15 +46,22 @@ pub enum TargetCommand {
         #[arg(long)]
         json: bool,
     },
-    /// 两降两升: with --down twice and --up twice, sets the year's four indicators; without, shows them.
+    /// The year's 两降两升: its own four indicators, or the default ones.
     Trends {
         #[arg(long)]
         year: i32,
-        /// An indicator that should fall (total_volume, national_batches, …), twice.
         #[arg(long)]
+        json: bool,
+    },
+    /// Sets the year's 两降两升: two indicators that should fall and two that should rise.
+    SetTrends {
+        #[arg(long)]
+        year: i32,
+        /// An indicator that should fall (total_volume, national_batches, …), twice.
+        #[arg(long, required = true)]
         down: Vec<String>,
         /// An indicator that should rise (online_share, satisfaction_unit, …), twice.
-        #[arg(long)]
+        #[arg(long, required = true)]
         up: Vec<String>,
         #[arg(long)]
         json: bool,
@@ -124,7 +131,7 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
                 .into_inner()
                 .targets
                 .into_iter()
-                .find(|t| t.indicator == indicator)
+                .find(|t| t.year == year && t.indicator == indicator)
                 .unwrap_or_default();
             let weight = match weight.as_deref() {
                 Some("none") => String::new(),
@@ -196,13 +203,21 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
             println!("{t}");
             println!("{} target(s) for {year}", targets.len());
         }
-        TargetCommand::Trends {
+        TargetCommand::Trends { year, json } => {
+            let set = metrics
+                .get_two_down_two_up(GetTwoDownTwoUpRequest { year })
+                .await
+                .map_err(|s| status_error(s, &[]))?
+                .into_inner();
+            print_trends(&set, json)?;
+        }
+        TargetCommand::SetTrends {
             year,
             down,
             up,
             json,
         } => {
-            if !(down.is_empty() && up.is_empty()) && (down.len() != 2 || up.len() != 2) {
+            if down.len() != 2 || up.len() != 2 {
                 bail!("两降两升 is two --down and two --up, four different indicators");
             }
             let goals: Vec<TrendGoal> = down
@@ -215,55 +230,52 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
                     name: String::new(),
                 })
                 .collect();
-            let set = if goals.is_empty() {
-                metrics
-                    .get_two_down_two_up(GetTwoDownTwoUpRequest { year })
-                    .await
-                    .map_err(|s| status_error(s, &[]))?
-                    .into_inner()
-            } else {
-                metrics
-                    .set_two_down_two_up(SetTwoDownTwoUpRequest {
-                        request_id: uuid::Uuid::now_v7().to_string(),
-                        year,
-                        goals,
-                    })
-                    .await
-                    .map_err(|s| status_error(s, TRENDS_FLAGS))?
-                    .into_inner()
-            };
-            if json {
-                let goals: Vec<_> = set
-                    .goals
-                    .iter()
-                    .map(|g| {
-                        let direction = if g.direction == TrendDirection::Down as i32 {
-                            "down"
-                        } else {
-                            "up"
-                        };
-                        json!({ "indicator": g.indicator, "direction": direction, "name": g.name })
-                    })
-                    .collect();
-                return print_json(&json!({
-                    "year": set.year, "goals": goals, "is_default": set.is_default,
-                }));
-            }
-            let default = if set.is_default {
-                " (not set for the year: the default four)"
-            } else {
-                ""
-            };
-            println!("{} 两降两升{default}:", set.year);
-            for g in &set.goals {
-                let arrow = if g.direction == TrendDirection::Down as i32 {
-                    "降"
-                } else {
-                    "升"
-                };
-                println!("  {arrow} {} ({})", g.name, g.indicator);
-            }
+            let set = metrics
+                .set_two_down_two_up(SetTwoDownTwoUpRequest {
+                    request_id: uuid::Uuid::now_v7().to_string(),
+                    year,
+                    goals,
+                })
+                .await
+                .map_err(|s| status_error(s, TRENDS_FLAGS))?
+                .into_inner();
+            print_trends(&set, json)?;
         }
+    }
+    Ok(())
+}
+
+fn print_trends(set: &TwoDownTwoUp, json: bool) -> Result<()> {
+    if json {
+        let goals: Vec<_> = set
+            .goals
+            .iter()
+            .map(|g| {
+                let direction = if g.direction == TrendDirection::Down as i32 {
+                    "down"
+                } else {
+                    "up"
+                };
+                json!({ "indicator": g.indicator, "direction": direction, "name": g.name })
+            })
+            .collect();
+        return print_json(&json!({
+            "year": set.year, "goals": goals, "is_default": set.is_default,
+        }));
+    }
+    let default = if set.is_default {
+        " (not set for the year: the default four)"
+    } else {
+        ""
+    };
+    println!("{} 两降两升{default}:", set.year);
+    for g in &set.goals {
+        let arrow = if g.direction == TrendDirection::Down as i32 {
+            "降"
+        } else {
+            "升"
+        };
+        println!("  {arrow} {} ({})", g.name, g.indicator);
     }
     Ok(())
 }

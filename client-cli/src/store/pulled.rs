@@ -90,23 +90,20 @@ impl Store {
 
     /// The local case whose id starts or ends with `prefix`, or whose registration number is `prefix`.
     pub fn find_case(&self, prefix: &str) -> Result<Option<Case>, StoreError> {
-        let prefix = prefix.trim();
-        if prefix.is_empty() {
-            return Ok(None);
-        }
-        if let Some(case) = self.case(prefix)? {
+        if let Some(case) = self.case(prefix.trim())? {
             return Ok(Some(case));
         }
-        let found: Vec<Case> = self
-            .cases()?
-            .into_iter()
-            .filter(|c| c.id.starts_with(prefix) || c.id.ends_with(prefix) || c.number == prefix)
-            .collect();
-        match found.len() {
-            0 => Ok(None),
-            1 => Ok(found.into_iter().next()),
-            _ => Err(StoreError::Ambiguous(prefix.to_owned(), "case")),
-        }
+        find(self.cases()?, prefix, "case", |c| (&c.id, &c.number))
+    }
+
+    /// The local visit whose id starts or ends with `prefix`, or whose registration number is `prefix`.
+    pub fn find_visit(&self, prefix: &str) -> Result<Option<Visit>, StoreError> {
+        find(self.visits()?, prefix, "visit", |v| (&v.id, &v.number))
+    }
+
+    /// The local letter whose id starts or ends with `prefix`, or whose registration number is `prefix`.
+    pub fn find_letter(&self, prefix: &str) -> Result<Option<Letter>, StoreError> {
+        find(self.letters()?, prefix, "letter", |l| (&l.id, &l.number))
     }
 
     /// A local case's history, oldest first (empty when the pull has not brought it).
@@ -277,4 +274,30 @@ pub(super) fn save_result(
             (c.id.clone(), c.number.clone())
         }
     })
+}
+
+/// The one of `records` whose id starts or ends with `prefix` or whose number is `prefix`; more than one is
+/// ambiguous (`what` names the kind in the error).
+fn find<T>(
+    records: Vec<T>,
+    prefix: &str,
+    what: &'static str,
+    keys: impl Fn(&T) -> (&String, &String),
+) -> Result<Option<T>, StoreError> {
+    let prefix = prefix.trim();
+    if prefix.is_empty() {
+        return Ok(None);
+    }
+    let mut found: Vec<T> = records
+        .into_iter()
+        .filter(|r| {
+            let (id, number) = keys(r);
+            id.starts_with(prefix) || id.ends_with(prefix) || number == prefix
+        })
+        .collect();
+    match found.len() {
+        0 => Ok(None),
+        1 => Ok(found.pop()),
+        _ => Err(StoreError::Ambiguous(prefix.to_owned(), what)),
+    }
 }

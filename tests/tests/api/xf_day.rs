@@ -797,7 +797,7 @@ async fn the_county_office_enters_and_reads_the_years_budget() {
         out.stdout
     );
     let out = add_as(&leader, &year).await;
-    out.refused("not allowed");
+    out.refused("not open to your role");
 }
 
 /// At the start of a year the county office sets its performance targets and its 两降两升 with xf; the
@@ -871,7 +871,7 @@ async fn the_county_office_sets_the_years_targets_and_two_down_two_up() {
     // No bound: clap says so before anything is sent.
     assert_ne!(run(&county, set, &batches).await.code, 0);
 
-    let trends = ["target", "trends"];
+    let trends = ["target", "set-trends"];
     let downs = ["--down", "total_volume", "--down", "national_batches"];
     let out = run(
         &county,
@@ -940,7 +940,7 @@ async fn the_county_office_sets_the_years_targets_and_two_down_two_up() {
         &["--indicator", "all_batches", "--at-most", "5"],
     )
     .await;
-    out.refused("not allowed");
+    out.refused("not open to your role");
 }
 
 /// Two visits of one person about the same category and place are matched into one case; the desk sees
@@ -1013,7 +1013,7 @@ async fn the_desk_detaches_a_visit_matched_to_the_wrong_case() {
         ],
     )
     .await;
-    out.refused("not allowed");
+    out.refused("not open to your role");
 
     let out = xf(
         &county,
@@ -1106,7 +1106,7 @@ async fn the_administrator_adds_a_department() {
         ],
     )
     .await;
-    out.refused("not allowed");
+    out.refused("not open to your role");
 }
 
 async fn add_as(store: &Path, year: &str) -> Out {
