@@ -237,17 +237,6 @@ async fn confirm(
     Ok((r.id, etag))
 }
 
-/// A step's refusal; one for a request that changed since it was shown says so, and what to do.
-fn step_error(status: tonic::Status, flags: &[(&str, &str)]) -> anyhow::Error {
-    if status.code() == tonic::Code::Aborted {
-        return anyhow!(
-            "the request changed since it was shown ({}): `xf fund show` it and take the step again",
-            status.message()
-        );
-    }
-    status_error(status, flags)
-}
-
 pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
     let mut client = client(store)?;
     let funds = &mut client.funds;
@@ -332,7 +321,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             funds
                 .record_bureau_decision(request)
                 .await
-                .map_err(|s| step_error(s, DECIDE_FLAGS))?
+                .map_err(|s| status_error(s, DECIDE_FLAGS))?
                 .into_inner()
         }
         FundCommand::Approve(step) => {
@@ -348,7 +337,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             funds
                 .approve_fund_request(request)
                 .await
-                .map_err(|s| step_error(s, &[]))?
+                .map_err(|s| status_error(s, &[]))?
                 .into_inner()
         }
         FundCommand::Reject(step) => {
@@ -364,7 +353,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             funds
                 .reject_fund_request(request)
                 .await
-                .map_err(|s| step_error(s, &[]))?
+                .map_err(|s| status_error(s, &[]))?
                 .into_inner()
         }
         FundCommand::Disburse {
@@ -400,7 +389,7 @@ pub async fn run(store: &Store, ask: &Ask, command: FundCommand) -> Result<()> {
             funds
                 .disburse_fund_request(request)
                 .await
-                .map_err(|s| step_error(s, DISBURSE_FLAGS))?
+                .map_err(|s| status_error(s, DISBURSE_FLAGS))?
                 .into_inner()
         }
         FundCommand::List { year, state, json } => {

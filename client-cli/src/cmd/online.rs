@@ -136,8 +136,10 @@ pub fn status_error(status: Status, flags: &[(&str, &str)]) -> anyhow::Error {
             "the server is not reachable ({}): this step is online only; try again when connected",
             status.message()
         ),
+        // The server says what changed since it was read (a case, a fund request).
         tonic::Code::Aborted => anyhow!(
-            "the case changed meanwhile ({}): `xf sync` and look again",
+            "{}: look at it again (`xf sync` for a case, `xf fund show` for a fund request) and take the \
+             step again",
             status.message()
         ),
         code => anyhow!("{}{reason} ({code:?})", status.message()),
