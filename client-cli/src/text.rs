@@ -3,9 +3,9 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use xinfang_proto::v1::{
-    AssignmentMode, BacklogResolution, BacklogState, CaseState, DeclineGround, FundPurpose,
-    FundRequestState, LetterChannel, Level, PaymentMethod, Rating, ReviewOutcome,
-    SupervisionMethod, Timeliness, TripOutcome,
+    AssignmentMode, BacklogResolution, BacklogState, CapFormula, CaseState, DeclineGround,
+    FundPurpose, FundRequestState, LetterChannel, Level, PaymentMethod, Rating, ReviewOutcome,
+    SupervisionMethod, TargetDirection, Timeliness, TrendDirection, TripOutcome,
 };
 
 /// The bureau's clock (UTC+8), as the server keeps it.
@@ -96,6 +96,9 @@ pub enum EnumKind {
     PaymentMethod,
     FundRequestState,
     Timeliness,
+    TargetDirection,
+    CapFormula,
+    TrendDirection,
 }
 
 impl EnumKind {
@@ -116,6 +119,9 @@ impl EnumKind {
             EnumKind::PaymentMethod => "PAYMENT_METHOD_",
             EnumKind::FundRequestState => "FUND_REQUEST_STATE_",
             EnumKind::Timeliness => "TIMELINESS_",
+            EnumKind::TargetDirection => "TARGET_DIRECTION_",
+            EnumKind::CapFormula => "CAP_FORMULA_",
+            EnumKind::TrendDirection => "TREND_DIRECTION_",
         }
     }
 
@@ -136,6 +142,9 @@ impl EnumKind {
             EnumKind::PaymentMethod => PaymentMethod::from_str_name(name).map(|v| v as i32),
             EnumKind::FundRequestState => FundRequestState::from_str_name(name).map(|v| v as i32),
             EnumKind::Timeliness => Timeliness::from_str_name(name).map(|v| v as i32),
+            EnumKind::TargetDirection => TargetDirection::from_str_name(name).map(|v| v as i32),
+            EnumKind::CapFormula => CapFormula::from_str_name(name).map(|v| v as i32),
+            EnumKind::TrendDirection => TrendDirection::from_str_name(name).map(|v| v as i32),
         }
     }
 
@@ -164,6 +173,13 @@ impl EnumKind {
                 .ok()
                 .map(|v| v.as_str_name()),
             EnumKind::Timeliness => Timeliness::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::TargetDirection => TargetDirection::try_from(value)
+                .ok()
+                .map(|v| v.as_str_name()),
+            EnumKind::CapFormula => CapFormula::try_from(value).ok().map(|v| v.as_str_name()),
+            EnumKind::TrendDirection => TrendDirection::try_from(value)
+                .ok()
+                .map(|v| v.as_str_name()),
         }
     }
 
@@ -185,6 +201,9 @@ impl EnumKind {
             EnumKind::PaymentMethod => "xinfang.v1.PaymentMethod",
             EnumKind::FundRequestState => "xinfang.v1.FundRequestState",
             EnumKind::Timeliness => "xinfang.v1.Timeliness",
+            EnumKind::TargetDirection => "xinfang.v1.TargetDirection",
+            EnumKind::CapFormula => "xinfang.v1.CapFormula",
+            EnumKind::TrendDirection => "xinfang.v1.TrendDirection",
         }
     }
 
@@ -240,6 +259,13 @@ impl EnumKind {
                 .map(|v| v.label())
                 .unwrap_or(""),
             EnumKind::Timeliness => Timeliness::try_from(value).map(|v| v.label()).unwrap_or(""),
+            EnumKind::TargetDirection => TargetDirection::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
+            EnumKind::CapFormula => CapFormula::try_from(value).map(|v| v.label()).unwrap_or(""),
+            EnumKind::TrendDirection => TrendDirection::try_from(value)
+                .map(|v| v.label())
+                .unwrap_or(""),
         }
     }
 
@@ -372,6 +398,9 @@ mod tests {
             EnumKind::PaymentMethod,
             EnumKind::FundRequestState,
             EnumKind::Timeliness,
+            EnumKind::TargetDirection,
+            EnumKind::CapFormula,
+            EnumKind::TrendDirection,
         ] {
             // The generated table names the enum as the server's `enum_labels` do: a typo here would
             // silently keep the built-in labels forever.

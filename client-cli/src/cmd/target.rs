@@ -1,19 +1,19 @@
 //! `xf target …`: the year's performance targets (绩效目标) and its 两降两升, online. The county office sets
 //! them at the start of each year; `xf metrics targets` and the annual report measure the year against them.
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
 use serde_json::json;
+use xinfang_client::{store::Store, text::EnumKind};
 use xinfang_proto::v1::{
-    CapFormula, GetTwoDownTwoUpRequest, ListTargetsRequest, SetTargetRequest,
-    SetTwoDownTwoUpRequest, Target, TargetDirection, TrendDirection, TrendGoal, TwoDownTwoUp,
+    GetTwoDownTwoUpRequest, ListTargetsRequest, SetTargetRequest, SetTwoDownTwoUpRequest, Target,
+    TargetDirection, TrendDirection, TrendGoal, TwoDownTwoUp,
 };
 
 use super::{
     common::{print_json, table},
     online::{client, status_error},
 };
-use xinfang_client::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum TargetCommand {
@@ -33,7 +33,7 @@ pub enum TargetCommand {
         #[arg(long)]
         weight: Option<String>,
         /// How a missed cap (--at-most) scores: ratio (比值法, the default) or deviation (偏离度法).
-        #[arg(long, value_parser = ["ratio", "deviation"])]
+        #[arg(long)]
         cap_formula: Option<String>,
         /// The name the report prints; default the indicator's own Chinese name.
         #[arg(long)]
@@ -138,9 +138,10 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
                 Some(w) => w.to_owned(),
                 None => before.weight,
             };
-            let cap_formula = match cap_formula.as_deref() {
-                Some("deviation") => CapFormula::Deviation as i32,
-                Some(_) => CapFormula::Ratio as i32,
+            let cap_formula = match cap_formula {
+                Some(f) => EnumKind::CapFormula
+                    .parse(&f)
+                    .map_err(|e| anyhow!("--cap-formula: {e}"))?,
                 None => before.cap_formula,
             };
             let target = metrics
@@ -174,13 +175,9 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
                     .map(|t| {
                         json!({
                             "year": t.year, "indicator": t.indicator, "name": t.name,
-                            "direction": direction_name(t.direction), "value": t.value,
+                            "direction": EnumKind::TargetDirection.format(t.direction), "value": t.value,
                             "weight": t.weight,
-                            "cap_formula": if t.cap_formula == CapFormula::Deviation as i32 {
-                                "deviation"
-                            } else {
-                                "ratio"
-                            },
+                            "cap_formula": EnumKind::CapFormula.format(t.cap_formula),
                         })
                     })
                     .collect();
@@ -196,7 +193,11 @@ pub async fn run(store: &Store, command: TargetCommand) -> Result<()> {
                 t.add_row(vec![
                     target.indicator.clone(),
                     target.name.clone(),
-                    format!("{} {}", direction_label(target.direction), target.value),
+                    format!(
+                        "{} {}",
+                        EnumKind::TargetDirection.label(target.direction),
+                        target.value
+                    ),
                     target.weight.clone(),
                 ]);
             }
@@ -251,12 +252,10 @@ fn print_trends(set: &TwoDownTwoUp, json: bool) -> Result<()> {
             .goals
             .iter()
             .map(|g| {
-                let direction = if g.direction == TrendDirection::Down as i32 {
-                    "down"
-                } else {
-                    "up"
-                };
-                json!({ "indicator": g.indicator, "direction": direction, "name": g.name })
+                json!({
+                    "indicator": g.indicator, "name": g.name,
+                    "direction": EnumKind::TrendDirection.format(g.direction),
+                })
             })
             .collect();
         return print_json(&json!({
@@ -270,32 +269,14 @@ fn print_trends(set: &TwoDownTwoUp, json: bool) -> Result<()> {
     };
     println!("{} 两降两升{default}:", set.year);
     for g in &set.goals {
-        let arrow = if g.direction == TrendDirection::Down as i32 {
-            "降"
-        } else {
-            "升"
-        };
-        println!("  {arrow} {} ({})", g.name, g.indicator);
+        println!(
+            "  {} {} ({})",
+            EnumKind::TrendDirection.label(g.direction),
+            g.name,
+            g.indicator
+        );
     }
     Ok(())
-}
-
-fn direction_label(direction: i32) -> &'static str {
-    match TargetDirection::try_from(direction) {
-        Ok(TargetDirection::AtMost) => "不高于",
-        Ok(TargetDirection::AtLeast) => "不低于",
-        Ok(TargetDirection::Exactly) => "等于",
-        _ => "",
-    }
-}
-
-fn direction_name(direction: i32) -> &'static str {
-    match TargetDirection::try_from(direction) {
-        Ok(TargetDirection::AtMost) => "at_most",
-        Ok(TargetDirection::AtLeast) => "at_least",
-        Ok(TargetDirection::Exactly) => "exactly",
-        _ => "",
-    }
 }
 
 fn line(t: &Target) -> String {
@@ -309,7 +290,7 @@ fn line(t: &Target) -> String {
         t.year,
         t.name,
         t.indicator,
-        direction_label(t.direction),
+        EnumKind::TargetDirection.label(t.direction),
         t.value
     )
 }

@@ -899,7 +899,7 @@ async fn the_county_office_sets_the_years_targets_and_two_down_two_up() {
         .json();
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     let on_time = find(&list, "indicator", "on_time_completion");
-    assert_eq!(on_time["direction"], "at_least");
+    assert_eq!(on_time["direction"], "at-least");
     assert!(
         on_time["value"].as_str().unwrap().starts_with("97"),
         "{on_time}"
